@@ -1,0 +1,617 @@
+
+/*
+ * ngx_oci_module: directives, configuration, and the content handler that
+ * dispatches each registry request to the file that owns its endpoint.
+ */
+
+
+#include "ngx_oci.h"
+
+
+typedef struct {
+    ngx_str_t     storage;
+    ngx_msec_t    timeout;
+    ngx_event_t   ev;
+} ngx_oci_sweeper_t;
+
+
+static ngx_int_t ngx_oci_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_oci_base_handler(ngx_http_request_t *r);
+static char *ngx_oci_storage(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static void *ngx_oci_create_main_conf(ngx_conf_t *cf);
+static void *ngx_oci_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_oci_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_oci_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_oci_init_process(ngx_cycle_t *cycle);
+static void ngx_oci_sweep_handler(ngx_event_t *ev);
+
+
+static ngx_command_t  ngx_oci_commands[] = {
+
+    { ngx_string("oci_registry"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, enable),
+      NULL },
+
+    { ngx_string("oci_storage"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_oci_storage,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, storage),
+      NULL },
+
+    { ngx_string("oci_max_manifest_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, max_manifest_size),
+      NULL },
+
+    { ngx_string("oci_delete"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, delete),
+      NULL },
+
+    { ngx_string("oci_upload_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, upload_timeout),
+      NULL },
+
+    { ngx_string("oci_check_references"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, check_references),
+      NULL },
+
+    { ngx_string("oci_tags_page_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, tags_page_size),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_oci_module_ctx = {
+    ngx_oci_preconfiguration,              /* preconfiguration */
+    ngx_oci_postconfiguration,             /* postconfiguration */
+
+    ngx_oci_create_main_conf,              /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_oci_create_loc_conf,               /* create location configuration */
+    ngx_oci_merge_loc_conf                 /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_oci_module = {
+    NGX_MODULE_V1,
+    &ngx_oci_module_ctx,                   /* module context */
+    ngx_oci_commands,                      /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_oci_init_process,                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/* storage subdirectories nginx creates, owned by the worker user */
+static char  *ngx_oci_storage_dirs[] = {
+    "", "/_uploads", "/_tmp", "/blobs", "/repositories", NULL
+};
+
+
+ngx_oci_ctx_t *
+ngx_oci_get_ctx(ngx_http_request_t *r)
+{
+    ngx_oci_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_oci_module);
+    if (ctx) {
+        return ctx;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_oci_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_oci_module);
+
+    return ctx;
+}
+
+
+/* the first "name=" argument, percent-decoded; NGX_DECLINED if absent */
+
+ngx_int_t
+ngx_oci_arg(ngx_http_request_t *r, const char *name, ngx_str_t *value)
+{
+    u_char     *dst, *src;
+    ngx_str_t   raw;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    dst = ngx_pnalloc(r->pool, raw.len);
+    if (dst == NULL) {
+        return NGX_ERROR;
+    }
+
+    value->data = dst;
+    src = raw.data;
+
+    ngx_unescape_uri(&dst, &src, raw.len, NGX_UNESCAPE_URI);
+
+    value->len = dst - value->data;
+
+    return NGX_OK;
+}
+
+
+ngx_table_elt_t *
+ngx_oci_header_in(ngx_http_request_t *r, const char *name)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_oci_handler(ngx_http_request_t *r)
+{
+    ngx_str_t            *uri;
+    ngx_oci_ctx_t        *ctx;
+    ngx_oci_loc_conf_t   *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+
+    if (!olcf->enable) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_oci_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!ctx->routed) {
+        uri = &r->uri;
+        ctx->route_rc = ngx_oci_route_parse(uri->data, uri->len, &ctx->route);
+        ctx->routed = 1;
+    }
+
+    if (ctx->route_rc == NGX_OCI_ROUTE_UNKNOWN) {
+        return ngx_oci_error(r, NGX_HTTP_NOT_FOUND, NGX_OCI_ERR_UNSUPPORTED,
+                             "no such registry endpoint");
+    }
+
+    if (ctx->route_rc == NGX_OCI_ROUTE_NAME_INVALID) {
+        return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST, NGX_OCI_ERR_NAME_INVALID,
+                             "invalid repository name");
+    }
+
+    switch (ctx->route.endpoint) {
+
+    case NGX_OCI_EP_BASE:
+        return ngx_oci_base_handler(r);
+
+    case NGX_OCI_EP_TAGS:
+        return ngx_oci_tags_handler(r);
+
+    case NGX_OCI_EP_MANIFEST:
+        return ngx_oci_manifest_handler(r);
+
+    case NGX_OCI_EP_BLOB:
+        return ngx_oci_blob_handler(r);
+
+    case NGX_OCI_EP_UPLOADS:
+    case NGX_OCI_EP_UPLOAD:
+        return ngx_oci_upload_handler(r);
+
+    default:
+        return ngx_oci_error(r, NGX_HTTP_NOT_FOUND, NGX_OCI_ERR_UNSUPPORTED,
+                             "referrers are not available yet");
+    }
+}
+
+
+static ngx_int_t
+ngx_oci_base_handler(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+    ngx_buf_t  *b;
+    ngx_chain_t  out;
+
+    static ngx_str_t  body = ngx_string("{}");
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_oci_error(r, NGX_HTTP_NOT_ALLOWED, NGX_OCI_ERR_UNSUPPORTED,
+                             "the base endpoint answers GET and HEAD");
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = body.len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = body.data;
+    b->last = body.data + body.len;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static char *
+ngx_oci_storage(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_oci_loc_conf_t *olcf = conf;
+
+    u_char               *p;
+    size_t                len;
+    ngx_str_t            *value, *s;
+    ngx_uint_t            i;
+    ngx_path_t           *path;
+    ngx_oci_main_conf_t  *omcf;
+
+    if (olcf->storage.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    olcf->storage = value[1];
+
+    while (olcf->storage.len > 1
+           && olcf->storage.data[olcf->storage.len - 1] == '/')
+    {
+        olcf->storage.len--;
+    }
+
+    if (olcf->storage.len == 0) {
+        return "needs a directory path";
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &olcf->storage, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * nginx creates these directories at start and hands them to the
+     * worker user, as it does for its own temporary paths.
+     */
+
+    for (i = 0; ngx_oci_storage_dirs[i]; i++) {
+        path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+        if (path == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        len = ngx_strlen(ngx_oci_storage_dirs[i]);
+
+        p = ngx_pnalloc(cf->pool, olcf->storage.len + len + 1);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        path->name.data = p;
+        path->name.len = ngx_sprintf(p, "%V%s", &olcf->storage,
+                                     ngx_oci_storage_dirs[i]) - p;
+        *(p + path->name.len) = '\0';
+
+        path->conf_file = cf->conf_file->file.name.data;
+        path->line = cf->conf_file->line;
+
+        if (ngx_add_path(cf, &path) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_oci_module);
+
+    s = omcf->storages.elts;
+    for (i = 0; i < omcf->storages.nelts; i++) {
+        if (s[i].len == olcf->storage.len
+            && ngx_strncmp(s[i].data, olcf->storage.data, s[i].len) == 0)
+        {
+            return NGX_CONF_OK;
+        }
+    }
+
+    s = ngx_array_push(&omcf->storages);
+    if (s == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *s = olcf->storage;
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_oci_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_oci_main_conf_t  *omcf;
+
+    omcf = ngx_pcalloc(cf->pool, sizeof(ngx_oci_main_conf_t));
+    if (omcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&omcf->storages, cf->pool, 2, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    omcf->sweep_timeout = NGX_CONF_UNSET_MSEC;
+
+    return omcf;
+}
+
+
+static void *
+ngx_oci_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_oci_loc_conf_t  *olcf;
+
+    olcf = ngx_pcalloc(cf->pool, sizeof(ngx_oci_loc_conf_t));
+    if (olcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     olcf->storage = { 0, NULL };
+     */
+
+    olcf->enable = NGX_CONF_UNSET;
+    olcf->max_manifest_size = NGX_CONF_UNSET_SIZE;
+    olcf->delete = NGX_CONF_UNSET;
+    olcf->upload_timeout = NGX_CONF_UNSET_MSEC;
+    olcf->check_references = NGX_CONF_UNSET;
+    olcf->tags_page_size = NGX_CONF_UNSET_UINT;
+
+    return olcf;
+}
+
+
+static char *
+ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_oci_loc_conf_t *prev = parent;
+    ngx_oci_loc_conf_t *conf = child;
+
+    ngx_oci_main_conf_t       *omcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_str_value(conf->storage, prev->storage, "");
+    ngx_conf_merge_size_value(conf->max_manifest_size,
+                              prev->max_manifest_size, 4 * 1024 * 1024);
+    ngx_conf_merge_value(conf->delete, prev->delete, 0);
+    ngx_conf_merge_msec_value(conf->upload_timeout, prev->upload_timeout,
+                              3600000);
+    ngx_conf_merge_value(conf->check_references, prev->check_references, 1);
+    ngx_conf_merge_uint_value(conf->tags_page_size, prev->tags_page_size,
+                              1000);
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->storage.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oci_registry\" is on but no \"oci_storage\" "
+                           "is set: add \"oci_storage /path;\" to this "
+                           "location or an enclosing block");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->max_manifest_size < 4 * 1024 * 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oci_max_manifest_size\" must be at least 4m, "
+                           "the size the distribution spec requires "
+                           "registries to accept");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->tags_page_size == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oci_tags_page_size\" must be at least 1");
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->client_max_body_size != 0
+        && clcf->client_max_body_size < (off_t) conf->max_manifest_size)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"client_max_body_size\" is %O here, smaller "
+                           "than \"oci_max_manifest_size\" (%uz): set "
+                           "\"client_max_body_size 0;\" in registry "
+                           "locations so blob uploads are not cut off",
+                           clcf->client_max_body_size,
+                           conf->max_manifest_size);
+        return NGX_CONF_ERROR;
+    }
+
+    /* the sweeper runs as often as the shortest timeout asks */
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_oci_module);
+
+    if (omcf->sweep_timeout == NGX_CONF_UNSET_MSEC
+        || conf->upload_timeout < omcf->sweep_timeout)
+    {
+        omcf->sweep_timeout = conf->upload_timeout;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_oci_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_oci_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_oci_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_CONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_oci_handler;
+
+    if (ngx_oci_error_filter_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_oci_body_filter_init(cf);
+}
+
+
+static ngx_int_t
+ngx_oci_init_process(ngx_cycle_t *cycle)
+{
+    ngx_str_t            *s;
+    ngx_uint_t            i;
+    ngx_oci_sweeper_t    *sw;
+    ngx_oci_main_conf_t  *omcf;
+
+    /* one worker sweeps abandoned upload sessions for all */
+
+    if (ngx_process != NGX_PROCESS_WORKER || ngx_worker != 0) {
+        return NGX_OK;
+    }
+
+    omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_oci_module);
+    if (omcf == NULL || omcf->sweep_timeout == NGX_CONF_UNSET_MSEC) {
+        return NGX_OK;
+    }
+
+    s = omcf->storages.elts;
+
+    for (i = 0; i < omcf->storages.nelts; i++) {
+        sw = ngx_pcalloc(cycle->pool, sizeof(ngx_oci_sweeper_t));
+        if (sw == NULL) {
+            return NGX_ERROR;
+        }
+
+        sw->storage = s[i];
+        sw->timeout = omcf->sweep_timeout;
+        sw->ev.handler = ngx_oci_sweep_handler;
+        sw->ev.data = sw;
+        sw->ev.log = cycle->log;
+        sw->ev.cancelable = 1;
+
+        ngx_add_timer(&sw->ev, 1000);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_oci_sweep_handler(ngx_event_t *ev)
+{
+    ngx_msec_t          next;
+    ngx_oci_sweeper_t  *sw;
+
+    sw = ev->data;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    ngx_oci_session_sweep((ngx_cycle_t *) ngx_cycle, &sw->storage,
+                          sw->timeout);
+
+    next = sw->timeout / 4;
+    if (next < 1000) {
+        next = 1000;
+    }
+
+    if (next > 300000) {
+        next = 300000;
+    }
+
+    ngx_add_timer(ev, next);
+}

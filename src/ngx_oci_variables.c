@@ -1,0 +1,150 @@
+
+/*
+ * $oci_repository, $oci_reference, $oci_action and $oci_digest.
+ *
+ * They are computed from the URI alone, so access rules in earlier phases
+ * (auth_request, map, limit_req) see the same routing the handler uses.
+ */
+
+
+#include "ngx_oci.h"
+
+
+static ngx_int_t ngx_oci_route_request(ngx_http_request_t *r,
+    ngx_oci_ctx_t **ctxp);
+static ngx_int_t ngx_oci_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+#define NGX_OCI_VAR_REPOSITORY  0
+#define NGX_OCI_VAR_REFERENCE   1
+#define NGX_OCI_VAR_ACTION      2
+#define NGX_OCI_VAR_DIGEST      3
+
+
+static ngx_http_variable_t  ngx_oci_vars[] = {
+
+    { ngx_string("oci_repository"), NULL, ngx_oci_variable,
+      NGX_OCI_VAR_REPOSITORY, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oci_reference"), NULL, ngx_oci_variable,
+      NGX_OCI_VAR_REFERENCE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oci_action"), NULL, ngx_oci_variable,
+      NGX_OCI_VAR_ACTION, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oci_digest"), NULL, ngx_oci_variable,
+      NGX_OCI_VAR_DIGEST, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+ngx_int_t
+ngx_oci_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_oci_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_oci_route_request(ngx_http_request_t *r, ngx_oci_ctx_t **ctxp)
+{
+    ngx_oci_ctx_t  *ctx;
+
+    ctx = ngx_oci_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (!ctx->routed) {
+        ctx->route_rc = ngx_oci_route_parse(r->uri.data, r->uri.len,
+                                            &ctx->route);
+        ctx->routed = 1;
+    }
+
+    *ctxp = ctx;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_oci_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    const char     *action;
+    ngx_oci_ctx_t  *ctx;
+
+    if (ngx_oci_route_request(r, &ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->len = 0;
+    v->data = (u_char *) "";
+
+    if (ctx->route_rc != NGX_OCI_ROUTE_OK) {
+        return NGX_OK;
+    }
+
+    switch (data) {
+
+    case NGX_OCI_VAR_REPOSITORY:
+        v->data = (u_char *) ctx->route.name;
+        v->len = ctx->route.name_len;
+        break;
+
+    case NGX_OCI_VAR_REFERENCE:
+        v->data = (u_char *) ctx->route.ref;
+        v->len = ctx->route.ref_len;
+        break;
+
+    case NGX_OCI_VAR_DIGEST:
+        v->data = ctx->digest.data;
+        v->len = ctx->digest.len;
+        break;
+
+    default: /* NGX_OCI_VAR_ACTION */
+
+        if (ctx->route.endpoint == NGX_OCI_EP_BASE) {
+            action = "";
+
+        } else if (ctx->route.endpoint == NGX_OCI_EP_UPLOADS
+                   || ctx->route.endpoint == NGX_OCI_EP_UPLOAD)
+        {
+            action = "push";
+
+        } else if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+            action = "pull";
+
+        } else if (r->method == NGX_HTTP_DELETE
+                   && (ctx->route.endpoint == NGX_OCI_EP_MANIFEST
+                       || ctx->route.endpoint == NGX_OCI_EP_BLOB))
+        {
+            action = "delete";
+
+        } else {
+            action = "push";
+        }
+
+        v->data = (u_char *) action;
+        v->len = ngx_strlen(action);
+    }
+
+    return NGX_OK;
+}
