@@ -181,6 +181,7 @@ ngx_int_t ngx_oci_session_append(ngx_http_request_t *r,
     ngx_oci_session_t *s, u_char *p, size_t len);
 ngx_int_t ngx_oci_session_commit(ngx_http_request_t *r,
     ngx_oci_session_t *s);
+void ngx_oci_session_release(ngx_oci_session_t *s);
 ngx_int_t ngx_oci_session_remove(ngx_http_request_t *r,
     ngx_oci_session_t *s);
 void ngx_oci_session_sweep(ngx_cycle_t *cycle, ngx_str_t *storage,

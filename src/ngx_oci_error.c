@@ -213,19 +213,36 @@ ngx_oci_error_header_filter(ngx_http_request_t *r)
     ngx_oci_loc_conf_t  *olcf;
 
     static ngx_str_t  retry = ngx_string("1");
+    static ngx_str_t  version = ngx_string("registry/2.0");
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
 
-    if (!olcf->enable
-        || r != r->main
-        || r->headers_out.status < NGX_HTTP_BAD_REQUEST)
-    {
+    if (!olcf->enable || r != r->main) {
         return ngx_http_next_header_filter(r);
     }
 
     ctx = ngx_oci_get_ctx(r);
     if (ctx == NULL) {
         return NGX_ERROR;
+    }
+
+    /*
+     * A client may send its next request on another connection as soon
+     * as it reads this answer: the upload session's lock goes first.
+     */
+
+    if (ctx->session) {
+        ngx_oci_session_release(ctx->session);
+    }
+
+    if (ngx_oci_add_header(r, "Docker-Distribution-API-Version", &version)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (r->headers_out.status < NGX_HTTP_BAD_REQUEST) {
+        return ngx_http_next_header_filter(r);
     }
 
     if (ctx->err == NGX_OCI_ERR_NONE) {

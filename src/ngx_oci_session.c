@@ -30,7 +30,6 @@ static ngx_int_t ngx_oci_session_save(ngx_http_request_t *r,
     ngx_oci_session_t *s);
 static ngx_int_t ngx_oci_session_load(ngx_http_request_t *r,
     ngx_oci_session_t *s);
-static void ngx_oci_session_cleanup(void *data);
 static void ngx_oci_sweep_dir(ngx_cycle_t *cycle, ngx_str_t *dir,
     ngx_msec_t timeout, ngx_uint_t uploads);
 
@@ -82,18 +81,16 @@ ngx_oci_session_alloc(ngx_http_request_t *r, ngx_str_t *id)
         return NULL;
     }
 
-    cln->handler = ngx_oci_session_cleanup;
+    cln->handler = (ngx_pool_cleanup_pt) ngx_oci_session_release;
     cln->data = s;
 
     return s;
 }
 
 
-static void
-ngx_oci_session_cleanup(void *data)
+void
+ngx_oci_session_release(ngx_oci_session_t *s)
 {
-    ngx_oci_session_t  *s = data;
-
     /* closing the descriptor also drops the lock */
 
     if (s->fd != NGX_INVALID_FILE) {
