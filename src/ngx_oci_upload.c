@@ -63,6 +63,8 @@ ngx_oci_upload_handler(ngx_http_request_t *r)
         rc = ngx_oci_session_lock(r, s);
 
         if (rc == NGX_BUSY) {
+            (void) ngx_oci_upload_progress_headers(r, s);
+
             return ngx_oci_error(r, NGX_HTTP_RANGE_NOT_SATISFIABLE,
                                  NGX_OCI_ERR_BLOB_UPLOAD_INVALID,
                                  "another request is writing to this upload");
