@@ -1,0 +1,308 @@
+# Blobs: GET, HEAD, ranges, DELETE, errors, traversal attempts and the
+# $oci_* variables, as docs/api.md promises.
+
+BEGIN { push @INC, 't/lib' }
+use strict;
+use warnings;
+use OCI::Harness;
+use Test::More;
+use Digest::SHA qw(sha256_hex sha512_hex);
+use File::Path qw(make_path);
+use JSON::XS;
+use Time::HiRes qw(sleep time);
+
+sub location {
+    my ($extra) = @_;
+    return "    location /v2/ {\n        oci_registry on;\n        oci_storage \$TEST_NGINX_STORAGE;\n"
+         . "        client_max_body_size 0;\n" . ($extra // '') . "    }\n";
+}
+
+# --- helpers ---------------------------------------------------------------
+
+sub sha256 { 'sha256:' . sha256_hex($_[0]) }
+
+sub random_bytes {
+    my ($n) = @_;
+    my $s = pack 'N*', map { int rand 4294967296 } 1 .. int($n / 4) + 1;
+    return substr $s, 0, $n;
+}
+
+sub dump_res { OCI::Client::dump_response($_[0], 600) }
+
+sub error_code {
+    my ($res) = @_;
+    my $j = eval { decode_json($res->content) } or return '';
+    return ref $j eq 'HASH' && ref $j->{errors} eq 'ARRAY' && $j->{errors}[0]{code} // '';
+}
+
+sub is_error {
+    my ($res, $status, $code, $what) = @_;
+    my $ok = $res->code == $status
+          && ($res->header('Content-Type') // '') =~ m{^application/json}
+          && error_code($res) eq $code;
+    ok $ok, "$what: $status $code" or diag dump_res($res);
+    return $ok;
+}
+
+sub is_status {
+    my ($res, $status, $what) = @_;
+    is $res->code, $status, "$what: $status" or diag dump_res($res);
+}
+
+sub push_blob {
+    my ($srv, $repo, $data) = @_;
+    my $d = sha256($data);
+    my $res = $srv->req('POST', "/v2/$repo/blobs/uploads/?digest=$d", body => $data);
+    is $res->code, 201, "blob of " . length($data) . " bytes pushed to $repo" or diag dump_res($res);
+    return $d;
+}
+
+sub blob_file {
+    my ($srv, $digest) = @_;
+    my ($alg, $hex) = split /:/, $digest, 2;
+    return $srv->storage . "/blobs/$alg/" . substr($hex, 0, 2) . "/$hex";
+}
+
+sub link_file {
+    my ($srv, $repo, $digest) = @_;
+    my ($alg, $hex) = split /:/, $digest, 2;
+    return $srv->storage . "/repositories/$repo/_blobs/$alg/$hex";
+}
+
+sub spew {
+    my ($file, $data) = @_;
+    (my $dir = $file) =~ s{/[^/]+$}{};
+    make_path($dir);
+    open my $fh, '>:raw', $file or die "$file: $!";
+    print {$fh} $data;
+    close $fh;
+}
+
+# --- the main server (deletes on) -----------------------------------------
+
+my $srv = OCI::Harness->start(config => location("        oci_delete on;\n"));
+
+my $data = random_bytes(1000);
+my $d = push_blob($srv, 'lib/app', $data);
+
+subtest 'GET and HEAD of a blob' => sub {
+    my $res = $srv->req('GET', "/v2/lib/app/blobs/$d");
+    is_status $res, 200, 'GET';
+    ok $res->content eq $data, 'the bytes pushed';
+    is $res->header('Content-Type'), 'application/octet-stream', 'Content-Type';
+    is $res->header('Content-Length'), 1000, 'Content-Length';
+    is $res->header('Docker-Content-Digest'), $d, 'Docker-Content-Digest';
+    is $res->header('ETag'), qq{"$d"}, 'ETag is the quoted digest';
+    is $res->header('Accept-Ranges'), 'bytes', 'Accept-Ranges';
+    is $res->header('Docker-Distribution-API-Version'), 'registry/2.0', 'API version';
+
+    $res = $srv->req('HEAD', "/v2/lib/app/blobs/$d");
+    is_status $res, 200, 'HEAD';
+    is $res->content, '', 'HEAD has no body';
+    is $res->header('Content-Length'), 1000, 'HEAD has the Content-Length';
+    is $res->header('Content-Type'), 'application/octet-stream', 'HEAD Content-Type';
+    is $res->header('Docker-Content-Digest'), $d, 'HEAD Docker-Content-Digest';
+    is $res->header('ETag'), qq{"$d"}, 'HEAD ETag';
+
+    my $e = push_blob($srv, 'lib/app', '');
+    $res = $srv->req('GET', "/v2/lib/app/blobs/$e");
+    is_status $res, 200, 'GET of the empty blob';
+    is $res->header('Content-Length'), 0, 'Content-Length 0';
+    is $res->content, '', 'empty body';
+};
+
+subtest 'Range requests' => sub {
+    my $res = $srv->req('GET', "/v2/lib/app/blobs/$d", headers => [ Range => 'bytes=0-3' ]);
+    is_status $res, 206, 'bytes=0-3';
+    is $res->header('Content-Range'), 'bytes 0-3/1000', 'Content-Range';
+    is $res->header('Content-Length'), 4, 'Content-Length';
+    ok $res->content eq substr($data, 0, 4), 'the first 4 bytes';
+
+    $res = $srv->req('GET', "/v2/lib/app/blobs/$d", headers => [ Range => 'bytes=-10' ]);
+    is_status $res, 206, 'suffix range bytes=-10';
+    is $res->header('Content-Range'), 'bytes 990-999/1000', 'Content-Range';
+    ok $res->content eq substr($data, 990), 'the last 10 bytes';
+
+    $res = $srv->req('GET', "/v2/lib/app/blobs/$d", headers => [ Range => 'bytes=500-' ]);
+    is_status $res, 206, 'open range bytes=500-';
+    is $res->header('Content-Range'), 'bytes 500-999/1000', 'Content-Range';
+    ok $res->content eq substr($data, 500), 'the second half';
+
+    $res = $srv->req('GET', "/v2/lib/app/blobs/$d", headers => [ Range => 'bytes=1000-' ]);
+    is $res->code, 416, 'bytes=1000- is unsatisfiable' or diag dump_res($res);
+    like $res->header('Content-Type'), qr{^application/json}, '416 is JSON';
+    like error_code($res), qr/^[A-Z_]+$/, '416 has an error code: ' . error_code($res);
+    is $res->header('Content-Range'), 'bytes */1000', '416 keeps Content-Range';
+    unlike $res->content, qr/\Q$data\E/, 'no content in the 416';
+};
+
+subtest 'unknown blob and malformed digests' => sub {
+    my $unknown = sha256('never pushed');
+    is_error $srv->req('GET', "/v2/lib/app/blobs/$unknown"), 404, 'BLOB_UNKNOWN', 'unknown blob';
+    my $res = $srv->req('HEAD', "/v2/lib/app/blobs/$unknown");
+    is_status $res, 404, 'HEAD of an unknown blob';
+    is $res->content, '', 'HEAD 404 without body';
+    is_error $srv->req('GET', "/v2/never/pushed/blobs/$unknown"), 404, 'BLOB_UNKNOWN',
+        'unknown repository';
+    (my $hex = $d) =~ s/^sha256://;
+    for my $bad ('sha256:xyz', 'sha256:' . uc($hex), 'md5:' . substr($hex, 0, 32),
+                 'sha256:' . substr($hex, 1), "sha256:${hex}0", 'sha512:' . $hex,
+                 'sha256:', $hex, 'SHA256:' . $hex, "sha256:$hex:x")
+    {
+        is_error $srv->req('GET', "/v2/lib/app/blobs/$bad"), 400, 'DIGEST_INVALID', "GET $bad";
+    }
+    is_error $srv->req('DELETE', "/v2/lib/app/blobs/sha256:xyz"), 400, 'DIGEST_INVALID',
+        'DELETE sha256:xyz';
+};
+
+subtest 'a blob is not readable through another repository' => sub {
+    is_error $srv->req('GET', "/v2/other/blobs/$d"), 404, 'BLOB_UNKNOWN', 'repository other';
+    is_error $srv->req('GET', "/v2/lib/blobs/$d"), 404, 'BLOB_UNKNOWN', 'parent repository lib';
+    is_error $srv->req('GET', "/v2/lib/app/sub/blobs/$d"), 404, 'BLOB_UNKNOWN', 'child lib/app/sub';
+    is $srv->req('HEAD', "/v2/lib/ap/blobs/$d")->code, 404, 'HEAD through lib/ap: 404';
+    ok -f blob_file($srv, $d), 'the content exists all the same';
+};
+
+subtest 'DELETE of a blob with oci_delete on' => sub {
+    my $x = random_bytes(300);
+    my $xd = push_blob($srv, 'del/one', $x);
+    push_blob($srv, 'del/two', $x);
+    my $res = $srv->req('DELETE', "/v2/del/one/blobs/$xd");
+    is_status $res, 202, 'DELETE';
+    is_error $srv->req('GET', "/v2/del/one/blobs/$xd"), 404, 'BLOB_UNKNOWN', 'GET after DELETE';
+    ok !-e link_file($srv, 'del/one', $xd), 'the repository link is gone';
+    ok -f blob_file($srv, $xd), 'the content file remains (garbage collection removes it)';
+    is -s blob_file($srv, $xd), 300, 'content file intact';
+    is $srv->req('GET', "/v2/del/two/blobs/$xd")->content, $x, 'another repository still serves it';
+    is_error $srv->req('DELETE', "/v2/del/one/blobs/$xd"), 404, 'BLOB_UNKNOWN', 'DELETE again';
+    is_error $srv->req('DELETE', "/v2/del/none/blobs/$xd"), 404, 'BLOB_UNKNOWN',
+        'DELETE in a repository that never had it';
+};
+
+subtest 'POST, PUT, PATCH on a blob URL are 405' => sub {
+    for my $m (qw(POST PUT PATCH)) {
+        my $res = $srv->req($m, "/v2/lib/app/blobs/$d", body => 'abcd');
+        is_error $res, 405, 'UNSUPPORTED', "$m on a blob";
+    }
+    is $srv->req('GET', "/v2/lib/app/blobs/$d")->content, $data, 'the blob is unchanged';
+};
+
+subtest 'traversal attempts never reach outside the storage' => sub {
+    my $secret = "TOP-SECRET-" . random_bytes(16) =~ s/[^A-Za-z0-9]/x/gr;
+    my $sd = sha256($secret);
+    my ($shex) = $sd =~ /^sha256:(.*)/;
+    my $root = $srv->servroot;
+    spew("$root/secret", $secret);
+    spew("$root/evil/_blobs/sha256/$shex", $secret);          # a "repository" outside
+    spew("$root/blobs/sha256/" . substr($shex, 0, 2) . "/$shex", $secret);
+    spew($srv->storage . "/secret", $secret);
+
+    my $long = join '/', ('a' x 100) x 3;                       # 302 bytes
+    my @paths = (
+        '/v2/../secret',
+        "/v2/foo/../../secret/blobs/$sd",
+        "/v2/%2e%2e/blobs/$sd",
+        "/v2/%2e%2e/%2e%2e/secret/blobs/$sd",
+        "/v2/foo%2f..%2f../blobs/$sd",
+        "/v2/foo%2f..%2f..%2f..%2fevil/blobs/$sd",
+        "/v2/..%2f..%2fevil/blobs/$sd",
+        "/v2/x/..%2f..%2f..%2fevil/blobs/$sd",
+        "/v2//foo/blobs/$sd",
+        "/v2/Foo/blobs/$sd",
+        "/v2/lib/App/blobs/$d",
+        "/v2/$long/blobs/$sd",
+        '/v2/' . ('a' x 256) . "/blobs/$sd",
+        '/v2/foo/blobs/sha256:../../x',
+        '/v2/foo/blobs/sha256:..%2f..%2f..%2fsecret',
+        "/v2/foo/blobs/sha256:..%2f..%2f..%2f..%2fblobs%2fsha256%2f" . substr($shex, 0, 2) . "%2f$shex",
+        '/v2/foo/blobs/..',
+        "/v2/foo/blobs/%2e%2e",
+        "/v2/_blobs/blobs/$sd",
+        "/v2/foo/_blobs/blobs/$sd",
+        "/v2/../evil/blobs/$sd",
+        "/v2/.%2e/evil/blobs/$sd",
+        "/v2/foo/blobs/$sd%00",
+        "/v2/foo%00/blobs/$sd",
+    );
+    for my $p (@paths) {
+        my $res = $srv->req('GET', $p);
+        my $in_registry = defined $res->header('Docker-Distribution-API-Version');
+        my $ok = $res->code >= 400 && $res->code < 500
+            && index($res->content, $secret) < 0
+            && (!$in_registry
+                || (($res->header('Content-Type') // '') =~ m{^application/json}
+                    && error_code($res) =~ /^[A-Z_]+$/));
+        ok $ok, "GET $p: " . $res->code . ($in_registry ? ' ' . error_code($res) : ' (outside the registry)')
+            or diag dump_res($res);
+    }
+    # the ones the module itself must refuse by name
+    is_error $srv->req('GET', "/v2/Foo/blobs/$sd"), 400, 'NAME_INVALID', 'uppercase name';
+    is_error $srv->req('GET', "/v2/$long/blobs/$sd"), 400, 'NAME_INVALID', 'name over 255 bytes';
+    is_error $srv->req('GET', "/v2/foo/_blobs/blobs/$sd"), 400, 'NAME_INVALID', 'name component _blobs';
+    is_error $srv->req('GET', '/v2/foo/blobs/sha256:..'), 400, 'DIGEST_INVALID', 'digest sha256:..';
+    is_error $srv->req('GET', "/v2//foo/blobs/$sd"), 404, 'BLOB_UNKNOWN', 'double slash: merged, unknown';
+};
+
+# --- deletes off ------------------------------------------------------------
+
+subtest 'DELETE of a blob with deletes off (the default)' => sub {
+    my $off = OCI::Harness->start(config => location());
+    my $x = random_bytes(200);
+    my $xd = push_blob($off, 'nodel', $x);
+    is_error $off->req('DELETE', "/v2/nodel/blobs/$xd"), 405, 'UNSUPPORTED', 'DELETE';
+    is_error $off->req('DELETE', "/v2/nodel/blobs/" . sha256('none')), 405, 'UNSUPPORTED',
+        'DELETE of an unknown blob';
+    ok -f link_file($off, 'nodel', $xd), 'the link remains';
+    is $off->req('GET', "/v2/nodel/blobs/$xd")->content, $x, 'the blob is still served';
+};
+
+# --- variables in the access log -------------------------------------------
+
+subtest '$oci_* variables in the access log' => sub {
+    my $v = OCI::Harness->start(
+        http_config => q{    log_format oci '$request_method $status action=[$oci_action] }
+                     . q{repo=[$oci_repository] ref=[$oci_reference] digest=[$oci_digest]';},
+        config => location("        oci_delete on;\n"
+                         . "        access_log \$TEST_NGINX_SERVER_ROOT/logs/oci.log oci;\n"),
+    );
+    my $log = $v->path('logs', 'oci.log');
+    my $x = random_bytes(100);
+    my $xd = sha256($x);
+    is_status $v->req('POST', "/v2/acme/web/blobs/uploads/?digest=$xd", body => $x), 201,
+        'monolithic POST';
+    is_status $v->req('GET', "/v2/acme/web/blobs/$xd"), 200, 'GET';
+    is_status $v->req('HEAD', "/v2/acme/web/blobs/$xd"), 200, 'HEAD';
+    is_status $v->req('DELETE', "/v2/acme/web/blobs/$xd"), 202, 'DELETE';
+
+    my $y = random_bytes(50);
+    my $yd = sha256($y);
+    my $res = $v->req('POST', '/v2/acme/api/blobs/uploads/');
+    is_status $res, 202, 'POST opens a session';
+    my $loc = $res->header('Location');
+    my ($id) = $loc =~ m{/([0-9a-f]{32})$};
+    is_status $v->req('PATCH', $loc, body => $y), 202, 'PATCH';
+    is_status $v->req('PUT', "$loc?digest=$yd"), 201, 'closing PUT';
+    is_status $v->req('GET', '/v2/'), 200, 'base endpoint';
+
+    my @lines;
+    my $deadline = time + 3;
+    while (time < $deadline) {
+        @lines = split /\n/, OCI::Server::slurp($log);
+        last if @lines >= 8;
+        sleep 0.05;
+    }
+    is_deeply \@lines, [
+        "POST 201 action=[push] repo=[acme/web] ref=[] digest=[$xd]",
+        "GET 200 action=[pull] repo=[acme/web] ref=[$xd] digest=[$xd]",
+        "HEAD 200 action=[pull] repo=[acme/web] ref=[$xd] digest=[$xd]",
+        "DELETE 202 action=[delete] repo=[acme/web] ref=[$xd] digest=[$xd]",
+        "POST 202 action=[push] repo=[acme/api] ref=[] digest=[]",
+        "PATCH 202 action=[push] repo=[acme/api] ref=[$id] digest=[]",
+        "PUT 201 action=[push] repo=[acme/api] ref=[$id] digest=[$yd]",
+        "GET 200 action=[] repo=[] ref=[] digest=[]",
+    ], 'action, repository, reference and digest of each request';
+};
+
+is $srv->crash_lines, '', 'no worker crashed';
+
+done_testing;
