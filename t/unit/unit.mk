@@ -1,0 +1,99 @@
+# Unit tests, fuzzers and the SHA-2 benchmark of the nginx-independent core
+# (src/ngx_oci_sha2.c, src/ngx_oci_grammar.c, src/ngx_oci_manifest_check.c).
+#
+# Included by the top Makefile, or used alone from the repository root:
+#
+#     make -f t/unit/unit.mk unit        # build $(BUILD)/unit/test_*
+#     prove t/unit.t                     # run them
+#     make -f t/unit/unit.mk fuzz        # build $(BUILD)/fuzz/fuzz_* (clang)
+#     make -f t/unit/unit.mk fuzz-run FUZZ_TIME=60
+#     make -f t/unit/unit.mk bench-sha2  # build and run the benchmark
+
+BUILD ?= build
+
+# the repository root, wherever make runs from
+OCI_UNIT_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/../..)
+
+UNIT_CC ?= cc
+UNIT_CFLAGS ?= -O2 -Wall -Wextra -Werror -std=gnu99 -D_FILE_OFFSET_BITS=64
+UNIT_LIBS = $(shell pkg-config --cflags --libs jansson) -lcrypto
+
+FUZZ_CC ?= clang
+FUZZ_CFLAGS ?= -g -O1 -std=gnu99 -D_FILE_OFFSET_BITS=64 \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_TIME ?= 60
+
+UNIT_SRC = $(OCI_UNIT_ROOT)/src
+UNIT_INC = -I$(UNIT_SRC) -I$(OCI_UNIT_ROOT)/t/unit
+
+UNIT_CORE_SRCS = $(UNIT_SRC)/ngx_oci_sha2.c \
+                 $(UNIT_SRC)/ngx_oci_grammar.c \
+                 $(UNIT_SRC)/ngx_oci_manifest_check.c
+UNIT_CORE_DEPS = $(UNIT_CORE_SRCS) \
+                 $(UNIT_SRC)/ngx_oci_sha2.h \
+                 $(UNIT_SRC)/ngx_oci_grammar.h \
+                 $(UNIT_SRC)/ngx_oci_manifest_check.h \
+                 $(OCI_UNIT_ROOT)/t/unit/tap.h
+
+UNIT_TESTS = $(BUILD)/unit/test_sha2 \
+             $(BUILD)/unit/test_sha2_portable \
+             $(BUILD)/unit/test_grammar \
+             $(BUILD)/unit/test_manifest
+
+FUZZERS = $(BUILD)/fuzz/fuzz_manifest \
+          $(BUILD)/fuzz/fuzz_grammar \
+          $(BUILD)/fuzz/fuzz_sha2
+
+.PHONY: unit fuzz fuzz-run bench-sha2
+
+unit: $(UNIT_TESTS)
+
+$(BUILD)/unit/test_sha2: $(OCI_UNIT_ROOT)/t/unit/test_sha2.c $(UNIT_CORE_DEPS)
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INC) -o $@ $< \
+	    $(UNIT_SRC)/ngx_oci_sha2.c $(UNIT_LIBS)
+
+# the same test with the SHA-NI code compiled out, as on other CPUs
+$(BUILD)/unit/test_sha2_portable: $(OCI_UNIT_ROOT)/t/unit/test_sha2.c \
+                                  $(UNIT_CORE_DEPS)
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(UNIT_CFLAGS) -DNGX_OCI_SHA2_NO_SHANI $(UNIT_INC) -o $@ $< \
+	    $(UNIT_SRC)/ngx_oci_sha2.c $(UNIT_LIBS)
+
+$(BUILD)/unit/test_grammar: $(OCI_UNIT_ROOT)/t/unit/test_grammar.c \
+                            $(UNIT_CORE_DEPS)
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INC) -o $@ $< \
+	    $(UNIT_SRC)/ngx_oci_grammar.c $(UNIT_LIBS)
+
+$(BUILD)/unit/test_manifest: $(OCI_UNIT_ROOT)/t/unit/test_manifest.c \
+                             $(UNIT_CORE_DEPS)
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INC) -o $@ $< $(UNIT_CORE_SRCS) \
+	    $(UNIT_LIBS)
+
+fuzz: $(FUZZERS)
+
+$(BUILD)/fuzz/fuzz_%: $(OCI_UNIT_ROOT)/fuzz/fuzz_%.c $(UNIT_CORE_DEPS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(UNIT_INC) -o $@ $< $(UNIT_CORE_SRCS) \
+	    $(UNIT_LIBS)
+
+# new inputs go to $(BUILD)/fuzz/corpus-*, the seeds stay untouched
+fuzz-run: $(FUZZERS)
+	@set -e; for f in manifest grammar sha2; do \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$f; \
+	    echo "fuzz_$$f: $(FUZZ_TIME) s"; \
+	    $(BUILD)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_TIME) \
+	        -print_final_stats=1 $(BUILD)/fuzz/corpus-$$f \
+	        $(OCI_UNIT_ROOT)/fuzz/corpus/$$f; \
+	done
+
+$(BUILD)/bench/sha2_bench: $(OCI_UNIT_ROOT)/bench/sha2_bench.c \
+                           $(UNIT_CORE_DEPS)
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INC) -o $@ $< \
+	    $(UNIT_SRC)/ngx_oci_sha2.c $(UNIT_LIBS)
+
+bench-sha2: $(BUILD)/bench/sha2_bench
+	$(BUILD)/bench/sha2_bench
