@@ -151,7 +151,7 @@ ngx_int_t ngx_oci_file_exists(ngx_str_t *path);
 ngx_int_t ngx_oci_link(ngx_http_request_t *r, ngx_str_t *from,
     ngx_str_t *to);
 ngx_int_t ngx_oci_write_file(ngx_http_request_t *r, ngx_str_t *path,
-    u_char *data, size_t len);
+    u_char *data, size_t len, ngx_uint_t replace);
 ngx_int_t ngx_oci_read_small(ngx_http_request_t *r, ngx_str_t *path,
     ngx_str_t *out, size_t max);
 ngx_int_t ngx_oci_digest_string(ngx_http_request_t *r, int alg,

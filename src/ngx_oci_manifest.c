@@ -408,7 +408,7 @@ ngx_oci_manifest_store(ngx_http_request_t *r)
     ret = ngx_oci_file_exists(&blob);
 
     if (ret == NGX_DECLINED) {
-        ret = ngx_oci_write_file(r, &blob, ctx->body, ctx->body_len);
+        ret = ngx_oci_write_file(r, &blob, ctx->body, ctx->body_len, 0);
     }
 
     if (ret != NGX_OK) {
@@ -418,7 +418,7 @@ ngx_oci_manifest_store(ngx_http_request_t *r)
 
     /* the media type first: the link makes the manifest visible */
 
-    ret = ngx_oci_write_file(r, &link, type.data, type.len);
+    ret = ngx_oci_write_file(r, &link, type.data, type.len, 1);
     if (ret != NGX_OK) {
         return ret;
     }

@@ -307,7 +307,7 @@ ngx_oci_session_save(ngx_http_request_t *r, ngx_oci_session_t *s)
     ngx_oci_sha2_save(&s->sha, p);
     p += NGX_OCI_SHA2_STATE_SIZE;
 
-    return ngx_oci_write_file(r, &s->state_path, buf, p - buf);
+    return ngx_oci_write_file(r, &s->state_path, buf, p - buf, 1);
 }
 
 

@@ -177,15 +177,20 @@ ngx_oci_random_hex(u_char *dst, size_t bytes)
 }
 
 
-/* write a complete file under _tmp, then rename() it into place */
+/*
+ * Writes a complete file under _tmp, then puts it in place: rename() over
+ * what was there ("replace"), or link(), which leaves an existing file
+ * alone, so content that readers may already hold is never swapped.
+ */
 
 ngx_int_t
 ngx_oci_write_file(ngx_http_request_t *r, ngx_str_t *path, u_char *data,
-    size_t len)
+    size_t len, ngx_uint_t replace)
 {
     u_char     name[32];
     ssize_t    n;
     ngx_fd_t   fd;
+    ngx_int_t  rc;
     ngx_err_t  err;
     ngx_str_t  tmp;
 
@@ -210,6 +215,12 @@ ngx_oci_write_file(ngx_http_request_t *r, ngx_str_t *path, u_char *data,
         ngx_delete_file(tmp.data);
         return ngx_oci_storage_error(r, n < 0 ? err : NGX_ENOSPC,
                                      "write()", &tmp);
+    }
+
+    if (!replace) {
+        rc = ngx_oci_link(r, &tmp, path);
+        ngx_delete_file(tmp.data);
+        return rc;
     }
 
     if (ngx_rename_file(tmp.data, path->data) == 0) {

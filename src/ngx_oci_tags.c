@@ -171,18 +171,32 @@ ngx_oci_tags_collect(ngx_http_request_t *r, ngx_str_t *name,
             return ngx_oci_storage_error(r, err, "opendir()", &dir);
         }
 
-        /* a repository without tags still exists if it holds content */
+        /*
+         * A repository without tags still exists if it holds content; a
+         * directory that only leads to deeper repositories does not.
+         */
 
-        dir.len -= sizeof("/_tags") - 1;
-        dir.data[dir.len] = '\0';
-
-        if (ngx_file_info(dir.data, &fi) == NGX_FILE_ERROR
-            || !ngx_is_dir(&fi))
+        if (ngx_oci_path(r, &dir, "/repositories/%V/_blobs", name)
+            != NGX_OK)
         {
-            return NGX_DECLINED;
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        return NGX_OK;
+        if (ngx_file_info(dir.data, &fi) != NGX_FILE_ERROR) {
+            return NGX_OK;
+        }
+
+        if (ngx_oci_path(r, &dir, "/repositories/%V/_manifests", name)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (ngx_file_info(dir.data, &fi) != NGX_FILE_ERROR) {
+            return NGX_OK;
+        }
+
+        return NGX_DECLINED;
     }
 
     for ( ;; ) {
@@ -343,7 +357,7 @@ ngx_oci_tag_write(ngx_http_request_t *r, ngx_str_t *name, ngx_str_t *tag,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_oci_write_file(r, &path, digest->data, digest->len);
+    return ngx_oci_write_file(r, &path, digest->data, digest->len, 1);
 }
 
 

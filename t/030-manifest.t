@@ -1,0 +1,905 @@
+# Manifests: PUT, GET, HEAD and DELETE of /v2/<name>/manifests/<reference>
+# for the four media types, validation, reference checks, size limits,
+# digests, ?tag=, conditional tag updates and races, as docs/api.md
+# ("Manifests", "Pull", "Errors") and the distribution spec promise.
+
+BEGIN { push @INC, 't/lib' }
+use strict;
+use warnings;
+use OCI::Harness;
+use Test::More;
+use JSON::XS;
+use Digest::SHA qw(sha256_hex sha512_hex);
+use POSIX ();
+use Time::HiRes qw(sleep time);
+
+# Nested locations share the registry settings of /v2/ and change one each:
+# repositories under sparse/ are not reference-checked, big/ accepts 8 MiB
+# manifests, ro/ has deletes off.
+my $LOCATION = <<'CONF';
+    location /v2/ {
+        oci_registry on;
+        oci_storage $TEST_NGINX_STORAGE;
+        oci_delete on;
+        client_max_body_size 0;
+
+        location /v2/sparse/ {
+            oci_check_references off;
+        }
+        location /v2/big/ {
+            oci_max_manifest_size 8m;
+        }
+        location /v2/ro/ {
+            oci_delete off;
+        }
+    }
+CONF
+
+use constant {
+    OCI_MANIFEST    => 'application/vnd.oci.image.manifest.v1+json',
+    OCI_INDEX       => 'application/vnd.oci.image.index.v1+json',
+    OCI_CONFIG      => 'application/vnd.oci.image.config.v1+json',
+    OCI_LAYER       => 'application/vnd.oci.image.layer.v1.tar+gzip',
+    OCI_EMPTY       => 'application/vnd.oci.empty.v1+json',
+    DOCKER_MANIFEST => 'application/vnd.docker.distribution.manifest.v2+json',
+    DOCKER_LIST     => 'application/vnd.docker.distribution.manifest.list.v2+json',
+    DOCKER_CONFIG   => 'application/vnd.docker.container.image.v1+json',
+    DOCKER_LAYER    => 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+    DOCKER_SCHEMA1  => 'application/vnd.docker.distribution.manifest.v1+prettyjws',
+};
+
+my $EMPTY_DIGEST = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
+my $MiB = 1024 * 1024;
+
+# --- helpers ---------------------------------------------------------------
+
+my $JSON = JSON::XS->new->utf8->canonical;
+
+sub enc    { $JSON->encode($_[0]) }
+sub sha256 { 'sha256:' . sha256_hex($_[0]) }
+sub sha512 { 'sha512:' . sha512_hex($_[0]) }
+
+sub dump_res { OCI::Client::dump_response($_[0], 600) }
+
+sub error_json {
+    my ($res) = @_;
+    my $j = eval { decode_json($res->content) } or return {};
+    return ref $j eq 'HASH' && ref $j->{errors} eq 'ARRAY' && ref $j->{errors}[0] eq 'HASH'
+         ? $j->{errors}[0] : {};
+}
+
+sub error_code { error_json($_[0])->{code} // '' }
+
+# status, JSON content type and error code of an error response
+sub is_error {
+    my ($res, $status, $code, $what) = @_;
+    my $ok = $res->code == $status
+          && ($res->header('Content-Type') // '') =~ m{^application/json}
+          && error_code($res) eq $code;
+    ok $ok, "$what: $status $code" or diag dump_res($res);
+    return $ok;
+}
+
+sub is_status {
+    my ($res, $status, $what) = @_;
+    is $res->code, $status, "$what: $status" or diag dump_res($res);
+}
+
+my $Unique = 0;
+sub unique { join '-', $$, ++$Unique, int rand 1e9 }
+
+# pushes a blob (monolithic upload) and returns its descriptor
+sub push_blob {
+    my ($srv, $name, $bytes, $media_type) = @_;
+    my $d = sha256($bytes);
+    my $res = $srv->req('POST', "/v2/$name/blobs/uploads/?digest=$d", body => $bytes);
+    is $res->code, 201, "blob of " . length($bytes) . " bytes pushed to $name"
+        or diag dump_res($res);
+    return { mediaType => $media_type // OCI_LAYER, digest => $d, size => length $bytes };
+}
+
+sub _with {
+    my ($base, %extra) = @_;
+    for my $k (keys %extra) {
+        if (defined $extra{$k}) { $base->{$k} = $extra{$k} }
+        else                    { delete $base->{$k} }      # key => undef drops it
+    }
+    return $base;
+}
+
+sub image_manifest {
+    my (%o) = @_;
+    my ($config, $layers) = delete @o{qw(config layers)};
+    return _with({ schemaVersion => 2, mediaType => OCI_MANIFEST,
+                   config => $config, layers => $layers }, %o);
+}
+
+sub index_manifest {
+    my (%o) = @_;
+    my $m = delete $o{manifests};
+    return _with({ schemaVersion => 2, mediaType => OCI_INDEX, manifests => $m }, %o);
+}
+
+sub docker_manifest {
+    my (%o) = @_;
+    my ($config, $layers) = delete @o{qw(config layers)};
+    return _with({ schemaVersion => 2, mediaType => DOCKER_MANIFEST,
+                   config => $config, layers => $layers }, %o);
+}
+
+sub docker_list {
+    my (%o) = @_;
+    my $m = delete $o{manifests};
+    return _with({ schemaVersion => 2, mediaType => DOCKER_LIST, manifests => $m }, %o);
+}
+
+# a descriptor of manifest bytes
+sub desc_of {
+    my ($json, $media_type, %extra) = @_;
+    return { mediaType => $media_type, digest => sha256($json), size => length $json, %extra };
+}
+
+sub put_manifest {
+    my ($srv, $name, $ref, $json, $content_type, %o) = @_;
+    my @h = defined $content_type ? ('Content-Type' => $content_type) : ();
+    return $srv->req('PUT', "/v2/$name/manifests/$ref",
+                     headers => [ @h, @{ $o{headers} || [] } ], body => $json, %{ $o{req} || {} });
+}
+
+# an OCI image manifest whose config and layer are in the repository
+sub oci_image {
+    my ($srv, $name, %extra) = @_;
+    my $u = unique();
+    my $config = push_blob($srv, $name, qq({"architecture":"amd64","os":"linux","u":"$u"}), OCI_CONFIG);
+    my $layer  = push_blob($srv, $name, "layer $u " . ('x' x 100));
+    return image_manifest(config => $config, layers => [$layer], %extra);
+}
+
+sub docker_image {
+    my ($srv, $name) = @_;
+    my $u = unique();
+    my $config = push_blob($srv, $name, qq({"architecture":"arm64","os":"linux","u":"$u"}), DOCKER_CONFIG);
+    my $l1 = push_blob($srv, $name, "docker layer 1 $u", DOCKER_LAYER);
+    my $l2 = push_blob($srv, $name, "docker layer 2 $u", DOCKER_LAYER);
+    return docker_manifest(config => $config, layers => [$l1, $l2]);
+}
+
+# a manifest pushed successfully: 201, Location and Docker-Content-Digest
+sub is_created {
+    my ($res, $name, $digest, $what) = @_;
+    my $ok = is $res->code, 201, "$what: 201";
+    $ok &&= is $res->header('Location'), "/v2/$name/manifests/$digest", "$what: Location";
+    $ok &&= is $res->header('Docker-Content-Digest'), $digest, "$what: Docker-Content-Digest";
+    diag dump_res($res) unless $ok;
+    return $ok;
+}
+
+# GET and HEAD of a reference serve the manifest; If-None-Match gives 304
+sub is_served {
+    my ($srv, $name, $ref, $json, $type, $digest, $what) = @_;
+    $digest //= sha256($json);
+    my $path = "/v2/$name/manifests/$ref";
+
+    my $res = $srv->req('GET', $path);
+    my $ok = is $res->code, 200, "$what: GET 200";
+    $ok &&= ok $res->content eq $json, "$what: GET returns the exact bytes";
+    $ok &&= is $res->header('Content-Type'), $type, "$what: Content-Type";
+    $ok &&= is $res->header('Docker-Content-Digest'), $digest, "$what: Docker-Content-Digest";
+    $ok &&= is $res->header('ETag'), qq{"$digest"}, "$what: ETag";
+    $ok &&= is $res->header('Content-Length'), length($json), "$what: Content-Length";
+    diag dump_res($res) unless $ok;
+
+    $res = $srv->req('HEAD', $path);
+    $ok = is $res->code, 200, "$what: HEAD 200";
+    $ok &&= is $res->content, '', "$what: HEAD has no body";
+    $ok &&= is $res->header('Content-Type'), $type, "$what: HEAD Content-Type";
+    $ok &&= is $res->header('Docker-Content-Digest'), $digest, "$what: HEAD Docker-Content-Digest";
+    $ok &&= is $res->header('ETag'), qq{"$digest"}, "$what: HEAD ETag";
+    $ok &&= is $res->header('Content-Length'), length($json), "$what: HEAD Content-Length";
+    diag dump_res($res) unless $ok;
+
+    for my $m ('GET', 'HEAD') {
+        $res = $srv->req($m, $path, headers => [ 'If-None-Match' => qq{"$digest"} ]);
+        $ok = is $res->code, 304, "$what: $m with If-None-Match: 304";
+        $ok &&= is $res->content, '', "$what: $m 304 has no body";
+        diag dump_res($res) unless $ok;
+    }
+    $res = $srv->req('GET', $path, headers => [ 'If-None-Match' => '"sha256:' . ('0' x 64) . '"' ]);
+    is $res->code, 200, "$what: If-None-Match with another digest: 200" or diag dump_res($res);
+}
+
+sub is_unknown {
+    my ($srv, $name, $ref, $what) = @_;
+    is_error $srv->req('GET', "/v2/$name/manifests/$ref"), 404, 'MANIFEST_UNKNOWN', $what;
+}
+
+sub tags_of {
+    my ($srv, $name) = @_;
+    my $res = $srv->req('GET', "/v2/$name/tags/list");
+    return [] if $res->code == 404;
+    my $j = eval { decode_json($res->content) } || {};
+    return $j->{tags} || [];
+}
+
+sub file_of {
+    my ($srv, $digest) = @_;
+    my ($alg, $hex) = split /:/, $digest, 2;
+    return $srv->storage . "/blobs/$alg/" . substr($hex, 0, 2) . "/$hex";
+}
+
+sub link_of {
+    my ($srv, $name, $digest) = @_;
+    my ($alg, $hex) = split /:/, $digest, 2;
+    return $srv->storage . "/repositories/$name/_manifests/$alg/$hex";
+}
+
+# Runs the requests [METHOD, PATH, %opt] at the same moment, one child
+# process each: every child sends all of its request but the body's last
+# byte, and all send that byte when the parent closes the "go" pipe.
+# Returns [code, Docker-Content-Digest, error code] per request, in order.
+sub race {
+    my ($srv, @reqs) = @_;
+    pipe(my $go_r, my $go_w) or die "pipe: $!";
+    pipe(my $ready_r, my $ready_w) or die "pipe: $!";
+    pipe(my $res_r, my $res_w) or die "pipe: $!";
+    my @pids;
+    for my $i (0 .. $#reqs) {
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            close $_ for $go_w, $ready_r, $res_r;
+            my ($method, $path, %o) = @{ $reqs[$i] };
+            my ($head, @pieces) = OCI::Client::request_parts($method, $path, %o);
+            my $body = join '', @pieces;
+            my $c = $srv->connect;
+            $c->send($head . substr($body, 0, length($body) - 1));
+            syswrite $ready_w, "r";
+            sysread $go_r, my $x, 1;                # EOF: go
+            $c->send(substr($body, -1));
+            my $res = $c->read_response($method);
+            syswrite $res_w, join("\t", $i, $res->code,
+                                  $res->header('Docker-Content-Digest') // '-',
+                                  error_code($res) || '-') . "\n";
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+    close $_ for $go_r, $ready_w, $res_w;
+    my $ready = 0;
+    while ($ready < @reqs) {
+        my $n = sysread $ready_r, my $buf, 64;
+        last unless $n;
+        $ready += $n;
+    }
+    sleep 0.05;                                 # the partial bodies are read
+    close $go_w;
+    my @out;
+    while (my $line = <$res_r>) {
+        chomp $line;
+        my ($i, @f) = split /\t/, $line;
+        $out[$i] = \@f;
+    }
+    waitpid $_, 0 for @pids;
+    return map { $out[$_] // [0, '-', '-'] } 0 .. $#reqs;
+}
+
+# --- the server -----------------------------------------------------------
+
+my $srv = OCI::Harness->start(config => $LOCATION, workers => 2);
+
+subtest 'OCI image manifest: PUT by tag and by digest, GET and HEAD' => sub {
+    my $name = 'media/oci-image';
+    my $m1 = enc(oci_image($srv, $name));
+    my $d1 = sha256($m1);
+    is_created put_manifest($srv, $name, 'v1', $m1, OCI_MANIFEST), $name, $d1, 'PUT by tag';
+    is_served $srv, $name, 'v1', $m1, OCI_MANIFEST, $d1, 'by tag';
+    is_served $srv, $name, $d1, $m1, OCI_MANIFEST, $d1, 'by digest';
+
+    my $m2 = enc(oci_image($srv, $name, annotations => { 'org.example.n' => '2' }));
+    my $d2 = sha256($m2);
+    is_created put_manifest($srv, $name, $d2, $m2, OCI_MANIFEST), $name, $d2, 'PUT by digest';
+    is_served $srv, $name, $d2, $m2, OCI_MANIFEST, $d2, 'pushed by digest';
+    is_deeply tags_of($srv, $name), ['v1'], 'a push by digest adds no tag';
+    is_served $srv, $name, 'v1', $m1, OCI_MANIFEST, $d1, 'the tag still names the first';
+};
+
+subtest 'OCI image index: PUT by tag and by digest, GET and HEAD' => sub {
+    my $name = 'media/oci-index';
+    my @children;
+    for my $arch ('amd64', 'arm64') {
+        my $m = enc(oci_image($srv, $name));
+        is_created put_manifest($srv, $name, sha256($m), $m, OCI_MANIFEST), $name, sha256($m),
+            "child $arch";
+        push @children, desc_of($m, OCI_MANIFEST, platform => { architecture => $arch, os => 'linux' });
+    }
+    my $i1 = enc(index_manifest(manifests => \@children));
+    my $d1 = sha256($i1);
+    is_created put_manifest($srv, $name, 'multi', $i1, OCI_INDEX), $name, $d1, 'PUT by tag';
+    is_served $srv, $name, 'multi', $i1, OCI_INDEX, $d1, 'by tag';
+    is_served $srv, $name, $d1, $i1, OCI_INDEX, $d1, 'by digest';
+
+    my $i2 = enc(index_manifest(manifests => [ $children[0] ],
+                                annotations => { 'org.example.single' => 'yes' }));
+    my $d2 = sha256($i2);
+    is_created put_manifest($srv, $name, $d2, $i2, OCI_INDEX), $name, $d2, 'PUT by digest';
+    is_served $srv, $name, $d2, $i2, OCI_INDEX, $d2, 'pushed by digest';
+    my $res = $srv->req('GET', "/v2/$name/manifests/$children[1]{digest}");
+    is $res->header('Content-Type'), OCI_MANIFEST, 'a child is served with its own type';
+};
+
+subtest 'Docker schema 2 manifest: PUT by tag and by digest, GET and HEAD' => sub {
+    my $name = 'media/docker-image';
+    my $m1 = enc(docker_image($srv, $name));
+    my $d1 = sha256($m1);
+    is_created put_manifest($srv, $name, 'latest', $m1, DOCKER_MANIFEST), $name, $d1, 'PUT by tag';
+    is_served $srv, $name, 'latest', $m1, DOCKER_MANIFEST, $d1, 'by tag';
+    is_served $srv, $name, $d1, $m1, DOCKER_MANIFEST, $d1, 'by digest';
+
+    my $m2 = enc(docker_image($srv, $name));
+    my $d2 = sha256($m2);
+    is_created put_manifest($srv, $name, $d2, $m2, DOCKER_MANIFEST), $name, $d2, 'PUT by digest';
+    is_served $srv, $name, $d2, $m2, DOCKER_MANIFEST, $d2, 'pushed by digest';
+};
+
+subtest 'Docker manifest list: PUT by tag and by digest, GET and HEAD' => sub {
+    my $name = 'media/docker-list';
+    my @children;
+    for my $arch ('amd64', 's390x') {
+        my $m = enc(docker_image($srv, $name));
+        is_created put_manifest($srv, $name, sha256($m), $m, DOCKER_MANIFEST), $name, sha256($m),
+            "child $arch";
+        push @children, desc_of($m, DOCKER_MANIFEST, platform => { architecture => $arch, os => 'linux' });
+    }
+    my $l1 = enc(docker_list(manifests => \@children));
+    my $d1 = sha256($l1);
+    is_created put_manifest($srv, $name, 'multi', $l1, DOCKER_LIST), $name, $d1, 'PUT by tag';
+    is_served $srv, $name, 'multi', $l1, DOCKER_LIST, $d1, 'by tag';
+    is_served $srv, $name, $d1, $l1, DOCKER_LIST, $d1, 'by digest';
+
+    my $l2 = enc(docker_list(manifests => [ reverse @children ]));
+    my $d2 = sha256($l2);
+    is_created put_manifest($srv, $name, $d2, $l2, DOCKER_LIST), $name, $d2, 'PUT by digest';
+    is_served $srv, $name, $d2, $l2, DOCKER_LIST, $d2, 'pushed by digest';
+};
+
+subtest 'the exact bytes are stored (whitespace, key order, escapes)' => sub {
+    my $name = 'bytes/exact';
+    my $m = oci_image($srv, $name);
+    my ($c, $l) = ($m->{config}, $m->{layers}[0]);
+    # keys in reverse order, tabs, CRLF, spaces before colons, a \u escape,
+    # a non-ASCII annotation and a trailing newline: canonical JSON would
+    # change every one of them
+    my $json = "{\r\n\t\"layers\" :[ {\"size\":$l->{size} , \"mediaType\":\"$l->{mediaType}\",\n"
+             . "  \"digest\":\"$l->{digest}\"}\n\t],\n"
+             . "   \"config\":{\"size\" : $c->{size},\"digest\":\"$c->{digest}\","
+             . "\"mediaType\":\"$c->{mediaType}\"},\n"
+             . "\"annotations\":{\"n\\u00e4me\":\"caf\xc3\xa9 \\\"q\\\"\"},"
+             . "\"mediaType\":\"" . OCI_MANIFEST . "\",   \"schemaVersion\":2   }\n";
+    ok eval { decode_json($json); 1 }, 'the test manifest is valid JSON' or diag $@;
+    isnt enc(decode_json($json)), $json, 'and is not canonical';
+    my $d = sha256($json);
+    is_created put_manifest($srv, $name, 'odd', $json, OCI_MANIFEST), $name, $d, 'PUT';
+    is_served $srv, $name, 'odd', $json, OCI_MANIFEST, $d, 'by tag';
+    is_served $srv, $name, $d, $json, OCI_MANIFEST, $d, 'by digest';
+    my $file = file_of($srv, $d);
+    open my $fh, '<:raw', $file;
+    my $disk = $fh ? do { local $/; <$fh> } : '';
+    ok $disk eq $json, 'the file in blobs/ holds the bytes';
+};
+
+subtest 'a manifest without mediaType is served with the Content-Type it was pushed with' => sub {
+    my $name = 'media/no-mediatype';
+    my $m = enc(oci_image($srv, $name, mediaType => undef));
+    unlike $m, qr/mediaType":"application\/vnd\.oci\.image\.manifest/, 'no mediaType in the body';
+    is_created put_manifest($srv, $name, 'img', $m, OCI_MANIFEST), $name, sha256($m), 'image manifest';
+    is_served $srv, $name, 'img', $m, OCI_MANIFEST, sha256($m), 'image manifest';
+
+    my $i = enc(index_manifest(manifests => [ desc_of($m, OCI_MANIFEST) ], mediaType => undef));
+    is_created put_manifest($srv, $name, 'idx', $i, OCI_INDEX), $name, sha256($i), 'index';
+    is_served $srv, $name, 'idx', $i, OCI_INDEX, sha256($i), 'index';
+};
+
+subtest 'Content-Type and the body mediaType disagree: 400 MANIFEST_INVALID' => sub {
+    my $name = 'media/mismatch';
+    my $m = enc(oci_image($srv, $name));
+    is_error put_manifest($srv, $name, 'x', $m, OCI_INDEX), 400, 'MANIFEST_INVALID',
+        'image manifest sent as an index';
+    is_error put_manifest($srv, $name, sha256($m), $m, DOCKER_MANIFEST), 400, 'MANIFEST_INVALID',
+        'OCI manifest sent as a Docker manifest';
+    my $i = enc(index_manifest(manifests => []));
+    is_error put_manifest($srv, $name, 'y', $i, OCI_MANIFEST), 400, 'MANIFEST_INVALID',
+        'index sent as an image manifest';
+    is_unknown $srv, $name, sha256($m), 'nothing stored for the manifest';
+    is_unknown $srv, $name, sha256($i), 'nothing stored for the index';
+    is_unknown $srv, $name, 'x', 'no tag x';
+    is_unknown $srv, $name, 'y', 'no tag y';
+};
+
+subtest 'invalid manifest bodies: 400 MANIFEST_INVALID' => sub {
+    my $name = 'invalid/bodies';
+    my $good = oci_image($srv, $name);
+    my ($c, $l) = ($good->{config}, $good->{layers}[0]);
+    my $cj = enc($c);
+    my $lj = enc($l);
+    my $cs = sprintf '%d', $c->{size};      # never interpolate the numbers themselves:
+                                            # JSON::XS would then encode them as strings
+    # the base is valid, so each variant below fails for its own reason
+    is_created put_manifest($srv, $name, 'good', enc($good), OCI_MANIFEST), $name, sha256(enc($good)),
+        'the valid manifest';
+    my %bad = (
+        'not JSON'              => '{"schemaVersion":2,',
+        'not JSON at all'       => 'hello',
+        'a JSON array'          => '[' . enc($good) . ']',
+        'duplicate keys'        => qq({"schemaVersion":2,"schemaVersion":2,"mediaType":")
+                                   . OCI_MANIFEST . qq(","config":$cj,"layers":[$lj]}),
+        'duplicate nested keys' => qq({"schemaVersion":2,"mediaType":") . OCI_MANIFEST
+                                   . qq(","config":{"mediaType":"$c->{mediaType}","digest":"$c->{digest}",)
+                                   . qq("size":$cs,"size":$cs},"layers":[$lj]}),
+        'schemaVersion 1'       => enc(_with({ %$good }, schemaVersion => 1)),
+        'schemaVersion missing' => enc(_with({ %$good }, schemaVersion => undef)),
+        'schemaVersion "2"'     => enc(_with({ %$good }, schemaVersion => '2')),
+        'config missing'        => enc(_with({ %$good }, config => undef)),
+        'layers not an array'   => enc(_with({ %$good }, layers => $l)),
+        'layer digest malformed' => enc(_with({ %$good }, layers => [ { %$l, digest => 'sha256:xyz' } ])),
+        'config digest uppercase' => enc(_with({ %$good }, config => { %$c, digest => uc $c->{digest} })),
+        'layer digest of an unknown algorithm' => enc(_with({ %$good },
+                                   layers => [ { %$l, digest => 'md5:' . ('a' x 32) } ])),
+        'layer size negative'   => enc(_with({ %$good }, layers => [ { %$l, size => -1 } ])),
+        'layer size a string'   => enc(_with({ %$good }, layers => [ { %$l, size => sprintf('%d', $l->{size}) } ])),
+        'layer mediaType missing' => enc(_with({ %$good }, layers => [ _with({ %$l }, mediaType => undef) ])),
+        'config mediaType missing' => enc(_with({ %$good }, config => _with({ %$c }, mediaType => undef))),
+        'index manifests not an array' => enc(index_manifest(manifests => { a => 1 })),
+        'index child without digest'   => enc(index_manifest(manifests => [ { mediaType => OCI_MANIFEST, size => 10 } ])),
+        'empty body'            => '',
+    );
+    for my $what (sort keys %bad) {
+        my $body = $bad{$what};
+        my $ct = $what =~ /^index/ ? OCI_INDEX : OCI_MANIFEST;
+        my $res = put_manifest($srv, $name, 'bad', $body, $ct);
+        is_error $res, 400, 'MANIFEST_INVALID', $what;
+        is_unknown $srv, $name, sha256($body), "$what: not stored" if length $body;
+    }
+    is_unknown $srv, $name, 'bad', 'the tag was never created';
+
+    # Docker schema 1, by Content-Type and by mediaType
+    my $s1 = enc({ schemaVersion => 1, name => $name, tag => 'old', architecture => 'amd64',
+                   fsLayers => [ { blobSum => $l->{digest} } ], history => [], signatures => [] });
+    my $res = put_manifest($srv, $name, 'schema1', $s1, DOCKER_SCHEMA1);
+    is $res->code, 400, 'Docker schema 1: 400' or diag dump_res($res);
+    like $res->header('Content-Type') // '', qr{^application/json}, 'schema 1: JSON error';
+    like error_code($res), qr/^(?:MANIFEST_INVALID|UNSUPPORTED)$/, 'schema 1: ' . error_code($res);
+    $res = put_manifest($srv, $name, 'schema1', $s1, 'application/vnd.docker.distribution.manifest.v1+json');
+    is $res->code, 400, 'Docker schema 1 (+json): 400' or diag dump_res($res);
+    is_unknown $srv, $name, 'schema1', 'schema 1 not stored';
+
+    is_served $srv, $name, 'good', enc($good), OCI_MANIFEST, undef, 'the valid manifest is unchanged';
+};
+
+subtest 'missing references: 400 MANIFEST_BLOB_UNKNOWN with the digest' => sub {
+    my $name = 'refs/check';
+    my $config = push_blob($srv, $name, '{"config":"present"}', OCI_CONFIG);
+    my $layer = push_blob($srv, $name, 'present layer');
+    my $ghost_c = { mediaType => OCI_CONFIG, digest => sha256('absent config ' . unique()), size => 20 };
+    my $ghost_l = { mediaType => OCI_LAYER, digest => sha256('absent layer ' . unique()), size => 13 };
+    my $ghost_m = { mediaType => OCI_MANIFEST, digest => sha256('absent manifest ' . unique()), size => 300 };
+
+    my %cases = (
+        'missing config' => [ enc(image_manifest(config => $ghost_c, layers => [$layer])),
+                              OCI_MANIFEST, $ghost_c->{digest} ],
+        'missing layer'  => [ enc(image_manifest(config => $config, layers => [$layer, $ghost_l])),
+                              OCI_MANIFEST, $ghost_l->{digest} ],
+        'missing Docker layer' => [ enc(docker_manifest(config => { %$config, mediaType => DOCKER_CONFIG },
+                                                        layers => [ { %$ghost_l, mediaType => DOCKER_LAYER } ])),
+                                    DOCKER_MANIFEST, $ghost_l->{digest} ],
+        'index with a missing child' => [ enc(index_manifest(manifests => [ $ghost_m ])),
+                                          OCI_INDEX, $ghost_m->{digest} ],
+    );
+    for my $what (sort keys %cases) {
+        my ($json, $ct, $missing) = @{ $cases{$what} };
+        my $res = put_manifest($srv, $name, 'ref', $json, $ct);
+        is_error $res, 400, 'MANIFEST_BLOB_UNKNOWN', $what
+            and is error_json($res)->{detail}{digest}, $missing, "$what: detail.digest";
+        is_unknown $srv, $name, sha256($json), "$what: not stored";
+
+        # the same manifest where references are not checked
+        my $sparse = "sparse/$name";
+        push_blob($srv, $sparse, '{"config":"present"}', OCI_CONFIG);
+        push_blob($srv, $sparse, 'present layer');
+        is_created put_manifest($srv, $sparse, 'ref', $json, $ct), $sparse, sha256($json),
+            "$what: accepted with oci_check_references off";
+        is_served $srv, $sparse, sha256($json), $json, $ct, undef, "$what: sparse copy";
+    }
+    is_unknown $srv, $name, 'ref', 'no tag was created where the checks failed';
+};
+
+subtest 'references in another repository do not count' => sub {
+    my ($a, $b) = ('refs/owner', 'refs/stranger');
+    my $m = oci_image($srv, $a);
+    my $json = enc($m);
+    is_created put_manifest($srv, $a, 'v1', $json, OCI_MANIFEST), $a, sha256($json), 'pushed where the blobs are';
+
+    my $res = put_manifest($srv, $b, 'v1', $json, OCI_MANIFEST);
+    is_error $res, 400, 'MANIFEST_BLOB_UNKNOWN', 'blobs of another repository';
+    is error_json($res)->{detail}{digest}, $m->{config}{digest}, 'detail.digest is the config';
+
+    push_blob($srv, $b, '{"architecture":"amd64"}', OCI_CONFIG);     # unrelated content
+    my $i = enc(index_manifest(manifests => [ desc_of($json, OCI_MANIFEST) ]));
+    $res = put_manifest($srv, $b, 'idx', $i, OCI_INDEX);
+    is_error $res, 400, 'MANIFEST_BLOB_UNKNOWN', 'child manifest of another repository';
+    is error_json($res)->{detail}{digest}, sha256($json), 'detail.digest is the child';
+    is_created put_manifest($srv, $a, 'idx', $i, OCI_INDEX), $a, sha256($i), 'the index where the child is';
+};
+
+subtest 'a subject that does not exist is accepted' => sub {
+    my $name = 'refs/subject';
+    my $empty = push_blob($srv, $name, '{}', OCI_EMPTY);
+    is $empty->{digest}, $EMPTY_DIGEST, 'the empty descriptor digest';
+    my $ghost = { mediaType => OCI_MANIFEST, digest => sha256('no such subject ' . unique()), size => 512 };
+
+    my $art = enc(image_manifest(
+        artifactType => 'application/vnd.example.sbom.v1+json',
+        config => { mediaType => OCI_EMPTY, digest => $EMPTY_DIGEST, size => 2, data => 'e30=' },
+        layers => [ push_blob($srv, $name, '{"sbom":true}', 'application/vnd.example.sbom.v1+json') ],
+        subject => $ghost,
+        annotations => { 'org.opencontainers.image.created' => '2024-01-01T00:00:00Z' },
+    ));
+    is_created put_manifest($srv, $name, sha256($art), $art, OCI_MANIFEST), $name, sha256($art),
+        'artifact manifest with a dangling subject';
+    is_served $srv, $name, sha256($art), $art, OCI_MANIFEST, undef, 'artifact';
+
+    my $child = enc(oci_image($srv, $name));
+    is put_manifest($srv, $name, sha256($child), $child, OCI_MANIFEST)->code, 201, 'child pushed';
+    my $idx = enc(index_manifest(
+        artifactType => 'application/vnd.example.bundle.v1',
+        manifests => [ desc_of($child, OCI_MANIFEST) ],
+        subject => { %$ghost, digest => sha256('another missing subject ' . unique()) },
+    ));
+    is_created put_manifest($srv, $name, 'bundle', $idx, OCI_INDEX), $name, sha256($idx),
+        'index with a dangling subject';
+    is_served $srv, $name, 'bundle', $idx, OCI_INDEX, undef, 'index';
+    is_unknown $srv, $name, $ghost->{digest}, 'the subject still does not exist';
+};
+
+subtest 'the digest in the URL must be the digest of the body' => sub {
+    my $name = 'digest/check';
+    my $json = enc(oci_image($srv, $name));
+    my $wrong = sha256($json . ' ');
+    is_error put_manifest($srv, $name, $wrong, $json, OCI_MANIFEST), 400, 'DIGEST_INVALID',
+        'PUT by a wrong sha256 digest';
+    is_unknown $srv, $name, sha256($json), 'nothing stored under the real digest';
+    is_unknown $srv, $name, $wrong, 'nothing stored under the wrong digest';
+    ok !-e file_of($srv, sha256($json)), 'no file in blobs/';
+
+    is_error put_manifest($srv, $name, sha512($json . 'x'), $json, OCI_MANIFEST), 400, 'DIGEST_INVALID',
+        'PUT by a wrong sha512 digest';
+
+    my $d512 = sha512($json);
+    my $res = put_manifest($srv, $name, $d512, $json, OCI_MANIFEST);
+    is_created $res, $name, $d512, 'PUT by the right sha512 digest';
+    is_served $srv, $name, $d512, $json, OCI_MANIFEST, $d512, 'by sha512 digest';
+
+    $res = put_manifest($srv, $name, "$d512?tag=long", $json, OCI_MANIFEST);
+    is_created $res, $name, $d512, 'PUT by sha512 with ?tag=';
+    is_served $srv, $name, 'long', $json, OCI_MANIFEST, $d512, 'a tag on a sha512 manifest';
+};
+
+subtest '?tag= on a PUT by digest, and tag grammar' => sub {
+    my $name = 'tags/query';
+    my $json = enc(oci_image($srv, $name));
+    my $d = sha256($json);
+    my $res = put_manifest($srv, $name, "$d?tag=b&tag=a", $json, OCI_MANIFEST);
+    is_created $res, $name, $d, 'PUT with ?tag=b&tag=a';
+    is_deeply [ $res->header('OCI-Tag') ], ['b', 'a'], 'two OCI-Tag headers, in the order given'
+        or diag dump_res($res);
+    is_served $srv, $name, 'a', $json, OCI_MANIFEST, $d, 'tag a';
+    is_served $srv, $name, 'b', $json, OCI_MANIFEST, $d, 'tag b';
+    is_deeply tags_of($srv, $name), ['a', 'b'], 'tags/list has both';
+
+    my $json2 = enc(oci_image($srv, $name));
+    my $d2 = sha256($json2);
+    $res = put_manifest($srv, $name, "$d2?tag=c", $json2, OCI_MANIFEST);
+    is_created $res, $name, $d2, 'PUT with one ?tag=';
+    is_deeply [ $res->header('OCI-Tag') ], ['c'], 'one OCI-Tag header';
+    $res = put_manifest($srv, $name, sha256($json2), $json2, OCI_MANIFEST);
+    is_created $res, $name, $d2, 'PUT by digest without ?tag=';
+    is_deeply [ $res->header('OCI-Tag') ], [], 'no OCI-Tag header';
+
+    my $json3 = enc(oci_image($srv, $name));
+    for my $bad ('-bad', '.bad', 'x' x 129, 'a:b', '', 'a%20b') {
+        $res = put_manifest($srv, $name, sha256($json3) . "?tag=good1&tag=$bad", $json3, OCI_MANIFEST);
+        is $res->code, 400, "invalid ?tag=" . substr($bad, 0, 10) . ": 400" or diag dump_res($res);
+        like $res->header('Content-Type') // '', qr{^application/json}, '... JSON';
+    }
+    is_unknown $srv, $name, 'good1', 'the valid tag of a refused request was not applied';
+
+    for my $bad ('-bad', '.bad', 'x' x 129) {
+        is_error put_manifest($srv, $name, $bad, $json3, OCI_MANIFEST), 400, 'MANIFEST_INVALID',
+            'PUT to the tag ' . substr($bad, 0, 10) . (length $bad > 10 ? '...' : '');
+    }
+    is_unknown $srv, $name, sha256($json3), 'nothing was stored';
+    my $long = 'T' . ('x' x 126) . '_';
+    is length($long), 128, 'a 128-character tag';
+    is_created put_manifest($srv, $name, $long, $json3, OCI_MANIFEST), $name, sha256($json3),
+        'PUT to a 128-character tag';
+    is_served $srv, $name, $long, $json3, OCI_MANIFEST, undef, '128-character tag';
+    is_created put_manifest($srv, $name, '_0.A-z', $json3, OCI_MANIFEST), $name, sha256($json3),
+        'PUT to the tag _0.A-z';
+};
+
+# a valid image manifest of exactly $size bytes (padded with an annotation)
+sub sized_manifest {
+    my ($m, $size) = @_;
+    my $base = enc(_with({ %$m }, annotations => { pad => '' }));
+    die "manifest too large to pad" if length($base) > $size;
+    return enc(_with({ %$m }, annotations => { pad => 'p' x ($size - length $base) }));
+}
+
+subtest 'size limit: 4 MiB accepted, more is 413' => sub {
+    my $name = 'size/limit';
+    my $m = oci_image($srv, $name);
+
+    my $json = sized_manifest($m, 4 * $MiB);
+    is length($json), 4 * $MiB, 'a manifest of exactly 4 MiB';
+    is_created put_manifest($srv, $name, 'four', $json, OCI_MANIFEST, req => { timeout => 30 }),
+        $name, sha256($json), 'PUT 4 MiB';
+    my $res = $srv->req('GET', "/v2/$name/manifests/four", timeout => 30);
+    is $res->code, 200, 'GET 200';
+    is length($res->content), 4 * $MiB, 'GET returns 4 MiB';
+    ok $res->content eq $json, 'intact';
+    is $res->header('Docker-Content-Digest'), sha256($json), 'digest';
+
+    $json = sized_manifest($m, 4 * $MiB + 1);
+    is length($json), 4 * $MiB + 1, 'a manifest of 4 MiB + 1 byte';
+    $res = put_manifest($srv, $name, 'over', $json, OCI_MANIFEST, req => { timeout => 30 });
+    is_error $res, 413, 'MANIFEST_INVALID', 'PUT 4 MiB + 1 with Content-Length';
+    is_unknown $srv, $name, 'over', 'not stored';
+
+    my @chunks = map { substr $json, $_ * 65536, 65536 } 0 .. int(length($json) / 65536);
+    $res = put_manifest($srv, $name, 'chunked', undef, OCI_MANIFEST,
+                        req => { chunked => \@chunks, timeout => 30 });
+    is_error $res, 413, 'MANIFEST_INVALID', 'PUT 4 MiB + 1 chunked';
+    is_unknown $srv, $name, 'chunked', 'not stored';
+
+    # a chunked body within the limit is fine
+    my $small = enc(_with({ %$m }, annotations => { how => 'chunked' }));
+    @chunks = map { substr $small, $_ * 100, 100 } 0 .. int(length($small) / 100);
+    $res = put_manifest($srv, $name, 'small-chunked', undef, OCI_MANIFEST, req => { chunked => \@chunks });
+    is_created $res, $name, sha256($small), 'PUT a small manifest chunked';
+    is_served $srv, $name, 'small-chunked', $small, OCI_MANIFEST, undef, 'chunked push';
+};
+
+subtest 'oci_max_manifest_size 8m accepts 5 MiB' => sub {
+    my $name = 'big/manifest';
+    my $m = oci_image($srv, $name);
+    my $json = sized_manifest($m, 5 * $MiB);
+    is_created put_manifest($srv, $name, 'five', $json, OCI_MANIFEST, req => { timeout => 30 }),
+        $name, sha256($json), 'PUT 5 MiB';
+    my $res = $srv->req('GET', "/v2/$name/manifests/five", timeout => 30);
+    ok $res->code == 200 && $res->content eq $json, 'GET returns the 5 MiB intact';
+
+    $json = sized_manifest($m, 8 * $MiB + 1);
+    is_error put_manifest($srv, $name, 'nine', $json, OCI_MANIFEST, req => { timeout => 30 }),
+        413, 'MANIFEST_INVALID', 'PUT 8 MiB + 1';
+    is_error put_manifest($srv, 'size/limit', 'five', sized_manifest(oci_image($srv, 'size/limit'), 5 * $MiB),
+                          OCI_MANIFEST, req => { timeout => 30 }),
+        413, 'MANIFEST_INVALID', 'the 4m default still applies outside big/';
+};
+
+subtest 'conditional tag updates: If-None-Match: * and If-Match' => sub {
+    my $name = 'cond/tags';
+    my ($j1, $j2, $j3) = map { enc(oci_image($srv, $name)) } 1 .. 3;
+    my ($d1, $d2, $d3) = map { sha256($_) } $j1, $j2, $j3;
+
+    is_created put_manifest($srv, $name, 'v', $j1, OCI_MANIFEST, headers => [ 'If-None-Match' => '*' ]),
+        $name, $d1, 'If-None-Match: * creates an absent tag';
+    is_error put_manifest($srv, $name, 'v', $j2, OCI_MANIFEST, headers => [ 'If-None-Match' => '*' ]),
+        412, 'PRECONDITION_FAILED', 'If-None-Match: * on an existing tag';
+    is_served $srv, $name, 'v', $j1, OCI_MANIFEST, $d1, 'the tag is unchanged';
+
+    is_error put_manifest($srv, $name, 'v', $j2, OCI_MANIFEST, headers => [ 'If-Match' => qq{"$d3"} ]),
+        412, 'PRECONDITION_FAILED', 'If-Match with another digest';
+    is_served $srv, $name, 'v', $j1, OCI_MANIFEST, $d1, 'the tag is unchanged';
+
+    is_created put_manifest($srv, $name, 'v', $j2, OCI_MANIFEST, headers => [ 'If-Match' => qq{"$d1"} ]),
+        $name, $d2, 'If-Match with the current digest moves the tag';
+    is_served $srv, $name, 'v', $j2, OCI_MANIFEST, $d2, 'the tag moved';
+
+    is_error put_manifest($srv, $name, 'v', $j3, OCI_MANIFEST, headers => [ 'If-Match' => qq{"$d1"} ]),
+        412, 'PRECONDITION_FAILED', 'If-Match with the previous digest';
+    is_served $srv, $name, 'v', $j2, OCI_MANIFEST, $d2, 'the tag is unchanged';
+
+    is_error put_manifest($srv, $name, 'missing', $j3, OCI_MANIFEST, headers => [ 'If-Match' => qq{"$d1"} ]),
+        412, 'PRECONDITION_FAILED', 'If-Match on a missing tag';
+    is_unknown $srv, $name, 'missing', 'the tag was not created';
+
+    # on ?tag= of a push by digest too
+    is_error put_manifest($srv, $name, "$d3?tag=v", $j3, OCI_MANIFEST, headers => [ 'If-None-Match' => '*' ]),
+        412, 'PRECONDITION_FAILED', 'If-None-Match: * with ?tag= of an existing tag';
+    is_served $srv, $name, 'v', $j2, OCI_MANIFEST, $d2, 'the tag is unchanged';
+
+    # If-Match: * (any current tag) and a list of entity tags
+    is_error put_manifest($srv, $name, 'absent', $j3, OCI_MANIFEST, headers => [ 'If-Match' => '*' ]),
+        412, 'PRECONDITION_FAILED', 'If-Match: * on a missing tag';
+    is_unknown $srv, $name, 'absent', 'the tag was not created';
+    is_created put_manifest($srv, $name, 'v', $j1, OCI_MANIFEST, headers => [ 'If-Match' => '*' ]),
+        $name, $d1, 'If-Match: * on an existing tag';
+    is_served $srv, $name, 'v', $j1, OCI_MANIFEST, $d1, 'the tag moved';
+    is_created put_manifest($srv, $name, 'v', $j2, OCI_MANIFEST,
+                            headers => [ 'If-Match' => qq{"$d3", "$d1"} ]),
+        $name, $d2, 'If-Match with a list holding the current digest';
+    is_served $srv, $name, 'v', $j2, OCI_MANIFEST, $d2, 'the tag moved';
+
+    # without conditions the tag is simply moved
+    is_created put_manifest($srv, $name, 'v', $j3, OCI_MANIFEST), $name, $d3, 'unconditional PUT';
+    is_served $srv, $name, 'v', $j3, OCI_MANIFEST, $d3, 'the tag moved';
+};
+
+subtest 'race: 8 clients If-Match the same tag, exactly one wins' => sub {
+    my $name = 'race/if-match';
+    my $m = oci_image($srv, $name);
+    my $j0 = enc($m);
+    my $d0 = sha256($j0);
+    is_created put_manifest($srv, $name, 'current', $j0, OCI_MANIFEST), $name, $d0, 'the tag exists';
+    my @json = map { enc(_with({ %$m }, annotations => { racer => "$_" })) } 1 .. 8;
+    my @res = race($srv, map {
+        [ 'PUT', "/v2/$name/manifests/current",
+          headers => [ 'Content-Type' => OCI_MANIFEST, 'If-Match' => qq{"$d0"} ], body => $_ ]
+    } @json);
+    my @won = grep { $res[$_][0] == 201 } 0 .. 7;
+    my @lost = grep { $res[$_][0] == 412 && $res[$_][2] eq 'PRECONDITION_FAILED' } 0 .. 7;
+    is scalar(@won), 1, 'exactly one 201' or diag explain \@res;
+    is scalar(@lost), 7, 'seven 412 PRECONDITION_FAILED' or diag explain \@res;
+    if (@won == 1) {
+        my $w = $won[0];
+        is $res[$w][1], sha256($json[$w]), "the winner's Docker-Content-Digest";
+        is_served $srv, $name, 'current', $json[$w], OCI_MANIFEST, sha256($json[$w]),
+            'the tag points to the winner';
+    }
+    my $readable = grep { $srv->req('HEAD', "/v2/$name/manifests/" . sha256($_))->code == 200 } @json;
+    is $readable, 8, "every racer's manifest is stored by digest";
+    is_deeply tags_of($srv, $name), ['current'], 'one tag';
+};
+
+subtest 'race: 8 clients If-None-Match: * a fresh tag, exactly one wins' => sub {
+    my $name = 'race/if-none-match';
+    my $m = oci_image($srv, $name);
+    my @json = map { enc(_with({ %$m }, annotations => { racer => "$_" })) } 1 .. 8;
+    my @res = race($srv, map {
+        [ 'PUT', "/v2/$name/manifests/fresh",
+          headers => [ 'Content-Type' => OCI_MANIFEST, 'If-None-Match' => '*' ], body => $_ ]
+    } @json);
+    my @won = grep { $res[$_][0] == 201 } 0 .. 7;
+    my @lost = grep { $res[$_][0] == 412 && $res[$_][2] eq 'PRECONDITION_FAILED' } 0 .. 7;
+    is scalar(@won), 1, 'exactly one 201' or diag explain \@res;
+    is scalar(@lost), 7, 'seven 412 PRECONDITION_FAILED' or diag explain \@res;
+    if (@won == 1) {
+        is_served $srv, $name, 'fresh', $json[$won[0]], OCI_MANIFEST, sha256($json[$won[0]]),
+            'the tag points to the winner';
+    }
+};
+
+subtest 'the same manifest pushed concurrently: both 201, one file' => sub {
+    my $name = 'race/same';
+    for my $round (1 .. 4) {
+        my $json = enc(oci_image($srv, $name, annotations => { round => "$round" }));
+        my $d = sha256($json);
+        my @res = race($srv, map {
+            [ 'PUT', "/v2/$name/manifests/" . ($_ % 2 ? $d : "t$round-$_"),
+              headers => [ 'Content-Type' => OCI_MANIFEST ], body => $json ]
+        } 1 .. 4);
+        is_deeply [ map { $_->[0] } @res ], [ (201) x 4 ], "round $round: all 201" or diag explain \@res;
+        is_deeply [ map { $_->[1] } @res ], [ ($d) x 4 ], "round $round: all the same digest";
+        is_served $srv, $name, $d, $json, OCI_MANIFEST, $d, "round $round";
+        my @blob = stat file_of($srv, $d);
+        my @link = stat link_of($srv, $name, $d);
+        ok @blob && @link && $blob[1] == $link[1],
+            "round $round: the repository's link is the file in blobs/ (one inode)"
+            or diag "blob inode " . ($blob[1] // '-') . ", link inode " . ($link[1] // '-');
+        is $blob[3], 2, "round $round: the file has exactly two links (blobs/ and the repository)";
+        my ($hex) = $d =~ /:(.*)/;
+        my @copies = grep { !/\.type$/ } glob $srv->storage . "/blobs/sha256/*/$hex*";
+        is scalar(@copies), 1, "round $round: one file in blobs/";
+    }
+    opendir my $dh, $srv->storage . '/_tmp';
+    my @left = $dh ? grep { !/^\./ } readdir $dh : ();
+    is_deeply \@left, [], 'nothing left in _tmp/';
+};
+
+subtest 'DELETE by digest removes the manifest and every tag pointing to it' => sub {
+    my $name = 'delete/digest';
+    my $json = enc(oci_image($srv, $name));
+    my $d = sha256($json);
+    my $other = enc(oci_image($srv, $name));
+    is_created put_manifest($srv, $name, "$d?tag=one&tag=two", $json, OCI_MANIFEST), $name, $d, 'pushed';
+    is put_manifest($srv, $name, 'three', $json, OCI_MANIFEST)->code, 201, 'third tag';
+    is put_manifest($srv, $name, 'keep', $other, OCI_MANIFEST)->code, 201, 'another manifest';
+    is_deeply tags_of($srv, $name), [qw(keep one three two)], 'four tags';
+
+    my $res = $srv->req('DELETE', "/v2/$name/manifests/$d");
+    is_status $res, 202, 'DELETE by digest';
+    is_unknown $srv, $name, $d, 'GET by digest';
+    is_unknown $srv, $name, $_, "GET by tag $_" for qw(one two three);
+    $res = $srv->req('HEAD', "/v2/$name/manifests/$d");
+    is $res->code, 404, 'HEAD by digest: 404';
+    is_deeply tags_of($srv, $name), ['keep'], 'only the other tag is left in tags/list';
+    is_served $srv, $name, 'keep', $other, OCI_MANIFEST, undef, 'the other manifest';
+
+    is_error $srv->req('DELETE', "/v2/$name/manifests/$d"), 404, 'MANIFEST_UNKNOWN', 'DELETE again';
+    is_error $srv->req('DELETE', "/v2/$name/manifests/" . sha256('never')), 404, 'MANIFEST_UNKNOWN',
+        'DELETE of an unknown digest';
+    is_error $srv->req('DELETE', "/v2/$name/manifests/nosuchtag"), 404, 'MANIFEST_UNKNOWN',
+        'DELETE of an unknown tag';
+    is_error $srv->req('DELETE', "/v2/never/pushed/manifests/$d"), 404, 'MANIFEST_UNKNOWN',
+        'DELETE in an unknown repository';
+
+    is_created put_manifest($srv, $name, 'again', $json, OCI_MANIFEST), $name, $d, 'pushed again';
+    is_served $srv, $name, 'again', $json, OCI_MANIFEST, $d, 'back after a new push';
+};
+
+subtest 'DELETE by tag removes only the tag' => sub {
+    my $name = 'delete/tag';
+    my $json = enc(oci_image($srv, $name));
+    my $d = sha256($json);
+    is put_manifest($srv, $name, "$d?tag=a&tag=b", $json, OCI_MANIFEST)->code, 201, 'pushed with two tags';
+    is_status $srv->req('DELETE', "/v2/$name/manifests/a"), 202, 'DELETE by tag';
+    is_unknown $srv, $name, 'a', 'the tag is gone';
+    is_served $srv, $name, $d, $json, OCI_MANIFEST, $d, 'the manifest stays, by digest';
+    is_served $srv, $name, 'b', $json, OCI_MANIFEST, $d, 'the other tag stays';
+    is_deeply tags_of($srv, $name), ['b'], 'tags/list';
+    is_error $srv->req('DELETE', "/v2/$name/manifests/a"), 404, 'MANIFEST_UNKNOWN', 'DELETE of the tag again';
+};
+
+subtest 'DELETE with oci_delete off: 405 UNSUPPORTED' => sub {
+    my $name = 'ro/repo';
+    my $json = enc(oci_image($srv, $name));
+    my $d = sha256($json);
+    is put_manifest($srv, $name, 'v1', $json, OCI_MANIFEST)->code, 201, 'pushed';
+    is_error $srv->req('DELETE', "/v2/$name/manifests/$d"), 405, 'UNSUPPORTED', 'DELETE by digest';
+    is_error $srv->req('DELETE', "/v2/$name/manifests/v1"), 405, 'UNSUPPORTED', 'DELETE by tag';
+    is_served $srv, $name, 'v1', $json, OCI_MANIFEST, $d, 'still there';
+};
+
+subtest 'GET of unknown and malformed references' => sub {
+    my $name = 'unknown/refs';
+    is put_manifest($srv, $name, 'exists', enc(oci_image($srv, $name)), OCI_MANIFEST)->code, 201,
+        'the repository exists';
+    my $ghost = sha256('unknown manifest');
+    is_unknown $srv, $name, 'nosuchtag', 'unknown tag';
+    is_unknown $srv, $name, $ghost, 'unknown digest';
+    is_unknown $srv, $name, 'sha512:' . sha512_hex('x'), 'unknown sha512 digest';
+    is_unknown $srv, 'no/such/repo', 'latest', 'unknown repository';
+    is_unknown $srv, $name, '-invalid-tag', 'a tag that breaks the grammar';
+    my $layer = push_blob($srv, $name, '{"schemaVersion":2}');
+    is_unknown $srv, $name, $layer->{digest}, 'the digest of a blob, not of a manifest';
+    my $res = $srv->req('HEAD', "/v2/$name/manifests/nosuchtag");
+    is $res->code, 404, 'HEAD of an unknown tag: 404';
+    is $res->content, '', 'HEAD 404 without body';
+
+    (my $hex = $ghost) =~ s/^sha256://;
+    for my $bad ('sha256:xyz', 'sha256:' . uc $hex, 'sha256:' . substr($hex, 1), "sha256:${hex}0",
+                 'md5:' . substr($hex, 0, 32), 'sha512:' . $hex, 'sha256:') {
+        is_error $srv->req('GET', "/v2/$name/manifests/$bad"), 400, 'DIGEST_INVALID',
+            'GET ' . substr($bad, 0, 16) . '...';
+        is_error $srv->req('DELETE', "/v2/$name/manifests/$bad"), 400, 'DIGEST_INVALID',
+            'DELETE ' . substr($bad, 0, 16) . '...';
+    }
+    is_error put_manifest($srv, $name, 'sha256:xyz', '{}', OCI_MANIFEST), 400, 'DIGEST_INVALID',
+        'PUT to a malformed digest';
+};
+
+subtest 'methods a manifest does not answer: 405 JSON' => sub {
+    my $name = 'methods/repo';
+    my $json = enc(oci_image($srv, $name));
+    is put_manifest($srv, $name, 'v1', $json, OCI_MANIFEST)->code, 201, 'pushed';
+    for my $m ('POST', 'PATCH') {
+        for my $ref ('v1', sha256($json)) {
+            is_error $srv->req($m, "/v2/$name/manifests/$ref", body => $json,
+                               headers => [ 'Content-Type' => OCI_MANIFEST ]),
+                405, 'UNSUPPORTED', "$m on a manifest by " . ($ref =~ /:/ ? 'digest' : 'tag');
+        }
+    }
+    is_served $srv, $name, 'v1', $json, OCI_MANIFEST, undef, 'unchanged';
+};
+
+is $srv->crash_lines, '', 'no worker crashed';
+
+done_testing;
