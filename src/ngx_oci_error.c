@@ -98,7 +98,8 @@ ngx_oci_error(ngx_http_request_t *r, ngx_uint_t status, ngx_oci_err_e err,
 
     ngx_log_error(level, r->connection->log, 0, "oci: %V %V: %s",
                   &ngx_oci_errors[err].code, &r->uri,
-                  message ? message : (char *) ngx_oci_errors[err].message.data);
+                  message ? message
+                          : (char *) ngx_oci_errors[err].message.data);
 
     return status;
 }

@@ -505,7 +505,8 @@ ngx_oci_manifest_ref_exists(ngx_http_request_t *r, json_t *d,
         return ngx_oci_storage_error(r, ngx_errno, "stat()", &path);
     }
 
-    ctx->err_detail.data = ngx_pnalloc(r->pool, len + sizeof("{\"digest\":\"\"}"));
+    ctx->err_detail.data = ngx_pnalloc(r->pool,
+                                       len + sizeof("{\"digest\":\"\"}"));
     if (ctx->err_detail.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
