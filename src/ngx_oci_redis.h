@@ -1,0 +1,100 @@
+
+/*
+ * A non-blocking Redis client on nginx's event loop.
+ *
+ * The socket belongs to nginx: connect, reads, writes and timers are
+ * nginx events.  hiredis only formats commands and parses replies (RESP),
+ * so the blocking parts of hiredis are never used.
+ *
+ * Each "oci_redis" directive is one endpoint.  Each worker keeps at most
+ * one connection to it, opened on the first query and kept alive; the
+ * queries of all requests are pipelined on that connection and answered
+ * in the order they were sent.
+ *
+ * Directives, all handled by ngx_oci_redis_directive(); the command table
+ * gives each the offset of the ngx_oci_redis_conf_t in the location
+ * configuration:
+ *
+ *     oci_redis host[:port] | unix:/path [password=secret] [db=n] | off;
+ *     oci_redis_timeout 1s;
+ *     oci_redis_prefix oci:;
+ *
+ * "oci_redis" is one endpoint per directive: locations that inherit it
+ * share its connection, two directives naming the same address make two.
+ */
+
+
+#ifndef _NGX_OCI_REDIS_H_INCLUDED_
+#define _NGX_OCI_REDIS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <hiredis/hiredis.h>
+
+
+/* the "rc" a handler gets when its query was not answered in time */
+#define NGX_OCI_REDIS_TIMEOUT  NGX_HTTP_GATEWAY_TIME_OUT
+
+
+/* one Redis endpoint and its per-worker connection state */
+typedef struct ngx_oci_redis_s  ngx_oci_redis_t;
+
+
+typedef struct {
+    ngx_oci_redis_t          *redis;       /* NULL: not configured, "off" */
+    ngx_msec_t                timeout;
+    ngx_str_t                 prefix;
+} ngx_oci_redis_conf_t;
+
+
+/*
+ * Called once per query with:
+ *
+ *   NGX_OK                 replies[0 .. n - 1], one per command, in order;
+ *                          a command Redis refused is a REDIS_REPLY_ERROR
+ *                          reply, not a failure;
+ *   NGX_ERROR              no connection, connection lost, protocol error,
+ *                          or another query on the connection timed out;
+ *   NGX_OCI_REDIS_TIMEOUT  this query was not answered within
+ *                          "oci_redis_timeout".
+ *
+ * replies is NULL and n is 0 unless rc is NGX_OK.  The replies are freed
+ * when the handler returns: it copies what it keeps, or takes a reply by
+ * setting replies[i] to NULL and later calls freeReplyObject() on it.
+ *
+ * The handler always runs from an event handler, never from inside
+ * ngx_oci_redis_query(), and ngx_http_run_posted_requests() is run after
+ * it.  If the request pool is destroyed first (the client went away), the
+ * handler is not called at all; the query's replies are read and dropped.
+ */
+typedef void (*ngx_oci_redis_handler_pt)(ngx_http_request_t *r, void *data,
+    ngx_int_t rc, redisReply **replies, ngx_uint_t n);
+
+
+char *ngx_oci_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_oci_redis_conf_init(ngx_oci_redis_conf_t *rc);
+char *ngx_oci_redis_conf_merge(ngx_conf_t *cf, ngx_oci_redis_conf_t *conf,
+    ngx_oci_redis_conf_t *prev);
+
+/*
+ * Sends the commands of "cmds" (an array of ngx_array_t, each an array of
+ * ngx_str_t: the argv of one command) in one write; they reach Redis
+ * together, so MULTI ... EXEC in one query is not interleaved with other
+ * requests' commands.  Commands that change the connection's state for
+ * everyone (SELECT, AUTH, SUBSCRIBE, MONITOR, CLIENT REPLY, QUIT, a WATCH
+ * or MULTI left open) must not be sent.
+ *
+ * Returns NGX_OK, and the handler will be called, or NGX_ERROR, and it
+ * will not be.  The caller usually does r->main->count++, returns
+ * NGX_DONE, and finalizes the request in the handler.
+ */
+ngx_int_t ngx_oci_redis_query(ngx_http_request_t *r,
+    ngx_oci_redis_conf_t *rc, ngx_array_t *cmds,
+    ngx_oci_redis_handler_pt handler, void *data);
+
+
+#endif /* _NGX_OCI_REDIS_H_INCLUDED_ */
