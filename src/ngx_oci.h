@@ -18,6 +18,7 @@
 #include "ngx_oci_route.h"
 #include "ngx_oci_sha2.h"
 #include "ngx_oci_grammar.h"
+#include "ngx_oci_redis.h"
 
 
 /* the error codes of the distribution spec, indexes into a table */
@@ -43,6 +44,11 @@ typedef enum {
 } ngx_oci_err_e;
 
 
+#define NGX_OCI_SUBJECT_ACCEPT    0
+#define NGX_OCI_SUBJECT_WARN      1
+#define NGX_OCI_SUBJECT_REJECT    2
+
+
 typedef struct {
     ngx_flag_t                enable;
     ngx_str_t                 storage;
@@ -51,6 +57,9 @@ typedef struct {
     ngx_msec_t                upload_timeout;
     ngx_flag_t                check_references;
     ngx_uint_t                tags_page_size;
+    ngx_uint_t                subject_policy;
+    ngx_uint_t                referrers_page_size;
+    ngx_oci_redis_conf_t      redis;
 } ngx_oci_loc_conf_t;
 
 
@@ -101,6 +110,9 @@ struct ngx_oci_ctx_s {
     size_t                    body_max;
     ngx_array_t              *tags;         /* ngx_str_t */
     ngx_uint_t                query_tags;   /* how many came as ?tag= */
+    ngx_str_t                 type;         /* effective media type */
+    ngx_str_t                 subject;      /* subject digest, if any */
+    ngx_str_t                 referrer;     /* descriptor to index */
 
     /* tag lock retry */
     ngx_event_t               retry;
@@ -110,6 +122,7 @@ struct ngx_oci_ctx_s {
     ngx_str_t                 digest;       /* for $oci_digest */
 
     unsigned                  routed:1;
+    unsigned                  link_new:1;
     unsigned                  json_error:1;
     unsigned                  json_sent:1;
 };
@@ -127,6 +140,8 @@ ngx_table_elt_t *ngx_oci_header_in(ngx_http_request_t *r, const char *name);
 /* ngx_oci_error.c */
 ngx_int_t ngx_oci_error(ngx_http_request_t *r, ngx_uint_t status,
     ngx_oci_err_e err, const char *message);
+ngx_int_t ngx_oci_error_digest(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_oci_err_e err, const char *message, ngx_str_t *digest);
 ngx_int_t ngx_oci_error_filter_init(ngx_conf_t *cf);
 ngx_int_t ngx_oci_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
@@ -194,6 +209,16 @@ ngx_int_t ngx_oci_upload_progress_headers(ngx_http_request_t *r,
 
 /* ngx_oci_manifest.c */
 ngx_int_t ngx_oci_manifest_handler(ngx_http_request_t *r);
+
+/* ngx_oci_referrers.c */
+typedef ngx_int_t (*ngx_oci_referrers_done_pt)(ngx_http_request_t *r,
+    ngx_int_t rc);
+
+ngx_int_t ngx_oci_referrers_handler(ngx_http_request_t *r);
+ngx_int_t ngx_oci_referrers_add(ngx_http_request_t *r, ngx_str_t *subject,
+    ngx_str_t *digest, ngx_str_t *descriptor, ngx_oci_referrers_done_pt done);
+ngx_int_t ngx_oci_referrers_remove(ngx_http_request_t *r,
+    ngx_str_t *subject, ngx_str_t *digest, ngx_oci_referrers_done_pt done);
 
 /* ngx_oci_tags.c */
 ngx_int_t ngx_oci_tags_handler(ngx_http_request_t *r);

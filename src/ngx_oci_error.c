@@ -105,6 +105,33 @@ ngx_oci_error(ngx_http_request_t *r, ngx_uint_t status, ngx_oci_err_e err,
 }
 
 
+/* an error whose detail names the digest it is about */
+
+ngx_int_t
+ngx_oci_error_digest(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_oci_err_e err, const char *message, ngx_str_t *digest)
+{
+    ngx_oci_ctx_t  *ctx;
+
+    ctx = ngx_oci_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->err_detail.data = ngx_pnalloc(r->pool, sizeof("{\"digest\":\"\"}")
+                                                + digest->len);
+    if (ctx->err_detail.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->err_detail.len = ngx_sprintf(ctx->err_detail.data,
+                                      "{\"digest\":\"%V\"}", digest)
+                          - ctx->err_detail.data;
+
+    return ngx_oci_error(r, status, err, message);
+}
+
+
 ngx_int_t
 ngx_oci_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value)

@@ -8,6 +8,7 @@
 
 #include "ngx_oci.h"
 #include "ngx_oci_manifest_check.h"
+#include "ngx_oci_referrer.h"
 
 #include <openssl/evp.h>
 
@@ -19,6 +20,12 @@ static ngx_int_t ngx_oci_manifest_put(ngx_http_request_t *r,
 static ngx_int_t ngx_oci_manifest_sink(ngx_http_request_t *r, u_char *p,
     size_t len);
 static void ngx_oci_manifest_received(ngx_http_request_t *r);
+static ngx_int_t ngx_oci_manifest_indexed(ngx_http_request_t *r,
+    ngx_int_t rc);
+static ngx_int_t ngx_oci_manifest_digest(ngx_http_request_t *r);
+static ngx_int_t ngx_oci_manifest_validate(ngx_http_request_t *r);
+static ngx_int_t ngx_oci_manifest_subject(ngx_http_request_t *r,
+    ngx_oci_manifest_t *m);
 static ngx_int_t ngx_oci_manifest_store(ngx_http_request_t *r);
 static ngx_int_t ngx_oci_manifest_check_refs(ngx_http_request_t *r,
     ngx_oci_manifest_t *m);
@@ -29,6 +36,10 @@ static ngx_int_t ngx_oci_manifest_precondition(ngx_http_request_t *r,
     ngx_str_t *tag);
 static ngx_int_t ngx_oci_manifest_created(ngx_http_request_t *r);
 static ngx_int_t ngx_oci_manifest_delete(ngx_http_request_t *r);
+static ngx_int_t ngx_oci_manifest_find_subject(ngx_http_request_t *r,
+    ngx_str_t *path);
+static ngx_int_t ngx_oci_manifest_deleted(ngx_http_request_t *r,
+    ngx_int_t rc);
 static ngx_int_t ngx_oci_manifest_untag(ngx_http_request_t *r);
 
 
@@ -293,11 +304,25 @@ ngx_oci_manifest_sink(ngx_http_request_t *r, u_char *p, size_t len)
 static void
 ngx_oci_manifest_received(ngx_http_request_t *r)
 {
-    ngx_int_t  rc;
+    ngx_int_t        rc;
+    ngx_oci_ctx_t   *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_oci_module);
 
     rc = ngx_oci_manifest_store(r);
 
-    if (rc == NGX_OK) {
+    if (rc == NGX_OK && ctx->referrer.len) {
+
+        /* stored on disk first: then indexed under its subject */
+
+        rc = ngx_oci_referrers_add(r, &ctx->subject, &ctx->digest,
+                                   &ctx->referrer, ngx_oci_manifest_indexed);
+
+        if (rc == NGX_ERROR) {
+            rc = ngx_oci_manifest_indexed(r, NGX_ERROR);
+        }
+
+    } else if (rc == NGX_OK) {
         rc = ngx_oci_manifest_tag(r);
     }
 
@@ -305,69 +330,70 @@ ngx_oci_manifest_received(ngx_http_request_t *r)
 }
 
 
+/*
+ * Redis answered (or failed to) about the index entry. On failure the
+ * manifest this request linked is withdrawn, so nothing new is visible
+ * and the client's retry starts from the same state; should Redis have
+ * applied the entry after all, readers skip and drop it because its
+ * manifest is not stored.
+ */
+
 static ngx_int_t
-ngx_oci_manifest_store(ngx_http_request_t *r)
+ngx_oci_manifest_indexed(ngx_http_request_t *r, ngx_int_t rc)
 {
-    int                  rc, alg;
-    u_char              *p, md[EVP_MAX_MD_SIZE];
-    size_t               len;
-    ngx_str_t            ct, digest, name, blob, link, type;
-    ngx_int_t            ret;
-    ngx_oci_ctx_t       *ctx;
-    const EVP_MD        *evp;
-    ngx_oci_loc_conf_t  *olcf;
-    ngx_oci_manifest_t   m;
+    ngx_str_t        name, path;
+    ngx_oci_ctx_t   *ctx;
+
+    static ngx_str_t  retry = ngx_string("5");
 
     ctx = ngx_http_get_module_ctx(r, ngx_oci_module);
-    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
 
-    ngx_str_null(&ct);
-    if (r->headers_in.content_type) {
-        ct = r->headers_in.content_type->value;
-    }
-
-    rc = ngx_oci_manifest_parse(ctx->body ? ctx->body : (u_char *) "",
-                                ctx->body_len, ct.data, ct.len, &m);
-
-    if (rc != NGX_OCI_MANIFEST_OK) {
-        len = ngx_strlen(m.error);
-        p = ngx_pnalloc(r->pool, len + 1);
-        if (p != NULL) {
-            ngx_memcpy(p, m.error, len + 1);
+    if (rc == NGX_OK) {
+        if (ngx_oci_add_header(r, "OCI-Subject", &ctx->subject) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ngx_oci_manifest_free(&m);
-
-        return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST,
-                             NGX_OCI_ERR_MANIFEST_INVALID, (char *) p);
+        return ngx_oci_manifest_tag(r);
     }
 
-    if (olcf->check_references) {
-        ret = ngx_oci_manifest_check_refs(r, &m);
-        if (ret != NGX_OK) {
-            ngx_oci_manifest_free(&m);
-            return ret;
-        }
+    name.data = (u_char *) ctx->route.name;
+    name.len = ctx->route.name_len;
+
+    if (ctx->link_new
+        && ngx_oci_repo_path(r, &path, &name, "_manifests", &ctx->digest,
+                             ".type")
+           == NGX_OK)
+    {
+        (void) ngx_delete_file(path.data);
+
+        path.len -= sizeof(".type") - 1;
+        path.data[path.len] = '\0';
+        (void) ngx_delete_file(path.data);
     }
 
-    /*
-     * The subject, if any, is accepted whether or not it exists, as the
-     * spec requires; the subject policy and the referrers index hook in
-     * here.
-     */
-
-    type.len = ngx_strlen(m.media_type);
-    type.data = ngx_pnalloc(r->pool, type.len);
-    if (type.data == NULL) {
-        ngx_oci_manifest_free(&m);
+    if (ngx_oci_add_header(r, "Retry-After", &retry) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memcpy(type.data, m.media_type, type.len);
+    return ngx_oci_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                         NGX_OCI_ERR_UNAVAILABLE,
+                         "the referrers index (redis) is unavailable; "
+                         "nothing was stored, retry later");
+}
 
-    ngx_oci_manifest_free(&m);
 
-    /* the digest of the exact bytes, in the reference's algorithm */
+/* the digest of the exact bytes, in the reference's algorithm */
+
+static ngx_int_t
+ngx_oci_manifest_digest(ngx_http_request_t *r)
+{
+    int              alg;
+    u_char           md[EVP_MAX_MD_SIZE];
+    ngx_str_t        digest;
+    ngx_oci_ctx_t   *ctx;
+    const EVP_MD    *evp;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_oci_module);
 
     alg = NGX_OCI_SHA256;
     if (ctx->digest.len) {
@@ -395,36 +421,239 @@ ngx_oci_manifest_store(ngx_http_request_t *r)
 
     ctx->digest = digest;
 
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_oci_manifest_validate(ngx_http_request_t *r)
+{
+    int                  rc;
+    u_char              *p;
+    size_t               len;
+    ngx_str_t            ct;
+    ngx_int_t            ret;
+    ngx_oci_ctx_t       *ctx;
+    ngx_oci_loc_conf_t  *olcf;
+    ngx_oci_manifest_t   m;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_oci_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+
+    ngx_str_null(&ct);
+    if (r->headers_in.content_type) {
+        ct = r->headers_in.content_type->value;
+    }
+
+    rc = ngx_oci_manifest_parse(ctx->body ? ctx->body : (u_char *) "",
+                                ctx->body_len, ct.data, ct.len, &m);
+
+    if (rc != NGX_OCI_MANIFEST_OK) {
+        len = ngx_strlen(m.error);
+        p = ngx_pnalloc(r->pool, len + 1);
+        if (p != NULL) {
+            ngx_memcpy(p, m.error, len + 1);
+        }
+
+        ngx_oci_manifest_free(&m);
+
+        return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST,
+                             NGX_OCI_ERR_MANIFEST_INVALID, (char *) p);
+    }
+
+    ret = NGX_OK;
+
+    if (olcf->check_references) {
+        ret = ngx_oci_manifest_check_refs(r, &m);
+    }
+
+    if (ret == NGX_OK && m.subject) {
+        ret = ngx_oci_manifest_subject(r, &m);
+    }
+
+    if (ret == NGX_OK) {
+        ctx->type.len = ngx_strlen(m.media_type);
+        ctx->type.data = ngx_pnalloc(r->pool, ctx->type.len);
+
+        if (ctx->type.data == NULL) {
+            ret = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+        } else {
+            ngx_memcpy(ctx->type.data, m.media_type, ctx->type.len);
+        }
+    }
+
+    ngx_oci_manifest_free(&m);
+
+    return ret;
+}
+
+
+/*
+ * The subject policy, and the descriptor the referrers index will list
+ * this manifest with. A subject that does not exist is accepted unless the
+ * location says otherwise ("reject" is not what the spec asks for).
+ */
+
+static ngx_int_t
+ngx_oci_manifest_subject(ngx_http_request_t *r, ngx_oci_manifest_t *m)
+{
+    int                  alg;
+    char                *desc;
+    size_t               len;
+    ngx_int_t            rc;
+    ngx_str_t            name, path, warning;
+    const u_char        *p;
+    ngx_oci_ctx_t       *ctx;
+    ngx_oci_loc_conf_t  *olcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_oci_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+
+    if (ngx_oci_descriptor_digest(m->subject, &p, &len, &alg) != 0) {
+        return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST,
+                             NGX_OCI_ERR_MANIFEST_INVALID,
+                             "the subject has no valid digest");
+    }
+
+    ctx->subject.data = ngx_pnalloc(r->pool, len);
+    if (ctx->subject.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(ctx->subject.data, p, len);
+    ctx->subject.len = len;
+
+    if (olcf->subject_policy != NGX_OCI_SUBJECT_ACCEPT) {
+        name.data = (u_char *) ctx->route.name;
+        name.len = ctx->route.name_len;
+
+        if (ngx_oci_repo_path(r, &path, &name, "_manifests", &ctx->subject,
+                              "")
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_oci_file_exists(&path);
+
+        if (rc == NGX_ERROR) {
+            return ngx_oci_storage_error(r, ngx_errno, "stat()", &path);
+        }
+
+        if (rc == NGX_DECLINED
+            && olcf->subject_policy == NGX_OCI_SUBJECT_REJECT)
+        {
+            return ngx_oci_error_digest(r, NGX_HTTP_BAD_REQUEST,
+                                        NGX_OCI_ERR_MANIFEST_BLOB_UNKNOWN,
+                                        "the subject is not in the "
+                                        "repository (oci_subject_policy "
+                                        "reject)", &ctx->subject);
+        }
+
+        if (rc == NGX_DECLINED) {
+            warning.data = ngx_pnalloc(r->pool, sizeof("299 - \"subject  not "
+                                                       "found in \"") - 1
+                                                + len + name.len);
+            if (warning.data == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            warning.len = ngx_sprintf(warning.data, "299 - \"subject %V not "
+                                      "found in %V\"", &ctx->subject, &name)
+                          - warning.data;
+
+            if (ngx_oci_add_header(r, "Warning", &warning) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+    }
+
+    if (olcf->redis.redis == NULL) {
+        return NGX_OK;
+    }
+
+    /* ngx_oci_digest_string() leaves the digest NUL-terminated */
+
+    desc = ngx_oci_referrer_descriptor(m, (char *) ctx->digest.data,
+                                       ctx->body_len);
+    if (desc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->referrer.len = ngx_strlen(desc);
+    ctx->referrer.data = ngx_pnalloc(r->pool, ctx->referrer.len);
+
+    if (ctx->referrer.data != NULL) {
+        ngx_memcpy(ctx->referrer.data, desc, ctx->referrer.len);
+    }
+
+    free(desc);
+
+    return ctx->referrer.data ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+static ngx_int_t
+ngx_oci_manifest_store(ngx_http_request_t *r)
+{
+    ngx_str_t        name, blob, link;
+    ngx_int_t        rc;
+    ngx_oci_ctx_t   *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_oci_module);
+
+    rc = ngx_oci_manifest_digest(r);
+
+    if (rc == NGX_OK) {
+        rc = ngx_oci_manifest_validate(r);
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     name.data = (u_char *) ctx->route.name;
     name.len = ctx->route.name_len;
 
-    if (ngx_oci_blob_path(r, &blob, &digest) != NGX_OK
-        || ngx_oci_repo_path(r, &link, &name, "_manifests", &digest, ".type")
+    if (ngx_oci_blob_path(r, &blob, &ctx->digest) != NGX_OK
+        || ngx_oci_repo_path(r, &link, &name, "_manifests", &ctx->digest,
+                             ".type")
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ret = ngx_oci_file_exists(&blob);
+    rc = ngx_oci_file_exists(&blob);
 
-    if (ret == NGX_DECLINED) {
-        ret = ngx_oci_write_file(r, &blob, ctx->body, ctx->body_len, 0);
+    if (rc == NGX_DECLINED) {
+        rc = ngx_oci_write_file(r, &blob, ctx->body, ctx->body_len, 0);
     }
 
-    if (ret != NGX_OK) {
-        return ret == NGX_ERROR
-               ? ngx_oci_storage_error(r, ngx_errno, "stat()", &blob) : ret;
+    if (rc != NGX_OK) {
+        return rc == NGX_ERROR
+               ? ngx_oci_storage_error(r, ngx_errno, "stat()", &blob) : rc;
     }
 
     /* the media type first: the link makes the manifest visible */
 
-    ret = ngx_oci_write_file(r, &link, type.data, type.len, 1);
-    if (ret != NGX_OK) {
-        return ret;
+    rc = ngx_oci_write_file(r, &link, ctx->type.data, ctx->type.len, 1);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     link.len -= sizeof(".type") - 1;
     link.data[link.len] = '\0';
+
+    rc = ngx_oci_file_exists(&link);
+
+    if (rc == NGX_ERROR) {
+        return ngx_oci_storage_error(r, ngx_errno, "stat()", &link);
+    }
+
+    /* a manifest this request made visible is withdrawn if indexing fails */
+
+    ctx->link_new = (rc == NGX_DECLINED);
 
     return ngx_oci_link(r, &blob, &link);
 }
@@ -505,22 +734,13 @@ ngx_oci_manifest_ref_exists(ngx_http_request_t *r, json_t *d,
         return ngx_oci_storage_error(r, ngx_errno, "stat()", &path);
     }
 
-    ctx->err_detail.data = ngx_pnalloc(r->pool,
-                                       len + sizeof("{\"digest\":\"\"}"));
-    if (ctx->err_detail.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->err_detail.len = ngx_sprintf(ctx->err_detail.data,
-                                      "{\"digest\":\"%V\"}", &digest)
-                          - ctx->err_detail.data;
-
-    return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST,
-                         NGX_OCI_ERR_MANIFEST_BLOB_UNKNOWN,
-                         kind[1] == 'b' ? "a referenced blob is not in the "
-                                          "repository"
-                                        : "a referenced manifest is not in "
-                                          "the repository");
+    return ngx_oci_error_digest(r, NGX_HTTP_BAD_REQUEST,
+                                NGX_OCI_ERR_MANIFEST_BLOB_UNKNOWN,
+                                kind[1] == 'b' ? "a referenced blob is not "
+                                                 "in the repository"
+                                               : "a referenced manifest is "
+                                                 "not in the repository",
+                                &digest);
 }
 
 
@@ -742,6 +962,11 @@ ngx_oci_manifest_delete(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    rc = ngx_oci_manifest_find_subject(r, &path);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     rc = ngx_oci_tag_lock(r, &name, &fd);
 
     if (rc == NGX_BUSY) {
@@ -780,7 +1005,74 @@ ngx_oci_manifest_delete(ngx_http_request_t *r)
         return rc;
     }
 
+    /*
+     * The manifest is gone from disk first: should the index update fail,
+     * readers already skip the entry and drop it.
+     */
+
+    if (ctx->subject.len) {
+        rc = ngx_oci_referrers_remove(r, &ctx->subject, &ctx->digest,
+                                      ngx_oci_manifest_deleted);
+        if (rc != NGX_ERROR) {
+            return rc;
+        }
+    }
+
+    return ngx_oci_manifest_deleted(r, NGX_OK);
+}
+
+
+static ngx_int_t
+ngx_oci_manifest_deleted(ngx_http_request_t *r, ngx_int_t rc)
+{
     return ngx_oci_send_empty(r, NGX_HTTP_ACCEPTED);
+}
+
+
+/* a manifest about to be deleted: its subject, if the index lists it */
+
+static ngx_int_t
+ngx_oci_manifest_find_subject(ngx_http_request_t *r, ngx_str_t *path)
+{
+    int                  alg;
+    size_t               len;
+    ngx_int_t            rc;
+    ngx_str_t            body;
+    const u_char        *p;
+    ngx_oci_ctx_t       *ctx;
+    ngx_oci_loc_conf_t  *olcf;
+    ngx_oci_manifest_t   m;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_oci_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+
+    if (olcf->redis.redis == NULL || ctx->subject.len) {
+        return NGX_OK;
+    }
+
+    rc = ngx_oci_read_small(r, path, &body, olcf->max_manifest_size);
+    if (rc != NGX_OK) {
+        return rc == NGX_DECLINED ? NGX_OK : rc;
+    }
+
+    if (ngx_oci_manifest_parse(body.data, body.len, NULL, 0, &m)
+        == NGX_OCI_MANIFEST_OK
+        && m.subject
+        && ngx_oci_descriptor_digest(m.subject, &p, &len, &alg) == 0)
+    {
+        ctx->subject.data = ngx_pnalloc(r->pool, len);
+        if (ctx->subject.data == NULL) {
+            ngx_oci_manifest_free(&m);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(ctx->subject.data, p, len);
+        ctx->subject.len = len;
+    }
+
+    ngx_oci_manifest_free(&m);
+
+    return NGX_OK;
 }
 
 

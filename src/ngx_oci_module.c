@@ -28,6 +28,14 @@ static ngx_int_t ngx_oci_init_process(ngx_cycle_t *cycle);
 static void ngx_oci_sweep_handler(ngx_event_t *ev);
 
 
+static ngx_conf_enum_t  ngx_oci_subject_policies[] = {
+    { ngx_string("accept"), NGX_OCI_SUBJECT_ACCEPT },
+    { ngx_string("warn"), NGX_OCI_SUBJECT_WARN },
+    { ngx_string("reject"), NGX_OCI_SUBJECT_REJECT },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_oci_commands[] = {
 
     { ngx_string("oci_registry"),
@@ -77,6 +85,41 @@ static ngx_command_t  ngx_oci_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_oci_loc_conf_t, tags_page_size),
+      NULL },
+
+    { ngx_string("oci_subject_policy"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, subject_policy),
+      &ngx_oci_subject_policies },
+
+    { ngx_string("oci_referrers_page_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, referrers_page_size),
+      NULL },
+
+    { ngx_string("oci_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_oci_redis_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, redis),
+      NULL },
+
+    { ngx_string("oci_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_oci_redis_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, redis),
+      NULL },
+
+    { ngx_string("oci_redis_prefix"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_oci_redis_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, redis),
       NULL },
 
       ngx_null_command
@@ -254,9 +297,8 @@ ngx_oci_handler(ngx_http_request_t *r)
     case NGX_OCI_EP_UPLOAD:
         return ngx_oci_upload_handler(r);
 
-    default:
-        return ngx_oci_error(r, NGX_HTTP_NOT_FOUND, NGX_OCI_ERR_UNSUPPORTED,
-                             "referrers are not available yet");
+    default: /* NGX_OCI_EP_REFERRERS */
+        return ngx_oci_referrers_handler(r);
     }
 }
 
@@ -438,6 +480,10 @@ ngx_oci_create_loc_conf(ngx_conf_t *cf)
     olcf->upload_timeout = NGX_CONF_UNSET_MSEC;
     olcf->check_references = NGX_CONF_UNSET;
     olcf->tags_page_size = NGX_CONF_UNSET_UINT;
+    olcf->subject_policy = NGX_CONF_UNSET_UINT;
+    olcf->referrers_page_size = NGX_CONF_UNSET_UINT;
+
+    ngx_oci_redis_conf_init(&olcf->redis);
 
     return olcf;
 }
@@ -462,6 +508,16 @@ ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->check_references, prev->check_references, 1);
     ngx_conf_merge_uint_value(conf->tags_page_size, prev->tags_page_size,
                               1000);
+    ngx_conf_merge_uint_value(conf->subject_policy, prev->subject_policy,
+                              NGX_OCI_SUBJECT_ACCEPT);
+    ngx_conf_merge_uint_value(conf->referrers_page_size,
+                              prev->referrers_page_size, 100);
+
+    if (ngx_oci_redis_conf_merge(cf, &conf->redis, &prev->redis)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     if (!conf->enable) {
         return NGX_CONF_OK;
@@ -480,6 +536,12 @@ ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            "\"oci_max_manifest_size\" must be at least 4m, "
                            "the size the distribution spec requires "
                            "registries to accept");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->referrers_page_size == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oci_referrers_page_size\" must be at least 1");
         return NGX_CONF_ERROR;
     }
 

@@ -296,7 +296,9 @@ ngx_oci_digest_string(ngx_http_request_t *r, int alg, u_char *md,
     name = (alg == NGX_OCI_SHA512) ? "sha512:" : "sha256:";
     n = (alg == NGX_OCI_SHA512) ? 64 : 32;
 
-    out->data = ngx_pnalloc(r->pool, 7 + 2 * n);
+    /* NUL-terminated too: jansson takes it as a C string */
+
+    out->data = ngx_pnalloc(r->pool, 7 + 2 * n + 1);
     if (out->data == NULL) {
         return NGX_ERROR;
     }
@@ -304,6 +306,7 @@ ngx_oci_digest_string(ngx_http_request_t *r, int alg, u_char *md,
     ngx_memcpy(out->data, name, 7);
     ngx_hex_dump(out->data + 7, md, n);
     out->len = 7 + 2 * n;
+    out->data[out->len] = '\0';
 
     return NGX_OK;
 }

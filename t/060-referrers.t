@@ -1,0 +1,429 @@
+# Subjects, the referrers API and its index in Redis: the spec's referrers
+# scenarios, each subject policy, deletes, and Redis stopped, restarted and
+# paused in the middle of a run.
+
+BEGIN { push @INC, 't/lib' }
+
+use strict;
+use warnings;
+use Test::More;
+use JSON::XS;
+use Digest::SHA qw(sha256_hex);
+use Time::HiRes qw(sleep time);
+use OCI::Harness;
+use OCI::Redis;
+
+my $redis = OCI::Redis->start or plan skip_all => 'redis-server not found';
+my $sock = $redis->socket;
+
+my $JSON = JSON::XS->new->canonical;
+
+use constant {
+    OCI_MANIFEST => 'application/vnd.oci.image.manifest.v1+json',
+    OCI_INDEX    => 'application/vnd.oci.image.index.v1+json',
+    OCI_CONFIG   => 'application/vnd.oci.image.config.v1+json',
+    OCI_LAYER    => 'application/vnd.oci.image.layer.v1.tar',
+    EMPTY        => 'application/vnd.oci.empty.v1+json',
+    SIGNATURE          => 'application/vnd.example.signature',
+    SBOM         => 'application/vnd.example.sbom',
+};
+
+my $EMPTY = { mediaType => EMPTY, size => 2, data => 'e30=',
+              digest => 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a' };
+
+sub registry {
+    my (%o) = @_;
+    my $extra = $o{extra} // '';
+    my $redis_line = exists $o{redis} ? $o{redis} : "oci_redis unix:$sock;";
+    return OCI::Harness->start(workers => $o{workers} // 1, config => <<"CONF");
+    location /v2/ {
+        oci_registry on;
+        oci_storage \$TEST_NGINX_STORAGE;
+        oci_delete on;
+        client_max_body_size 0;
+        $redis_line
+        $extra
+    }
+CONF
+}
+
+sub code_of {
+    my ($res) = @_;
+    my $body = eval { decode_json($res->content) };
+    return $body ? $body->{errors}[0]{code} : undef;
+}
+
+sub push_blob {
+    my ($srv, $name, $bytes, $type) = @_;
+    my $d = 'sha256:' . sha256_hex($bytes);
+    my $res = $srv->req('POST', "/v2/$name/blobs/uploads/?digest=$d",
+                        body => $bytes);
+    is $res->code, 201, "blob pushed to $name";
+    return { mediaType => $type // OCI_LAYER, digest => $d,
+             size => length $bytes };
+}
+
+sub put_manifest {
+    my ($srv, $name, $ref, $doc, $type) = @_;
+
+    # artifacts carry the empty config; it must be in the repository too
+    if (ref $doc && $doc->{config} && $doc->{config}{digest} eq $EMPTY->{digest}) {
+        $srv->req('POST', "/v2/$name/blobs/uploads/?digest=$EMPTY->{digest}",
+                  body => '{}');
+    }
+
+    my $bytes = ref $doc ? $JSON->encode($doc) : $doc;
+    my $res = $srv->req('PUT', "/v2/$name/manifests/$ref", body => $bytes,
+                        headers => [ 'Content-Type' => $type // $doc->{mediaType} ]);
+    return ($res, 'sha256:' . sha256_hex($bytes), length $bytes);
+}
+
+# an image whose content is unique to this run
+my $n = 0;
+sub image {
+    my ($srv, $name, $tag) = @_;
+    $n++;
+    my $config = push_blob($srv, $name, "{\"n\":$n,\"t\":" . time . "}", OCI_CONFIG);
+    my $layer = push_blob($srv, $name, "layer $n " . rand());
+    my ($res, $d, $size) = put_manifest($srv, $name, $tag // "v$n",
+        { schemaVersion => 2, mediaType => OCI_MANIFEST,
+          config => $config, layers => [$layer] });
+    is $res->code, 201, "image $n pushed";
+    return { mediaType => OCI_MANIFEST, digest => $d, size => $size };
+}
+
+sub artifact {
+    my ($subject, $type, %o) = @_;
+    $n++;
+    return { schemaVersion => 2, mediaType => OCI_MANIFEST,
+             artifactType => $type, config => $EMPTY, layers => [$EMPTY],
+             subject => $subject,
+             annotations => { 'org.example.n' => "$n", %{ $o{annotations} // {} } } };
+}
+
+sub referrers {
+    my ($srv, $name, $digest, $query, @headers) = @_;
+    my $res = $srv->req('GET', "/v2/$name/referrers/$digest" . ($query // ''),
+                        headers => \@headers);
+    my $body = $res->code == 200 ? decode_json($res->content) : undef;
+    return ($res, $body);
+}
+
+sub digests { [ map { $_->{digest} } @{ $_[0]{manifests} } ] }
+
+subtest 'referrers pushed after their subject, image manifests and indexes' => sub {
+    my $srv = registry();
+    my $subject = image($srv, 'app');
+
+    my @want;
+    my $art = artifact($subject, SIGNATURE, annotations => { 'org.example.kind' => 'sig' });
+    my ($res, $d, $size) = put_manifest($srv, 'app', 'sig', $art);
+    is $res->code, 201, 'signature pushed';
+    is $res->header('OCI-Subject'), $subject->{digest}, 'OCI-Subject';
+    push @want, { mediaType => OCI_MANIFEST, digest => $d, size => $size,
+                  artifactType => SIGNATURE, annotations => $art->{annotations} };
+
+    # artifactType comes from the config when the manifest has none
+    my $cfg = push_blob($srv, 'app', '{"sbom":true}', SBOM);
+    my $sbom = { schemaVersion => 2, mediaType => OCI_MANIFEST,
+                 config => $cfg, layers => [], subject => $subject };
+    my $sbom_digest = 'sha256:' . sha256_hex($JSON->encode($sbom));
+    ($res, $d, $size) = put_manifest($srv, 'app', $sbom_digest, $sbom);
+    is $res->code, 201, 'sbom pushed by digest';
+    push @want, { mediaType => OCI_MANIFEST, digest => $d, size => $size,
+                  artifactType => SBOM };
+
+    # an index can be a referrer too, and has no artifactType then
+    my $idx = { schemaVersion => 2, mediaType => OCI_INDEX,
+                manifests => [], subject => $subject };
+    ($res, $d, $size) = put_manifest($srv, 'app', 'idx', $idx);
+    is $res->code, 201, 'index referrer pushed';
+    is $res->header('OCI-Subject'), $subject->{digest}, 'OCI-Subject on an index';
+    push @want, { mediaType => OCI_INDEX, digest => $d, size => $size };
+
+    my $body;
+    ($res, $body) = referrers($srv, 'app', $subject->{digest});
+    is $res->code, 200, '200';
+    is $res->header('Content-Type'), OCI_INDEX, 'index media type';
+    is $body->{schemaVersion}, 2, 'schemaVersion';
+    is $body->{mediaType}, OCI_INDEX, 'mediaType in the body';
+    is_deeply $body->{manifests}, [ sort { $a->{digest} cmp $b->{digest} } @want ],
+        'descriptors, in digest order';
+    ok !defined $res->header('OCI-Filters-Applied'), 'no filter header';
+
+    # an image manifest without a subject is not a referrer of anything
+    ($res, $body) = referrers($srv, 'app', $want[0]{digest});
+    is_deeply $body->{manifests}, [], 'a referrer has no referrers';
+};
+
+subtest 'referrers pushed before their subject' => sub {
+    my $srv = registry();
+    my $missing = { mediaType => OCI_MANIFEST, size => 100,
+                    digest => 'sha256:' . sha256_hex("not yet $$") };
+    my ($res, $d) = put_manifest($srv, 'early', 'sig', artifact($missing, SIGNATURE));
+    is $res->code, 201, 'accepted although the subject does not exist';
+    is $res->header('OCI-Subject'), $missing->{digest}, 'OCI-Subject';
+    ok !defined $res->header('Warning'), 'no warning under "accept"';
+
+    my $body;
+    ($res, $body) = referrers($srv, 'early', $missing->{digest});
+    is_deeply digests($body), [$d], 'listed before the subject exists';
+
+    my $subject = image($srv, 'early');
+    ($res, $body) = referrers($srv, 'early', $subject->{digest});
+    is_deeply $body->{manifests}, [], 'the new image has its own (empty) list';
+};
+
+subtest 'filtering by artifactType' => sub {
+    my $srv = registry();
+    my $subject = image($srv, 'f');
+    my (%by);
+    for my $t (SIGNATURE, SIGNATURE, SBOM, 'application/vnd.example.other') {
+        my ($res, $d) = put_manifest($srv, 'f', "t$n", artifact($subject, $t));
+        is $res->code, 201, "$t pushed";
+        push @{ $by{$t} }, $d;
+    }
+
+    my ($res, $body) = referrers($srv, 'f', $subject->{digest},
+                                 '?artifactType=' . SIGNATURE);
+    is $res->header('OCI-Filters-Applied'), 'artifactType', 'filter header';
+    is_deeply digests($body), [ sort @{ $by{+SIGNATURE} } ], 'only signatures';
+
+    ($res, $body) = referrers($srv, 'f', $subject->{digest},
+                              '?artifactType=' . SIGNATURE . '&artifactType='
+                              . 'application%2Fvnd.example.sbom');
+    is_deeply digests($body), [ sort @{ $by{+SIGNATURE} }, @{ $by{+SBOM} } ],
+        'two filters, one percent-encoded';
+
+    ($res, $body) = referrers($srv, 'f', $subject->{digest},
+                              '?artifactType=application/none');
+    is $res->code, 200, 'no match is still 200';
+    is_deeply $body->{manifests}, [], 'and empty';
+};
+
+subtest 'pages follow Link headers, each entry once, in order' => sub {
+    my $srv = registry(extra => 'oci_referrers_page_size 2;');
+    my $subject = image($srv, 'p');
+    my @all;
+    for (1 .. 5) {
+        my ($res, $d) = put_manifest($srv, 'p', "a$_", artifact($subject, SIGNATURE));
+        push @all, $d;
+    }
+
+    my (@seen, $pages);
+    my $url = "/v2/p/referrers/$subject->{digest}";
+    while ($url) {
+        my $res = $srv->req('GET', $url);
+        is $res->code, 200, 'page ' . ($pages // 0);
+        my $body = decode_json($res->content);
+        ok @{ $body->{manifests} } <= 2, 'at most the page size';
+        push @seen, @{ digests($body) };
+        my $link = $res->header('Link') // '';
+        ($url) = $link =~ /^<([^>]+)>; rel="next"$/;
+        last if ++$pages > 5;
+    }
+    is $pages, 3, 'three pages';
+    is_deeply \@seen, [ sort @all ], 'every referrer exactly once, in order';
+
+    my $res = $srv->req('GET', "/v2/p/referrers/$subject->{digest}?n=1&artifactType=" . SIGNATURE);
+    like $res->header('Link'), qr/[?&]n=1&last=sha256:[0-9a-f]{64}&artifactType=/,
+        'the next page keeps n and the filter';
+};
+
+subtest 'ETag changes exactly when the list does; If-None-Match gives 304' => sub {
+    my $srv = registry();
+    my $subject = image($srv, 'e');
+    my ($res, $body) = referrers($srv, 'e', $subject->{digest});
+    my $empty_etag = $res->header('ETag');
+    like $empty_etag, qr/^"[0-9a-f]{64}"$/, 'an ETag for the empty list';
+
+    $res = $srv->req('GET', "/v2/e/referrers/$subject->{digest}",
+                     headers => [ 'If-None-Match' => $empty_etag ]);
+    is $res->code, 304, '304 when nothing changed';
+    is $res->content, '', 'without a body';
+
+    my $art = artifact($subject, SIGNATURE);
+    put_manifest($srv, 'e', 'sig', $art);
+    ($res) = referrers($srv, 'e', $subject->{digest});
+    my $etag = $res->header('ETag');
+    isnt $etag, $empty_etag, 'a new referrer changes the ETag';
+
+    put_manifest($srv, 'e', 'sig2', $art);
+    ($res) = referrers($srv, 'e', $subject->{digest});
+    is $res->header('ETag'), $etag, 'pushing the same referrer again does not';
+
+    $res = $srv->req('GET', "/v2/e/referrers/$subject->{digest}",
+                     headers => [ 'If-None-Match' => $empty_etag ]);
+    is $res->code, 200, 'an old ETag gets the new list';
+};
+
+subtest 'unknown repository, bad digests, methods' => sub {
+    my $srv = registry();
+    my ($res, $body) = referrers($srv, 'nobody/here',
+                                 'sha256:' . ('a' x 64));
+    is $res->code, 200, 'unknown repository: 200';
+    is_deeply $body->{manifests}, [], 'empty';
+
+    for my $bad ('sha256:xyz', 'sha256:' . ('A' x 64), 'md5:abc', 'latest') {
+        ($res) = referrers($srv, 'x', $bad);
+        is $res->code, 400, "$bad: 400";
+        is code_of($res), 'DIGEST_INVALID', 'DIGEST_INVALID';
+    }
+
+    $res = $srv->req('DELETE', '/v2/x/referrers/sha256:' . ('a' x 64));
+    is $res->code, 405, 'DELETE: 405';
+};
+
+subtest 'subject policies' => sub {
+    my $missing = { mediaType => OCI_MANIFEST, size => 10,
+                    digest => 'sha256:' . sha256_hex("missing $$") };
+
+    my $srv = registry(extra => 'oci_subject_policy warn;');
+    my ($res, $d) = put_manifest($srv, 'w', 'sig', artifact($missing, SIGNATURE));
+    is $res->code, 201, 'warn: accepted';
+    is $res->header('Warning'),
+        qq{299 - "subject $missing->{digest} not found in w"}, 'warn: Warning header';
+    my $body;
+    ($res, $body) = referrers($srv, 'w', $missing->{digest});
+    is_deeply digests($body), [$d], 'warn: indexed';
+    my $subject = image($srv, 'w');
+    ($res) = put_manifest($srv, 'w', 'sig2', artifact($subject, SIGNATURE));
+    ok !defined $res->header('Warning'), 'warn: no warning when the subject exists';
+
+    $srv = registry(extra => 'oci_subject_policy reject;');
+    ($res, $d) = put_manifest($srv, 'r', 'sig', artifact($missing, SIGNATURE));
+    is $res->code, 400, 'reject: 400';
+    is code_of($res), 'MANIFEST_BLOB_UNKNOWN', 'reject: MANIFEST_BLOB_UNKNOWN';
+    is decode_json($res->content)->{errors}[0]{detail}{digest}, $missing->{digest},
+        'reject: the subject in the detail';
+    is $srv->req('GET', "/v2/r/manifests/$d")->code, 404, 'reject: nothing stored';
+    is $srv->req('GET', '/v2/r/manifests/sig')->code, 404, 'reject: no tag';
+    ($res, $body) = referrers($srv, 'r', $missing->{digest});
+    is_deeply $body->{manifests}, [], 'reject: not indexed';
+
+    $subject = image($srv, 'r');
+    ($res) = put_manifest($srv, 'r', 'sig', artifact($subject, SIGNATURE));
+    is $res->code, 201, 'reject: accepted once the subject is there';
+
+    # a subject in another repository does not count
+    ($res) = put_manifest($srv, 'r2', 'sig', artifact($subject, SIGNATURE));
+    is $res->code, 400, 'reject: a subject in another repository is missing';
+};
+
+subtest 'deletes' => sub {
+    my $srv = registry();
+    my $subject = image($srv, 'd', 'latest');
+    my ($res, $sig) = put_manifest($srv, 'd', 'sig', artifact($subject, SIGNATURE));
+    my (undef, $keep) = put_manifest($srv, 'd', 'keep', artifact($subject, SBOM));
+
+    $res = $srv->req('DELETE', "/v2/d/manifests/$sig");
+    is $res->code, 202, 'referrer deleted';
+    my ($r, $body) = referrers($srv, 'd', $subject->{digest});
+    is_deeply digests($body), [$keep], 'and no longer listed';
+
+    $res = $srv->req('DELETE', "/v2/d/manifests/$subject->{digest}");
+    is $res->code, 202, 'subject deleted';
+    is $srv->req('GET', '/v2/d/manifests/latest')->code, 404, 'subject gone';
+    ($r, $body) = referrers($srv, 'd', $subject->{digest});
+    is_deeply digests($body), [$keep],
+        'its referrers stay listed: subject is a weak reference';
+};
+
+subtest 'an index entry without a stored manifest is never listed' => sub {
+    my $srv = registry();
+    my $subject = image($srv, 's');
+    my (undef, $real) = put_manifest($srv, 's', 'sig', artifact($subject, SIGNATURE));
+    my $ghost = 'sha256:' . sha256_hex("ghost $$");
+    my $key = "oci:{s\@$subject->{digest}}";
+    $redis->cli('ZADD', "$key:refs", 0, $ghost);
+    $redis->cli('HSET', "$key:desc", $ghost,
+                qq({"mediaType":"${\ OCI_MANIFEST}","digest":"$ghost","size":1}));
+
+    my ($res, $body) = referrers($srv, 's', $subject->{digest});
+    is_deeply digests($body), [$real], 'the ghost is not listed';
+    is $redis->cli('ZSCORE', "$key:refs", $ghost), '', 'and dropped from the index';
+    is $redis->cli('HEXISTS', "$key:desc", $ghost), '0', 'both keys';
+};
+
+subtest 'without oci_redis there is no referrers API' => sub {
+    my $srv = registry(redis => '');
+    my $subject = image($srv, 'n');
+    my ($res) = put_manifest($srv, 'n', 'sig', artifact($subject, SIGNATURE));
+    is $res->code, 201, 'a manifest with a subject is accepted';
+    ok !defined $res->header('OCI-Subject'), 'but no OCI-Subject';
+    ($res) = referrers($srv, 'n', $subject->{digest});
+    is $res->code, 404, 'referrers: 404, clients use the tag schema';
+    is code_of($res), 'UNSUPPORTED', 'UNSUPPORTED';
+};
+
+subtest 'Redis stopped, restarted and paused during a run' => sub {
+    my $srv = registry(workers => 2, extra => 'oci_redis_timeout 500ms;');
+    my $subject = image($srv, 'fault', 'latest');
+    my ($res, $before) = put_manifest($srv, 'fault', 'before', artifact($subject, SIGNATURE));
+    is $res->code, 201, 'referrer pushed while Redis is up';
+
+    $redis->stop;
+
+    is $srv->req('GET', '/v2/fault/manifests/latest')->code, 200,
+        'Redis down: manifest pulls work';
+    is $srv->req('GET', "/v2/fault/blobs/$EMPTY->{digest}")->code, 200,
+        'Redis down: blob pulls work';
+    my $config = push_blob($srv, 'fault', 'blob while down');
+    is $srv->req('GET', "/v2/fault/blobs/$config->{digest}")->code, 200,
+        'Redis down: blob pushes and pulls work';
+    my $plain = image($srv, 'fault');
+
+    my $art = artifact($subject, SIGNATURE);
+    my $d;
+    for (1 .. 3) {
+        ($res, $d) = put_manifest($srv, 'fault', 'during', $art);
+        is $res->code, 503, 'Redis down: a push with a subject gets 503';
+        is code_of($res), 'UNAVAILABLE', 'UNAVAILABLE';
+        like $res->header('Retry-After'), qr/^\d+$/, 'Retry-After';
+    }
+    is $srv->req('GET', "/v2/fault/manifests/$d")->code, 404,
+        'nothing stored for it';
+    is $srv->req('GET', '/v2/fault/manifests/during')->code, 404, 'no tag';
+    ($res) = referrers($srv, 'fault', $subject->{digest});
+    is $res->code, 503, 'referrers: 503';
+
+    ok $redis->start_again, 'Redis restarted (empty: it keeps no data)';
+
+    ($res) = put_manifest($srv, 'fault', 'during', $art);
+    is $res->code, 201, 'the retried push succeeds once Redis is back';
+    my $body;
+    ($res, $body) = referrers($srv, 'fault', $subject->{digest});
+    is_deeply digests($body), [$d],
+        'listed (the entry from before the restart needs oci-admin reindex)';
+
+    # paused: the query times out, the push is withdrawn; when Redis wakes
+    # up it applies the queued MULTI, which readers must not believe
+    $redis->pause;
+    my $t0 = time;
+    my $late = artifact($subject, SIGNATURE);
+    my $ld;
+    ($res, $ld) = put_manifest($srv, 'fault', 'late', $late);
+    my $took = time - $t0;
+    is $res->code, 503, 'Redis paused: 503';
+    cmp_ok $took, '<', 3, 'within the timeout, not hanging';
+    is $srv->req('GET', '/v2/fault/manifests/latest')->code, 200,
+        'Redis paused: pulls still answer';
+    $redis->resume;
+    sleep 0.3;
+
+    is $srv->req('GET', "/v2/fault/manifests/$ld")->code, 404,
+        'the timed-out push left nothing stored';
+    ($res, $body) = referrers($srv, 'fault', $subject->{digest});
+    is $res->code, 200, 'Redis back: referrers answer';
+    ok !grep({ $_ eq $ld } @{ digests($body) }),
+        'an entry Redis applied late is not listed: its manifest is not stored';
+
+    ($res) = put_manifest($srv, 'fault', 'late', $late);
+    is $res->code, 201, 'and the retry succeeds';
+    ($res, $body) = referrers($srv, 'fault', $subject->{digest});
+    is_deeply digests($body), [ sort $d, $ld ], 'now listed';
+
+    is $srv->crash_lines, '', 'no worker crashed';
+};
+
+done_testing;
