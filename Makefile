@@ -15,7 +15,7 @@ MODULE   := $(BUILD)/ngx_oci_module.so
 SOURCES  := $(wildcard src/*.c src/*.h)
 
 RUN_DEBS  := nginx nginx-dev libjansson-dev libhiredis-dev libssl-dev \
-             gcc make pkg-config
+             redis-server gcc make pkg-config
 TEST_DEBS := $(RUN_DEBS) libtest-base-perl libtest-longstring-perl \
              libtext-diff-perl liblist-moreutils-perl libwww-perl \
              libipc-run-perl libjson-xs-perl skopeo umoci curl
