@@ -143,7 +143,7 @@ subtest 'referrers pushed after their subject, image manifests and indexes' => s
 
     my $body;
     ($res, $body) = referrers($srv, 'app', $subject->{digest});
-    is $res->code, 200, '200';
+    is $res->code, 200, 'status 200';
     is $res->header('Content-Type'), OCI_INDEX, 'index media type';
     is $body->{schemaVersion}, 2, 'schemaVersion';
     is $body->{mediaType}, OCI_INDEX, 'mediaType in the body';
