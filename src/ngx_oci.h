@@ -120,6 +120,7 @@ struct ngx_oci_ctx_s {
     ngx_int_t               (*retry_handler)(ngx_http_request_t *r);
 
     ngx_str_t                 digest;       /* for $oci_digest */
+    off_t                     received;     /* body bytes taken */
 
     unsigned                  routed:1;
     unsigned                  link_new:1;

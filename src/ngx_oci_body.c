@@ -72,6 +72,8 @@ ngx_oci_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         b = cl->buf;
 
         if (b->pos < b->last) {
+            ctx->received += b->last - b->pos;
+
             rc = ctx->sink(r, b->pos, b->last - b->pos);
 
             if (rc != NGX_OK) {

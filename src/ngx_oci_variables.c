@@ -1,6 +1,7 @@
 
 /*
- * $oci_repository, $oci_reference, $oci_action and $oci_digest.
+ * $oci_repository, $oci_reference, $oci_action, $oci_digest and
+ * $oci_bytes_received.
  *
  * They are computed from the URI alone, so access rules in earlier phases
  * (auth_request, map, limit_req) see the same routing the handler uses.
@@ -20,6 +21,7 @@ static ngx_int_t ngx_oci_variable(ngx_http_request_t *r,
 #define NGX_OCI_VAR_REFERENCE   1
 #define NGX_OCI_VAR_ACTION      2
 #define NGX_OCI_VAR_DIGEST      3
+#define NGX_OCI_VAR_RECEIVED    4
 
 
 static ngx_http_variable_t  ngx_oci_vars[] = {
@@ -35,6 +37,9 @@ static ngx_http_variable_t  ngx_oci_vars[] = {
 
     { ngx_string("oci_digest"), NULL, ngx_oci_variable,
       NGX_OCI_VAR_DIGEST, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oci_bytes_received"), NULL, ngx_oci_variable,
+      NGX_OCI_VAR_RECEIVED, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -117,6 +122,15 @@ ngx_oci_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     case NGX_OCI_VAR_DIGEST:
         v->data = ctx->digest.data;
         v->len = ctx->digest.len;
+        break;
+
+    case NGX_OCI_VAR_RECEIVED:
+        v->data = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
+        if (v->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->len = ngx_sprintf(v->data, "%O", ctx->received) - v->data;
         break;
 
     default: /* NGX_OCI_VAR_ACTION */

@@ -261,7 +261,8 @@ subtest 'DELETE of a blob with deletes off (the default)' => sub {
 subtest '$oci_* variables in the access log' => sub {
     my $v = OCI::Harness->start(
         http_config => q{    log_format oci '$request_method $status action=[$oci_action] }
-                     . q{repo=[$oci_repository] ref=[$oci_reference] digest=[$oci_digest]';},
+                     . q{repo=[$oci_repository] ref=[$oci_reference] digest=[$oci_digest] }
+                     . q{in=[$oci_bytes_received]';},
         config => location("        oci_delete on;\n"
                          . "        access_log \$TEST_NGINX_SERVER_ROOT/logs/oci.log oci;\n"),
     );
@@ -292,15 +293,15 @@ subtest '$oci_* variables in the access log' => sub {
         sleep 0.05;
     }
     is_deeply \@lines, [
-        "POST 201 action=[push] repo=[acme/web] ref=[] digest=[$xd]",
-        "GET 200 action=[pull] repo=[acme/web] ref=[$xd] digest=[$xd]",
-        "HEAD 200 action=[pull] repo=[acme/web] ref=[$xd] digest=[$xd]",
-        "DELETE 202 action=[delete] repo=[acme/web] ref=[$xd] digest=[$xd]",
-        "POST 202 action=[push] repo=[acme/api] ref=[] digest=[]",
-        "PATCH 202 action=[push] repo=[acme/api] ref=[$id] digest=[]",
-        "PUT 201 action=[push] repo=[acme/api] ref=[$id] digest=[$yd]",
-        "GET 200 action=[] repo=[] ref=[] digest=[]",
-    ], 'action, repository, reference and digest of each request';
+        "POST 201 action=[push] repo=[acme/web] ref=[] digest=[$xd] in=[100]",
+        "GET 200 action=[pull] repo=[acme/web] ref=[$xd] digest=[$xd] in=[0]",
+        "HEAD 200 action=[pull] repo=[acme/web] ref=[$xd] digest=[$xd] in=[0]",
+        "DELETE 202 action=[delete] repo=[acme/web] ref=[$xd] digest=[$xd] in=[0]",
+        "POST 202 action=[push] repo=[acme/api] ref=[] digest=[] in=[0]",
+        "PATCH 202 action=[push] repo=[acme/api] ref=[$id] digest=[] in=[50]",
+        "PUT 201 action=[push] repo=[acme/api] ref=[$id] digest=[$yd] in=[0]",
+        "GET 200 action=[] repo=[] ref=[] digest=[] in=[0]",
+    ], 'action, repository, reference, digest and body bytes of each request';
 };
 
 is $srv->crash_lines, '', 'no worker crashed';
