@@ -20,9 +20,11 @@ TEST_DEBS := $(RUN_DEBS) libtest-base-perl libtest-longstring-perl \
              libtext-diff-perl liblist-moreutils-perl libwww-perl \
              libipc-run-perl libjson-xs-perl skopeo umoci curl
 
-.PHONY: all module run test deps-run deps-test clean style
+.PHONY: all module tools run test deps-run deps-test clean style
 
-all: module
+all: module tools
+
+include tools/tools.mk
 
 module: $(MODULE)
 
@@ -45,17 +47,17 @@ deps-test:
 	@scripts/install-debs $(TEST_DEBS)
 
 run: deps-run
-	$(MAKE) module
+	$(MAKE) module tools
 	scripts/run-registry "$(LISTEN)" "$(DATA_DIR)" "$(MODULE)"
 
 test: deps-test
-	$(MAKE) module
+	$(MAKE) module tools
 	$(MAKE) -f t/unit/unit.mk BUILD=$(BUILD) unit
 	OCI_BUILD=$(BUILD) TEST_NGINX_LOAD_MODULES=$(MODULE) prove -r t/
 
 style:
-	@! grep -nE '.{81,}' src/*.[ch] && ! grep -nP '\t| +$$' src/*.[ch] \
-	    && echo "style ok"
+	@! grep -nE '.{81,}' src/*.[ch] tools/*.[ch] \
+	    && ! grep -nP '\t| +$$' src/*.[ch] tools/*.[ch] && echo "style ok"
 
 clean:
 	rm -rf $(BUILD)

@@ -356,6 +356,54 @@ subtest 'without oci_redis there is no referrers API' => sub {
     is code_of($res), 'UNSUPPORTED', 'UNSUPPORTED';
 };
 
+subtest 'oci-admin reindex after FLUSHALL answers exactly as before' => sub {
+    my $admin = ($ENV{OCI_BUILD} // 'build') . '/oci-admin';
+    plan skip_all => "$admin not built (make tools)" unless -x $admin;
+
+    my $srv = registry();
+    my $subject = image($srv, 'rb/app');
+    put_manifest($srv, 'rb/app', "s$_", artifact($subject, $_ % 2 ? SIGNATURE : SBOM))
+        for 1 .. 3;
+
+    # an older client's referrers, kept only in the spec's fallback tag
+    my $old = image($srv, 'rb/app');
+    my $legacy = artifact(undef, SIGNATURE);
+    delete $legacy->{subject};
+    my ($res, $ld, $lsize) = put_manifest($srv, 'rb/app', 'legacy', $legacy);
+    is $res->code, 201, 'a signature pushed without subject';
+    (my $fallback = $old->{digest}) =~ s/:/-/;
+    ($res) = put_manifest($srv, 'rb/app', $fallback,
+        { schemaVersion => 2, mediaType => OCI_INDEX, manifests => [
+            { mediaType => OCI_MANIFEST, digest => $ld, size => $lsize,
+              artifactType => SIGNATURE } ] });
+    is $res->code, 201, "fallback tag $fallback pushed";
+
+    my ($before, $body) = referrers($srv, 'rb/app', $subject->{digest});
+    is @{ $body->{manifests} }, 3, 'three referrers listed';
+    ($res, $body) = referrers($srv, 'rb/app', $old->{digest});
+    is_deeply $body->{manifests}, [], 'the fallback tag is not in the index yet';
+
+    is $redis->cli('FLUSHALL'), 'OK', 'FLUSHALL';
+    ($res, $body) = referrers($srv, 'rb/app', $subject->{digest});
+    is_deeply $body->{manifests}, [], 'the index is empty';
+
+    my $out = `$admin reindex --quiet --storage @{[ $srv->storage ]} --redis unix:$sock 2>&1`;
+    is $? >> 8, 0, 'reindex succeeds' or diag $out;
+
+    ($res, $body) = referrers($srv, 'rb/app', $subject->{digest});
+    is $res->content, $before->content, 'the same body as before';
+    is $res->header('ETag'), $before->header('ETag'), 'and the same ETag';
+
+    ($res, $body) = referrers($srv, 'rb/app', $old->{digest});
+    is_deeply digests($body), [$ld], 'the fallback tag\'s entries are merged';
+    is $body->{manifests}[0]{artifactType}, SIGNATURE, 'with their artifactType';
+
+    $out = `$admin reindex --json --storage @{[ $srv->storage ]} --redis unix:$sock 2>&1`;
+    my $summary = eval { decode_json($out) } // {};
+    is_deeply [ @$summary{qw(added removed rewritten)} ], [0, 0, 0],
+        'a second run changes nothing' or diag $out;
+};
+
 subtest 'Redis stopped, restarted and paused during a run' => sub {
     my $srv = registry(workers => 2, extra => 'oci_redis_timeout 500ms;');
     my $subject = image($srv, 'fault', 'latest');
