@@ -539,6 +539,19 @@ ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    /* the prefix precedes the hash tag: a brace would change the slot */
+
+    if (ngx_strlchr(conf->redis.prefix.data,
+                    conf->redis.prefix.data + conf->redis.prefix.len, '{')
+        || ngx_strlchr(conf->redis.prefix.data,
+                       conf->redis.prefix.data + conf->redis.prefix.len, '}'))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oci_redis_prefix\" must not contain \"{\" or "
+                           "\"}\": keys carry their own hash tag");
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->referrers_page_size == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"oci_referrers_page_size\" must be at least 1");

@@ -378,3 +378,32 @@ Content-Type: text/html
 --- request
 GET /check
 --- error_code: 200
+
+
+
+=== TEST 21: a Redis key prefix with a brace is refused
+--- config
+    location /v2/ {
+        oci_registry on;
+        oci_storage $TEST_NGINX_HTML_DIR/storage;
+        client_max_body_size 0;
+        oci_redis unix:/nonexistent.sock;
+        oci_redis_prefix "reg{1}:";
+    }
+--- must_die
+--- error_log
+"oci_redis_prefix" must not contain "{" or "}"
+
+
+
+=== TEST 22: an unknown subject policy is refused
+--- config
+    location /v2/ {
+        oci_registry on;
+        oci_storage $TEST_NGINX_HTML_DIR/storage;
+        client_max_body_size 0;
+        oci_subject_policy strict;
+    }
+--- must_die
+--- error_log
+invalid value "strict"
