@@ -61,3 +61,23 @@ style:
 
 clean:
 	rm -rf $(BUILD)
+
+# The Debian package libnginx-mod-http-oci (debian/, docs/install.md).
+#   make deb        build it into build/deb/ from a copy of the tree
+#   make deb-test   build it, then nginx -t and GET /v2/ with Debian's stock
+#                   nginx.conf and the package extracted into a scratch
+#                   prefix; OCI_DEB_INSTALL=1 also dpkg -i's it, runs
+#                   nginx -t on /etc/nginx and purges it again
+DEB_DIR  ?= $(BUILD)/deb
+DEB_DEBS := dpkg-dev debhelper nginx-dev libjansson-dev libhiredis-dev \
+            libssl-dev curl
+
+.PHONY: deb deb-test
+
+deb:
+	@scripts/install-debs $(DEB_DEBS)
+	debian/build-deb $(DEB_DIR)
+
+deb-test: deb
+	debian/check-deb \
+	    $(DEB_DIR)/libnginx-mod-http-oci_*_$$(dpkg --print-architecture).deb

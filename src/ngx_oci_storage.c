@@ -251,9 +251,11 @@ ngx_int_t
 ngx_oci_read_small(ngx_http_request_t *r, ngx_str_t *path, ngx_str_t *out,
     size_t max)
 {
-    ssize_t    n;
-    ngx_fd_t   fd;
-    ngx_err_t  err;
+    size_t           size;
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_err_t        err;
+    ngx_file_info_t  fi;
 
     fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
     if (fd == NGX_INVALID_FILE) {
@@ -265,22 +267,37 @@ ngx_oci_read_small(ngx_http_request_t *r, ngx_str_t *path, ngx_str_t *out,
         return ngx_oci_storage_error(r, err, "open()", path);
     }
 
-    out->data = ngx_pnalloc(r->pool, max);
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        err = ngx_errno;
+        ngx_close_file(fd);
+        return ngx_oci_storage_error(r, err, "fstat()", path);
+    }
+
+    /* the file's size, so a small file costs a small buffer */
+
+    size = (size_t) ngx_min((off_t) max, ngx_file_size(&fi));
+
+    out->data = ngx_pnalloc(r->pool, size + 1);
     if (out->data == NULL) {
         ngx_close_file(fd);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    n = ngx_read_fd(fd, out->data, max);
-    err = ngx_errno;
+    for (out->len = 0; out->len < size; out->len += n) {
+        n = ngx_read_fd(fd, out->data + out->len, size - out->len);
 
-    ngx_close_file(fd);
+        if (n == 0) {
+            break;
+        }
 
-    if (n < 0) {
-        return ngx_oci_storage_error(r, err, "read()", path);
+        if (n < 0) {
+            err = ngx_errno;
+            ngx_close_file(fd);
+            return ngx_oci_storage_error(r, err, "read()", path);
+        }
     }
 
-    out->len = n;
+    ngx_close_file(fd);
 
     return NGX_OK;
 }
