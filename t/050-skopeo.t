@@ -8,6 +8,7 @@ BEGIN { push @INC, 't/lib' }
 use strict;
 use warnings;
 use OCI::Harness;
+use OCI::Redis;
 use Test::More;
 use Digest::SHA qw(sha256_hex);
 use File::Find ();
@@ -40,6 +41,7 @@ my $LOCATION = <<'CONF';
         oci_tags_page_size 2;
         client_max_body_size 0;
         access_log logs/e2e.log e2e;
+        oci_redis unix:@REDIS@;
     }
 CONF
 my $HTTP = q{log_format e2e '$request_method $request_uri $status $request_length';};
@@ -251,6 +253,10 @@ cmp_ok $image_m->{layers}[0]{size}, '>', 8 * 1024 * 1024, 'its first layer is ov
 
 # --- the registry -------------------------------------------------------------
 
+# the referrers index, for the artifact with a subject
+my $redis = OCI::Redis->start or BAIL_OUT('redis-server is needed');
+$LOCATION =~ s/\@REDIS\@/$redis->socket/e;
+
 my $srv = OCI::Harness->start(config => $LOCATION, http_config => $HTTP, workers => 2,
                               log_level => 'info');
 my $E2E_LOG = $srv->path('logs', 'e2e.log');
@@ -310,6 +316,57 @@ for my $tag (qw(v2 v3 v4)) {
 $out = skopeo_ok('list-tags', 'list-tags', @NOTLS, "docker://$REG/e2e/image");
 $info = eval { decode_json($out // '') } || {};
 is_deeply $info->{Tags}, [qw(v1 v2 v3 v4)], 'list-tags follows the pages and lists all tags';
+
+# --- an artifact with a subject, listed by the referrers API -------------------
+
+# A signature-like artifact as oras or cosign would make it: the empty
+# config, one layer, an artifactType, and the image as its subject.
+sub add_artifact {
+    my ($layout, $name, $subject) = @_;
+    my $empty = 'sha256:' . sha256_hex('{}');
+    spew(blob_path($layout, $empty), '{}');
+    my $payload = "signature of $subject->{digest} " . rand();
+    my $pd = 'sha256:' . sha256_hex($payload);
+    spew(blob_path($layout, $pd), $payload);
+    my $body = $JSON->encode({
+        schemaVersion => 2, mediaType => $MT_MANIFEST,
+        artifactType => 'application/vnd.example.signature',
+        config => { mediaType => 'application/vnd.oci.empty.v1+json',
+                    digest => $empty, size => 2 },
+        layers => [ { mediaType => 'application/vnd.example.signature.v1',
+                      digest => $pd, size => length $payload } ],
+        subject => { mediaType => $subject->{mediaType} // $MT_MANIFEST,
+                     digest => $subject->{digest}, size => $subject->{size} },
+        annotations => { 'org.example.signer' => 'e2e' } });
+    my $digest = 'sha256:' . sha256_hex($body);
+    spew(blob_path($layout, $digest), $body);
+    my $index = layout_index($layout);
+    push @{ $index->{manifests} }, { mediaType => $MT_MANIFEST, digest => $digest,
+        size => length $body, annotations => { $REF_NAME => $name } };
+    spew("$layout/index.json.tmp", $JSON->encode($index));
+    rename "$layout/index.json.tmp", "$layout/index.json" or die "rename: $!\n";
+    give_scratch_away();
+    return ($digest, length $body);
+}
+
+my ($SIG, $SIG_SIZE) = add_artifact($SRC, 'sig', layout_ref($SRC, 'image'));
+my $res = $srv->req('GET', "/v2/e2e/image/referrers/$IMAGE");
+is_deeply decode_json($res->content)->{manifests}, [], 'no referrers before the artifact';
+
+skopeo_ok('push the artifact', 'copy', '--preserve-digests', '--dest-tls-verify=false',
+          "oci:$SRC:sig", "docker://$REG/e2e/image:sig");
+is digest_of('e2e/image:sig'), $SIG, 'the artifact digest round-trips';
+
+$res = $srv->req('GET', "/v2/e2e/image/referrers/$IMAGE");
+is $res->code, 200, 'referrers of the image: 200';
+is_deeply decode_json($res->content)->{manifests}, [ {
+    mediaType => $MT_MANIFEST, digest => $SIG, size => $SIG_SIZE,
+    artifactType => 'application/vnd.example.signature',
+    annotations => { 'org.example.signer' => 'e2e' } } ],
+    'the artifact is listed with its artifactType and annotations';
+$res = $srv->req('GET', "/v2/e2e/image/referrers/$IMAGE"
+                 . '?artifactType=application/vnd.example.signature');
+is $res->header('OCI-Filters-Applied'), 'artifactType', 'filtered listing';
 
 # --- pull ---------------------------------------------------------------------
 
