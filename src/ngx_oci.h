@@ -136,6 +136,10 @@ extern ngx_module_t  ngx_oci_module;
 ngx_oci_ctx_t *ngx_oci_get_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_oci_arg(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
+ngx_int_t ngx_oci_arg_next(ngx_str_t *args, const char *name,
+    ngx_str_t *value);
+ngx_int_t ngx_oci_arg_count(ngx_http_request_t *r, ngx_uint_t max,
+    ngx_uint_t *n);
 ngx_table_elt_t *ngx_oci_header_in(ngx_http_request_t *r, const char *name);
 
 /* ngx_oci_error.c */

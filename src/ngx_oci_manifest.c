@@ -184,7 +184,6 @@ ngx_oci_manifest_put(ngx_http_request_t *r, ngx_str_t *ref,
     ngx_uint_t is_digest)
 {
     ngx_str_t            *tag, value, raw;
-    ngx_uint_t            i;
     ngx_oci_ctx_t        *ctx;
     ngx_oci_loc_conf_t   *olcf;
 
@@ -209,23 +208,7 @@ ngx_oci_manifest_put(ngx_http_request_t *r, ngx_str_t *ref,
 
     raw = r->args;
 
-    while (raw.len) {
-        value = raw;
-
-        for (i = 0; i < raw.len && raw.data[i] != '&'; i++) {
-            /* void */
-        }
-
-        value.len = i;
-        raw.data += ngx_min(i + 1, raw.len);
-        raw.len -= ngx_min(i + 1, raw.len);
-
-        if (value.len < 4 || ngx_strncmp(value.data, "tag=", 4) != 0) {
-            continue;
-        }
-
-        value.data += 4;
-        value.len -= 4;
+    while (ngx_oci_arg_next(&raw, "tag", &value) == NGX_OK) {
 
         if (!ngx_oci_tag_valid(value.data, value.len)) {
             return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST,

@@ -212,6 +212,65 @@ ngx_oci_arg(ngx_http_request_t *r, const char *name, ngx_str_t *value)
 }
 
 
+/*
+ * The next raw (still percent-encoded) value of a repeatable argument:
+ * "args" is consumed as it is scanned. NGX_DECLINED when none is left.
+ */
+
+ngx_int_t
+ngx_oci_arg_next(ngx_str_t *args, const char *name, ngx_str_t *value)
+{
+    size_t   len, n;
+    u_char  *p;
+
+    len = ngx_strlen(name);
+
+    while (args->len) {
+        p = ngx_strlchr(args->data, args->data + args->len, '&');
+        n = p ? (size_t) (p - args->data) : args->len;
+
+        value->data = args->data;
+        value->len = n;
+
+        args->data += ngx_min(n + 1, args->len);
+        args->len -= ngx_min(n + 1, args->len);
+
+        if (value->len > len
+            && value->data[len] == '='
+            && ngx_strncmp(value->data, name, len) == 0)
+        {
+            value->data += len + 1;
+            value->len -= len + 1;
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* ?n=: NGX_OK with the count lowered to "max", NGX_DECLINED, NGX_ERROR */
+
+ngx_int_t
+ngx_oci_arg_count(ngx_http_request_t *r, ngx_uint_t max, ngx_uint_t *n)
+{
+    uint64_t   v;
+    ngx_str_t  arg;
+
+    if (ngx_oci_arg(r, "n", &arg) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_oci_uint_parse(arg.data, arg.len, (uint64_t) -1 >> 1, &v) != 0) {
+        return NGX_ERROR;
+    }
+
+    *n = (ngx_uint_t) ngx_min(v, (uint64_t) max);
+
+    return NGX_OK;
+}
+
+
 ngx_table_elt_t *
 ngx_oci_header_in(ngx_http_request_t *r, const char *name)
 {

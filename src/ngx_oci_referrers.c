@@ -96,10 +96,10 @@ static ngx_str_t  ngx_oci_referrers_script = ngx_string(
 ngx_int_t
 ngx_oci_referrers_handler(ngx_http_request_t *r)
 {
-    uint64_t                  n;
+    u_char                   *p;
     ngx_int_t                 rc;
-    ngx_str_t                 subject, last, arg, raw, value, *argv;
-    ngx_uint_t                i;
+    ngx_str_t                 subject, last, raw, value, *argv;
+    ngx_uint_t                n;
     ngx_array_t              *cmds, *cmd;
     ngx_oci_ctx_t            *ctx;
     ngx_oci_loc_conf_t       *olcf;
@@ -134,16 +134,9 @@ ngx_oci_referrers_handler(ngx_http_request_t *r)
 
     n = olcf->referrers_page_size;
 
-    if (ngx_oci_arg(r, "n", &arg) == NGX_OK) {
-        if (ngx_oci_uint_parse(arg.data, arg.len, (uint64_t) -1 >> 1, &n)
-            != 0)
-        {
-            return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST,
-                                 NGX_OCI_ERR_UNSUPPORTED,
-                                 "?n= must be a non-negative integer");
-        }
-
-        n = ngx_min(n, olcf->referrers_page_size);
+    if (ngx_oci_arg_count(r, olcf->referrers_page_size, &n) == NGX_ERROR) {
+        return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST, NGX_OCI_ERR_UNSUPPORTED,
+                             "?n= must be a non-negative integer");
     }
 
     ngx_str_null(&last);
@@ -188,47 +181,28 @@ ngx_oci_referrers_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    argv[6].len = ngx_sprintf(argv[6].data, "%uL", n) - argv[6].data;
-    rctx->want = (ngx_uint_t) n;
+    argv[6].len = ngx_sprintf(argv[6].data, "%ui", n) - argv[6].data;
+    rctx->want = n;
 
     /* ?artifactType=a&artifactType=b: any of them */
 
     raw = r->args;
 
-    while (raw.len) {
-        for (i = 0; i < raw.len && raw.data[i] != '&'; i++) {
-            /* void */
-        }
-
-        value.data = raw.data;
-        value.len = i;
-        raw.data += ngx_min(i + 1, raw.len);
-        raw.len -= ngx_min(i + 1, raw.len);
-
-        if (value.len <= sizeof("artifactType=") - 1
-            || ngx_strncmp(value.data, "artifactType=",
-                           sizeof("artifactType=") - 1) != 0)
-        {
-            continue;
-        }
+    while (ngx_oci_arg_next(&raw, "artifactType", &value) == NGX_OK) {
 
         argv = ngx_array_push(cmd);
         if (argv == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        value.data += sizeof("artifactType=") - 1;
-        value.len -= sizeof("artifactType=") - 1;
-
         argv->data = ngx_pnalloc(r->pool, value.len);
         if (argv->data == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        arg.data = argv->data;
-        ngx_unescape_uri(&arg.data, &value.data, value.len,
-                         NGX_UNESCAPE_URI);
-        argv->len = arg.data - argv->data;
+        p = argv->data;
+        ngx_unescape_uri(&p, &value.data, value.len, NGX_UNESCAPE_URI);
+        argv->len = p - argv->data;
 
         rctx->filtered = 1;
     }
@@ -557,7 +531,6 @@ ngx_oci_referrers_send(ngx_http_request_t *r, ngx_oci_referrers_ctx_t *rctx)
     u_char           *p, md[EVP_MAX_MD_SIZE];
     size_t            len;
     ngx_str_t         link, raw, value;
-    ngx_uint_t        i;
     ngx_oci_ctx_t    *ctx;
     ngx_table_elt_t  *etag;
 
@@ -626,23 +599,10 @@ ngx_oci_referrers_send(ngx_http_request_t *r, ngx_oci_referrers_ctx_t *rctx)
 
         raw = r->args;
 
-        while (raw.len) {
-            for (i = 0; i < raw.len && raw.data[i] != '&'; i++) {
-                /* void */
-            }
-
-            value.data = raw.data;
-            value.len = i;
-            raw.data += ngx_min(i + 1, raw.len);
-            raw.len -= ngx_min(i + 1, raw.len);
-
-            if (value.len > sizeof("artifactType=") - 1
-                && ngx_strncmp(value.data, "artifactType=",
-                               sizeof("artifactType=") - 1) == 0)
-            {
-                *p++ = '&';
-                p = ngx_cpymem(p, value.data, value.len);
-            }
+        while (ngx_oci_arg_next(&raw, "artifactType", &value) == NGX_OK) {
+            p = ngx_cpymem(p, "&artifactType=",
+                           sizeof("&artifactType=") - 1);
+            p = ngx_cpymem(p, value.data, value.len);
         }
 
         p = ngx_cpymem(p, ">; rel=\"next\"", sizeof(">; rel=\"next\"") - 1);

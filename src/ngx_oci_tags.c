@@ -32,9 +32,9 @@ ngx_int_t
 ngx_oci_tags_handler(ngx_http_request_t *r)
 {
     size_t               len;
-    uint64_t             n;
+    ngx_uint_t           n;
     ngx_int_t            rc;
-    ngx_str_t            name, arg, last, *tag, link;
+    ngx_str_t            name, last, *tag, link;
     ngx_buf_t           *b;
     ngx_uint_t           i, first, count, more;
     ngx_array_t          tags;
@@ -56,18 +56,9 @@ ngx_oci_tags_handler(ngx_http_request_t *r)
 
     n = olcf->tags_page_size;
 
-    if (ngx_oci_arg(r, "n", &arg) == NGX_OK) {
-        if (ngx_oci_uint_parse(arg.data, arg.len, (uint64_t) -1 >> 1, &n)
-            != 0)
-        {
-            return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST,
-                                 NGX_OCI_ERR_UNSUPPORTED,
-                                 "?n= must be a non-negative integer");
-        }
-
-        if (n > olcf->tags_page_size) {
-            n = olcf->tags_page_size;
-        }
+    if (ngx_oci_arg_count(r, olcf->tags_page_size, &n) == NGX_ERROR) {
+        return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST, NGX_OCI_ERR_UNSUPPORTED,
+                             "?n= must be a non-negative integer");
     }
 
     ngx_str_null(&last);
@@ -104,7 +95,7 @@ ngx_oci_tags_handler(ngx_http_request_t *r)
         }
     }
 
-    count = ngx_min(tags.nelts - first, (ngx_uint_t) n);
+    count = ngx_min(tags.nelts - first, n);
     more = (first + count < tags.nelts && count > 0);
 
     len = sizeof("{\"name\":\"\",\"tags\":[]}\n") - 1 + name.len;
@@ -135,7 +126,7 @@ ngx_oci_tags_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        link.len = ngx_sprintf(link.data, "</v2/%V/tags/list?n=%uL&last=%V>; "
+        link.len = ngx_sprintf(link.data, "</v2/%V/tags/list?n=%ui&last=%V>; "
                                "rel=\"next\"", &name, n,
                                &tag[first + count - 1])
                    - link.data;
