@@ -692,7 +692,9 @@ ngx_oci_init_process(ngx_cycle_t *cycle)
 
     /* one worker sweeps abandoned upload sessions for all */
 
-    if (ngx_process != NGX_PROCESS_WORKER || ngx_worker != 0) {
+    if (ngx_process != NGX_PROCESS_SINGLE
+        && (ngx_process != NGX_PROCESS_WORKER || ngx_worker != 0))
+    {
         return NGX_OK;
     }
 
