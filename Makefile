@@ -18,7 +18,8 @@ RUN_DEBS  := nginx nginx-dev libjansson-dev libhiredis-dev libssl-dev \
              redis-server gcc make pkg-config
 TEST_DEBS := $(RUN_DEBS) libtest-base-perl libtest-longstring-perl \
              libtext-diff-perl liblist-moreutils-perl libwww-perl \
-             libipc-run-perl libjson-xs-perl skopeo umoci curl
+             libipc-run-perl libjson-xs-perl skopeo umoci curl \
+             dpkg-dev debhelper build-essential
 
 .PHONY: all module tools run test deps-run deps-test clean style
 
@@ -69,8 +70,8 @@ clean:
 #                   prefix; OCI_DEB_INSTALL=1 also dpkg -i's it, runs
 #                   nginx -t on /etc/nginx and purges it again
 DEB_DIR  ?= $(BUILD)/deb
-DEB_DEBS := dpkg-dev debhelper nginx-dev libjansson-dev libhiredis-dev \
-            libssl-dev curl
+DEB_DEBS := dpkg-dev debhelper build-essential nginx-dev libjansson-dev \
+            libhiredis-dev libssl-dev curl
 
 .PHONY: deb deb-test
 
