@@ -19,7 +19,8 @@ RUN_DEBS  := nginx nginx-dev libjansson-dev libhiredis-dev libssl-dev \
 TEST_DEBS := $(RUN_DEBS) libtest-base-perl libtest-longstring-perl \
              libtext-diff-perl liblist-moreutils-perl libwww-perl \
              libipc-run-perl libjson-xs-perl skopeo umoci curl \
-             dpkg-dev debhelper build-essential
+             dpkg-dev debhelper build-essential podman buildah \
+             apache2-utils openssl
 
 .PHONY: all module tools run test deps-run deps-test clean style
 

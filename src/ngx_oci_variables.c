@@ -64,10 +64,17 @@ ngx_oci_add_variables(ngx_conf_t *cf)
 }
 
 
+/*
+ * Always the main request's routing: an auth_request subrequest to
+ * "/_auth" asks about the registry request that caused it.
+ */
+
 static ngx_int_t
 ngx_oci_route_request(ngx_http_request_t *r, ngx_oci_ctx_t **ctxp)
 {
     ngx_oci_ctx_t  *ctx;
+
+    r = r->main;
 
     ctx = ngx_oci_get_ctx(r);
     if (ctx == NULL) {
@@ -143,10 +150,10 @@ ngx_oci_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         {
             action = "push";
 
-        } else if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+        } else if (r->main->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
             action = "pull";
 
-        } else if (r->method == NGX_HTTP_DELETE
+        } else if (r->main->method == NGX_HTTP_DELETE
                    && (ctx->route.endpoint == NGX_OCI_EP_MANIFEST
                        || ctx->route.endpoint == NGX_OCI_EP_BLOB))
         {

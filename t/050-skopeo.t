@@ -429,7 +429,7 @@ is scalar @shared, scalar @blobs, 'as the same files as in e2e/image (hard links
 # --- delete -------------------------------------------------------------------
 
 skopeo_ok('skopeo delete', 'delete', @NOTLS, "docker://$REG/e2e/third:v1");
-my $res = $srv->req('HEAD', "/v2/e2e/third/manifests/$IMAGE");
+$res = $srv->req('HEAD', "/v2/e2e/third/manifests/$IMAGE");
 is $res->code, 404, 'the deleted manifest is gone by digest';
 $res = $srv->req('GET', '/v2/e2e/third/manifests/v1');
 is $res->code, 404, 'and by tag';

@@ -1,0 +1,515 @@
+# End to end with podman and buildah: buildah builds two small images from
+# scratch (an OCI one and a Docker schema 2 one), podman and buildah push
+# them over plain HTTP, podman removes and pulls them back (digests, image
+# IDs and layers unchanged), pushes a two-platform manifest list and pulls
+# one platform out of it. Then the login flow against a location behind
+# auth_basic: podman login with a wrong password fails, without credentials
+# a push gets 401, with the stored credentials push and pull work, and
+# after podman logout a pull is refused again.
+#
+# buildah and podman run rootless as `nobody` (when the test runs as
+# root), with every directory they use (storage with the vfs driver,
+# runroot, tmpdir, HOME, XDG_*, auth file, registries.conf, policy.json)
+# inside one scratch directory: nothing touches the machine's container
+# storage or caches. If they cannot run here (no user namespaces, say),
+# the test says why and covers the login + push + pull flow with skopeo
+# and an OCI layout built by umoci instead.
+#
+# Needs podman, buildah and htpasswd (apache2-utils); skopeo and umoci for
+# the fallback. TEST_OCI_NO_PODMAN=1 forces the fallback.
+
+BEGIN { push @INC, 't/lib' }
+use strict;
+use warnings;
+use OCI::Harness;
+use Test::More;
+use Digest::SHA qw(sha256_hex);
+use File::Find ();
+use File::Path qw(make_path remove_tree);
+use File::Temp qw(tempdir);
+use IPC::Run ();
+use JSON::XS;
+use Time::HiRes qw(time sleep);
+
+my $T0 = time;
+
+sub which {
+    my ($prog) = @_;
+    for my $dir (split /:/, $ENV{PATH} // '/usr/bin:/bin') {
+        return "$dir/$prog" if -x "$dir/$prog";
+    }
+    return undef;
+}
+
+plan skip_all => 'htpasswd not installed (apache2-utils; make test installs it)'
+    unless which('htpasswd');
+my @podman_missing = grep { !which($_) } qw(podman buildah);
+my @skopeo_missing = grep { !which($_) } qw(skopeo umoci);
+plan skip_all => "neither podman/buildah nor skopeo/umoci are installed"
+    if @podman_missing && @skopeo_missing;
+
+my $MT_OCI    = 'application/vnd.oci.image.manifest.v1+json';
+my $MT_INDEX  = 'application/vnd.oci.image.index.v1+json';
+my $MT_DOCKER = 'application/vnd.docker.distribution.manifest.v2+json';
+my $MT_LIST   = 'application/vnd.docker.distribution.manifest.list.v2+json';
+my $ACCEPT    = join ', ', $MT_OCI, $MT_INDEX, $MT_DOCKER, $MT_LIST;
+
+# --- files and commands --------------------------------------------------------
+
+sub slurp {
+    my ($file) = @_;
+    open my $fh, '<:raw', $file or return '';
+    local $/;
+    my $d = <$fh>;
+    return $d // '';
+}
+
+sub spew {
+    my ($file, $data) = @_;
+    open my $fh, '>:raw', $file or die "cannot write $file: $!\n";
+    print {$fh} $data;
+    close $fh or die "cannot write $file: $!\n";
+}
+
+sub random_bytes {
+    my ($n) = @_;
+    my $s = pack 'N*', map { int rand 4294967296 } 1 .. int($n / 4) + 1;
+    return substr $s, 0, $n;
+}
+
+# Runs a command (bounded in time); returns (exit status, stdout, stderr).
+sub run_cmd {
+    my ($cmd, %o) = @_;
+    my ($out, $err) = ('', '');
+    my $in = $o{stdin};
+    local @ENV{ keys %{ $o{env} || {} } } = values %{ $o{env} || {} };
+    my $ok = eval {
+        IPC::Run::run($cmd, \$in, \$out, \$err, IPC::Run::timeout($o{timeout} // 60));
+        1;
+    };
+    return (-1, $out, "$err\n$@") unless $ok;
+    return ($? >> 8, $out, $err);
+}
+
+# The rootless tools repeat warnings about missing subuid ranges (nobody
+# has none: they fall back to a single-ID mapping, which is all an image
+# built from scratch needs). Leave them out of diagnostics.
+sub quiet {
+    my ($err) = @_;
+    return join '', grep { !/level=warning|level=error msg="cannot find UID\/GID/ }
+        split /^/m, $err // '';
+}
+
+# --- the scratch directory ------------------------------------------------------
+#
+# As root, the tools run as nobody (setpriv): root's podman and buildah
+# keep their blob-info cache in /var/lib/containers/cache and network
+# state under /etc/containers and /run/containers whatever the options say.
+# Rootless, everything follows HOME, XDG_* and the options below.
+
+my (@AS_USER, $UID, $GID);
+if ($> == 0) {
+    my @pw = getpwnam('nobody');
+    if (@pw && which('setpriv')) {
+        ($UID, $GID) = @pw[2, 3];
+        @AS_USER = ('setpriv', "--reuid=$UID", "--regid=$GID", '--clear-groups', '--');
+    } else {
+        diag 'running the clients as root: their caches are under /var/lib/containers';
+    }
+}
+my $TMP = @AS_USER ? tempdir('oci-podman-XXXXXX', DIR => '/tmp')
+                   : tempdir('oci-podman-XXXXXX', TMPDIR => 1);
+make_path(map { "$TMP/$_" } qw(root runroot tmp home run config/containers data cache
+                                ctx skopeo-tmp));
+chmod 0700, "$TMP/run";
+spew("$TMP/registries.conf", "# private, empty: no mirrors, no search registries\n");
+spew("$TMP/storage.conf", <<"CONF");
+[storage]
+driver = "vfs"
+graphroot = "$TMP/root"
+runroot = "$TMP/runroot"
+CONF
+spew("$TMP/containers.conf", qq{[engine]\nevents_logger = "none"\n});
+spew("$TMP/config/containers/policy.json",
+     qq({"default":[{"type":"insecureAcceptAnything"}]}\n));
+spew("$TMP/auth.json", qq({"auths":{}}\n));
+
+my %ENV_TOOLS = (
+    HOME                       => "$TMP/home",
+    XDG_RUNTIME_DIR            => "$TMP/run",
+    XDG_CONFIG_HOME            => "$TMP/config",
+    XDG_DATA_HOME              => "$TMP/data",
+    XDG_CACHE_HOME             => "$TMP/cache",
+    TMPDIR                     => "$TMP/tmp",
+    REGISTRY_AUTH_FILE         => "$TMP/auth.json",
+    CONTAINERS_REGISTRIES_CONF => "$TMP/registries.conf",
+    CONTAINERS_STORAGE_CONF    => "$TMP/storage.conf",
+    CONTAINERS_CONF            => "$TMP/containers.conf",
+);
+
+sub give_scratch_away {
+    return unless defined $UID;
+    File::Find::find({ no_chdir => 1, wanted => sub { chown $UID, $GID, $_ } }, $TMP);
+}
+
+my @STORE = ('--root', "$TMP/root", '--runroot', "$TMP/runroot", '--storage-driver', 'vfs');
+
+sub podman {
+    my (@args) = @_;
+    my %o = ref $args[-1] eq 'HASH' ? %{ pop @args } : ();
+    return run_cmd([ @AS_USER, 'podman', @STORE, '--tmpdir', "$TMP/tmp", @args ],
+                   env => \%ENV_TOOLS, %o);
+}
+
+sub buildah {
+    my (@args) = @_;
+    return run_cmd([ @AS_USER, 'buildah', @STORE, @args ], env => \%ENV_TOOLS);
+}
+
+sub skopeo {
+    my (@args) = @_;
+    return run_cmd([ @AS_USER, 'skopeo', '--insecure-policy', '--tmpdir', "$TMP/skopeo-tmp",
+                     @args ], env => \%ENV_TOOLS);
+}
+
+# A tool must succeed: one test, with its stderr on failure; returns stdout
+# (undef on failure). tool_ok strips trailing white space, tool_raw does not.
+sub tool_raw {
+    my ($what, $tool, @args) = @_;
+    my $fn = { podman => \&podman, buildah => \&buildah, skopeo => \&skopeo }->{$tool};
+    my ($rc, $out, $err) = $fn->(@args);
+    ok $rc == 0, $what
+        or diag "$tool @{[ grep { !ref } @args ]}\nexit $rc\n" . quiet($err);
+    return $rc == 0 ? $out // '' : undef;
+}
+
+sub tool_ok {
+    my $out = tool_raw(@_);
+    return defined $out ? $out =~ s/\s+\z//r : undef;
+}
+
+# --- the registries -------------------------------------------------------------
+#
+# One open registry, one behind auth_basic (alice:secret, bcrypt, made with
+# htpasswd -bB as an operator would). Both log what the module saw.
+
+my $HTPASSWD = "$TMP/registry.htpasswd";
+{
+    my ($rc, undef, $err) = run_cmd([ 'htpasswd', '-bBc', $HTPASSWD, 'alice', 'secret' ]);
+    die "htpasswd: exit $rc\n$err" if $rc;
+}
+chmod 0644, $HTPASSWD;
+
+my $HTTP = q{log_format e2e '$request_method $request_uri $status $remote_user '
+                            '$oci_action $oci_repository $request_length';};
+
+my $open = OCI::Harness->start(http_config => $HTTP, log_level => 'info', config => <<'CONF');
+    location /v2/ {
+        oci_registry on;
+        oci_storage $TEST_NGINX_STORAGE;
+        client_max_body_size 0;
+        access_log logs/e2e.log e2e;
+    }
+CONF
+my $auth = OCI::Harness->start(http_config => $HTTP, log_level => 'info',
+                               vars => { TEST_NGINX_HTPASSWD => $HTPASSWD }, config => <<'CONF');
+    location /v2/ {
+        oci_registry on;
+        oci_storage $TEST_NGINX_STORAGE;
+        client_max_body_size 0;
+        auth_basic "registry";
+        auth_basic_user_file $TEST_NGINX_HTPASSWD;
+        access_log logs/e2e.log e2e;
+    }
+CONF
+my $REG  = '127.0.0.1:' . $open->port;
+my $AREG = '127.0.0.1:' . $auth->port;
+
+sub access_log { slurp($_[0]->path('logs', 'e2e.log')) }
+
+# The manifest the registry serves for a reference: (digest of its bytes,
+# Docker-Content-Digest, Content-Type, decoded body).
+sub served {
+    my ($srv, $repo, $ref, @auth) = @_;
+    my $res = $srv->req('GET', "/v2/$repo/manifests/$ref", headers => [ Accept => $ACCEPT, @auth ]);
+    return ('', '', '', {}) unless $res->code == 200;
+    return ('sha256:' . sha256_hex($res->content), $res->header('Docker-Content-Digest') // '',
+            $res->header('Content-Type') // '', eval { decode_json($res->content) } || {});
+}
+
+# What the auth_basic location answers without credentials.
+my $res = $auth->req('GET', '/v2/');
+is $res->code, 401, 'auth location: /v2/ without credentials is 401';
+is $res->header('WWW-Authenticate'), 'Basic realm="registry"', 'with the Basic challenge';
+like $res->content, qr/"code":"UNAUTHORIZED"/, 'and the JSON error body';
+
+# --- can podman and buildah run here? ---------------------------------------------
+
+my $why_not;
+if ($ENV{TEST_OCI_NO_PODMAN}) {
+    $why_not = 'TEST_OCI_NO_PODMAN is set';
+} elsif (@podman_missing) {
+    $why_not = "@podman_missing not installed (make test installs them)";
+} else {
+    give_scratch_away();
+    my ($rc, $out, $err) = buildah('from', '--name', 'probe', 'scratch');
+    if ($rc) {
+        $why_not = "buildah cannot create a working container here (exit $rc): " . quiet($err);
+        # the usual reason: no user namespace for a rootless buildah
+        my ($urc, undef, $uerr) = run_cmd([ @AS_USER, 'unshare', '--user', '--map-root-user', 'true' ]);
+        $why_not .= "; unshare --user fails too (exit $urc): $uerr" if $urc;
+    } else {
+        buildah('rm', 'probe');
+        ($rc, $out, $err) = podman('images');
+        $why_not = "podman cannot open its storage here (exit $rc): " . quiet($err) if $rc;
+    }
+}
+diag "podman/buildah part skipped: $why_not" if $why_not;
+
+# --- podman and buildah -----------------------------------------------------------
+
+my %IMG;          # name => { id (config digest), layers (diff IDs) } as built
+
+# buildah from scratch + two files of random content + config + commit.
+sub build_image {
+    my ($name, %o) = @_;
+    my $ctx = "$TMP/ctx/$name";
+    make_path($ctx);
+    spew("$ctx/data.bin", random_bytes($o{size} // 200_000));
+    spew("$ctx/hello.txt", "hello from $name " . sha256_hex(random_bytes(32)) . "\n");
+    give_scratch_away();
+    my $c = tool_ok("buildah from scratch ($name)", 'buildah', 'from', '--name', "wc-$name", 'scratch')
+        // return;
+    tool_ok("buildah copy ($name)", 'buildah', 'copy', $c, "$ctx/data.bin", "$ctx/hello.txt", '/data/')
+        // return;
+    tool_ok("buildah config ($name)", 'buildah', 'config', '--os', 'linux', '--arch', $o{arch} // 'amd64',
+            '--cmd', '/data/hello.txt', '--label', "test=$name", $c) // return;
+    tool_ok("buildah commit ($name)", 'buildah', 'commit', '--format', $o{format} // 'oci',
+            '--rm', $c, "localhost/e2e/$name:v1") // return;
+    my $out = tool_ok("podman inspect ($name)", 'podman', 'image', 'inspect', "localhost/e2e/$name:v1")
+        // return;
+    my $info = (eval { decode_json($out) } || [])->[0] || {};
+    return $IMG{$name} = { id => $info->{Id}, layers => $info->{RootFS}{Layers} || [] };
+}
+
+sub inspect_image {
+    my ($ref) = @_;
+    my ($rc, $out) = podman('image', 'inspect', $ref);
+    return $rc ? {} : (eval { decode_json($out) } || [])->[0] || {};
+}
+
+sub podman_part {
+    plan skip_all => $why_not if $why_not;
+
+    build_image('app', size => 3 * 1024 * 1024 + 17) or return;
+    build_image('docker', format => 'docker') or return;
+    build_image('arm', arch => 'arm64') or return;
+    is scalar @{ $IMG{app}{layers} }, 1, 'the app image has one layer';
+
+    # podman push of the OCI image
+    my $dfile = "$TMP/tmp/app.digest";
+    tool_ok('podman push --tls-verify=false', 'podman', 'push', '--tls-verify=false',
+            '--digestfile', $dfile, 'localhost/e2e/app:v1', "docker://$REG/e2e/app:v1") // return;
+    my $pushed = slurp($dfile) =~ s/\s+\z//r;
+    like $pushed, qr/^sha256:[0-9a-f]{64}$/, 'podman wrote the pushed digest';
+    my ($sha, $dcd, $ct, $m) = served($open, 'e2e/app', 'v1');
+    is $sha, $pushed, 'the registry serves the manifest podman pushed, byte for byte';
+    is $dcd, $pushed, 'Docker-Content-Digest agrees';
+    is $ct, $MT_OCI, 'as an OCI image manifest';
+    is slurp($open->storage . '/repositories/e2e/app/_tags/v1') =~ s/\s+\z//r, $pushed,
+        'the tag file holds the digest';
+    my $log = access_log($open);
+    like $log, qr{^PUT /v2/e2e/app/manifests/v1 201 - push e2e/app }m, 'access log: the manifest PUT';
+    like $log, qr{^PATCH /v2/e2e/app/blobs/uploads/\S+ 202 - push e2e/app (\d+)}m,
+        'access log: a PATCH of the layer';
+
+    # podman rmi + pull: same digest, same image
+    tool_ok('podman rmi', 'podman', 'rmi', 'localhost/e2e/app:v1') // return;
+    is inspect_image('localhost/e2e/app:v1')->{Id}, undef, 'the image is gone locally';
+    tool_ok('podman pull --tls-verify=false', 'podman', 'pull', '--tls-verify=false', "$REG/e2e/app:v1")
+        // return;
+    my $info = inspect_image("$REG/e2e/app:v1");
+    is $info->{Digest}, $pushed, 'podman inspect: the pulled digest equals the pushed one';
+    is $info->{Id}, $IMG{app}{id}, 'same image ID (config digest) as built';
+    is_deeply $info->{RootFS}{Layers}, $IMG{app}{layers}, 'same layers (diff IDs) as built';
+    if (which('skopeo')) {
+        my $out = tool_raw('skopeo inspect --raw', 'skopeo', 'inspect', '--tls-verify=false',
+                           '--raw', "docker://$REG/e2e/app:v1");
+        is 'sha256:' . sha256_hex($out // ''), $pushed, 'skopeo inspect --raw: the same manifest bytes';
+    }
+    tool_ok('podman pull by digest', 'podman', 'pull', '--tls-verify=false', "$REG/e2e/app\@$pushed");
+
+    # a second repository: podman knows the blobs are in e2e/app and mounts them
+    my $off = length access_log($open);
+    tool_ok('podman push of the pulled image to e2e/copy', 'podman', 'push', '--tls-verify=false',
+            "$REG/e2e/app:v1", "docker://$REG/e2e/copy:v1");
+    my @mounts = substr(access_log($open), $off) =~ m{^POST /v2/e2e/copy/blobs/uploads/\?\S*mount=\S* (\d+) }mg;
+    ok scalar(grep { $_ == 201 } @mounts), 'podman mounted blobs from e2e/app (201)'
+        or diag substr(access_log($open), $off);
+    is((served($open, 'e2e/copy', 'v1'))[0], $pushed, 'e2e/copy:v1 is the same manifest');
+
+    # buildah push of the Docker-format image
+    my $ddfile = "$TMP/tmp/docker.digest";
+    tool_ok('buildah push --tls-verify=false', 'buildah', 'push', '--tls-verify=false',
+            '--digestfile', $ddfile, 'localhost/e2e/docker:v1', "docker://$REG/e2e/docker:v1")
+        // return;
+    my $dpushed = slurp($ddfile) =~ s/\s+\z//r;
+    ($sha, $dcd, $ct) = served($open, 'e2e/docker', 'v1');
+    is $sha, $dpushed, 'buildah: the registry serves the pushed manifest';
+    is $ct, $MT_DOCKER, 'as a Docker schema 2 manifest';
+    tool_ok('podman rmi (docker)', 'podman', 'rmi', 'localhost/e2e/docker:v1');
+    tool_ok('podman pull (docker)', 'podman', 'pull', '--tls-verify=false', "$REG/e2e/docker:v1");
+    $info = inspect_image("$REG/e2e/docker:v1");
+    is $info->{Digest}, $dpushed, 'the Docker-format image round-trips with its digest';
+    is $info->{Id}, $IMG{docker}{id}, 'and its image ID';
+
+    # a manifest list of two platforms, pushed with --all
+    tool_ok('podman manifest create', 'podman', 'manifest', 'create', 'localhost/e2e/multi:v1') // return;
+    tool_ok('podman manifest add amd64', 'podman', 'manifest', 'add', 'localhost/e2e/multi:v1',
+            "containers-storage:$REG/e2e/app:v1") // return;
+    tool_ok('podman manifest add arm64', 'podman', 'manifest', 'add', 'localhost/e2e/multi:v1',
+            'containers-storage:localhost/e2e/arm:v1') // return;
+    my $mfile = "$TMP/tmp/multi.digest";
+    tool_ok('podman manifest push --all', 'podman', 'manifest', 'push', '--all', '--tls-verify=false',
+            '--digestfile', $mfile, 'localhost/e2e/multi:v1', "docker://$REG/e2e/multi:v1") // return;
+    my $mpushed = slurp($mfile) =~ s/\s+\z//r;
+    ($sha, $dcd, $ct, $m) = served($open, 'e2e/multi', 'v1');
+    is $sha, $mpushed, 'the registry serves the pushed manifest list';
+    like $ct, qr/^\Q$MT_LIST\E$|^\Q$MT_INDEX\E$/, 'as a list/index';
+    is_deeply [ sort map { $_->{platform}{architecture} } @{ $m->{manifests} || [] } ],
+              [qw(amd64 arm64)], 'of amd64 and arm64';
+    for my $d (@{ $m->{manifests} || [] }) {
+        is $open->req('HEAD', "/v2/e2e/multi/manifests/$d->{digest}")->code, 200,
+            "the $d->{platform}{architecture} manifest is in e2e/multi by digest";
+    }
+    tool_ok('podman rmi (arm)', 'podman', 'rmi', 'localhost/e2e/arm:v1');
+    tool_ok('podman pull --arch arm64 from the list', 'podman', 'pull', '--tls-verify=false',
+            '--arch', 'arm64', "$REG/e2e/multi:v1") // return;
+    $info = inspect_image("$REG/e2e/multi:v1");
+    is $info->{Id}, $IMG{arm}{id}, 'the arm64 image came out of the list';
+    is $info->{Architecture}, 'arm64', 'podman inspect: arm64';
+
+    # --- login ---
+    my $AUTHFILE = "$TMP/home/podman-auth.json";     # empty: podman wants it to exist
+    my @AF = ('--authfile', $AUTHFILE);
+    spew($AUTHFILE, qq({"auths":{}}\n));
+    chown $UID, $GID, $AUTHFILE if defined $UID;
+    my ($rc, undef, $err) = podman('login', '--tls-verify=false', @AF, '-u', 'alice',
+                                   '--password-stdin', $AREG, { stdin => "wrong\n" });
+    isnt $rc, 0, 'podman login with a wrong password fails';
+    like $err, qr/401|unauthorized|invalid username\/password/i, 'saying the credentials are wrong'
+        or diag quiet($err);
+    unlike slurp($AUTHFILE), qr/\Q$AREG\E/, 'and stores nothing';
+
+    $off = length access_log($auth);
+    ($rc, undef, $err) = podman('push', '--tls-verify=false', @AF, "$REG/e2e/app:v1",
+                                "docker://$AREG/alice/app:v1");
+    isnt $rc, 0, 'podman push without credentials fails';
+    like $err, qr/401|unauthorized|authentication required/i, 'as unauthorized' or diag quiet($err);
+    $log = substr(access_log($auth), $off);
+    like $log, qr{^\S+ /v2/\S* 401 - }m, 'access log: 401 for the anonymous requests';
+    unlike $log, qr{ 20[12] }, 'nothing was accepted';
+
+    tool_ok('podman login -u alice -p secret', 'podman', 'login', '--tls-verify=false', @AF,
+            '-u', 'alice', '-p', 'secret', $AREG) // return;
+    my $stored = eval { decode_json(slurp($AUTHFILE)) } || {};
+    ok $stored->{auths}{$AREG}{auth}, 'the credentials are in the private auth file';
+    tool_ok('podman push with the stored credentials', 'podman', 'push', '--tls-verify=false', @AF,
+            '--digestfile', "$TMP/tmp/auth.digest", "$REG/e2e/app:v1", "docker://$AREG/alice/app:v1")
+        // return;
+    my $apushed = slurp("$TMP/tmp/auth.digest") =~ s/\s+\z//r;
+    $log = substr(access_log($auth), $off);
+    like $log, qr{^PUT /v2/alice/app/manifests/v1 201 alice push alice/app }m,
+        'access log: the manifest PUT as alice';
+    my @alice = ('Authorization' => 'Basic YWxpY2U6c2VjcmV0');
+    is((served($auth, 'alice/app', 'v1', @alice))[0], $apushed, 'the registry holds what was pushed');
+    tool_ok('podman rmi', 'podman', 'rmi', '-f', "$REG/e2e/app:v1", "$REG/e2e/multi:v1");
+    tool_ok('podman pull with the stored credentials', 'podman', 'pull', '--tls-verify=false', @AF,
+            "$AREG/alice/app:v1") // return;
+    $info = inspect_image("$AREG/alice/app:v1");
+    is $info->{Digest}, $apushed, 'the pulled digest equals the pushed one';
+    is $info->{Id}, $IMG{app}{id}, 'same image ID as built';
+
+    tool_ok('podman logout', 'podman', 'logout', @AF, $AREG);
+    ($rc, undef, $err) = podman('pull', '--tls-verify=false', @AF, "$AREG/alice/app:v1");
+    isnt $rc, 0, 'after logout a pull is refused';
+    like $err, qr/401|unauthorized|authentication required/i, 'as unauthorized' or diag quiet($err);
+}
+
+# --- the fallback: skopeo (login, copy) against the same locations ---------------
+
+sub skopeo_part {
+    plan skip_all => 'podman and buildah ran' unless $why_not;
+    plan skip_all => "@skopeo_missing not installed" if @skopeo_missing;
+
+    my $SRC = "$TMP/src";
+    for my $cmd ([ 'init', '--layout', $SRC ], [ 'new', '--image', "$SRC:image" ]) {
+        my ($rc, undef, $err) = run_cmd([ 'umoci', @$cmd ]);
+        die "umoci @$cmd: $err" if $rc;
+    }
+    spew("$TMP/ctx/data.bin", random_bytes(300_000));
+    my ($rc, undef, $err) = run_cmd([ 'umoci', 'insert', '--image', "$SRC:image", "$TMP/ctx/data.bin",
+                                      '/data.bin' ]);
+    die "umoci insert: $err" if $rc;
+    give_scratch_away();
+    my $index = decode_json(slurp("$SRC/index.json"));
+    my $digest = $index->{manifests}[0]{digest};
+
+    tool_ok('skopeo copy to the open registry', 'skopeo', 'copy', '--preserve-digests',
+            '--dest-tls-verify=false', "oci:$SRC:image", "docker://$REG/e2e/app:v1") // return;
+    is((served($open, 'e2e/app', 'v1'))[0], $digest, 'the registry serves the pushed manifest');
+
+    my $AUTHFILE = "$TMP/home/skopeo-auth.json";
+    my @AF = ('--authfile', $AUTHFILE);
+    ($rc, undef, $err) = skopeo('login', '--tls-verify=false', @AF, '-u', 'alice', '-p', 'wrong', $AREG);
+    isnt $rc, 0, 'skopeo login with a wrong password fails';
+    my $off = length access_log($auth);
+    ($rc, undef, $err) = skopeo('copy', '--dest-tls-verify=false', @AF, "oci:$SRC:image",
+                                "docker://$AREG/alice/app:v1");
+    isnt $rc, 0, 'skopeo copy without credentials fails';
+    like $err, qr/401|unauthorized|authentication required/i, 'as unauthorized' or diag quiet($err);
+    like substr(access_log($auth), $off), qr{^\S+ /v2/\S* 401 - }m, 'access log: 401';
+    tool_ok('skopeo login -u alice -p secret', 'skopeo', 'login', '--tls-verify=false', @AF,
+            '-u', 'alice', '-p', 'secret', $AREG) // return;
+    tool_ok('skopeo copy with the stored credentials', 'skopeo', 'copy', '--preserve-digests',
+            '--dest-tls-verify=false', @AF, "oci:$SRC:image", "docker://$AREG/alice/app:v1") // return;
+    my $out = tool_raw('skopeo inspect --raw with the stored credentials', 'skopeo', 'inspect',
+                       '--tls-verify=false', @AF, '--raw', "docker://$AREG/alice/app:v1");
+    is 'sha256:' . sha256_hex($out // ''), $digest, 'the same manifest bytes come back';
+    tool_ok('skopeo copy --creds (no auth file)', 'skopeo', 'copy', '--src-tls-verify=false',
+            '--src-creds', 'alice:secret', "docker://$AREG/alice/app:v1", "oci:$TMP/pulled:image");
+    is decode_json(slurp("$TMP/pulled/index.json"))->{manifests}[0]{digest}, $digest,
+        'pulled layout: same digest';
+}
+
+subtest 'podman and buildah' => \&podman_part;
+subtest 'skopeo instead of podman' => \&skopeo_part;
+
+# --- the servers ----------------------------------------------------------------
+
+for my $srv ($open, $auth) {
+    is $srv->crash_lines, '', 'no worker crashed';
+    my @bad = grep { /\[(?:crit|alert|emerg)\]/ } split /^/m, $srv->error_log;
+    is_deeply \@bad, [], 'no crit/alert/emerg in error.log';
+    is $srv->stop, 0, 'nginx exits cleanly';
+    is $srv->valgrind_errors, '', 'valgrind is happy (when used)';
+}
+
+note sprintf 'took %.1f s', time - $T0;
+done_testing;
+
+END {
+    # rootless podman leaves a pause process (catatonit) holding its user
+    # namespace; it is ours: stop it by its pid
+    if ($TMP && -d $TMP) {
+        for my $pidfile (glob("$TMP/tmp/pause.pid"), glob("$TMP/run/libpod/tmp/pause.pid")) {
+            my ($pid) = slurp($pidfile) =~ /^(\d+)/ or next;
+            kill 'TERM', $pid if slurp("/proc/$pid/cmdline") =~ /catatonit|podman/;
+        }
+        if ($ENV{TEST_NGINX_NO_CLEAN} || !Test::More->builder->is_passing) {
+            Test::More::diag("scratch directory kept: $TMP");
+        } else {
+            remove_tree($TMP);
+        }
+    }
+}

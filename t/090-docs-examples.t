@@ -1,0 +1,864 @@
+# Every example configuration of docs/examples.md, as written there.
+#
+# Each block marked `<!-- example: NAME -->` followed by a fenced ```nginx
+# block is a conf.d file: it is put inside the http {} of a generated
+# nginx.conf (load_module from TEST_NGINX_LOAD_MODULES, a fresh server
+# root, temp paths there) and checked with `nginx -t`. Only the
+# placeholders listed in the document are replaced:
+#
+#   /var/lib/nginx/oci              the example's storage (shared by the
+#                                   two instances of the split example)
+#   /etc/nginx/registry.htpasswd    a password file made here (alice, bob,
+#                                   carol and dave, password "secret")
+#   /etc/nginx/tls/registry.{crt,key}  a self-signed certificate made with
+#                                   openssl req -x509
+#   /var/log/nginx/                 the server root's logs/
+#   unix:/run/redis/redis.sock      a private redis-server (OCI::Redis)
+#   listen [addr:]PORT ...          listen 127.0.0.1:<free port> ..., the
+#   127.0.0.1:PORT elsewhere        same free port for the same PORT
+#
+# Any other absolute path left in an example fails the test (it would be a
+# path the test does not control). Then the examples run, each in its own
+# nginx, and are driven with real requests: the 401 of auth_basic, the
+# auth_request service of docs/examples/auth-service.pl, TLS and HTTP/2
+# with curl, the per-repository rules, the rate limits, the read-only
+# mirror, pulls and pushes on two instances sharing storage and Redis, and
+# the JSON access log. Whoever edits an example into something broken
+# breaks this test.
+#
+# The nginx blocks of README.md, docs/access.md, docs/referrers.md and
+# docs/directives.md are found and checked with `nginx -t` as well.
+
+BEGIN { push @INC, 't/lib' }
+use strict;
+use warnings;
+use OCI::Server;
+use OCI::Client;
+use OCI::Redis;
+use Test::More;
+use Digest::SHA qw(sha256_hex);
+use File::Path qw(make_path);
+use File::Spec;
+use File::Temp qw(tempdir);
+use HTTP::Request;
+use IO::Socket::INET;
+use IPC::Run ();
+use JSON::XS;
+use MIME::Base64 qw(encode_base64);
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(time sleep);
+
+package DocServer {
+    # An OCI::Server whose nginx.conf is the text we give it.
+    our @ISA = ('OCI::Server');
+    sub nginx_conf { $_[0]{conf_text} }
+}
+
+my $T0 = time;
+$SIG{PIPE} = 'IGNORE';          # a client that gave up early is a failed test, not a dead one
+my $NGINX = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+my $JSON = JSON::XS->new->canonical;
+my $TMP = tempdir('oci-docs-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+
+sub which {
+    my ($prog) = @_;
+    for my $dir (split /:/, $ENV{PATH} // '/usr/bin:/bin') {
+        return "$dir/$prog" if -x "$dir/$prog";
+    }
+    return undef;
+}
+
+sub slurp {
+    my ($file) = @_;
+    open my $fh, '<:raw', $file or return '';
+    local $/;
+    my $d = <$fh>;
+    return $d // '';
+}
+
+sub spew {
+    my ($file, $data) = @_;
+    open my $fh, '>:raw', $file or die "cannot write $file: $!\n";
+    print {$fh} $data;
+    close $fh or die "cannot write $file: $!\n";
+}
+
+sub run_cmd {
+    my ($cmd, %o) = @_;
+    my ($out, $err) = ('', '');
+    my $in = $o{stdin};
+    my $ok = eval {
+        IPC::Run::run($cmd, \$in, \$out, \$err, IPC::Run::timeout($o{timeout} // 30));
+        1;
+    };
+    return (-1, $out, "$err\n$@") unless $ok;
+    return ($? >> 8, $out, $err);
+}
+
+# --- the documents --------------------------------------------------------------
+
+my $DOC = slurp('docs/examples.md');
+ok length $DOC, 'docs/examples.md is there';
+
+# name => text of every marked example
+my (%EX, @ORDER);
+while ($DOC =~ /<!--\s*example:\s*([\w-]+)\s*-->\s*\n```nginx[^\n]*\n(.*?)^```/msg) {
+    my ($name, $text) = ($1, $2);
+    ok !exists $EX{$name}, "example $name is marked once";
+    $EX{$name} = $text;
+    push @ORDER, $name;
+}
+my @markers = $DOC =~ /<!--\s*example:\s*([\w-]+)\s*-->/g;
+is_deeply \@ORDER, \@markers, 'every example marker is followed by an ```nginx block';
+my @fences = $DOC =~ /^```nginx/mg;
+is scalar @fences, scalar @ORDER, 'every ```nginx block is a marked example';
+
+my @WANT = qw(auth-basic auth-request tls-http2 per-repository limit-req mirror
+              split-pull split-push access-log);
+for my $name (@WANT) {
+    ok exists $EX{$name}, "docs/examples.md has the $name example";
+}
+
+# An indented (4 spaces) block of a markdown file, starting at the line
+# that matches $start: up to the next line that is neither indented nor
+# blank.
+sub indented_block {
+    my ($file, $start) = @_;
+    my ($block, $in) = ('', 0);
+    for my $line (split /^/m, slurp($file)) {
+        if (!$in) {
+            next unless $line =~ /^    / && $line =~ $start;
+            $in = 1;
+        } elsif ($line !~ /^(?:    |\s*$)/) {
+            last;
+        }
+        $block .= $line;
+    }
+    $block =~ s/^    //mg;
+    $block =~ s/\s+\z/\n/;
+    return $block;
+}
+
+# --- shared fixtures: passwords, certificate, Redis, ports -------------------------
+
+my $HTPASSWD = "$TMP/registry.htpasswd";
+my %USERS = map { $_ => 'secret' } qw(alice bob carol dave);
+{
+    my @lines;
+    for my $u (sort keys %USERS) {
+        my ($rc, $out, $err) = which('htpasswd')
+            ? run_cmd([ 'htpasswd', '-nbB', $u, $USERS{$u} ])
+            : (0, "$u:{PLAIN}$USERS{$u}\n", '');      # auth_basic reads {PLAIN} too
+        die "htpasswd: $err" if $rc;
+        push @lines, $out =~ s/\s+\z//r;
+    }
+    spew($HTPASSWD, join("\n", @lines) . "\n");
+}
+diag 'no htpasswd (apache2-utils): {PLAIN} passwords, and the auth_request service '
+   . 'cannot check them' unless which('htpasswd');
+
+make_path("$TMP/tls");
+{
+    my ($rc, undef, $err) = run_cmd([ 'openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
+        '-days', '2', '-subj', '/CN=registry.example.com',
+        '-addext', 'subjectAltName=DNS:registry.example.com,IP:127.0.0.1',
+        '-keyout', "$TMP/tls/registry.key", '-out', "$TMP/tls/registry.crt" ]);
+    die "openssl req: $err" if $rc;
+}
+
+my $REDIS = OCI::Redis->start;
+diag 'no redis-server: oci_redis points at a socket nobody listens on' unless $REDIS;
+my $REDIS_SOCK = $REDIS ? $REDIS->socket : "$TMP/no-redis.sock";
+
+# Ports: each example (the two halves of the split one together, and the
+# variants the tests make of an example) gets free ports of its own for
+# the ports it names, so that one example left running cannot disturb the
+# next.
+my %PORT;             # "group:port in the document" => free port on 127.0.0.1
+sub group_of {
+    my ($name) = @_;
+    $name =~ s/^split-.*/split/;
+    $name =~ s/--.*//;                   # variants: mirror--if, ...
+    return $name;
+}
+sub port_for {
+    my ($group, $p) = @_;
+    return $PORT{"$group:$p"} if $PORT{"$group:$p"};
+    my $free;
+    for (1 .. 50) {
+        $free = OCI::Server::free_port();
+        last unless grep { $_ == $free } values %PORT;
+    }
+    return $PORT{"$group:$p"} = $free;
+}
+
+# The example text with placeholders replaced; dies on an absolute path
+# that is not a placeholder.
+sub localize {
+    my ($text, %o) = @_;
+    my $storage = $o{storage} or die;
+    $text =~ s{/var/lib/nginx/oci\b}{$storage}g;
+    $text =~ s{/etc/nginx/registry\.htpasswd\b}{$HTPASSWD}g;
+    $text =~ s{/etc/nginx/tls/}{$TMP/tls/}g;
+    $text =~ s{/var/log/nginx/}{$o{logs}/}g;
+    $text =~ s{unix:/run/redis/redis\.sock\b}{unix:$REDIS_SOCK}g;
+    # ports: every listen (whatever its address) becomes 127.0.0.1:<free>,
+    # and 127.0.0.1:PORT elsewhere (proxy_pass) the same free port
+    my @lines = split /^/m, $text;
+    for (@lines) {
+        if (/^\s*listen\s/) {
+            s{^(\s*listen\s+)(?:\S*:)?(\d+)(?=[\s;])}{$1 . '127.0.0.1:' . port_for($o{group}, $2)}e
+                or die "cannot rewrite: $_";
+        } else {
+            s{\b127\.0\.0\.1:(\d+)\b}{'127.0.0.1:' . port_for($o{group}, $1)}ge;
+        }
+    }
+    $text = join '', @lines;
+    (my $check = $text) =~ s/#.*$//mg;
+    my @left = $check =~ m{(?<![\w.\-/])(/(?:etc|var|run|usr|srv|opt|home|tmp)/[^\s;]*)}g;
+    @left = grep { my $p = $_; !grep { index($p, $_) == 0 } $TMP, $o{root}, $storage, $REDIS_SOCK }
+        @left;
+    die "unknown absolute path(s) in the example: @left\n" if @left;
+    return $text;
+}
+
+sub load_modules {
+    my @mods = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
+    return join '', map { 'load_module ' . File::Spec->rel2abs($_) . ";\n" } @mods;
+}
+
+# A whole nginx.conf around an http-level snippet.
+sub wrap_http {
+    my ($root, $snippet, %o) = @_;
+    my $user = $> == 0 ? "user root;\n" : '';
+    my $workers = $o{workers} // 1;
+    return load_modules() . <<"CONF";
+# generated by t/090-docs-examples.t
+daemon off;
+master_process on;
+worker_processes $workers;
+${user}pid logs/nginx.pid;
+error_log logs/error.log info;
+
+events {
+    worker_connections 256;
+}
+
+http {
+    default_type application/octet-stream;
+    access_log logs/access.log;
+    client_body_temp_path tmp/client_body;
+    proxy_temp_path tmp/proxy;
+    fastcgi_temp_path tmp/fastcgi;
+    uwsgi_temp_path tmp/uwsgi;
+    scgi_temp_path tmp/scgi;
+
+$snippet
+}
+CONF
+}
+
+# A server for one example (not started): nginx.conf written, storage
+# directory given or in its own root.
+my ($N, @ALL) = (0);
+sub doc_server {
+    my ($name, $text, %o) = @_;
+    my $srv = DocServer->new(label => OCI::Server::suite_label() . '.' . ++$N . "-$name",
+                             valgrind => 0);
+    my $root = $srv->servroot;
+    my $storage = $o{storage} // "$root/storage";
+    my $conf = eval {
+        my $snippet = localize($text, storage => $storage, logs => "$root/logs", root => $root,
+                               group => group_of($name));
+        $o{raw} ? $o{raw}->($snippet) : wrap_http($root, $snippet, %o);
+    };
+    if (!defined $conf) {
+        fail "$name: placeholders replaced";
+        diag $@;
+        return;
+    }
+    $srv->prepare(conf_text => $conf);
+    push @ALL, $srv;
+    return $srv;
+}
+
+sub nginx_t {
+    my ($srv, $what) = @_;
+    my ($rc, $out, $err) = run_cmd([ $NGINX, '-t', '-p', $srv->servroot . '/', '-c', 'conf/nginx.conf' ]);
+    ok $rc == 0 && $err =~ /test is successful/, "$what: nginx -t"
+        or diag "$err\n--- nginx.conf:\n" . slurp($srv->path('conf', 'nginx.conf'));
+    return $rc == 0;
+}
+
+sub start_ok {
+    my ($srv, $what) = @_;
+    ok $srv->start, "$what: nginx starts" or diag $srv->error;
+    return $srv->alive;
+}
+
+# --- requests -----------------------------------------------------------------------
+
+sub basic { my ($u, $p) = @_; return ('Authorization' => 'Basic ' . encode_base64("$u:" . ($p // $USERS{$u}), '')) }
+
+# One plain-HTTP request on a new connection: an HTTP::Response.
+sub req {
+    my ($port, $method, $path, %o) = @_;
+    my $c = OCI::Client->new(port => $port, timeout => 10);
+    my $res = $c->request($method, $path, keepalive => 0, %o);
+    $c->close;
+    $res->request(HTTP::Request->new($method, "http://127.0.0.1:$port$path"));
+    return $res;
+}
+
+# One request with curl (HTTPS, HTTP/2): { code, version, headers (lower-
+# case names), body }.
+sub curl {
+    my ($url, %o) = @_;
+    my $hdr = "$TMP/curl.headers";
+    unlink $hdr;
+    my @cmd = ('curl', '-sS', '-k', '--max-time', '20', '-D', $hdr, '-o', "$TMP/curl.body",
+               '-w', '%{http_version} %{http_code}', '-X', $o{method} // 'GET');
+    push @cmd, ($o{http2} // 1) ? '--http2' : '--http1.1';
+    push @cmd, '-u', $o{user} if $o{user};
+    push @cmd, '-H', $_ for @{ $o{headers} || [] };
+    push @cmd, '--data-binary', '@-' if defined $o{body} && !$o{stream};
+    push @cmd, '-T', '-' if $o{stream};       # no Content-Length: streamed
+    push @cmd, '-I' if ($o{method} // '') eq 'HEAD';
+    my ($rc, $out, $err) = run_cmd([ @cmd, $url ], stdin => $o{body});
+    my %h;
+    for (split /\r?\n/, slurp($hdr)) {
+        $h{ lc $1 } = $2 if /^([\w-]+):\s*(.*?)\s*$/;
+    }
+    my ($version, $code) = split ' ', $out // '';
+    return { rc => $rc, err => $err, version => $version // '', code => $code // 0,
+             headers => \%h, body => slurp("$TMP/curl.body") };
+}
+
+sub json_code {
+    my ($body) = @_;
+    my $d = eval { decode_json($body) } || {};
+    return $d->{errors}[0]{code} // '';
+}
+
+# Content to push: one blob, an image manifest referring to it.
+sub random_bytes {
+    my ($n) = @_;
+    my $s = pack 'N*', map { int rand 4294967296 } 1 .. int($n / 4) + 1;
+    return substr $s, 0, $n;
+}
+my $MT_OCI = 'application/vnd.oci.image.manifest.v1+json';
+my $EMPTY_DIGEST = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
+
+sub content {
+    my $layer = random_bytes(5000 + int rand 5000);
+    my $config = $JSON->encode({ architecture => 'amd64', os => 'linux',
+                                 rootfs => { type => 'layers', diff_ids => [] } });
+    my %c = (layer => $layer, layer_digest => 'sha256:' . sha256_hex($layer),
+             config => $config, config_digest => 'sha256:' . sha256_hex($config));
+    $c{manifest} = $JSON->encode({
+        schemaVersion => 2, mediaType => $MT_OCI,
+        config => { mediaType => 'application/vnd.oci.image.config.v1+json',
+                    digest => $c{config_digest}, size => length $config },
+        layers => [ { mediaType => 'application/vnd.oci.image.layer.v1.tar',
+                      digest => $c{layer_digest}, size => length $layer } ],
+    });
+    $c{manifest_digest} = 'sha256:' . sha256_hex($c{manifest});
+    return \%c;
+}
+
+# Pushes a content set over plain HTTP (monolithic blob uploads); returns
+# the list of status codes (blob, blob, manifest).
+sub push_plain {
+    my ($port, $repo, $c, $tag, @auth) = @_;
+    my @codes;
+    for my $b ([ $c->{config}, $c->{config_digest} ], [ $c->{layer}, $c->{layer_digest} ]) {
+        push @codes, req($port, 'POST', "/v2/$repo/blobs/uploads/?digest=$b->[1]", body => $b->[0],
+                         headers => [ 'Content-Type' => 'application/octet-stream', @auth ])->code;
+    }
+    push @codes, req($port, 'PUT', "/v2/$repo/manifests/$tag", body => $c->{manifest},
+                     headers => [ 'Content-Type' => $MT_OCI, @auth ])->code;
+    return @codes;
+}
+
+# --- 1. every block passes nginx -t -----------------------------------------------------
+
+my %SRV;
+for my $name (@ORDER) {
+    my %o;
+    $o{storage} = "$TMP/split-storage" if $name =~ /^split-/;
+    $o{workers} = 2 if $name eq 'split-pull';
+    my $srv = doc_server($name, $EX{$name}, %o) or next;
+    nginx_t($srv, "examples.md $name") and $SRV{$name} = $srv;
+}
+
+# the other documents' blocks
+{
+    my $readme = indented_block('README.md', qr/^\s*load_module\b/);
+    like $readme, qr/location \/v2\/ \{.*oci_registry on;/s, 'README.md has its configuration block';
+    # its certificates are a comment: put some in, and an events block
+    my $cert = "ssl_certificate /etc/nginx/tls/registry.crt;\n"
+             . "ssl_certificate_key /etc/nginx/tls/registry.key;";
+    (my $text = $readme) =~ s/^(\s*)#\s*\.\.\. your certificates \.\.\.\s*$/$1$cert/m;
+    $text =~ s/^\s*load_module\s+\S+;\s*$//m;
+    my $srv = doc_server('readme', $text, raw => sub {
+        my ($t) = @_;
+        my $user = $> == 0 ? "user root;\n" : '';
+        $t =~ s/^(\s*http\s*\{)/$1\n    client_body_temp_path tmp\/client_body;\n    proxy_temp_path tmp\/proxy;\n    fastcgi_temp_path tmp\/fastcgi;\n    uwsgi_temp_path tmp\/uwsgi;\n    scgi_temp_path tmp\/scgi;/m;
+        return load_modules() . "${user}pid logs/nginx.pid;\nerror_log logs/error.log;\n"
+             . "events { }\n" . $t;
+    });
+    nginx_t($srv, 'README.md configuration') if $srv;
+
+    my $access = indented_block('docs/access.md', qr/^\s*map "\$remote_user/);
+    like $access, qr/server \{.*oci_registry on;/s, 'docs/access.md has its example';
+    $srv = doc_server('access-md', $access);
+    nginx_t($srv, 'docs/access.md example') if $srv;
+
+    my $refs = indented_block('docs/referrers.md', qr/^\s*location \/v2\/ \{/);
+    like $refs, qr/oci_redis /, 'docs/referrers.md has its configuration block';
+    $srv = doc_server('referrers-md', "server {\n    listen 5000;\n$refs}\n");
+    nginx_t($srv, 'docs/referrers.md configuration') if $srv;
+
+    my $logf = indented_block('docs/directives.md', qr/^\s*log_format oci /);
+    like $logf, qr/access_log /, 'docs/directives.md has its log format';
+    $srv = doc_server('directives-md', $logf);
+    nginx_t($srv, 'docs/directives.md log format') if $srv;
+}
+
+# --- 2. running them --------------------------------------------------------------------
+
+# The documented bodies, to compare with what the module answers.
+my ($DOC_401) = $DOC =~ /^\s*(\{"errors":\[\{"code":"UNAUTHORIZED".*\})\s*$/m;
+my ($DOC_429) = $DOC =~ /^\s*(\{"errors":\[\{"code":"TOOMANYREQUESTS".*\})\s*$/m;
+
+# After each example: whatever it left running is stopped.
+sub example {
+    my ($name, $code) = @_;
+    subtest $name => $code;
+    $_->stop for @ALL;
+}
+
+sub server_ok {
+    my ($name) = @_;
+    my $srv = $SRV{$name};
+    return unless $srv && start_ok($srv, $name);
+    return $srv;
+}
+
+sub done_with {
+    my ($srv, $name) = @_;
+    is $srv->crash_lines, '', "$name: no worker crashed";
+    my @bad = grep { /\[(?:crit|alert|emerg)\]/ } split /^/m, $srv->error_log;
+    is_deeply \@bad, [], "$name: no crit/alert/emerg in error.log";
+    is $srv->stop, 0, "$name: nginx exits cleanly";
+    $srv->cleanup;
+}
+
+example 'auth-basic' => sub {
+    my $srv = server_ok('auth-basic') or return;
+    my $p = port_for('auth-basic', 5000);
+    my $res = req($p, 'GET', '/v2/');
+    is $res->code, 401, 'anonymous /v2/: 401';
+    is $res->header('WWW-Authenticate'), 'Basic realm="registry"', 'with the Basic challenge';
+    is $res->header('Content-Type'), 'application/json', 'as JSON';
+    is $res->header('Docker-Distribution-API-Version'), 'registry/2.0', 'API version header';
+    is $res->content =~ s/\s+\z//r, $DOC_401, 'the body is the one the document shows';
+    $res = req($p, 'GET', '/v2/', headers => [ basic('alice') ]);
+    is $res->code, 200, 'alice: 200';
+    is $res->content =~ s/\s+\z//r, '{}', 'with {}';
+    is req($p, 'GET', '/v2/', headers => [ basic('alice', 'wrong') ])->code, 401,
+        'a wrong password: 401';
+    my $c = content();
+    is_deeply [ push_plain($p, 'alice/app', $c, 'v1', basic('alice')) ], [ 201, 201, 201 ],
+        'alice pushes two blobs and a manifest';
+    is_deeply [ push_plain($p, 'alice/app', $c, 'v2') ], [ 401, 401, 401 ],
+        'anonymous pushes: 401';
+    $res = req($p, 'GET', '/v2/alice/app/manifests/v1', headers => [ basic('bob'), Accept => $MT_OCI ]);
+    is $res->code, 200, 'bob pulls the manifest';
+    is $res->content, $c->{manifest}, 'byte for byte';
+    done_with($srv, 'auth-basic');
+};
+
+example 'auth-request' => sub {
+    plan skip_all => 'htpasswd not installed: the service checks bcrypt passwords'
+        unless which('htpasswd');
+    my $sp = port_for('auth-request', 9000);
+    my $log = "$TMP/auth-service.log";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $log;
+        open STDERR, '>&', \*STDOUT;
+        exec($^X, 'docs/examples/auth-service.pl', '--listen', "127.0.0.1:$sp",
+             '--htpasswd', $HTPASSWD, '--push-prefix', 'team/') or POSIX::_exit(127);
+    }
+    my $up;
+    for (1 .. 100) {
+        last if ($up = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$sp", Timeout => 1));
+        last if waitpid($pid, WNOHANG) == $pid;
+        sleep 0.05;
+    }
+    ok $up, 'docs/examples/auth-service.pl listens' or diag slurp($log);
+    close $up if $up;
+    my $guard = Guard->new(sub { kill 'TERM', $pid; waitpid $pid, 0 });
+
+    my $srv = server_ok('auth-request') or return;
+    my $p = port_for('auth-request', 5000);
+    my $res = req($p, 'GET', '/v2/');
+    is $res->code, 401, 'anonymous /v2/: 401 (from the service)';
+    is $res->header('WWW-Authenticate'), 'Basic realm="registry"',
+        "the service's WWW-Authenticate reaches the client";
+    is json_code($res->content), 'UNAUTHORIZED', 'as the JSON error';
+    is req($p, 'GET', '/v2/', headers => [ basic('alice') ])->code, 200, 'alice: /v2/ 200';
+    is req($p, 'GET', '/v2/', headers => [ basic('alice', 'wrong') ])->code, 401,
+        'a wrong password: 401';
+
+    $res = req($p, 'GET', '/v2/team/app/tags/list');
+    is json_code($res->content), 'NAME_UNKNOWN', 'anonymous pull: let through (404 NAME_UNKNOWN)';
+    $res = req($p, 'POST', '/v2/team/app/blobs/uploads/');
+    is $res->code, 401, 'anonymous push: 401';
+    is $res->header('WWW-Authenticate'), 'Basic realm="registry"', 'with the challenge';
+
+    # a chunked push as alice: POST, PATCH, PUT, each asked about
+    my $blob = random_bytes(70_000);
+    my $digest = 'sha256:' . sha256_hex($blob);
+    $res = req($p, 'POST', '/v2/team/app/blobs/uploads/', headers => [ basic('alice') ]);
+    is $res->code, 202, 'alice may push to team/app: 202';
+    my $loc = $res->header('Location') // '';
+    $res = req($p, 'PATCH', $loc, headers => [ basic('alice'), 'Content-Range' => '0-' . (length($blob) - 1) ],
+               body => $blob);
+    is $res->code, 202, 'PATCH of 70000 bytes: 202 (no body went to the service)';
+    $res = req($p, 'PUT', "$loc?digest=$digest", headers => [ basic('alice') ]);
+    is $res->code, 201, 'PUT ?digest=: 201';
+    $res = req($p, 'GET', "/v2/team/app/blobs/$digest");
+    is $res->code, 200, 'anonymous pull of the blob';
+    ok $res->content eq $blob, 'the same bytes';
+
+    $res = req($p, 'POST', '/v2/other/app/blobs/uploads/', headers => [ basic('alice') ]);
+    is $res->code, 403, 'alice may not push outside team/: 403';
+    is json_code($res->content), 'DENIED', 'DENIED';
+    $res = req($p, 'DELETE', "/v2/team/app/blobs/$digest", headers => [ basic('alice') ]);
+    is $res->code, 403, 'nobody may delete: 403';
+
+    # the service logs after it answered: give it a moment for the last one
+    for (1 .. 40) { last if slurp($log) =~ /method=DELETE/; sleep 0.05 }
+    my $slog = slurp($log);
+    like $slog, qr{action= repository= user=- method=GET uri=/v2/ -> 401}, 'the service saw the /v2/ ping';
+    like $slog, qr{action=pull repository=team/app user=- method=GET uri=/v2/team/app/tags/list -> 200},
+        'the service saw the pull, with repository and action';
+    like $slog, qr{action=push repository=team/app user=alice method=PATCH uri=/v2/team/app/blobs/uploads/[0-9a-f]+ -> 200},
+        'and the PATCH of the upload as a push by alice';
+    like $slog, qr{action=delete repository=team/app user=alice method=DELETE .* -> 403}, 'and the delete';
+
+    # the example uses the variables inside location = /_auth: they must
+    # describe the main request (checked by the service's log above)
+    like $EX{'auth-request'}, qr/proxy_set_header\s+X-Repository\s+\$oci_repository;/,
+        'the example passes $oci_repository to the service directly';
+
+    # the service down: nginx answers 500, as the JSON error
+    undef $guard;
+    my $res5 = req($p, 'GET', '/v2/team/app/tags/list');
+    is $res5->code, 500, 'the service is down: 500';
+    is json_code($res5->content), 'UNKNOWN', 'UNKNOWN';
+    done_with($srv, 'auth-request');
+};
+
+example 'tls-http2' => sub {
+    my $srv = server_ok('tls-http2') or return;
+    my $base = 'https://127.0.0.1:' . port_for('tls-http2', 443);
+    my $r = curl("$base/v2/", user => 'alice:secret');
+    is $r->{code}, 200, 'curl --http2 https://.../v2/ as alice: 200' or diag $r->{err};
+    is $r->{version}, '2', 'over HTTP/2';
+    $r = curl("$base/v2/");
+    is $r->{code}, 401, 'anonymous: 401';
+    is $r->{headers}{'www-authenticate'}, 'Basic realm="registry"', 'with the challenge';
+    is json_code($r->{body}), 'UNAUTHORIZED', 'and the JSON error, over HTTP/2';
+    $r = curl("$base/v2/", user => 'alice:secret', http2 => 0);
+    is $r->{version}, '1.1', 'HTTP/1.1 clients are served too';
+
+    # a chunked blob upload over HTTP/2, the last chunk without a length
+    my $blob = random_bytes(300_000);
+    my $digest = 'sha256:' . sha256_hex($blob);
+    $r = curl("$base/v2/team/app/blobs/uploads/", method => 'POST', user => 'alice:secret');
+    is $r->{code}, 202, 'POST uploads/: 202';
+    my $loc = $r->{headers}{location} // '';
+    $r = curl("$base$loc", method => 'PATCH', user => 'alice:secret', body => substr($blob, 0, 100_000),
+              headers => [ 'Content-Range: 0-99999', 'Content-Type: application/octet-stream' ]);
+    is $r->{code}, 202, 'PATCH of 100000 bytes with Content-Range: 202';
+    is $r->{headers}{range}, '0-99999', 'Range: 0-99999';
+    $r = curl("$base$loc", method => 'PATCH', user => 'alice:secret', body => substr($blob, 100_000),
+              stream => 1, headers => [ 'Content-Type: application/octet-stream' ]);
+    is $r->{code}, 202, 'PATCH of the rest, streamed without Content-Length: 202';
+    is $r->{headers}{range}, '0-299999', 'Range: 0-299999';
+    $r = curl("$base$loc?digest=$digest", method => 'PUT', user => 'alice:secret');
+    is $r->{code}, 201, 'PUT ?digest=: 201';
+    $r = curl("$base/v2/team/app/blobs/$digest", user => 'alice:secret');
+    is $r->{code}, 200, 'GET of the blob';
+    ok $r->{body} eq $blob, 'the same bytes';
+    is $r->{headers}{'docker-content-digest'}, $digest, 'Docker-Content-Digest';
+    $r = curl("$base/v2/team/app/blobs/$digest", user => 'alice:secret', headers => [ 'Range: bytes=10-19' ]);
+    is $r->{code}, 206, 'a range: 206';
+    ok $r->{body} eq substr($blob, 10, 10), 'the right 10 bytes';
+
+    # a whole image, monolithic uploads and the manifest, over HTTP/2
+    my $c = content();
+    for my $b ([ $c->{config}, $c->{config_digest} ], [ $c->{layer}, $c->{layer_digest} ]) {
+        $r = curl("$base/v2/team/app/blobs/uploads/?digest=$b->[1]", method => 'POST',
+                  user => 'alice:secret', body => $b->[0],
+                  headers => [ 'Content-Type: application/octet-stream' ]);
+        is $r->{code}, 201, "monolithic upload of $b->[1]: 201";
+    }
+    $r = curl("$base/v2/team/app/manifests/v1", method => 'PUT', user => 'alice:secret',
+              body => $c->{manifest}, headers => [ "Content-Type: $MT_OCI" ]);
+    is $r->{code}, 201, 'PUT manifest: 201';
+    is $r->{headers}{'docker-content-digest'}, $c->{manifest_digest}, 'with its digest';
+    $r = curl("$base/v2/team/app/manifests/v1", user => 'alice:secret', headers => [ "Accept: $MT_OCI" ]);
+    is $r->{code}, 200, 'GET manifest: 200';
+    is $r->{body}, $c->{manifest}, 'byte for byte';
+    is $r->{version}, '2', 'over HTTP/2';
+    like slurp($srv->path('logs', 'access.log')), qr{"PATCH /v2/team/app/blobs/uploads/[0-9a-f]+ HTTP/2\.0" 202 },
+        'the access log shows the PATCHes as HTTP/2.0';
+    done_with($srv, 'tls-http2');
+};
+
+example 'per-repository' => sub {
+    my $srv = server_ok('per-repository') or return;
+    my $p = port_for('per-repository', 5000);
+    my $up = sub { req($p, 'POST', "/v2/$_[0]/blobs/uploads/", headers => [ @_[1 .. $#_] ])->code };
+    is req($p, 'GET', '/v2/')->code, 401, 'anonymous /v2/: 401';
+    is req($p, 'GET', '/v2/', headers => [ basic('dave') ])->code, 200, 'any user: /v2/ 200';
+    is json_code(req($p, 'GET', '/v2/public/tool/tags/list')->content), 'NAME_UNKNOWN',
+        'anonymous pull from public/: no password asked';
+    is req($p, 'GET', '/v2/team-a/app/tags/list')->code, 401, 'anonymous pull from team-a/: 401';
+    is json_code(req($p, 'GET', '/v2/team-a/app/tags/list', headers => [ basic('dave') ])->content),
+        'NAME_UNKNOWN', 'any user pulls team-a/';
+    is $up->('team-a/app'), 401, 'anonymous push: 401';
+    is $up->('team-a/app', basic('alice')), 202, 'alice (team-a) pushes to team-a/app';
+    is $up->('team-b/app', basic('alice')), 403, 'but not to team-b/app';
+    is $up->('team-b/app', basic('bob')), 202, 'bob (team-b) pushes to team-b/app';
+    is $up->('public/tool', basic('alice')), 403, 'alice may not push to public/';
+    is $up->('public/tool', basic('carol')), 202, 'carol (admin) may';
+    is $up->('team-a/app', basic('dave')), 403, 'dave (no team) pushes nothing';
+    is $up->('team-a/app', basic('alice', 'wrong')), 401, 'alice with a wrong password: 401';
+    my $res = req($p, 'DELETE', '/v2/team-a/app/manifests/latest', headers => [ basic('alice') ]);
+    is $res->code, 403, 'alice may not delete';
+    is json_code($res->content), 'DENIED', 'DENIED';
+    $res = req($p, 'DELETE', '/v2/team-b/app/manifests/latest', headers => [ basic('carol') ]);
+    is json_code($res->content), 'MANIFEST_UNKNOWN', 'carol (admin) may (404: there is no such tag)';
+    done_with($srv, 'per-repository');
+};
+
+# Sends requests on one keepalive connection until the first 429 (or $max).
+# Returns (requests accepted before it, the 429 response or undef).
+sub until_429 {
+    my ($port, $method, $path, $max, @o) = @_;
+    my $c = OCI::Client->new(port => $port, timeout => 10);
+    my ($n, $deadline) = (0, time + 20);
+    while ($n < $max && time < $deadline) {
+        my $res = $c->request($method, $path, keepalive => 1, @o);
+        if ($res->code == 599) {                   # closed: go on with a new connection
+            $c = OCI::Client->new(port => $port, timeout => 10);
+            next;
+        }
+        return ($n, $res) if $res->code == 429;
+        $n++;
+    }
+    return ($n, undef);
+}
+
+example 'limit-req' => sub {
+    my $srv = server_ok('limit-req') or return;
+    my $p = port_for('limit-req', 5000);
+    my ($push_burst) = $EX{'limit-req'} =~ /zone=oci_pushes burst=(\d+)/;
+    my ($pull_burst) = $EX{'limit-req'} =~ /zone=oci_pulls burst=(\d+)/;
+    ok $push_burst && $pull_burst, "the example's bursts: pushes $push_burst, pulls $pull_burst";
+
+    my ($n, $res) = until_429($p, 'POST', '/v2/team/app/blobs/uploads/', 10 * $push_burst);
+    ok $res, "pushes to team/app are limited: 429 after $n";
+    cmp_ok $n, '>=', $push_burst, 'not before the burst was used up';
+    return unless $res;
+    is $res->header('Retry-After'), '1', 'Retry-After: 1';
+    is $res->header('Content-Type'), 'application/json', 'JSON';
+    is $res->content =~ s/\s+\z//r, $DOC_429, 'the body is the one the document shows';
+    is req($p, 'POST', '/v2/team/other/blobs/uploads/')->code, 202,
+        'another repository still takes pushes';
+    is json_code(req($p, 'GET', '/v2/team/app/tags/list')->content), 'NAME_UNKNOWN',
+        'and team/app still takes pulls (another zone)';
+
+    ($n, $res) = until_429($p, 'GET', '/v2/team/app/tags/list', 10 * $pull_burst);
+    ok $res, "pulls from team/app are limited: 429 after $n";
+    cmp_ok $n, '>=', $pull_burst, 'not before the burst was used up';
+    ($n, $res) = until_429($p, 'GET', '/v2/', 300);
+    ok !$res && $n == 300, '/v2/ is never limited (300 requests)';
+    done_with($srv, 'limit-req');
+};
+
+example 'mirror' => sub {
+    my $srv = server_ok('mirror') or return;
+    my $local = port_for('mirror', 5001);
+    my $base = 'https://127.0.0.1:' . port_for('mirror', 443);
+    my $c = content();
+    is_deeply [ push_plain($local, 'library/app', $c, 'v1') ], [ 201, 201, 201 ],
+        'the local server takes a push';
+    my $r = curl("$base/v2/library/app/manifests/v1", headers => [ "Accept: $MT_OCI" ]);
+    is $r->{code}, 200, 'the public server serves the manifest';
+    is $r->{body}, $c->{manifest}, 'byte for byte';
+    $r = curl("$base/v2/library/app/blobs/$c->{layer_digest}", method => 'HEAD');
+    is $r->{code}, 200, 'HEAD of a blob: 200';
+    $r = curl("$base/v2/library/app/blobs/uploads/", method => 'POST');
+    is $r->{code}, 403, 'POST of an upload: 403';
+    is $r->{headers}{'content-type'}, 'application/json', 'JSON';
+    is json_code($r->{body}), 'DENIED', 'DENIED';
+    $r = curl("$base/v2/library/app/manifests/v2", method => 'PUT', body => $c->{manifest},
+              headers => [ "Content-Type: $MT_OCI" ]);
+    is $r->{code}, 403, 'PUT of a manifest: 403';
+    $r = curl("$base/v2/library/app/manifests/$c->{manifest_digest}", method => 'DELETE');
+    is $r->{code}, 403, 'DELETE: 403';
+    is req($local, 'DELETE', '/v2/library/app/manifests/v1')->code, 202,
+        'the local server deletes the tag';
+    is curl("$base/v2/library/app/manifests/v1")->{code}, 404, 'and the mirror no longer has it';
+    done_with($srv, 'mirror');
+
+    # the variant the text gives: an if on $oci_action instead of limit_except
+    my ($if) = $DOC =~ /without\s+`limit_except`:\s+`(if \(\$oci_action[^`]*)`/;
+    ok $if, 'the text gives the variant with if ($oci_action ...)';
+    my $variant = $EX{mirror} =~ s/limit_except GET HEAD \{.*?\}/$if/sr;
+    isnt $variant, $EX{mirror}, 'which replaces limit_except';
+    my $srv2 = doc_server('mirror--if', $variant);
+    return unless $srv2 && nginx_t($srv2, 'mirror with the if') && start_ok($srv2, 'mirror with the if');
+    is_deeply [ push_plain($local, 'library/app', $c, 'v1') ], [ 201, 201, 201 ],
+        'the local server takes a push';
+    is curl("$base/v2/library/app/manifests/v1", headers => [ "Accept: $MT_OCI" ])->{code}, 200,
+        'the public server serves the manifest';
+    for my $m ([ 'POST', '/v2/library/app/blobs/uploads/' ], [ 'PUT', '/v2/library/app/manifests/v2' ],
+               [ 'PATCH', '/v2/library/app/blobs/uploads/0123456789abcdef0123456789abcdef' ],
+               [ 'DELETE', "/v2/library/app/manifests/$c->{manifest_digest}" ]) {
+        my $r = curl("$base$m->[1]", method => $m->[0], body => $m->[0] eq 'GET' ? undef : 'x');
+        is_deeply [ $r->{code}, json_code($r->{body}) ], [ 403, 'DENIED' ], "$m->[0]: 403 DENIED";
+    }
+    done_with($srv2, 'mirror with the if');
+
+    # a read-only location needs client_max_body_size all the same
+    my $small = $EX{mirror} =~ s/^.*client_max_body_size 0;.*\n//mr;
+    my $srv3 = doc_server('mirror--no-body-size', $small);
+    my ($rc, undef, $err) = run_cmd([ $NGINX, '-t', '-p', $srv3->servroot . '/', '-c', 'conf/nginx.conf' ]);
+    isnt $rc, 0, 'without client_max_body_size 0, nginx -t refuses the read-only location';
+    like $err, qr/client_max_body_size/, 'naming client_max_body_size';
+    $srv3->cleanup;
+};
+
+example 'split: pulls and pushes on two instances' => sub {
+    plan skip_all => 'no redis-server' unless $REDIS;
+    my $pull = server_ok('split-pull') or return;
+    my $push = server_ok('split-push') or return;
+    my ($pp, $wp) = (port_for('split', 5000), port_for('split', 5001));
+    my @alice = basic('alice');
+
+    my $c = content();
+    is_deeply [ push_plain($wp, 'team/app', $c, 'v1') ], [ 401, 401, 401 ],
+        'push instance: anonymous pushes get 401';
+    is_deeply [ push_plain($wp, 'team/app', $c, 'v1', @alice) ], [ 201, 201, 201 ],
+        'push instance: alice pushes an image';
+    my $res = req($pp, 'GET', '/v2/team/app/manifests/v1', headers => [ Accept => $MT_OCI ]);
+    is $res->code, 200, 'pull instance: the manifest is there';
+    is $res->content, $c->{manifest}, 'byte for byte';
+    $res = req($pp, 'GET', "/v2/team/app/blobs/$c->{layer_digest}");
+    ok $res->code == 200 && $res->content eq $c->{layer}, 'pull instance: the layer, byte for byte';
+
+    # a signature-like referrer through the push side, listed by the pull side
+    my $rc = req($wp, 'POST', "/v2/team/app/blobs/uploads/?digest=$EMPTY_DIGEST", body => '{}',
+                 headers => [ @alice ])->code;
+    is $rc, 201, 'push instance: the empty config blob';
+    my $art = $JSON->encode({
+        schemaVersion => 2, mediaType => $MT_OCI, artifactType => 'application/example.signature',
+        config => { mediaType => 'application/vnd.oci.empty.v1+json', digest => $EMPTY_DIGEST, size => 2 },
+        layers => [ { mediaType => 'application/vnd.oci.empty.v1+json', digest => $EMPTY_DIGEST, size => 2 } ],
+        subject => { mediaType => $MT_OCI, digest => $c->{manifest_digest}, size => length $c->{manifest} },
+    });
+    my $art_digest = 'sha256:' . sha256_hex($art);
+    $res = req($wp, 'PUT', "/v2/team/app/manifests/$art_digest", body => $art,
+               headers => [ 'Content-Type' => $MT_OCI, @alice ]);
+    is $res->code, 201, 'push instance: a manifest with a subject';
+    is $res->header('OCI-Subject'), $c->{manifest_digest}, 'OCI-Subject (Redis is in use)';
+    $res = req($pp, 'GET', "/v2/team/app/referrers/$c->{manifest_digest}");
+    is $res->code, 200, 'pull instance: referrers of the image';
+    my $list = eval { decode_json($res->content) } || {};
+    is_deeply [ map { $_->{digest} } @{ $list->{manifests} || [] } ], [$art_digest],
+        'list the manifest pushed through the other instance';
+
+    $res = req($pp, 'POST', '/v2/team/app/blobs/uploads/', headers => [ @alice ]);
+    is $res->code, 403, 'pull instance: pushes are refused (403)';
+    is json_code($res->content), 'DENIED', 'DENIED';
+    is req($pp, 'DELETE', '/v2/team/app/manifests/v1')->code, 403, 'pull instance: deletes too';
+
+    # tags changed on one instance are seen by the other at once
+    my $c2 = content();
+    is_deeply [ push_plain($wp, 'team/app', $c2, 'v1', @alice) ], [ 201, 201, 201 ],
+        'push instance: v1 moved to a new image';
+    $res = req($pp, 'GET', '/v2/team/app/manifests/v1', headers => [ Accept => $MT_OCI ]);
+    is $res->header('Docker-Content-Digest'), $c2->{manifest_digest}, 'pull instance: v1 is the new image';
+    is req($wp, 'DELETE', '/v2/team/app/manifests/v1', headers => [ @alice ])->code, 202,
+        'push instance: v1 deleted';
+    is req($pp, 'GET', '/v2/team/app/manifests/v1')->code, 404, 'pull instance: v1 is gone';
+    $res = req($pp, 'GET', '/v2/team/app/tags/list');
+    is_deeply eval { decode_json($res->content)->{tags} }, [], 'pull instance: no tags left';
+    done_with($push, 'split-push');
+    done_with($pull, 'split-pull');
+};
+
+example 'access-log' => sub {
+    my $srv = server_ok('access-log') or return;
+    my $p = port_for('access-log', 5000);
+    my $c = content();
+    is_deeply [ push_plain($p, 'team/app', $c, 'v1') ], [ 201, 201, 201 ], 'push an image';
+    my $res = req($p, 'GET', "/v2/team/app/blobs/$c->{layer_digest}");
+    is $res->code, 200, 'pull its layer';
+    # a chunked upload: POST, PATCH, PUT
+    my $blob = random_bytes(12345);
+    my $bd = 'sha256:' . sha256_hex($blob);
+    my $loc = req($p, 'POST', '/v2/team/app/blobs/uploads/')->header('Location') // '';
+    is req($p, 'PATCH', $loc, body => $blob, headers => [ 'Content-Range' => '0-12344' ])->code, 202,
+        'a PATCH of 12345 bytes';
+    is req($p, 'PUT', "$loc?digest=$bd")->code, 201, 'closed by PUT';
+    req($p, 'GET', '/v2/team/app/manifests/nope');
+    req($p, 'GET', '/v2/');
+    my ($file) = $EX{'access-log'} =~ m{access_log\s+/var/log/nginx/(\S+)\s};
+    my @lines = split /\n/, slurp($srv->path('logs', $file // 'none'));
+    is scalar @lines, 9, "nine lines in $file";
+    my @recs = map { eval { decode_json($_) } } @lines;
+    is scalar @recs, scalar @lines, 'each a JSON object';
+    my ($put) = (grep({ $_->{method} eq 'PUT' && $_->{uri} =~ /manifests/ } @recs), {});
+    is_deeply [ @$put{qw(status action repository reference digest received)} ],
+              [ 201, 'push', 'team/app', 'v1', $c->{manifest_digest}, length $c->{manifest} ],
+        'the manifest PUT: status, action, repository, tag, digest, bytes received';
+    cmp_ok $put->{request_length}, '>', $put->{received}, 'request_length counts headers too';
+    is $put->{sent}, 0, 'and sent no body';
+    my ($mono) = (grep({ $_->{method} eq 'POST' && $_->{uri} =~ /\Q$c->{layer_digest}\E/ } @recs), {});
+    is_deeply [ @$mono{qw(status action digest received)} ],
+              [ 201, 'push', $c->{layer_digest}, length $c->{layer} ], 'the blob upload';
+    my ($get) = (grep({ $_->{method} eq 'GET' && $_->{uri} =~ m{/blobs/} } @recs), {});
+    is_deeply [ @$get{qw(status action repository reference digest sent received)} ],
+              [ 200, 'pull', 'team/app', $c->{layer_digest}, $c->{layer_digest}, length $c->{layer}, 0 ],
+        'the blob pull: digest and bytes sent';
+    my ($patch) = (grep({ $_->{method} eq 'PATCH' } @recs), {});
+    is_deeply [ @$patch{qw(status action digest received)} ], [ 202, 'push', '', 12345 ],
+        'the PATCH: no digest yet, 12345 bytes received';
+    cmp_ok $patch->{request_length}, '>', 12345, 'request_length counts the headers too';
+    my ($close) = (grep({ $_->{method} eq 'PUT' && $_->{uri} =~ /uploads/ } @recs), {});
+    is_deeply [ @$close{qw(status action digest received)} ], [ 201, 'push', $bd, 0 ],
+        'the closing PUT: the blob digest, no bytes';
+    my ($miss) = (grep({ $_->{uri} =~ /nope/ } @recs), {});
+    is_deeply [ @$miss{qw(status reference digest)} ], [ 404, 'nope', '' ], 'a miss: no digest';
+    my ($base) = (grep({ $_->{uri} eq '/v2/' } @recs), {});
+    is_deeply [ @$base{qw(status action repository)} ], [ 200, '', '' ], '/v2/: no action, no repository';
+    done_with($srv, 'access-log');
+};
+
+$_->cleanup for @ALL;           # server roots go when everything passed
+note sprintf 'took %.1f s', time - $T0;
+done_testing;
+
+package Guard {
+    sub new { my ($class, $cb) = @_; bless { cb => $cb }, $class }
+    sub DESTROY { local ($?, $@); $_[0]{cb}->() }
+}
