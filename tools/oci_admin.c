@@ -31,6 +31,10 @@ static int oci_admin_set_grow(oci_admin_set_t *s);
 static oci_admin_command_t  oci_admin_commands[] = {
     { "reindex", oci_admin_reindex,
       "rebuild the referrers index in Redis from the storage" },
+    { "fsck", oci_admin_fsck,
+      "check the storage, and repair it with --repair" },
+    { "gc", oci_admin_gc,
+      "delete blobs (and with --untagged, manifests) nothing refers to" },
     { NULL, NULL, NULL }
 };
 

@@ -262,6 +262,8 @@ void oci_admin_cmd_free(oci_admin_cmd_t *c);
 /* the subcommands: argc and argv start at the subcommand's name */
 
 int oci_admin_reindex(int argc, char **argv);
+int oci_admin_fsck(int argc, char **argv);
+int oci_admin_gc(int argc, char **argv);
 
 
 #endif /* _OCI_ADMIN_H_INCLUDED_ */

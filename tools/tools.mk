@@ -29,6 +29,9 @@ OCI_ADMIN_SRCS = $(TOOLS_DIR)/oci_admin.c \
                  $(TOOLS_DIR)/oci_admin_redis.c \
                  $(TOOLS_DIR)/oci_admin_reindex.c \
                  $(TOOLS_DIR)/oci_admin_reindex_sync.c \
+                 $(TOOLS_DIR)/oci_admin_store.c \
+                 $(TOOLS_DIR)/oci_admin_fsck.c \
+                 $(TOOLS_DIR)/oci_admin_gc.c \
                  $(TOOLS_SRC)/ngx_oci_sha2.c \
                  $(TOOLS_SRC)/ngx_oci_grammar.c \
                  $(TOOLS_SRC)/ngx_oci_manifest_check.c \
@@ -37,6 +40,7 @@ OCI_ADMIN_SRCS = $(TOOLS_DIR)/oci_admin.c \
 OCI_ADMIN_DEPS = $(OCI_ADMIN_SRCS) \
                  $(TOOLS_DIR)/oci_admin.h \
                  $(TOOLS_DIR)/oci_admin_reindex.h \
+                 $(TOOLS_DIR)/oci_admin_store.h \
                  $(TOOLS_SRC)/ngx_oci_sha2.h \
                  $(TOOLS_SRC)/ngx_oci_grammar.h \
                  $(TOOLS_SRC)/ngx_oci_manifest_check.h \
