@@ -25,6 +25,7 @@ static ngx_int_t ngx_oci_tags_collect(ngx_http_request_t *r,
 static ngx_int_t ngx_oci_tag_path(ngx_http_request_t *r, ngx_str_t *path,
     ngx_str_t *name, ngx_str_t *tag);
 static int ngx_libc_cdecl ngx_oci_tag_cmp(const void *one, const void *two);
+static void ngx_oci_retry_cleanup(void *data);
 static void ngx_oci_retry_handler(ngx_event_t *ev);
 
 
@@ -433,9 +434,23 @@ ngx_int_t
 ngx_oci_retry_later(ngx_http_request_t *r,
     ngx_int_t (*handler)(ngx_http_request_t *r))
 {
-    ngx_oci_ctx_t  *ctx;
+    ngx_oci_ctx_t       *ctx;
+    ngx_pool_cleanup_t  *cln;
 
     ctx = ngx_oci_get_ctx(r);
+
+    if (ctx->retries == 0) {
+
+        /* a request that goes away must not leave its timer behind */
+
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        cln->handler = ngx_oci_retry_cleanup;
+        cln->data = &ctx->retry;
+    }
 
     if (++ctx->retries > NGX_OCI_RETRY_MAX) {
         return ngx_oci_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -453,6 +468,17 @@ ngx_oci_retry_later(ngx_http_request_t *r,
     r->main->count++;
 
     return NGX_DONE;
+}
+
+
+static void
+ngx_oci_retry_cleanup(void *data)
+{
+    ngx_event_t  *ev = data;
+
+    if (ev->timer_set) {
+        ngx_del_timer(ev);
+    }
 }
 
 
