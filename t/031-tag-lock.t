@@ -1,0 +1,111 @@
+# The repository's tag lock: a request that finds it taken retries from a
+# timer (the worker keeps serving others meanwhile), and gives up with 503
+# after about a second.
+
+BEGIN { push @INC, 't/lib' }
+
+use strict;
+use warnings;
+use Test::More;
+use Fcntl qw(:flock O_RDWR O_CREAT);
+use POSIX qw(WNOHANG);
+use Digest::SHA qw(sha256_hex);
+use JSON::XS;
+use Time::HiRes qw(time sleep);
+use OCI::Harness;
+
+my $srv = OCI::Harness->start(workers => 1, config => <<'CONF');
+    location /v2/ {
+        oci_registry on;
+        oci_storage $TEST_NGINX_STORAGE;
+        oci_delete on;
+        client_max_body_size 0;
+    }
+CONF
+
+my $JSON = JSON::XS->new->canonical;
+
+sub push_blob {
+    my ($bytes) = @_;
+    my $d = 'sha256:' . sha256_hex($bytes);
+    is $srv->req('POST', "/v2/l/blobs/uploads/?digest=$d", body => $bytes)->code,
+        201, 'blob pushed';
+    return $d;
+}
+
+my $config = push_blob('{"n":1}');
+my $manifest = $JSON->encode({
+    schemaVersion => 2, mediaType => 'application/vnd.oci.image.manifest.v1+json',
+    config => { mediaType => 'application/vnd.oci.image.config.v1+json',
+                digest => $config, size => 7 },
+    layers => [] });
+
+sub put_tag {
+    my ($tag) = @_;
+    return $srv->req('PUT', "/v2/l/manifests/$tag", body => $manifest,
+                     headers => [ 'Content-Type' =>
+                                  'application/vnd.oci.image.manifest.v1+json' ]);
+}
+
+is put_tag('first')->code, 201, 'a first tag creates the lock file';
+
+my $lockfile = $srv->storage . '/repositories/l/_tags/.lock';
+ok -f $lockfile, 'the lock file is where docs/storage.md says';
+
+# hold the lock in a child for a given time, like another worker would
+sub hold_lock {
+    my ($seconds) = @_;
+    pipe my $ready_r, my $ready_w or die "pipe: $!";
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        close $ready_r;
+        sysopen my $fh, $lockfile, O_RDWR | O_CREAT or exit 1;
+        flock $fh, LOCK_EX or exit 1;
+        syswrite $ready_w, "1";
+        sleep $seconds;
+        exit 0;
+    }
+    close $ready_w;
+    sysread $ready_r, my $buf, 1;
+    return $pid;
+}
+
+subtest 'a short hold delays the push, which then succeeds' => sub {
+    my $pid = hold_lock(0.4);
+    my $t0 = time;
+
+    # the worker is not blocked while the PUT waits for the lock
+    my $waiting = fork // die "fork: $!";
+    if ($waiting == 0) {
+        my $res = put_tag('delayed');
+        exit($res->code == 201 ? 0 : 1);
+    }
+    sleep 0.1;
+    is $srv->req('GET', '/v2/l/manifests/first')->code, 200,
+        'another request is served meanwhile';
+    is waitpid($waiting, WNOHANG), 0, 'while the PUT is still waiting';
+
+    waitpid $waiting, 0;
+    is $? >> 8, 0, 'the waiting PUT got 201 once the lock was free';
+    cmp_ok time - $t0, '>=', 0.35, 'after the hold';
+    waitpid $pid, 0;
+    is $srv->req('GET', '/v2/l/manifests/delayed')->code, 200, 'the tag is there';
+};
+
+subtest 'a hold of over a second gives 503 UNAVAILABLE' => sub {
+    my $pid = hold_lock(2.5);
+    my $t0 = time;
+    my $res = put_tag('late');
+    my $took = time - $t0;
+    is $res->code, 503, '503';
+    my $body = eval { decode_json($res->content) } || {};
+    is $body->{errors}[0]{code}, 'UNAVAILABLE', 'UNAVAILABLE';
+    cmp_ok $took, '<', 2.4, 'without waiting for the holder';
+    waitpid $pid, 0;
+    is $srv->req('GET', '/v2/l/manifests/late')->code, 404, 'the tag was not written';
+    is put_tag('late')->code, 201, 'and a retry succeeds';
+};
+
+is $srv->crash_lines, '', 'no worker crashed';
+
+done_testing;
