@@ -437,6 +437,8 @@ ngx_oci_retry_later(ngx_http_request_t *r,
     ngx_oci_ctx_t       *ctx;
     ngx_pool_cleanup_t  *cln;
 
+    static ngx_str_t  retry = ngx_string("1");
+
     ctx = ngx_oci_get_ctx(r);
 
     if (ctx->retries == 0) {
@@ -453,6 +455,10 @@ ngx_oci_retry_later(ngx_http_request_t *r,
     }
 
     if (++ctx->retries > NGX_OCI_RETRY_MAX) {
+        if (ngx_oci_add_header(r, "Retry-After", &retry) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         return ngx_oci_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                              NGX_OCI_ERR_UNAVAILABLE,
                              "the repository's tags stayed locked");

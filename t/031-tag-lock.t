@@ -100,6 +100,7 @@ subtest 'a hold of over a second gives 503 UNAVAILABLE' => sub {
     is $res->code, 503, '503';
     my $body = eval { decode_json($res->content) } || {};
     is $body->{errors}[0]{code}, 'UNAVAILABLE', 'UNAVAILABLE';
+    is $res->header('Retry-After'), '1', 'Retry-After';
     cmp_ok $took, '<', 2.4, 'without waiting for the holder';
     waitpid $pid, 0;
     is $srv->req('GET', '/v2/l/manifests/late')->code, 404, 'the tag was not written';
