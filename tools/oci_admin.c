@@ -5,12 +5,15 @@
  */
 
 
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "oci_admin.h"
 
@@ -23,6 +26,8 @@ typedef struct {
 
 
 static void oci_admin_usage(FILE *f);
+static int oci_admin_option(oci_admin_opts_t *o, const oci_admin_getopt_t *g,
+    int c, char **argv);
 static void oci_admin_progress_clear(void);
 static uint64_t oci_admin_set_hash(const char *p, size_t len);
 static int oci_admin_set_grow(oci_admin_set_t *s);
@@ -102,6 +107,191 @@ oci_admin_usage(FILE *f)
             "exit status: 0 done, 1 usage error, 2 Redis unreachable or\n"
             "failing, 3 corrupt content found, 4 other errors (on "
             "stderr)\n");
+}
+
+
+int
+oci_admin_options(oci_admin_opts_t *o, const oci_admin_getopt_t *g,
+    void *data, int argc, char **argv)
+{
+    int          c, rc;
+    size_t       len;
+    struct stat  st;
+
+    o->prefix = "oci:";
+    o->db = 0;
+    o->quiet = 0;
+
+    opterr = 0;
+    optind = 1;
+
+    for ( ;; ) {
+        c = getopt_long(argc, argv, ":h", g->longopts, NULL);
+        if (c == -1) {
+            break;
+        }
+
+        rc = g->option ? g->option(data, c, optarg) : 1;
+
+        if (rc == -1) {
+            return OCI_ADMIN_EXIT_USAGE;
+        }
+
+        if (rc == 1) {
+            rc = oci_admin_option(o, g, c, argv);
+
+            if (rc == -2) {
+                goto usage;
+            }
+
+            if (rc != -1) {
+                return rc;
+            }
+        }
+    }
+
+    if (optind < argc) {
+        fprintf(stderr, "oci-admin %s: unexpected argument \"%s\"\n",
+                g->name, argv[optind]);
+        goto usage;
+    }
+
+    if (o->storage == NULL || (g->redis_required && o->redis_addr == NULL)) {
+        fprintf(stderr, "oci-admin %s: %s required\n", g->name,
+                g->redis_required ? "--storage and --redis are"
+                                  : "--storage is");
+        goto usage;
+    }
+
+    if (o->password == NULL) {
+        o->password = getenv("REDISCLI_AUTH");
+    }
+
+    o->prefix_len = strlen(o->prefix);
+
+    /* as oci_redis_prefix: the hash tag must be the pair's */
+
+    if (strchr(o->prefix, '{') || strchr(o->prefix, '}')) {
+        fprintf(stderr, "oci-admin %s: --prefix must not contain \"{\" or "
+                "\"}\"\n", g->name);
+        return OCI_ADMIN_EXIT_USAGE;
+    }
+
+    /* "/srv/oci/" is "/srv/oci" in messages */
+
+    len = strlen(o->storage);
+
+    while (len > 1 && o->storage[len - 1] == '/') {
+        len--;
+    }
+
+    if (len >= sizeof(o->root) - g->reserve) {
+        fprintf(stderr, "oci-admin %s: --storage is too long\n", g->name);
+        return OCI_ADMIN_EXIT_USAGE;
+    }
+
+    memcpy(o->root, o->storage, len);
+    o->root[len] = '\0';
+    o->storage = o->root;
+
+    if (stat(o->storage, &st) == -1 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "oci-admin %s: --storage \"%s\" is not a "
+                "directory\n", g->name, o->storage);
+        return OCI_ADMIN_EXIT_USAGE;
+    }
+
+    oci_admin_progress_init(!o->quiet && isatty(STDERR_FILENO));
+
+    return -1;
+
+usage:
+
+    fprintf(stderr, "\"oci-admin %s --help\" lists the options\n", g->name);
+
+    return OCI_ADMIN_EXIT_USAGE;
+}
+
+
+/*
+ * A shared option: -1 to go on, -2 after a message for a usage error,
+ * else the exit status
+ */
+
+static int
+oci_admin_option(oci_admin_opts_t *o, const oci_admin_getopt_t *g, int c,
+    char **argv)
+{
+    char  *end;
+
+    switch (c) {
+
+    case 's':
+        o->storage = optarg;
+        return -1;
+
+    case 'r':
+        o->redis_addr = optarg;
+        return -1;
+
+    case 'p':
+        o->password = optarg;
+        return -1;
+
+    case 'd':
+        o->db = strtol(optarg, &end, 10);
+
+        if (optarg[0] == '\0' || *end != '\0' || o->db < 0
+            || o->db > 1000000)
+        {
+            fprintf(stderr, "oci-admin %s: --db \"%s\" is not a database "
+                    "number\n", g->name, optarg);
+            return OCI_ADMIN_EXIT_USAGE;
+        }
+
+        return -1;
+
+    case 'P':
+        o->prefix = optarg;
+        return -1;
+
+    case 'j':
+        o->json = 1;
+        return -1;
+
+    case 'q':
+        o->quiet = 1;
+        return -1;
+
+    case 'h':
+        g->usage(stdout);
+        return OCI_ADMIN_EXIT_OK;
+
+    case ':':
+        fprintf(stderr, "oci-admin %s: %s needs a value\n", g->name,
+                argv[optind - 1]);
+        break;
+
+    default:
+        fprintf(stderr, "oci-admin %s: unknown option \"%s\"\n", g->name,
+                argv[optind - 1]);
+        break;
+    }
+
+    return -2;
+}
+
+
+int
+oci_admin_options_redis(oci_admin_opts_t *o, oci_admin_redis_t *r)
+{
+    int  rc;
+
+    rc = oci_admin_redis_connect(r, o->redis_addr, o->password, o->db);
+    if (rc != 0) {
+        return rc == -2 ? OCI_ADMIN_EXIT_USAGE : OCI_ADMIN_EXIT_REDIS;
+    }
+
+    return OCI_ADMIN_EXIT_OK;
 }
 
 

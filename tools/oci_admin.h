@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include <hiredis/hiredis.h>
@@ -257,6 +258,54 @@ typedef struct {
 /* 0, or -1 out of memory */
 int oci_admin_cmd_push(oci_admin_cmd_t *c, const char *p, size_t len);
 void oci_admin_cmd_free(oci_admin_cmd_t *c);
+
+
+/*
+ * The options the subcommands share: --storage, --redis, --password,
+ * --db, --prefix, --json, --quiet and --help, each with the same getopt
+ * value in every subcommand's table.
+ */
+
+typedef struct {
+    const char         *storage;        /* without trailing slashes */
+    const char         *redis_addr;
+    const char         *password;
+    const char         *prefix;
+    size_t              prefix_len;
+    long                db;
+    int                 json;
+    int                 quiet;
+    char                root[OCI_ADMIN_PATH_LEN];
+} oci_admin_opts_t;
+
+struct option;
+
+typedef struct {
+    const char             *name;       /* "gc", for messages */
+    const struct option    *longopts;
+    void                  (*usage)(FILE *f);
+
+    /*
+     * The subcommand's own options, looked at first: 0 taken, 1 not its
+     * own, -1 after a message when the value is wrong
+     */
+    int                   (*option)(void *data, int c, char *arg);
+
+    int                     redis_required;
+    size_t                  reserve;    /* bytes of root kept for paths */
+} oci_admin_getopt_t;
+
+/*
+ * Parses argv, checks --storage (a directory, its trailing slashes
+ * removed, stored in o->root) and --prefix, takes the password from
+ * $REDISCLI_AUTH when not given and enables the progress line.  -1 to go
+ * on, else the exit status.
+ */
+int oci_admin_options(oci_admin_opts_t *o, const oci_admin_getopt_t *g,
+    void *data, int argc, char **argv);
+
+/* connects as the options say: OCI_ADMIN_EXIT_OK, or the exit status */
+int oci_admin_options_redis(oci_admin_opts_t *o, oci_admin_redis_t *r);
 
 
 /* the subcommands: argc and argv start at the subcommand's name */

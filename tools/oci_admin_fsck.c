@@ -91,9 +91,8 @@ static const char  *oci_admin_fsck_kinds[] = {
 
 
 typedef struct {
-    const char         *storage;
+    oci_admin_opts_t    opt;
     int                 repair;
-    int                 json;
     int64_t             upload_timeout;     /* seconds */
 
     oci_admin_imap_t    inodes;             /* hashed: a digest's prefix */
@@ -117,14 +116,11 @@ typedef struct {
 
     double              start;
     time_t              wall_start;
-
-    char                root[OCI_ADMIN_PATH_LEN];
 } oci_admin_fsck_t;
 
 
 static void oci_admin_fsck_usage(FILE *f);
-static int oci_admin_fsck_options(oci_admin_fsck_t *fx, int argc,
-    char **argv);
+static int oci_admin_fsck_option(void *data, int c, char *arg);
 static void oci_admin_fsck_progress(oci_admin_fsck_t *fx, int force);
 static void oci_admin_fsck_problem(oci_admin_fsck_t *fx, int kind,
     const char *repo, const char *ref, int outcome, const char *action,
@@ -174,12 +170,22 @@ static int oci_admin_fsck_report(oci_admin_fsck_t *fx);
 
 static struct option  oci_admin_fsck_long[] = {
     { "storage",        required_argument, NULL, 's' },
-    { "repair",         no_argument,       NULL, 'r' },
+    { "repair",         no_argument,       NULL, 'R' },
     { "upload-timeout", required_argument, NULL, 'u' },
     { "json",           no_argument,       NULL, 'j' },
     { "quiet",          no_argument,       NULL, 'q' },
     { "help",           no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 }
+};
+
+/*
+ * --repair is 'R': 'r' is --redis to oci_admin_options(), which fsck
+ * does not have.  Room is kept under the root for the paths fsck makes.
+ */
+
+static oci_admin_getopt_t  oci_admin_fsck_getopt = {
+    "fsck", oci_admin_fsck_long, oci_admin_fsck_usage, oci_admin_fsck_option,
+    0, 256
 };
 
 
@@ -191,7 +197,9 @@ oci_admin_fsck(int argc, char **argv)
 
     memset(&fx, 0, sizeof(oci_admin_fsck_t));
 
-    rc = oci_admin_fsck_options(&fx, argc, argv);
+    fx.upload_timeout = 3600;
+
+    rc = oci_admin_options(&fx.opt, &oci_admin_fsck_getopt, &fx, argc, argv);
     if (rc != -1) {
         return rc;
     }
@@ -199,7 +207,7 @@ oci_admin_fsck(int argc, char **argv)
     fx.start = oci_admin_now();
     fx.wall_start = time(NULL);
 
-    if (fx.json) {
+    if (fx.opt.json) {
         fx.problems = json_array();
         if (fx.problems == NULL) {
             oci_admin_warn("out of memory");
@@ -210,7 +218,7 @@ oci_admin_fsck(int argc, char **argv)
     oci_admin_fsck_root(&fx);
     oci_admin_fsck_blobs(&fx);
 
-    (void) oci_admin_repos(fx.storage, oci_admin_fsck_repo_cb, &fx,
+    (void) oci_admin_repos(fx.opt.storage, oci_admin_fsck_repo_cb, &fx,
                            &fx.errors);
 
     oci_admin_fsck_uploads(&fx);
@@ -256,111 +264,31 @@ oci_admin_fsck_usage(FILE *f)
 }
 
 
-/* -1 to go on, else the exit status */
+/* fsck's own options: 0 taken, 1 not its own, -1 after a message */
 
 static int
-oci_admin_fsck_options(oci_admin_fsck_t *fx, int argc, char **argv)
+oci_admin_fsck_option(void *data, int c, char *arg)
 {
-    int          c, quiet;
-    size_t       len;
-    struct stat  st;
+    oci_admin_fsck_t  *fx = data;
 
-    fx->upload_timeout = 3600;
-    quiet = 0;
+    switch (c) {
 
-    opterr = 0;
-    optind = 1;
+    case 'R':
+        fx->repair = 1;
+        return 0;
 
-    for ( ;; ) {
-        c = getopt_long(argc, argv, ":h", oci_admin_fsck_long, NULL);
-        if (c == -1) {
-            break;
+    case 'u':
+        if (oci_admin_duration(arg, &fx->upload_timeout) != 0) {
+            fprintf(stderr, "oci-admin fsck: --upload-timeout \"%s\" is "
+                    "not a duration (30s, 10m, 1h, 7d)\n", arg);
+            return -1;
         }
 
-        switch (c) {
+        return 0;
 
-        case 's':
-            fx->storage = optarg;
-            break;
-
-        case 'r':
-            fx->repair = 1;
-            break;
-
-        case 'u':
-            if (oci_admin_duration(optarg, &fx->upload_timeout) != 0) {
-                fprintf(stderr, "oci-admin fsck: --upload-timeout \"%s\" is "
-                        "not a duration (30s, 10m, 1h, 7d)\n", optarg);
-                return OCI_ADMIN_EXIT_USAGE;
-            }
-
-            break;
-
-        case 'j':
-            fx->json = 1;
-            break;
-
-        case 'q':
-            quiet = 1;
-            break;
-
-        case 'h':
-            oci_admin_fsck_usage(stdout);
-            return OCI_ADMIN_EXIT_OK;
-
-        case ':':
-            fprintf(stderr, "oci-admin fsck: %s needs a value\n",
-                    argv[optind - 1]);
-            goto usage;
-
-        default:
-            fprintf(stderr, "oci-admin fsck: unknown option \"%s\"\n",
-                    argv[optind - 1]);
-            goto usage;
-        }
+    default:
+        return 1;
     }
-
-    if (optind < argc) {
-        fprintf(stderr, "oci-admin fsck: unexpected argument \"%s\"\n",
-                argv[optind]);
-        goto usage;
-    }
-
-    if (fx->storage == NULL) {
-        fprintf(stderr, "oci-admin fsck: --storage is required\n");
-        goto usage;
-    }
-
-    len = strlen(fx->storage);
-
-    while (len > 1 && fx->storage[len - 1] == '/') {
-        len--;
-    }
-
-    if (len >= sizeof(fx->root) - 256) {
-        fprintf(stderr, "oci-admin fsck: --storage is too long\n");
-        return OCI_ADMIN_EXIT_USAGE;
-    }
-
-    memcpy(fx->root, fx->storage, len);
-    fx->root[len] = '\0';
-    fx->storage = fx->root;
-
-    if (stat(fx->storage, &st) == -1 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "oci-admin fsck: --storage \"%s\" is not a "
-                "directory\n", fx->storage);
-        return OCI_ADMIN_EXIT_USAGE;
-    }
-
-    oci_admin_progress_init(!quiet && isatty(STDERR_FILENO));
-
-    return -1;
-
-usage:
-
-    fprintf(stderr, "\"oci-admin fsck --help\" lists the options\n");
-
-    return OCI_ADMIN_EXIT_USAGE;
 }
 
 
@@ -441,7 +369,7 @@ oci_admin_fsck_root(oci_admin_fsck_t *fx)
     const char     *n;
     oci_admin_ls_t  ls;
 
-    rc = oci_admin_ls(fx->storage, &ls);
+    rc = oci_admin_ls(fx->opt.storage, &ls);
     if (rc != OCI_ADMIN_OK) {
         fx->errors++;
         return;
@@ -489,7 +417,7 @@ oci_admin_fsck_blobs(oci_admin_fsck_t *fx)
     oci_admin_ls_t      algs, dirs, files;
     oci_admin_digest_t  d;
 
-    if (oci_admin_path(path, "%s/blobs", fx->storage) < 0) {
+    if (oci_admin_path(path, "%s/blobs", fx->opt.storage) < 0) {
         return;
     }
 
@@ -509,7 +437,7 @@ oci_admin_fsck_blobs(oci_admin_fsck_t *fx)
             continue;
         }
 
-        if (oci_admin_path(path, "%s/blobs/%s", fx->storage,
+        if (oci_admin_path(path, "%s/blobs/%s", fx->opt.storage,
                            algs.e[a].name) < 0
             || oci_admin_ls(path, &dirs) != OCI_ADMIN_OK)
         {
@@ -528,7 +456,7 @@ oci_admin_fsck_blobs(oci_admin_fsck_t *fx)
                 continue;
             }
 
-            if (oci_admin_path(path, "%s/blobs/%s/%s", fx->storage,
+            if (oci_admin_path(path, "%s/blobs/%s/%s", fx->opt.storage,
                                algs.e[a].name, dirs.e[x].name) < 0
                 || oci_admin_ls(path, &files) != OCI_ADMIN_OK)
             {
@@ -580,7 +508,7 @@ oci_admin_fsck_blob(oci_admin_fsck_t *fx, oci_admin_digest_t *d)
 
     oci_admin_fsck_progress(fx, 0);
 
-    if (oci_admin_blob_path(path, fx->storage, d) < 0) {
+    if (oci_admin_blob_path(path, fx->opt.storage, d) < 0) {
         return;
     }
 
@@ -715,7 +643,7 @@ oci_admin_fsck_repo_cb(void *data, int what, const char *name, size_t len)
     }
 
     if (what == OCI_ADMIN_REPO_INVALID
-        || oci_admin_repo_init(&repo, fx->storage, name, len) != 0)
+        || oci_admin_repo_init(&repo, fx->opt.storage, name, len) != 0)
     {
         snprintf(rel, sizeof(rel), "repositories/%.*s", (int) len, name);
         oci_admin_fsck_stray(fx, rel, "not a valid repository name");
@@ -1000,7 +928,7 @@ oci_admin_fsck_link(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
     if (oci_admin_path(path, "%s/%s/%s/%s", repo->path, dir,
                        oci_admin_digest_alg(d), oci_admin_digest_hex(d))
         < 0
-        || oci_admin_blob_path(blob, fx->storage, d) < 0)
+        || oci_admin_blob_path(blob, fx->opt.storage, d) < 0)
     {
         return -1;
     }
@@ -1083,7 +1011,7 @@ oci_admin_fsck_link(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
             outcome = OCI_FSCK_FAILED;
 
             if (oci_admin_path(tmp, "%s/_tmp/oci-admin-fsck.%ld.%u",
-                               fx->storage, (long) getpid(), fx->tmp_n++)
+                               fx->opt.storage, (long) getpid(), fx->tmp_n++)
                 < 0)
             {
                 snprintf(action, sizeof(action), "path too long");
@@ -1543,7 +1471,7 @@ oci_admin_fsck_uploads(oci_admin_fsck_t *fx)
     size_t          i, len;
     oci_admin_ls_t  ls;
 
-    if (oci_admin_path(path, "%s/_uploads", fx->storage) < 0) {
+    if (oci_admin_path(path, "%s/_uploads", fx->opt.storage) < 0) {
         return;
     }
 
@@ -1606,8 +1534,8 @@ oci_admin_fsck_upload(oci_admin_fsck_t *fx, const char *id, int data,
 
     fx->uploads++;
 
-    if (oci_admin_path(dpath, "%s/_uploads/%s.data", fx->storage, id) < 0
-        || oci_admin_path(spath, "%s/_uploads/%s.state", fx->storage, id)
+    if (oci_admin_path(dpath, "%s/_uploads/%s.data", fx->opt.storage, id) < 0
+        || oci_admin_path(spath, "%s/_uploads/%s.state", fx->opt.storage, id)
            < 0)
     {
         return;
@@ -1790,7 +1718,7 @@ oci_admin_fsck_quarantine(oci_admin_fsck_t *fx, const char *rel, char *to)
         gmtime_r(&fx->wall_start, &tm);
         strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 
-        if (oci_admin_path(path, "%s/_quarantine", fx->storage) < 0) {
+        if (oci_admin_path(path, "%s/_quarantine", fx->opt.storage) < 0) {
             errno = ENAMETOOLONG;
             return -1;
         }
@@ -1806,7 +1734,7 @@ oci_admin_fsck_quarantine(oci_admin_fsck_t *fx, const char *rel, char *to)
                          i == 1 ? "_quarantine/%s" : "_quarantine/%s-%d",
                          stamp, i);
 
-            if (n < 0 || oci_admin_path(path, "%s/%s", fx->storage,
+            if (n < 0 || oci_admin_path(path, "%s/%s", fx->opt.storage,
                                         fx->quarantine)
                          < 0)
             {
@@ -1831,8 +1759,8 @@ oci_admin_fsck_quarantine(oci_admin_fsck_t *fx, const char *rel, char *to)
         fx->quarantine_ready = 1;
     }
 
-    if (oci_admin_path(from, "%s/%s", fx->storage, rel) < 0
-        || oci_admin_path(path, "%s/%s/%s", fx->storage, fx->quarantine,
+    if (oci_admin_path(from, "%s/%s", fx->opt.storage, rel) < 0
+        || oci_admin_path(path, "%s/%s/%s", fx->opt.storage, fx->quarantine,
                           rel)
            < 0)
     {
@@ -1862,7 +1790,7 @@ oci_admin_fsck_write(oci_admin_fsck_t *fx, const char *path,
     char     tmp[OCI_ADMIN_PATH_LEN];
     ssize_t  n;
 
-    if (oci_admin_path(tmp, "%s/_tmp/oci-admin-fsck.%ld.%u", fx->storage,
+    if (oci_admin_path(tmp, "%s/_tmp/oci-admin-fsck.%ld.%u", fx->opt.storage,
                        (long) getpid(), fx->tmp_n++)
         < 0)
     {
@@ -1904,9 +1832,9 @@ oci_admin_fsck_rel(oci_admin_fsck_t *fx, const char *path)
 {
     size_t  len;
 
-    len = strlen(fx->storage);
+    len = strlen(fx->opt.storage);
 
-    if (strncmp(path, fx->storage, len) == 0 && path[len] == '/') {
+    if (strncmp(path, fx->opt.storage, len) == 0 && path[len] == '/') {
         return path + len + 1;
     }
 
@@ -1941,7 +1869,7 @@ oci_admin_fsck_report(oci_admin_fsck_t *fx)
 
     seconds = oci_admin_now() - fx->start;
 
-    if (!fx->json) {
+    if (!fx->opt.json) {
         printf("fsck: %llu blob files (%llu bytes hashed), %llu "
                "repositories, %llu manifests, %llu tags, %llu upload "
                "sessions; %llu problems",

@@ -91,20 +91,14 @@ typedef struct {
 
 
 typedef struct {
-    const char         *storage;
+    oci_admin_opts_t    opt;
     int                 untagged;
     int                 dry_run;
-    int                 json;
     int64_t             grace;              /* ns */
     int64_t             orphan_grace;       /* ns */
     int64_t             offset;             /* ns, --age-offset */
     long                pause;              /* s, --pause-after-mark */
 
-    const char         *redis_addr;
-    const char         *password;
-    const char         *prefix;
-    size_t              prefix_len;
-    long                db;
     oci_admin_redis_t   redis;
     int                 redis_on;
     int                 redis_failed;
@@ -147,13 +141,11 @@ typedef struct {
     uint64_t            skipped;
     uint64_t            invalid_names;
     uint64_t            errors;
-
-    char                root[OCI_ADMIN_PATH_LEN];
 } oci_admin_gc_t;
 
 
 static void oci_admin_gc_usage(FILE *f);
-static int oci_admin_gc_options(oci_admin_gc_t *gx, int argc, char **argv);
+static int oci_admin_gc_option(void *data, int c, char *arg);
 static void oci_admin_gc_progress(oci_admin_gc_t *gx, int force);
 static int64_t oci_admin_gc_t0(oci_admin_gc_t *gx);
 static int64_t oci_admin_gc_stamp(oci_admin_gc_t *gx, const struct stat *st);
@@ -226,6 +218,12 @@ static struct option  oci_admin_gc_long[] = {
     { NULL, 0, NULL, 0 }
 };
 
+/* room under the root for the paths gc makes */
+
+static oci_admin_getopt_t  oci_admin_gc_getopt = {
+    "gc", oci_admin_gc_long, oci_admin_gc_usage, oci_admin_gc_option, 0, 256
+};
+
 
 int
 oci_admin_gc(int argc, char **argv)
@@ -237,7 +235,10 @@ oci_admin_gc(int argc, char **argv)
 
     memset(&gx, 0, sizeof(oci_admin_gc_t));
 
-    rc = oci_admin_gc_options(&gx, argc, argv);
+    gx.grace = 3600 * OCI_ADMIN_NS;
+    gx.orphan_grace = 86400 * OCI_ADMIN_NS;
+
+    rc = oci_admin_options(&gx.opt, &oci_admin_gc_getopt, &gx, argc, argv);
     if (rc != -1) {
         return rc;
     }
@@ -245,11 +246,10 @@ oci_admin_gc(int argc, char **argv)
     gx.start = oci_admin_now();
     gx.t0 = oci_admin_gc_t0(&gx);
 
-    if (gx.redis_addr) {
-        rc = oci_admin_redis_connect(&gx.redis, gx.redis_addr, gx.password,
-                                     gx.db);
-        if (rc != 0) {
-            return rc == -2 ? OCI_ADMIN_EXIT_USAGE : OCI_ADMIN_EXIT_REDIS;
+    if (gx.opt.redis_addr) {
+        rc = oci_admin_options_redis(&gx.opt, &gx.redis);
+        if (rc != OCI_ADMIN_EXIT_OK) {
+            return rc;
         }
 
         gx.redis_on = 1;
@@ -259,7 +259,7 @@ oci_admin_gc(int argc, char **argv)
 
     gx.phase = "mark";
 
-    rc = oci_admin_repos(gx.storage, oci_admin_gc_repo_cb, &gx, &gx.errors);
+    rc = oci_admin_repos(gx.opt.storage, oci_admin_gc_repo_cb, &gx, &gx.errors);
 
     oci_admin_gc_nodes_free(&gx);
     free(gx.nodes);
@@ -276,7 +276,7 @@ oci_admin_gc(int argc, char **argv)
     gx.phase = "sweep";
 
     for (i = 0; rc == OCI_ADMIN_OK && i < gx.nrepos; i++) {
-        if (oci_admin_repo_init(&repo, gx.storage, gx.repos[i].name,
+        if (oci_admin_repo_init(&repo, gx.opt.storage, gx.repos[i].name,
                                 strlen(gx.repos[i].name))
             == 0)
         {
@@ -384,183 +384,65 @@ oci_admin_gc_usage(FILE *f)
 }
 
 
-/* -1 to go on, else the exit status */
+/* gc's own options: 0 taken, 1 not its own, -1 after a message */
 
 static int
-oci_admin_gc_options(oci_admin_gc_t *gx, int argc, char **argv)
+oci_admin_gc_option(void *data, int c, char *arg)
 {
-    int          c, quiet;
-    char        *end;
-    size_t       len;
-    int64_t      s;
-    struct stat  st;
+    oci_admin_gc_t  *gx = data;
 
-    gx->grace = 3600 * OCI_ADMIN_NS;
-    gx->orphan_grace = 86400 * OCI_ADMIN_NS;
-    gx->prefix = "oci:";
-    quiet = 0;
+    char     *end;
+    int64_t   s;
 
-    opterr = 0;
-    optind = 1;
+    switch (c) {
 
-    for ( ;; ) {
-        c = getopt_long(argc, argv, ":h", oci_admin_gc_long, NULL);
-        if (c == -1) {
-            break;
+    case 'u':
+        gx->untagged = 1;
+        return 0;
+
+    case 'g':
+    case 'o':
+    case 'A':
+        if (oci_admin_duration(arg, &s) != 0) {
+            fprintf(stderr, "oci-admin gc: --%s \"%s\" is not a "
+                    "duration (30s, 10m, 1h, 7d)\n",
+                    c == 'g' ? "grace" : c == 'o'
+                    ? "orphan-referrers-grace" : "age-offset", arg);
+            return -1;
         }
 
-        switch (c) {
+        if (c == 'g') {
+            gx->grace = s * OCI_ADMIN_NS;
 
-        case 's':
-            gx->storage = optarg;
-            break;
+        } else if (c == 'o') {
+            gx->orphan_grace = s * OCI_ADMIN_NS;
 
-        case 'u':
-            gx->untagged = 1;
-            break;
-
-        case 'g':
-        case 'o':
-        case 'A':
-            if (oci_admin_duration(optarg, &s) != 0) {
-                fprintf(stderr, "oci-admin gc: --%s \"%s\" is not a "
-                        "duration (30s, 10m, 1h, 7d)\n",
-                        c == 'g' ? "grace" : c == 'o'
-                        ? "orphan-referrers-grace" : "age-offset", optarg);
-                return OCI_ADMIN_EXIT_USAGE;
-            }
-
-            if (c == 'g') {
-                gx->grace = s * OCI_ADMIN_NS;
-
-            } else if (c == 'o') {
-                gx->orphan_grace = s * OCI_ADMIN_NS;
-
-            } else {
-                gx->offset = s * OCI_ADMIN_NS;
-            }
-
-            break;
-
-        case 'Z':
-            gx->pause = strtol(optarg, &end, 10);
-
-            if (optarg[0] == '\0' || *end != '\0' || gx->pause < 0
-                || gx->pause > 3600)
-            {
-                fprintf(stderr, "oci-admin gc: --pause-after-mark \"%s\" is "
-                        "not a number of seconds\n", optarg);
-                return OCI_ADMIN_EXIT_USAGE;
-            }
-
-            break;
-
-        case 'r':
-            gx->redis_addr = optarg;
-            break;
-
-        case 'p':
-            gx->password = optarg;
-            break;
-
-        case 'd':
-            gx->db = strtol(optarg, &end, 10);
-
-            if (optarg[0] == '\0' || *end != '\0' || gx->db < 0
-                || gx->db > 1000000)
-            {
-                fprintf(stderr, "oci-admin gc: --db \"%s\" is not a "
-                        "database number\n", optarg);
-                return OCI_ADMIN_EXIT_USAGE;
-            }
-
-            break;
-
-        case 'P':
-            gx->prefix = optarg;
-            break;
-
-        case 'n':
-            gx->dry_run = 1;
-            break;
-
-        case 'j':
-            gx->json = 1;
-            break;
-
-        case 'q':
-            quiet = 1;
-            break;
-
-        case 'h':
-            oci_admin_gc_usage(stdout);
-            return OCI_ADMIN_EXIT_OK;
-
-        case ':':
-            fprintf(stderr, "oci-admin gc: %s needs a value\n",
-                    argv[optind - 1]);
-            goto usage;
-
-        default:
-            fprintf(stderr, "oci-admin gc: unknown option \"%s\"\n",
-                    argv[optind - 1]);
-            goto usage;
+        } else {
+            gx->offset = s * OCI_ADMIN_NS;
         }
+
+        return 0;
+
+    case 'Z':
+        gx->pause = strtol(arg, &end, 10);
+
+        if (arg[0] == '\0' || *end != '\0' || gx->pause < 0
+            || gx->pause > 3600)
+        {
+            fprintf(stderr, "oci-admin gc: --pause-after-mark \"%s\" is "
+                    "not a number of seconds\n", arg);
+            return -1;
+        }
+
+        return 0;
+
+    case 'n':
+        gx->dry_run = 1;
+        return 0;
+
+    default:
+        return 1;
     }
-
-    if (optind < argc) {
-        fprintf(stderr, "oci-admin gc: unexpected argument \"%s\"\n",
-                argv[optind]);
-        goto usage;
-    }
-
-    if (gx->storage == NULL) {
-        fprintf(stderr, "oci-admin gc: --storage is required\n");
-        goto usage;
-    }
-
-    if (gx->password == NULL) {
-        gx->password = getenv("REDISCLI_AUTH");
-    }
-
-    gx->prefix_len = strlen(gx->prefix);
-
-    if (strchr(gx->prefix, '{') || strchr(gx->prefix, '}')) {
-        fprintf(stderr, "oci-admin gc: --prefix must not contain \"{\" or "
-                "\"}\"\n");
-        return OCI_ADMIN_EXIT_USAGE;
-    }
-
-    len = strlen(gx->storage);
-
-    while (len > 1 && gx->storage[len - 1] == '/') {
-        len--;
-    }
-
-    if (len >= sizeof(gx->root) - 256) {
-        fprintf(stderr, "oci-admin gc: --storage is too long\n");
-        return OCI_ADMIN_EXIT_USAGE;
-    }
-
-    memcpy(gx->root, gx->storage, len);
-    gx->root[len] = '\0';
-    gx->storage = gx->root;
-
-    if (stat(gx->storage, &st) == -1 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "oci-admin gc: --storage \"%s\" is not a "
-                "directory\n", gx->storage);
-        return OCI_ADMIN_EXIT_USAGE;
-    }
-
-    oci_admin_progress_init(!quiet && isatty(STDERR_FILENO));
-
-    return -1;
-
-usage:
-
-    fprintf(stderr, "\"oci-admin gc --help\" lists the options\n");
-
-    return OCI_ADMIN_EXIT_USAGE;
 }
 
 
@@ -593,7 +475,7 @@ oci_admin_gc_t0(oci_admin_gc_t *gx)
     struct stat  st;
 
     if (!gx->dry_run
-        && oci_admin_path(path, "%s/_tmp/oci-admin-gc.%ld", gx->storage,
+        && oci_admin_path(path, "%s/_tmp/oci-admin-gc.%ld", gx->opt.storage,
                           (long) getpid())
            > 0
         && oci_admin_mkdirs(path) == 0)
@@ -687,10 +569,10 @@ oci_admin_gc_repo_cb(void *data, int what, const char *name, size_t len)
     }
 
     if (what == OCI_ADMIN_REPO_INVALID
-        || oci_admin_repo_init(&repo, gx->storage, name, len) != 0)
+        || oci_admin_repo_init(&repo, gx->opt.storage, name, len) != 0)
     {
         oci_admin_warn("%s/repositories/%.*s: \"%.*s\" is not a valid "
-                       "repository name, skipped", gx->storage, (int) len,
+                       "repository name, skipped", gx->opt.storage, (int) len,
                        name, (int) len, name);
         gx->invalid_names++;
         return OCI_ADMIN_OK;
@@ -1300,7 +1182,7 @@ oci_admin_gc_sweep(oci_admin_gc_t *gx, oci_gc_repo_t *r)
     size_t            i, held;
     oci_admin_repo_t  repo;
 
-    if (oci_admin_repo_init(&repo, gx->storage, r->name, strlen(r->name))
+    if (oci_admin_repo_init(&repo, gx->opt.storage, r->name, strlen(r->name))
         != 0)
     {
         return OCI_ADMIN_OK;
@@ -1760,7 +1642,7 @@ oci_admin_gc_unindex(oci_admin_gc_t *gx, oci_admin_repo_t *repo,
         return;
     }
 
-    size = gx->prefix_len + repo->name_len + strlen(c->subject) + 16;
+    size = gx->opt.prefix_len + repo->name_len + strlen(c->subject) + 16;
 
     refs = malloc(size);
     desc = malloc(size);
@@ -1774,13 +1656,15 @@ oci_admin_gc_unindex(oci_admin_gc_t *gx, oci_admin_repo_t *repo,
     }
 
     refs_len = ngx_oci_referrer_key((u_char *) refs, size,
-                                    (u_char *) gx->prefix, gx->prefix_len,
+                                    (u_char *) gx->opt.prefix,
+                                    gx->opt.prefix_len,
                                     (u_char *) repo->name, repo->name_len,
                                     (u_char *) c->subject,
                                     strlen(c->subject),
                                     NGX_OCI_REFERRER_REFS);
     desc_len = ngx_oci_referrer_key((u_char *) desc, size,
-                                    (u_char *) gx->prefix, gx->prefix_len,
+                                    (u_char *) gx->opt.prefix,
+                                    gx->opt.prefix_len,
                                     (u_char *) repo->name, repo->name_len,
                                     (u_char *) c->subject,
                                     strlen(c->subject),
@@ -1837,7 +1721,7 @@ oci_admin_gc_blobs(oci_admin_gc_t *gx)
     static const char  *alg[] = { "sha256", "sha512" };
 
     for (a = 0; a < 2; a++) {
-        if (oci_admin_path(path, "%s/blobs/%s", gx->storage, alg[a]) < 0
+        if (oci_admin_path(path, "%s/blobs/%s", gx->opt.storage, alg[a]) < 0
             || oci_admin_ls(path, &dirs) != OCI_ADMIN_OK)
         {
             continue;
@@ -1845,7 +1729,7 @@ oci_admin_gc_blobs(oci_admin_gc_t *gx)
 
         for (x = 0; x < dirs.n; x++) {
             if (dirs.e[x].type != DT_DIR
-                || oci_admin_path(path, "%s/blobs/%s/%s", gx->storage,
+                || oci_admin_path(path, "%s/blobs/%s/%s", gx->opt.storage,
                                   alg[a], dirs.e[x].name)
                    < 0
                 || oci_admin_ls(path, &files) != OCI_ADMIN_OK)
@@ -1862,7 +1746,7 @@ oci_admin_gc_blobs(oci_admin_gc_t *gx)
                     || oci_admin_digest_set(&d, digest, n) != 0
                     || strncmp(files.e[i].name, dirs.e[x].name, 2) != 0
                     || oci_admin_path(path, "%s/blobs/%s/%s/%s",
-                                      gx->storage, alg[a], dirs.e[x].name,
+                                      gx->opt.storage, alg[a], dirs.e[x].name,
                                       files.e[i].name)
                        < 0)
                 {
@@ -1989,7 +1873,7 @@ oci_admin_gc_tmp(oci_admin_gc_t *gx, const char *dir, int uploads)
     struct stat     st;
     oci_admin_ls_t  ls;
 
-    if (oci_admin_path(path, "%s/%s", gx->storage, dir) < 0
+    if (oci_admin_path(path, "%s/%s", gx->opt.storage, dir) < 0
         || oci_admin_ls(path, &ls) != OCI_ADMIN_OK)
     {
         return;
@@ -1997,7 +1881,7 @@ oci_admin_gc_tmp(oci_admin_gc_t *gx, const char *dir, int uploads)
 
     for (i = 0; i < ls.n; i++) {
         if (ls.e[i].type != DT_REG
-            || oci_admin_path(path, "%s/%s/%s", gx->storage, dir,
+            || oci_admin_path(path, "%s/%s/%s", gx->opt.storage, dir,
                               ls.e[i].name)
                < 0
             || lstat(path, &st) == -1
@@ -2053,7 +1937,7 @@ oci_admin_gc_report(oci_admin_gc_t *gx)
 
     seconds = oci_admin_now() - gx->start;
 
-    if (!gx->json) {
+    if (!gx->opt.json) {
         printf("gc%s: %llu repositories, %llu manifests, %llu blob links, "
                "%llu blob files; %s %llu manifests, %llu blob links, %llu "
                "blob files (%llu bytes), %llu temporary files (%llu bytes); "

@@ -23,8 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -34,8 +32,6 @@
 
 
 static void oci_admin_reindex_usage(FILE *f);
-static int oci_admin_reindex_options(oci_admin_reindex_t *rx, int argc,
-    char **argv);
 static int oci_admin_reindex_repo(oci_admin_walk_t *w,
     oci_admin_repo_t *repo);
 static int oci_admin_reindex_manifest(oci_admin_walk_t *w,
@@ -67,6 +63,10 @@ static struct option  oci_admin_reindex_long[] = {
     { NULL, 0, NULL, 0 }
 };
 
+static oci_admin_getopt_t  oci_admin_reindex_getopt = {
+    "reindex", oci_admin_reindex_long, oci_admin_reindex_usage, NULL, 1, 0
+};
+
 
 int
 oci_admin_reindex(int argc, char **argv)
@@ -77,22 +77,22 @@ oci_admin_reindex(int argc, char **argv)
 
     memset(&rx, 0, sizeof(oci_admin_reindex_t));
 
-    rc = oci_admin_reindex_options(&rx, argc, argv);
+    rc = oci_admin_options(&rx.opt, &oci_admin_reindex_getopt, &rx, argc,
+                           argv);
     if (rc != -1) {
         return rc;
     }
 
     rx.start = oci_admin_now();
 
-    rc = oci_admin_redis_connect(&rx.redis, rx.redis_addr, rx.password,
-                                 rx.db);
-    if (rc != 0) {
-        return rc == -2 ? OCI_ADMIN_EXIT_USAGE : OCI_ADMIN_EXIT_REDIS;
+    rc = oci_admin_options_redis(&rx.opt, &rx.redis);
+    if (rc != OCI_ADMIN_EXIT_OK) {
+        return rc;
     }
 
     memset(&w, 0, sizeof(oci_admin_walk_t));
 
-    w.root = rx.storage;
+    w.root = rx.opt.storage;
     w.data = &rx;
     w.repo = oci_admin_reindex_repo;
     w.manifest = oci_admin_reindex_manifest;
@@ -169,145 +169,6 @@ oci_admin_reindex_usage(FILE *f)
 "exit status: 0 done, 1 usage error, 2 Redis unreachable or failing,\n"
 "3 corrupt content found (and skipped, the rest indexed), 4 other errors\n"
 "(on stderr)\n");
-}
-
-
-/* -1 to go on, else the exit status */
-
-static int
-oci_admin_reindex_options(oci_admin_reindex_t *rx, int argc, char **argv)
-{
-    int          c, quiet;
-    char        *end;
-    size_t       len;
-    struct stat  st;
-
-    rx->prefix = "oci:";
-    rx->db = 0;
-    quiet = 0;
-
-    opterr = 0;
-    optind = 1;
-
-    for ( ;; ) {
-        c = getopt_long(argc, argv, ":h", oci_admin_reindex_long, NULL);
-        if (c == -1) {
-            break;
-        }
-
-        switch (c) {
-
-        case 's':
-            rx->storage = optarg;
-            break;
-
-        case 'r':
-            rx->redis_addr = optarg;
-            break;
-
-        case 'p':
-            rx->password = optarg;
-            break;
-
-        case 'd':
-            rx->db = strtol(optarg, &end, 10);
-
-            if (optarg[0] == '\0' || *end != '\0' || rx->db < 0
-                || rx->db > 1000000)
-            {
-                fprintf(stderr, "oci-admin reindex: --db \"%s\" is not a "
-                        "database number\n", optarg);
-                return OCI_ADMIN_EXIT_USAGE;
-            }
-
-            break;
-
-        case 'P':
-            rx->prefix = optarg;
-            break;
-
-        case 'j':
-            rx->json = 1;
-            break;
-
-        case 'q':
-            quiet = 1;
-            break;
-
-        case 'h':
-            oci_admin_reindex_usage(stdout);
-            return OCI_ADMIN_EXIT_OK;
-
-        case ':':
-            fprintf(stderr, "oci-admin reindex: %s needs a value\n",
-                    argv[optind - 1]);
-            goto usage;
-
-        default:
-            fprintf(stderr, "oci-admin reindex: unknown option \"%s\"\n",
-                    argv[optind - 1]);
-            goto usage;
-        }
-    }
-
-    if (optind < argc) {
-        fprintf(stderr, "oci-admin reindex: unexpected argument \"%s\"\n",
-                argv[optind]);
-        goto usage;
-    }
-
-    if (rx->storage == NULL || rx->redis_addr == NULL) {
-        fprintf(stderr, "oci-admin reindex: --storage and --redis are "
-                "required\n");
-        goto usage;
-    }
-
-    if (rx->password == NULL) {
-        rx->password = getenv("REDISCLI_AUTH");
-    }
-
-    rx->prefix_len = strlen(rx->prefix);
-
-    /* as oci_redis_prefix: the hash tag must be the pair's */
-
-    if (strchr(rx->prefix, '{') || strchr(rx->prefix, '}')) {
-        fprintf(stderr, "oci-admin reindex: --prefix must not contain "
-                "\"{\" or \"}\"\n");
-        return OCI_ADMIN_EXIT_USAGE;
-    }
-
-    /* "/srv/oci/" is "/srv/oci" in messages */
-
-    len = strlen(rx->storage);
-
-    while (len > 1 && rx->storage[len - 1] == '/') {
-        len--;
-    }
-
-    if (len >= sizeof(rx->root)) {
-        fprintf(stderr, "oci-admin reindex: --storage is too long\n");
-        return OCI_ADMIN_EXIT_USAGE;
-    }
-
-    memcpy(rx->root, rx->storage, len);
-    rx->root[len] = '\0';
-    rx->storage = rx->root;
-
-    if (stat(rx->storage, &st) == -1 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "oci-admin reindex: --storage \"%s\" is not a "
-                "directory\n", rx->storage);
-        return OCI_ADMIN_EXIT_USAGE;
-    }
-
-    oci_admin_progress_init(!quiet && isatty(STDERR_FILENO));
-
-    return -1;
-
-usage:
-
-    fprintf(stderr, "\"oci-admin reindex --help\" lists the options\n");
-
-    return OCI_ADMIN_EXIT_USAGE;
 }
 
 
@@ -769,7 +630,7 @@ oci_admin_reindex_report(oci_admin_reindex_t *rx)
 
     seconds = oci_admin_now() - rx->start;
 
-    if (!rx->json) {
+    if (!rx->opt.json) {
         printf("reindex: %llu repositories, %llu manifests, %llu referrers "
                "indexed (%llu from fallback tags, %llu listed there but not "
                "stored); %llu added, %llu removed, %llu rewritten; %llu "

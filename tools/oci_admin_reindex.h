@@ -42,13 +42,7 @@ typedef struct {
 
 
 typedef struct {
-    const char         *storage;        /* without trailing slashes */
-    const char         *redis_addr;
-    const char         *password;
-    const char         *prefix;
-    size_t              prefix_len;
-    long                db;
-    int                 json;
+    oci_admin_opts_t    opt;
 
     oci_admin_redis_t   redis;
     int                 redis_failed;
@@ -71,8 +65,6 @@ typedef struct {
     uint64_t            errors;
 
     double              start;
-
-    char                root[OCI_ADMIN_PATH_LEN];
 } oci_admin_reindex_t;
 
 

@@ -165,7 +165,7 @@ oci_admin_reindex_keys(oci_admin_reindex_t *rx, oci_admin_group_t *g)
     size_t  size, sl;
 
     sl = strlen(g->subject);
-    size = rx->prefix_len + g->repo->name_len + sl + 16;
+    size = rx->opt.prefix_len + g->repo->name_len + sl + 16;
 
     g->refs = malloc(size);
     g->desc = malloc(size);
@@ -176,14 +176,16 @@ oci_admin_reindex_keys(oci_admin_reindex_t *rx, oci_admin_group_t *g)
     }
 
     g->refs_len = ngx_oci_referrer_key((u_char *) g->refs, size,
-                                       (u_char *) rx->prefix, rx->prefix_len,
+                                       (u_char *) rx->opt.prefix,
+                                       rx->opt.prefix_len,
                                        (u_char *) g->repo->name,
                                        g->repo->name_len,
                                        (u_char *) g->subject, sl,
                                        NGX_OCI_REFERRER_REFS);
 
     g->desc_len = ngx_oci_referrer_key((u_char *) g->desc, size,
-                                       (u_char *) rx->prefix, rx->prefix_len,
+                                       (u_char *) rx->opt.prefix,
+                                       rx->opt.prefix_len,
                                        (u_char *) g->repo->name,
                                        g->repo->name_len,
                                        (u_char *) g->subject, sl,
@@ -763,7 +765,7 @@ oci_admin_reindex_scan(oci_admin_reindex_t *rx)
 
     /* the prefix matches itself only: glob characters are escaped */
 
-    pattern = malloc(2 * rx->prefix_len + 3);
+    pattern = malloc(2 * rx->opt.prefix_len + 3);
     repos = malloc(OCI_ADMIN_GROUPS * sizeof(oci_admin_repo_t));
 
     if (pattern == NULL || repos == NULL) {
@@ -773,12 +775,12 @@ oci_admin_reindex_scan(oci_admin_reindex_t *rx)
         return OCI_ADMIN_ABORT;
     }
 
-    for (q = pattern, i = 0; i < rx->prefix_len; i++) {
-        if (strchr("*?[]\\", rx->prefix[i])) {
+    for (q = pattern, i = 0; i < rx->opt.prefix_len; i++) {
+        if (strchr("*?[]\\", rx->opt.prefix[i])) {
             *q++ = '\\';
         }
 
-        *q++ = rx->prefix[i];
+        *q++ = rx->opt.prefix[i];
     }
 
     *q++ = '{';
@@ -890,14 +892,14 @@ oci_admin_reindex_scan_key(oci_admin_reindex_t *rx, const char *key,
 {
     const char  *p, *end, *at, *close, *suffix;
 
-    if (len < rx->prefix_len + 1
-        || memcmp(key, rx->prefix, rx->prefix_len) != 0
-        || key[rx->prefix_len] != '{')
+    if (len < rx->opt.prefix_len + 1
+        || memcmp(key, rx->opt.prefix, rx->opt.prefix_len) != 0
+        || key[rx->opt.prefix_len] != '{')
     {
         return OCI_ADMIN_SKIP;
     }
 
-    p = key + rx->prefix_len + 1;
+    p = key + rx->opt.prefix_len + 1;
     end = key + len;
 
     close = memchr(p, '}', end - p);
@@ -920,7 +922,7 @@ oci_admin_reindex_scan_key(oci_admin_reindex_t *rx, const char *key,
     if (at == NULL
         || ngx_oci_digest_parse((u_char *) at + 1, close - at - 1, NULL,
                                 NULL, NULL) != NGX_OCI_DIGEST_OK
-        || oci_admin_repo_init(g->repo, rx->storage, p, at - p) != 0)
+        || oci_admin_repo_init(g->repo, rx->opt.storage, p, at - p) != 0)
     {
         oci_admin_warn("key \"%.*s\" is not that of a repository and a "
                        "subject, left alone", (int) len, key);

@@ -1,10 +1,11 @@
 
 /*
  * oci-admin: what fsck and gc need of the storage beyond the walker of
- * oci_admin_walk.c: sorted directory listings, a walk that also finds
- * repositories holding only blobs or tags and reports what does not
- * belong, file times, a map of inodes, hashing of files, manifests read
- * for inspection rather than for serving, durations.
+ * oci_admin_walk.c, which is built on the first two: sorted directory
+ * listings, a walk that also finds repositories holding only blobs or
+ * tags and reports what does not belong, file times, a map of inodes,
+ * hashing of files, manifests read for inspection rather than for
+ * serving, durations.
  */
 
 

@@ -15,24 +15,16 @@
 #include <unistd.h>
 
 #include "oci_admin.h"
+#include "oci_admin_store.h"
 
 
-typedef struct {
-    char           *name;
-    unsigned char   type;           /* DT_DIR, DT_REG or DT_UNKNOWN */
-} oci_admin_dirent_t;
-
-
-static int oci_admin_walk_dir(oci_admin_walk_t *w, char *name, size_t len);
+static int oci_admin_walk_cb(void *data, int what, const char *name,
+    size_t len);
 static int oci_admin_walk_repo(oci_admin_walk_t *w, const char *name,
     size_t len);
 static int oci_admin_walk_manifests(oci_admin_walk_t *w,
     oci_admin_repo_t *repo);
 static int oci_admin_walk_tags(oci_admin_walk_t *w, oci_admin_repo_t *repo);
-static int oci_admin_dir_read(const char *path, oci_admin_dirent_t **list,
-    size_t *n);
-static void oci_admin_dir_free(oci_admin_dirent_t *list, size_t n);
-static int oci_admin_dirent_cmp(const void *a, const void *b);
 static int oci_admin_read_file(const char *path, size_t max, u_char **data,
     size_t *len, char *reason, size_t reason_len);
 static size_t oci_admin_trim(const u_char *p, size_t len, size_t *start);
@@ -194,11 +186,11 @@ int
 oci_admin_manifest_find(oci_admin_repo_t *repo, const char *prefix,
     oci_admin_digest_t *d)
 {
-    int                  rc, n, found;
-    char                 path[OCI_ADMIN_PATH_LEN], digest[OCI_ADMIN_PATH_LEN];
-    size_t               i, count, len;
-    const char          *colon;
-    oci_admin_dirent_t  *list;
+    int              rc, n, found;
+    char             path[OCI_ADMIN_PATH_LEN], digest[OCI_ADMIN_PATH_LEN];
+    size_t           i, len;
+    const char      *colon;
+    oci_admin_ls_t   list;
 
     colon = strchr(prefix, ':');
     if (colon == NULL) {
@@ -211,7 +203,7 @@ oci_admin_manifest_find(oci_admin_repo_t *repo, const char *prefix,
         return OCI_ADMIN_MISSING;
     }
 
-    rc = oci_admin_dir_read(path, &list, &count);
+    rc = oci_admin_ls(path, &list);
     if (rc != OCI_ADMIN_OK) {
         return rc;
     }
@@ -219,15 +211,15 @@ oci_admin_manifest_find(oci_admin_repo_t *repo, const char *prefix,
     len = strlen(colon + 1);
     found = 0;
 
-    for (i = 0; found < 2 && i < count; i++) {
-        if (list[i].type != DT_REG
-            || strncmp(list[i].name, colon + 1, len) != 0)
+    for (i = 0; found < 2 && i < list.n; i++) {
+        if (list.e[i].type != DT_REG
+            || strncmp(list.e[i].name, colon + 1, len) != 0)
         {
             continue;
         }
 
         n = snprintf(digest, sizeof(digest), "%.*s:%s",
-                     (int) (colon - prefix), prefix, list[i].name);
+                     (int) (colon - prefix), prefix, list.e[i].name);
 
         if (n > 0 && (size_t) n < sizeof(digest)
             && oci_admin_digest_set(d, digest, n) == 0)
@@ -236,7 +228,7 @@ oci_admin_manifest_find(oci_admin_repo_t *repo, const char *prefix,
         }
     }
 
-    oci_admin_dir_free(list, count);
+    oci_admin_ls_free(&list);
 
     return found == 0 ? OCI_ADMIN_MISSING
            : found == 1 ? OCI_ADMIN_OK : OCI_ADMIN_CORRUPT;
@@ -283,85 +275,45 @@ oci_admin_tag_read(oci_admin_repo_t *repo, const char *tag,
 int
 oci_admin_walk(oci_admin_walk_t *w)
 {
-    char  name[NGX_OCI_NAME_MAX_LEN + 1];
-
-    return oci_admin_walk_dir(w, name, 0);
+    return oci_admin_repos(w->root, oci_admin_walk_cb, w, &w->errors);
 }
 
 
 /*
- * name[0 .. len - 1] is the directory's path under "repositories", empty
- * for "repositories" itself; name has room for NGX_OCI_NAME_MAX_LEN bytes
+ * Of what oci_admin_repos() finds, the walk's repositories are those with
+ * "_manifests": one holding only blobs or tags has nothing to walk.  When
+ * "_manifests" cannot be looked at, the repository is walked, so that
+ * oci_admin_walk_manifests() says why.
  */
 
 static int
-oci_admin_walk_dir(oci_admin_walk_t *w, char *name, size_t len)
+oci_admin_walk_cb(void *data, int what, const char *name, size_t len)
 {
-    int                  rc, n;
-    char                 path[OCI_ADMIN_PATH_LEN];
-    size_t               i, count, l;
-    oci_admin_dirent_t  *list;
+    oci_admin_walk_t  *w = data;
 
-    n = snprintf(path, sizeof(path), "%s/repositories%s%.*s", w->root,
-                 len ? "/" : "", (int) len, name);
+    int          rc;
+    char         path[OCI_ADMIN_PATH_LEN];
+    struct stat  st;
 
-    if (n < 0 || (size_t) n >= sizeof(path)) {
-        oci_admin_warn("%s/repositories/%.*s: path too long", w->root,
-                       (int) len, name);
-        w->errors++;
+    if (what == OCI_ADMIN_REPO_STRAY) {
         return OCI_ADMIN_OK;
     }
 
-    rc = oci_admin_dir_read(path, &list, &count);
-
-    if (rc == OCI_ADMIN_MISSING) {
-        /* a fresh storage has no repositories, or removed while we walk */
-        return OCI_ADMIN_OK;
-    }
-
-    if (rc != OCI_ADMIN_OK) {
-        w->errors++;
-        return OCI_ADMIN_OK;
-    }
-
-    rc = OCI_ADMIN_OK;
-
-    if (len) {
-        for (i = 0; i < count; i++) {
-            if (list[i].type == DT_DIR
-                && strcmp(list[i].name, "_manifests") == 0)
-            {
-                rc = oci_admin_walk_repo(w, name, len);
-                break;
+    if (oci_admin_path(path, "%s/repositories/%.*s/_manifests", w->root,
+                       (int) len, name)
+        > 0)
+    {
+        if (lstat(path, &st) == -1) {
+            if (errno == ENOENT || errno == ENOTDIR) {
+                return OCI_ADMIN_OK;
             }
+
+        } else if (!S_ISDIR(st.st_mode)) {
+            return OCI_ADMIN_OK;
         }
     }
 
-    for (i = 0; rc != OCI_ADMIN_ABORT && i < count; i++) {
-        if (list[i].type != DT_DIR
-            || list[i].name[0] == '_' || list[i].name[0] == '.')
-        {
-            continue;
-        }
-
-        /* no valid name is longer */
-
-        l = strlen(list[i].name);
-
-        if (len + (len ? 1 : 0) + l > NGX_OCI_NAME_MAX_LEN) {
-            continue;
-        }
-
-        if (len) {
-            name[len] = '/';
-        }
-
-        memcpy(name + len + (len ? 1 : 0), list[i].name, l);
-
-        rc = oci_admin_walk_dir(w, name, len + (len ? 1 : 0) + l);
-    }
-
-    oci_admin_dir_free(list, count);
+    rc = oci_admin_walk_repo(w, name, len);
 
     return rc == OCI_ADMIN_ABORT ? OCI_ADMIN_ABORT : OCI_ADMIN_OK;
 }
@@ -411,16 +363,16 @@ oci_admin_walk_manifests(oci_admin_walk_t *w, oci_admin_repo_t *repo)
 {
     int                  rc, n;
     char                 path[OCI_ADMIN_PATH_LEN], digest[OCI_ADMIN_PATH_LEN];
-    size_t               a, i, algs_n, files_n;
+    size_t               a, i;
+    oci_admin_ls_t       algs, files;
     oci_admin_digest_t   d;
-    oci_admin_dirent_t  *algs, *files;
 
     n = snprintf(path, sizeof(path), "%s/_manifests", repo->path);
     if (n < 0 || (size_t) n >= sizeof(path)) {
         return OCI_ADMIN_OK;
     }
 
-    rc = oci_admin_dir_read(path, &algs, &algs_n);
+    rc = oci_admin_ls(path, &algs);
     if (rc != OCI_ADMIN_OK) {
         w->errors += (rc == OCI_ADMIN_ERROR);
         return OCI_ADMIN_OK;
@@ -428,36 +380,36 @@ oci_admin_walk_manifests(oci_admin_walk_t *w, oci_admin_repo_t *repo)
 
     rc = OCI_ADMIN_OK;
 
-    for (a = 0; rc == OCI_ADMIN_OK && a < algs_n; a++) {
-        if (algs[a].type != DT_DIR
-            || (strcmp(algs[a].name, "sha256") != 0
-                && strcmp(algs[a].name, "sha512") != 0))
+    for (a = 0; rc == OCI_ADMIN_OK && a < algs.n; a++) {
+        if (algs.e[a].type != DT_DIR
+            || (strcmp(algs.e[a].name, "sha256") != 0
+                && strcmp(algs.e[a].name, "sha512") != 0))
         {
             continue;
         }
 
         n = snprintf(path, sizeof(path), "%s/_manifests/%s", repo->path,
-                     algs[a].name);
+                     algs.e[a].name);
         if (n < 0 || (size_t) n >= sizeof(path)) {
             continue;
         }
 
-        rc = oci_admin_dir_read(path, &files, &files_n);
+        rc = oci_admin_ls(path, &files);
         if (rc != OCI_ADMIN_OK) {
             w->errors += (rc == OCI_ADMIN_ERROR);
             rc = OCI_ADMIN_OK;
             continue;
         }
 
-        for (i = 0; rc == OCI_ADMIN_OK && i < files_n; i++) {
-            if (files[i].type != DT_REG) {
+        for (i = 0; rc == OCI_ADMIN_OK && i < files.n; i++) {
+            if (files.e[i].type != DT_REG) {
                 continue;
             }
 
             /* "<hex>" only: ".type" files and strays are not manifests */
 
-            n = snprintf(digest, sizeof(digest), "%s:%s", algs[a].name,
-                         files[i].name);
+            n = snprintf(digest, sizeof(digest), "%s:%s", algs.e[a].name,
+                         files.e[i].name);
 
             if (n < 0 || (size_t) n >= sizeof(digest)
                 || oci_admin_digest_set(&d, digest, n) != 0)
@@ -470,10 +422,10 @@ oci_admin_walk_manifests(oci_admin_walk_t *w, oci_admin_repo_t *repo)
             }
         }
 
-        oci_admin_dir_free(files, files_n);
+        oci_admin_ls_free(&files);
     }
 
-    oci_admin_dir_free(algs, algs_n);
+    oci_admin_ls_free(&algs);
 
     return rc;
 }
@@ -482,10 +434,10 @@ oci_admin_walk_manifests(oci_admin_walk_t *w, oci_admin_repo_t *repo)
 static int
 oci_admin_walk_tags(oci_admin_walk_t *w, oci_admin_repo_t *repo)
 {
-    int                  rc, n;
-    char                 path[OCI_ADMIN_PATH_LEN];
-    size_t               i, count;
-    oci_admin_dirent_t  *list;
+    int              rc, n;
+    char             path[OCI_ADMIN_PATH_LEN];
+    size_t           i;
+    oci_admin_ls_t   list;
 
     if (w->tag == NULL) {
         return OCI_ADMIN_OK;
@@ -496,7 +448,7 @@ oci_admin_walk_tags(oci_admin_walk_t *w, oci_admin_repo_t *repo)
         return OCI_ADMIN_OK;
     }
 
-    rc = oci_admin_dir_read(path, &list, &count);
+    rc = oci_admin_ls(path, &list);
     if (rc != OCI_ADMIN_OK) {
         /* a repository without tags has no "_tags" */
         w->errors += (rc == OCI_ADMIN_ERROR);
@@ -505,16 +457,16 @@ oci_admin_walk_tags(oci_admin_walk_t *w, oci_admin_repo_t *repo)
 
     rc = OCI_ADMIN_OK;
 
-    for (i = 0; rc == OCI_ADMIN_OK && i < count; i++) {
-        if (list[i].type == DT_REG
-            && ngx_oci_tag_valid((u_char *) list[i].name,
-                                 strlen(list[i].name)))
+    for (i = 0; rc == OCI_ADMIN_OK && i < list.n; i++) {
+        if (list.e[i].type == DT_REG
+            && ngx_oci_tag_valid((u_char *) list.e[i].name,
+                                 strlen(list.e[i].name)))
         {
-            rc = w->tag(w, repo, list[i].name);
+            rc = w->tag(w, repo, list.e[i].name);
         }
     }
 
-    oci_admin_dir_free(list, count);
+    oci_admin_ls_free(&list);
 
     return rc;
 }
@@ -525,127 +477,6 @@ oci_admin_walk_tags(oci_admin_walk_t *w, oci_admin_repo_t *repo)
  * resolved without following symbolic links.  OCI_ADMIN_OK,
  * OCI_ADMIN_MISSING, or OCI_ADMIN_ERROR after a warning.
  */
-
-static int
-oci_admin_dir_read(const char *path, oci_admin_dirent_t **list, size_t *n)
-{
-    DIR                 *dir;
-    size_t               count, size;
-    struct stat          st;
-    struct dirent       *de;
-    oci_admin_dirent_t  *l, *e;
-
-    *list = NULL;
-    *n = 0;
-
-    dir = opendir(path);
-    if (dir == NULL) {
-        if (errno == ENOENT || errno == ENOTDIR) {
-            return OCI_ADMIN_MISSING;
-        }
-
-        oci_admin_warn("%s: opendir(): %s", path, strerror(errno));
-        return OCI_ADMIN_ERROR;
-    }
-
-    l = NULL;
-    count = 0;
-    size = 0;
-
-    for ( ;; ) {
-        errno = 0;
-
-        de = readdir(dir);
-        if (de == NULL) {
-            break;
-        }
-
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
-            continue;
-        }
-
-        if (count == size) {
-            size = size ? size * 2 : 32;
-
-            e = realloc(l, size * sizeof(oci_admin_dirent_t));
-            if (e == NULL) {
-                goto nomem;
-            }
-
-            l = e;
-        }
-
-        e = &l[count];
-
-        e->name = strdup(de->d_name);
-        if (e->name == NULL) {
-            goto nomem;
-        }
-
-        e->type = de->d_type;
-        count++;
-
-        if (e->type == DT_UNKNOWN) {
-            if (fstatat(dirfd(dir), e->name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-                e->type = S_ISDIR(st.st_mode) ? DT_DIR
-                          : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
-            }
-        }
-
-        if (e->type != DT_DIR && e->type != DT_REG) {
-            e->type = DT_UNKNOWN;
-        }
-    }
-
-    if (errno != 0) {
-        oci_admin_warn("%s: readdir(): %s", path, strerror(errno));
-        closedir(dir);
-        oci_admin_dir_free(l, count);
-        return OCI_ADMIN_ERROR;
-    }
-
-    closedir(dir);
-
-    if (count) {
-        qsort(l, count, sizeof(oci_admin_dirent_t), oci_admin_dirent_cmp);
-    }
-
-    *list = l;
-    *n = count;
-
-    return OCI_ADMIN_OK;
-
-nomem:
-
-    oci_admin_warn("%s: out of memory", path);
-    closedir(dir);
-    oci_admin_dir_free(l, count);
-
-    return OCI_ADMIN_ERROR;
-}
-
-
-static void
-oci_admin_dir_free(oci_admin_dirent_t *list, size_t n)
-{
-    size_t  i;
-
-    for (i = 0; i < n; i++) {
-        free(list[i].name);
-    }
-
-    free(list);
-}
-
-
-static int
-oci_admin_dirent_cmp(const void *a, const void *b)
-{
-    const oci_admin_dirent_t  *x = a, *y = b;
-
-    return strcmp(x->name, y->name);
-}
-
 
 /*
  * The whole file, or its first "max" bytes when max is not 0; data is
