@@ -132,43 +132,32 @@ ngx_oci_manifest_get(ngx_http_request_t *r, ngx_str_t *name, ngx_str_t *ref,
 
     ctx = ngx_oci_get_ctx(r);
 
-    if (is_digest) {
-        digest = *ref;
+    digest = *ref;
+    rc = is_digest ? NGX_OK : ngx_oci_tag_read(r, name, ref, &digest);
 
-    } else {
-        rc = ngx_oci_tag_read(r, name, ref, &digest);
-        if (rc != NGX_OK) {
-            goto unknown;
+    if (rc == NGX_OK) {
+        ctx->digest = digest;
+
+        if (ngx_oci_repo_path(r, &path, name, "_manifests", &digest, ".type")
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ctx->digest = digest;
+        /*
+         * The media type is read from disk each time, not through the
+         * open file cache, so a deleted manifest is gone at once.
+         */
+
+        rc = ngx_oci_read_small(r, &path, &type, 256);
     }
 
-    if (ngx_oci_repo_path(r, &path, name, "_manifests", &digest, ".type")
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (rc == NGX_OK) {
+        path.len -= sizeof(".type") - 1;
+        path.data[path.len] = '\0';
+
+        rc = ngx_oci_serve_file(r, &path, &type, &digest, 0);
     }
-
-    /*
-     * The media type is read from disk each time, not through the open
-     * file cache, so a deleted manifest is gone at once.
-     */
-
-    rc = ngx_oci_read_small(r, &path, &type, 256);
-    if (rc != NGX_OK) {
-        goto unknown;
-    }
-
-    path.len -= sizeof(".type") - 1;
-    path.data[path.len] = '\0';
-
-    rc = ngx_oci_serve_file(r, &path, &type, &digest, 0);
-    if (rc != NGX_DECLINED) {
-        return rc;
-    }
-
-unknown:
 
     if (rc != NGX_DECLINED) {
         return rc;
