@@ -136,6 +136,9 @@ static int oci_admin_fsck_repo_cb(void *data, int what, const char *name,
     size_t len);
 static void oci_admin_fsck_repo(oci_admin_fsck_t *fx,
     oci_admin_repo_t *repo);
+static int oci_admin_fsck_alg_dir(oci_admin_fsck_t *fx,
+    oci_admin_repo_t *repo, const char *kind, oci_admin_name_t *alg,
+    char *path, oci_admin_ls_t *files);
 static void oci_admin_fsck_repo_blobs(oci_admin_fsck_t *fx,
     oci_admin_repo_t *repo);
 static void oci_admin_fsck_repo_manifests(oci_admin_fsck_t *fx,
@@ -671,6 +674,40 @@ oci_admin_fsck_repo(oci_admin_fsck_t *fx, oci_admin_repo_t *repo)
 }
 
 
+/*
+ * Lists "<repo>/<kind>/<alg>/" into "files", leaving its path in "path";
+ * anything there but a digest algorithm's directory is a stray.
+ */
+
+static int
+oci_admin_fsck_alg_dir(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
+    const char *kind, oci_admin_name_t *alg, char *path,
+    oci_admin_ls_t *files)
+{
+    int  rc;
+
+    if (oci_admin_path(path, "%s/%s/%s", repo->path, kind, alg->name) < 0) {
+        return OCI_ADMIN_ERROR;
+    }
+
+    if (alg->type != DT_DIR
+        || (strcmp(alg->name, "sha256") != 0
+            && strcmp(alg->name, "sha512") != 0))
+    {
+        oci_admin_fsck_stray(fx, oci_admin_fsck_rel(fx, path),
+                             "not part of the storage layout");
+        return OCI_ADMIN_MISSING;
+    }
+
+    rc = oci_admin_ls(path, files);
+    if (rc != OCI_ADMIN_OK) {
+        fx->errors += (rc == OCI_ADMIN_ERROR);
+    }
+
+    return rc;
+}
+
+
 static void
 oci_admin_fsck_repo_blobs(oci_admin_fsck_t *fx, oci_admin_repo_t *repo)
 {
@@ -691,24 +728,10 @@ oci_admin_fsck_repo_blobs(oci_admin_fsck_t *fx, oci_admin_repo_t *repo)
     }
 
     for (a = 0; a < algs.n; a++) {
-        if (oci_admin_path(path, "%s/_blobs/%s", repo->path, algs.e[a].name)
-            < 0)
+        if (oci_admin_fsck_alg_dir(fx, repo, "_blobs", &algs.e[a], path,
+                                   &files)
+            != OCI_ADMIN_OK)
         {
-            continue;
-        }
-
-        if (algs.e[a].type != DT_DIR
-            || (strcmp(algs.e[a].name, "sha256") != 0
-                && strcmp(algs.e[a].name, "sha512") != 0))
-        {
-            oci_admin_fsck_stray(fx, oci_admin_fsck_rel(fx, path),
-                                 "not part of the storage layout");
-            continue;
-        }
-
-        rc = oci_admin_ls(path, &files);
-        if (rc != OCI_ADMIN_OK) {
-            fx->errors += (rc == OCI_ADMIN_ERROR);
             continue;
         }
 
@@ -769,25 +792,10 @@ oci_admin_fsck_repo_manifests(oci_admin_fsck_t *fx, oci_admin_repo_t *repo)
     }
 
     for (a = 0; a < algs.n; a++) {
-        if (oci_admin_path(path, "%s/_manifests/%s", repo->path,
-                           algs.e[a].name)
-            < 0)
+        if (oci_admin_fsck_alg_dir(fx, repo, "_manifests", &algs.e[a], path,
+                                   &files)
+            != OCI_ADMIN_OK)
         {
-            continue;
-        }
-
-        if (algs.e[a].type != DT_DIR
-            || (strcmp(algs.e[a].name, "sha256") != 0
-                && strcmp(algs.e[a].name, "sha512") != 0))
-        {
-            oci_admin_fsck_stray(fx, oci_admin_fsck_rel(fx, path),
-                                 "not part of the storage layout");
-            continue;
-        }
-
-        rc = oci_admin_ls(path, &files);
-        if (rc != OCI_ADMIN_OK) {
-            fx->errors += (rc == OCI_ADMIN_ERROR);
             continue;
         }
 
