@@ -29,19 +29,22 @@ UNIT_INC = -I$(UNIT_SRC) -I$(OCI_UNIT_ROOT)/t/unit
 UNIT_CORE_SRCS = $(UNIT_SRC)/ngx_oci_sha2.c \
                  $(UNIT_SRC)/ngx_oci_grammar.c \
                  $(UNIT_SRC)/ngx_oci_manifest_check.c \
-                 $(UNIT_SRC)/ngx_oci_route.c
+                 $(UNIT_SRC)/ngx_oci_route.c \
+                 $(UNIT_SRC)/ngx_oci_layout.c
 UNIT_CORE_DEPS = $(UNIT_CORE_SRCS) \
                  $(UNIT_SRC)/ngx_oci_sha2.h \
                  $(UNIT_SRC)/ngx_oci_grammar.h \
                  $(UNIT_SRC)/ngx_oci_manifest_check.h \
                  $(UNIT_SRC)/ngx_oci_route.h \
+                 $(UNIT_SRC)/ngx_oci_layout.h \
                  $(OCI_UNIT_ROOT)/t/unit/tap.h
 
 UNIT_TESTS = $(BUILD)/unit/test_sha2 \
              $(BUILD)/unit/test_sha2_portable \
              $(BUILD)/unit/test_grammar \
              $(BUILD)/unit/test_manifest \
-             $(BUILD)/unit/test_route
+             $(BUILD)/unit/test_route \
+             $(BUILD)/unit/test_layout
 
 FUZZERS = $(BUILD)/fuzz/fuzz_manifest \
           $(BUILD)/fuzz/fuzz_grammar \
@@ -82,6 +85,12 @@ $(BUILD)/unit/test_route: $(OCI_UNIT_ROOT)/t/unit/test_route.c \
 	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INC) -o $@ $< \
 	    $(UNIT_SRC)/ngx_oci_route.c $(UNIT_SRC)/ngx_oci_grammar.c \
 	    $(UNIT_LIBS)
+
+$(BUILD)/unit/test_layout: $(OCI_UNIT_ROOT)/t/unit/test_layout.c \
+                           $(UNIT_CORE_DEPS)
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INC) -o $@ $< \
+	    $(UNIT_SRC)/ngx_oci_layout.c $(UNIT_LIBS)
 
 fuzz: $(FUZZERS)
 

@@ -1,0 +1,87 @@
+
+/*
+ * The storage layout under "oci_storage": the one place where its
+ * directory names and path formats are spelled.  Pure (libc only), so
+ * the module, oci-admin and the unit tests build paths the same way.
+ *
+ *   blobs/<alg>/<xx>/<hex>                         content, once per digest
+ *   repositories/<name>/_blobs/<alg>/<hex>         hard link: blob in <name>
+ *   repositories/<name>/_manifests/<alg>/<hex>     hard link: manifest
+ *   repositories/<name>/_manifests/<alg>/<hex>.type    its media type
+ *   repositories/<name>/_tags/<tag>                "<alg>:<hex>"
+ *   repositories/<name>/_tags/.lock                lock for tag changes
+ *   _uploads/<id>.data, _uploads/<id>.state        upload sessions
+ *   _tmp/<id>                                      files before publication
+ *   _quarantine/                                   what fsck --repair moved
+ *
+ * <xx> is the first two digits of <hex>.  The registry's own directories
+ * start with "_", which a repository name component cannot.
+ */
+
+
+#ifndef _NGX_OCI_LAYOUT_H_INCLUDED_
+#define _NGX_OCI_LAYOUT_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <sys/types.h>
+
+
+#define NGX_OCI_LAYOUT_BLOBS_DIR       "blobs"
+#define NGX_OCI_LAYOUT_REPOS_DIR       "repositories"
+#define NGX_OCI_LAYOUT_UPLOADS_DIR     "_uploads"
+#define NGX_OCI_LAYOUT_TMP_DIR         "_tmp"
+#define NGX_OCI_LAYOUT_QUARANTINE_DIR  "_quarantine"
+
+#define NGX_OCI_LAYOUT_REPO_BLOBS      "_blobs"
+#define NGX_OCI_LAYOUT_REPO_MANIFESTS  "_manifests"
+#define NGX_OCI_LAYOUT_REPO_TAGS       "_tags"
+
+#define NGX_OCI_LAYOUT_TYPE_SUFFIX     ".type"
+#define NGX_OCI_LAYOUT_DATA_SUFFIX     ".data"
+#define NGX_OCI_LAYOUT_STATE_SUFFIX    ".state"
+#define NGX_OCI_LAYOUT_TAG_LOCK        ".lock"
+
+/* the longest relative path: a 255-byte name and a sha512 digest fit */
+#define NGX_OCI_LAYOUT_MAX             512
+
+
+/*
+ * What a path names, and which arguments it takes: N a repository name,
+ * D a digest "<alg>:<hex>", T a tag, I an upload or temporary file id.
+ */
+typedef enum {
+    NGX_OCI_LAYOUT_BLOBS = 0,       /* blobs */
+    NGX_OCI_LAYOUT_BLOB,            /* blobs/<alg>/<xx>/<hex>          D */
+    NGX_OCI_LAYOUT_REPOS,           /* repositories */
+    NGX_OCI_LAYOUT_REPO,            /* repositories/<name>             N */
+    NGX_OCI_LAYOUT_REPO_BLOBS_DIR,  /* .../<name>/_blobs               N */
+    NGX_OCI_LAYOUT_REPO_BLOB,       /* .../<name>/_blobs/<alg>/<hex>   ND */
+    NGX_OCI_LAYOUT_MANIFESTS_DIR,   /* .../<name>/_manifests           N */
+    NGX_OCI_LAYOUT_MANIFEST,        /* .../_manifests/<alg>/<hex>      ND */
+    NGX_OCI_LAYOUT_MANIFEST_TYPE,   /* .../_manifests/<alg>/<hex>.type ND */
+    NGX_OCI_LAYOUT_TAGS_DIR,        /* .../<name>/_tags                N */
+    NGX_OCI_LAYOUT_TAG,             /* .../<name>/_tags/<tag>          NT */
+    NGX_OCI_LAYOUT_TAG_LOCK_FILE,   /* .../<name>/_tags/.lock          N */
+    NGX_OCI_LAYOUT_UPLOADS,         /* _uploads */
+    NGX_OCI_LAYOUT_UPLOAD_DATA,     /* _uploads/<id>.data              I */
+    NGX_OCI_LAYOUT_UPLOAD_STATE,    /* _uploads/<id>.state             I */
+    NGX_OCI_LAYOUT_TMP,             /* _tmp */
+    NGX_OCI_LAYOUT_TMP_FILE,        /* _tmp/<id>                       I */
+    NGX_OCI_LAYOUT_QUARANTINE       /* _quarantine */
+} ngx_oci_layout_e;
+
+
+/*
+ * Writes the path of "what", relative to the storage root (no leading
+ * "/"), NUL-terminated, into buf.  name is the repository (ignored where
+ * the path has none), ref the digest, tag or id.  The arguments must be
+ * valid by the spec's grammar already: this checks only that a digest
+ * has an algorithm and at least two digits.  Returns the length, or 0
+ * when the path does not fit or a digest is not "<alg>:<hex>".
+ */
+size_t ngx_oci_layout_path(u_char *buf, size_t size, ngx_oci_layout_e what,
+    const u_char *name, size_t name_len, const u_char *ref, size_t ref_len);
+
+
+#endif /* _NGX_OCI_LAYOUT_H_INCLUDED_ */
