@@ -8,7 +8,7 @@
 
 #include "ngx_oci.h"
 #include "ngx_oci_manifest_check.h"
-#include "ngx_oci_referrer.h"
+#include "ngx_oci_index_schema.h"
 
 #include <openssl/evp.h>
 
@@ -547,7 +547,7 @@ ngx_oci_manifest_subject(ngx_http_request_t *r, ngx_oci_manifest_t *m)
 
     /* ngx_oci_digest_string() leaves the digest NUL-terminated */
 
-    desc = ngx_oci_referrer_descriptor(m, (char *) ctx->digest.data,
+    desc = ngx_oci_index_descriptor(m, (char *) ctx->digest.data,
                                        ctx->body_len);
     if (desc == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -11,7 +11,7 @@
 
 
 #include "ngx_oci.h"
-#include "ngx_oci_referrer.h"
+#include "ngx_oci_index_schema.h"
 
 #include <openssl/evp.h>
 
@@ -241,17 +241,17 @@ ngx_oci_referrers_keys(ngx_http_request_t *r, ngx_str_t *subject,
         return NGX_ERROR;
     }
 
-    rctx->refs_key.len = ngx_oci_referrer_key(rctx->refs_key.data, size,
+    rctx->refs_key.len = ngx_oci_index_key(rctx->refs_key.data, size,
                              olcf->redis.prefix.data, olcf->redis.prefix.len,
                              ctx->route.name, ctx->route.name_len,
                              subject->data, subject->len,
-                             NGX_OCI_REFERRER_REFS);
+                             NGX_OCI_INDEX_REFS);
 
-    rctx->desc_key.len = ngx_oci_referrer_key(rctx->desc_key.data, size,
+    rctx->desc_key.len = ngx_oci_index_key(rctx->desc_key.data, size,
                              olcf->redis.prefix.data, olcf->redis.prefix.len,
                              ctx->route.name, ctx->route.name_len,
                              subject->data, subject->len,
-                             NGX_OCI_REFERRER_DESC);
+                             NGX_OCI_INDEX_DESC);
 
     if (rctx->refs_key.len == 0 || rctx->desc_key.len == 0) {
         return NGX_ERROR;

@@ -185,7 +185,7 @@ sub index_of {
     return "$j}";
 }
 
-# the descriptor the index must hold, as ngx_oci_referrer_descriptor()
+# the descriptor the index must hold, as ngx_oci_index_descriptor()
 # writes it: mediaType, digest, size, artifactType, annotations
 sub expect_desc {
     my ($d, $artifact_type, $annotations) = @_;

@@ -41,7 +41,7 @@
 
 #include "oci_admin.h"
 #include "oci_admin_store.h"
-#include "ngx_oci_referrer.h"
+#include "ngx_oci_index_schema.h"
 
 
 /* how far file times may lag the clock (--dry-run only) */
@@ -1655,20 +1655,20 @@ oci_admin_gc_unindex(oci_admin_gc_t *gx, oci_admin_repo_t *repo,
         return;
     }
 
-    refs_len = ngx_oci_referrer_key((u_char *) refs, size,
+    refs_len = ngx_oci_index_key((u_char *) refs, size,
                                     (u_char *) gx->opt.prefix,
                                     gx->opt.prefix_len,
                                     (u_char *) repo->name, repo->name_len,
                                     (u_char *) c->subject,
                                     strlen(c->subject),
-                                    NGX_OCI_REFERRER_REFS);
-    desc_len = ngx_oci_referrer_key((u_char *) desc, size,
+                                    NGX_OCI_INDEX_REFS);
+    desc_len = ngx_oci_index_key((u_char *) desc, size,
                                     (u_char *) gx->opt.prefix,
                                     gx->opt.prefix_len,
                                     (u_char *) repo->name, repo->name_len,
                                     (u_char *) c->subject,
                                     strlen(c->subject),
-                                    NGX_OCI_REFERRER_DESC);
+                                    NGX_OCI_INDEX_DESC);
 
     dlen = strlen(c->digest);
 

@@ -1,7 +1,7 @@
 
 /*
  * oci-admin reindex: makes the referrers index in Redis (docs/admin.md,
- * src/ngx_oci_referrer.h) equal to what the storage holds.
+ * src/ngx_oci_index_schema.h) equal to what the storage holds.
  *
  * Each repository is walked, then its index is synchronized at once, so a
  * registry serving meanwhile races with the tool on one repository's
@@ -10,7 +10,7 @@
  *   - every stored manifest with a "subject", and every stored manifest
  *     listed by a fallback tag "<alg>-<hex>" (an image index), is the
  *     entry the index must have for that subject, with the descriptor
- *     ngx_oci_referrer_descriptor() gives: missing entries are added,
+ *     ngx_oci_index_descriptor() gives: missing entries are added,
  *     different ones rewritten;
  *   - members of the index that the walk did not find are looked at again
  *     on disk, then removed unless they now turn out to be referrers;
@@ -28,7 +28,7 @@
 
 #include "oci_admin.h"
 #include "oci_admin_reindex.h"
-#include "ngx_oci_referrer.h"
+#include "ngx_oci_index_schema.h"
 
 
 static void oci_admin_reindex_usage(FILE *f);
@@ -495,7 +495,7 @@ oci_admin_reindex_add(oci_admin_reindex_t *rx, const char *subject,
 
     e->subject = strndup(subject, subject_len);
     e->digest = strdup(d->str);
-    e->descriptor = ngx_oci_referrer_descriptor(&mf->m, d->str, mf->len);
+    e->descriptor = ngx_oci_index_descriptor(&mf->m, d->str, mf->len);
     e->fallback = fallback;
 
     if (e->subject == NULL || e->digest == NULL || e->descriptor == NULL) {

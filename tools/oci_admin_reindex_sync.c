@@ -16,7 +16,7 @@
 
 #include "oci_admin.h"
 #include "oci_admin_reindex.h"
-#include "ngx_oci_referrer.h"
+#include "ngx_oci_index_schema.h"
 
 
 #define OCI_ADMIN_SCAN_COUNT    "1000"
@@ -175,21 +175,21 @@ oci_admin_reindex_keys(oci_admin_reindex_t *rx, oci_admin_group_t *g)
         return -1;
     }
 
-    g->refs_len = ngx_oci_referrer_key((u_char *) g->refs, size,
+    g->refs_len = ngx_oci_index_key((u_char *) g->refs, size,
                                        (u_char *) rx->opt.prefix,
                                        rx->opt.prefix_len,
                                        (u_char *) g->repo->name,
                                        g->repo->name_len,
                                        (u_char *) g->subject, sl,
-                                       NGX_OCI_REFERRER_REFS);
+                                       NGX_OCI_INDEX_REFS);
 
-    g->desc_len = ngx_oci_referrer_key((u_char *) g->desc, size,
+    g->desc_len = ngx_oci_index_key((u_char *) g->desc, size,
                                        (u_char *) rx->opt.prefix,
                                        rx->opt.prefix_len,
                                        (u_char *) g->repo->name,
                                        g->repo->name_len,
                                        (u_char *) g->subject, sl,
-                                       NGX_OCI_REFERRER_DESC);
+                                       NGX_OCI_INDEX_DESC);
 
     if (g->refs_len == 0 || g->desc_len == 0) {
         oci_admin_warn("cannot build the keys of %s@%s", g->repo->name,
@@ -692,7 +692,7 @@ oci_admin_reindex_evaluate(oci_admin_reindex_t *rx, oci_admin_repo_t *repo,
     }
 
     if (found) {
-        *descriptor = ngx_oci_referrer_descriptor(&mf.m, d.str, mf.len);
+        *descriptor = ngx_oci_index_descriptor(&mf.m, d.str, mf.len);
 
         if (*descriptor == NULL) {
             oci_admin_warn("out of memory");
@@ -909,10 +909,10 @@ oci_admin_reindex_scan_key(oci_admin_reindex_t *rx, const char *key,
 
     suffix = close + 1;
 
-    if (!((size_t) (end - suffix) == sizeof(NGX_OCI_REFERRER_REFS) - 1
-          && memcmp(suffix, NGX_OCI_REFERRER_REFS, end - suffix) == 0)
-        && !((size_t) (end - suffix) == sizeof(NGX_OCI_REFERRER_DESC) - 1
-             && memcmp(suffix, NGX_OCI_REFERRER_DESC, end - suffix) == 0))
+    if (!((size_t) (end - suffix) == sizeof(NGX_OCI_INDEX_REFS) - 1
+          && memcmp(suffix, NGX_OCI_INDEX_REFS, end - suffix) == 0)
+        && !((size_t) (end - suffix) == sizeof(NGX_OCI_INDEX_DESC) - 1
+             && memcmp(suffix, NGX_OCI_INDEX_DESC, end - suffix) == 0))
     {
         return OCI_ADMIN_SKIP;
     }

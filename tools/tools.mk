@@ -35,7 +35,7 @@ OCI_ADMIN_SRCS = $(TOOLS_DIR)/oci_admin.c \
                  $(TOOLS_SRC)/ngx_oci_sha2.c \
                  $(TOOLS_SRC)/ngx_oci_grammar.c \
                  $(TOOLS_SRC)/ngx_oci_manifest_check.c \
-                 $(TOOLS_SRC)/ngx_oci_referrer.c
+                 $(TOOLS_SRC)/ngx_oci_index_schema.c
 
 OCI_ADMIN_DEPS = $(OCI_ADMIN_SRCS) \
                  $(TOOLS_DIR)/oci_admin.h \
@@ -44,7 +44,7 @@ OCI_ADMIN_DEPS = $(OCI_ADMIN_SRCS) \
                  $(TOOLS_SRC)/ngx_oci_sha2.h \
                  $(TOOLS_SRC)/ngx_oci_grammar.h \
                  $(TOOLS_SRC)/ngx_oci_manifest_check.h \
-                 $(TOOLS_SRC)/ngx_oci_referrer.h
+                 $(TOOLS_SRC)/ngx_oci_index_schema.h
 
 .PHONY: tools tools-style
 

@@ -6,8 +6,8 @@
  */
 
 
-#ifndef _NGX_OCI_REFERRER_H_INCLUDED_
-#define _NGX_OCI_REFERRER_H_INCLUDED_
+#ifndef _NGX_OCI_INDEX_SCHEMA_H_INCLUDED_
+#define _NGX_OCI_INDEX_SCHEMA_H_INCLUDED_
 
 
 #include <stddef.h>
@@ -26,12 +26,12 @@
  *                                     all scores 0: ordered by digest
  *   <prefix>{<name>@<subject>}:desc   hash: referrer digest -> descriptor
  */
-#define NGX_OCI_REFERRER_REFS  ":refs"
-#define NGX_OCI_REFERRER_DESC  ":desc"
+#define NGX_OCI_INDEX_REFS  ":refs"
+#define NGX_OCI_INDEX_DESC  ":desc"
 
 
 /* writes "<prefix>{<name>@<subject>}<suffix>"; returns the length */
-size_t ngx_oci_referrer_key(u_char *buf, size_t size, const u_char *prefix,
+size_t ngx_oci_index_key(u_char *buf, size_t size, const u_char *prefix,
     size_t prefix_len, const u_char *name, size_t name_len,
     const u_char *subject, size_t subject_len, const char *suffix);
 
@@ -41,8 +41,8 @@ size_t ngx_oci_referrer_key(u_char *buf, size_t size, const u_char *prefix,
  * type) and annotations when present. Compact JSON, malloc()ed; NULL on
  * allocation failure.
  */
-char *ngx_oci_referrer_descriptor(ngx_oci_manifest_t *m, const char *digest,
+char *ngx_oci_index_descriptor(ngx_oci_manifest_t *m, const char *digest,
     size_t size);
 
 
-#endif /* _NGX_OCI_REFERRER_H_INCLUDED_ */
+#endif /* _NGX_OCI_INDEX_SCHEMA_H_INCLUDED_ */

@@ -1,17 +1,17 @@
 
 /*
- * Referrer descriptors and index keys.
+ * The referrers index schema: Redis keys and the descriptor of an entry.
  */
 
 
 #include <stdio.h>
 #include <string.h>
 
-#include "ngx_oci_referrer.h"
+#include "ngx_oci_index_schema.h"
 
 
 size_t
-ngx_oci_referrer_key(u_char *buf, size_t size, const u_char *prefix,
+ngx_oci_index_key(u_char *buf, size_t size, const u_char *prefix,
     size_t prefix_len, const u_char *name, size_t name_len,
     const u_char *subject, size_t subject_len, const char *suffix)
 {
@@ -26,7 +26,7 @@ ngx_oci_referrer_key(u_char *buf, size_t size, const u_char *prefix,
 
 
 char *
-ngx_oci_referrer_descriptor(ngx_oci_manifest_t *m, const char *digest,
+ngx_oci_index_descriptor(ngx_oci_manifest_t *m, const char *digest,
     size_t size)
 {
     char    *s;
