@@ -1,11 +1,20 @@
 
 /*
- * ngx_oci_module: directives, configuration, and the content handler that
- * dispatches each registry request to the file that owns its endpoint.
+ * ngx_oci_module: directives, configuration, the content handler that
+ * dispatches each registry request to the file that owns its endpoint,
+ * and the timer that sweeps abandoned upload sessions.
+ *
+ * The top of the module: nothing below calls into this file.
  */
 
 
-#include "ngx_oci.h"
+#include "ngx_oci_api.h"
+
+
+typedef struct {
+    ngx_array_t               storages;     /* ngx_str_t, for the sweeper */
+    ngx_msec_t                sweep_timeout;
+} ngx_oci_main_conf_t;
 
 
 typedef struct {
@@ -16,7 +25,6 @@ typedef struct {
 
 
 static ngx_int_t ngx_oci_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_oci_base_handler(ngx_http_request_t *r);
 static char *ngx_oci_storage(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static void *ngx_oci_create_main_conf(ngx_conf_t *cf);
 static void *ngx_oci_create_loc_conf(ngx_conf_t *cf);
@@ -157,159 +165,22 @@ ngx_module_t  ngx_oci_module = {
 };
 
 
-/* storage subdirectories nginx creates, owned by the worker user */
+/* storage directories nginx creates, owned by the worker user */
 static char  *ngx_oci_storage_dirs[] = {
-    "", "/_uploads", "/_tmp", "/blobs", "/repositories", NULL
+    "",
+    "/" NGX_OCI_LAYOUT_UPLOADS_DIR,
+    "/" NGX_OCI_LAYOUT_TMP_DIR,
+    "/" NGX_OCI_LAYOUT_BLOBS_DIR,
+    "/" NGX_OCI_LAYOUT_REPOS_DIR,
+    NULL
 };
-
-
-ngx_oci_ctx_t *
-ngx_oci_get_ctx(ngx_http_request_t *r)
-{
-    ngx_oci_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_oci_module);
-    if (ctx) {
-        return ctx;
-    }
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_oci_ctx_t));
-    if (ctx == NULL) {
-        return NULL;
-    }
-
-    ngx_http_set_ctx(r, ctx, ngx_oci_module);
-
-    return ctx;
-}
-
-
-/* the first "name=" argument, percent-decoded; NGX_DECLINED if absent */
-
-ngx_int_t
-ngx_oci_arg(ngx_http_request_t *r, const char *name, ngx_str_t *value)
-{
-    u_char     *dst, *src;
-    ngx_str_t   raw;
-
-    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK) {
-        return NGX_DECLINED;
-    }
-
-    dst = ngx_pnalloc(r->pool, raw.len);
-    if (dst == NULL) {
-        return NGX_ERROR;
-    }
-
-    value->data = dst;
-    src = raw.data;
-
-    ngx_unescape_uri(&dst, &src, raw.len, NGX_UNESCAPE_URI);
-
-    value->len = dst - value->data;
-
-    return NGX_OK;
-}
-
-
-/*
- * The next raw (still percent-encoded) value of a repeatable argument:
- * "args" is consumed as it is scanned. NGX_DECLINED when none is left.
- */
-
-ngx_int_t
-ngx_oci_arg_next(ngx_str_t *args, const char *name, ngx_str_t *value)
-{
-    size_t   len, n;
-    u_char  *p;
-
-    len = ngx_strlen(name);
-
-    while (args->len) {
-        p = ngx_strlchr(args->data, args->data + args->len, '&');
-        n = p ? (size_t) (p - args->data) : args->len;
-
-        value->data = args->data;
-        value->len = n;
-
-        args->data += ngx_min(n + 1, args->len);
-        args->len -= ngx_min(n + 1, args->len);
-
-        if (value->len > len
-            && value->data[len] == '='
-            && ngx_strncmp(value->data, name, len) == 0)
-        {
-            value->data += len + 1;
-            value->len -= len + 1;
-            return NGX_OK;
-        }
-    }
-
-    return NGX_DECLINED;
-}
-
-
-/* ?n=: NGX_OK with the count lowered to "max", NGX_DECLINED, NGX_ERROR */
-
-ngx_int_t
-ngx_oci_arg_count(ngx_http_request_t *r, ngx_uint_t max, ngx_uint_t *n)
-{
-    uint64_t   v;
-    ngx_str_t  arg;
-
-    if (ngx_oci_arg(r, "n", &arg) != NGX_OK) {
-        return NGX_DECLINED;
-    }
-
-    if (ngx_oci_uint_parse(arg.data, arg.len, (uint64_t) -1 >> 1, &v) != 0) {
-        return NGX_ERROR;
-    }
-
-    *n = (ngx_uint_t) ngx_min(v, (uint64_t) max);
-
-    return NGX_OK;
-}
-
-
-ngx_table_elt_t *
-ngx_oci_header_in(ngx_http_request_t *r, const char *name)
-{
-    size_t            len;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    len = ngx_strlen(name);
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            return &h[i];
-        }
-    }
-}
 
 
 static ngx_int_t
 ngx_oci_handler(ngx_http_request_t *r)
 {
-    ngx_str_t            *uri;
-    ngx_oci_ctx_t        *ctx;
-    ngx_oci_loc_conf_t   *olcf;
+    ngx_oci_ctx_t       *ctx;
+    ngx_oci_loc_conf_t  *olcf;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
 
@@ -317,15 +188,9 @@ ngx_oci_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    ctx = ngx_oci_get_ctx(r);
+    ctx = ngx_oci_route_request(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (!ctx->routed) {
-        uri = &r->uri;
-        ctx->route_rc = ngx_oci_route_parse(uri->data, uri->len, &ctx->route);
-        ctx->routed = 1;
     }
 
     if (ctx->route_rc == NGX_OCI_ROUTE_UNKNOWN) {
@@ -338,74 +203,31 @@ ngx_oci_handler(ngx_http_request_t *r)
                              "invalid repository name");
     }
 
+    ctx->store.root = olcf->storage;
+    ctx->store.pool = r->pool;
+    ctx->store.log = r->connection->log;
+
     switch (ctx->route.endpoint) {
 
     case NGX_OCI_EP_BASE:
-        return ngx_oci_base_handler(r);
+        return ngx_oci_api_base(r);
 
     case NGX_OCI_EP_TAGS:
-        return ngx_oci_tags_handler(r);
+        return ngx_oci_api_tags(r);
 
     case NGX_OCI_EP_MANIFEST:
-        return ngx_oci_manifest_handler(r);
+        return ngx_oci_api_manifests(r);
 
     case NGX_OCI_EP_BLOB:
-        return ngx_oci_blob_handler(r);
+        return ngx_oci_api_blobs(r);
 
     case NGX_OCI_EP_UPLOADS:
     case NGX_OCI_EP_UPLOAD:
-        return ngx_oci_upload_handler(r);
+        return ngx_oci_api_uploads(r);
 
     default: /* NGX_OCI_EP_REFERRERS */
-        return ngx_oci_referrers_handler(r);
+        return ngx_oci_api_referrers(r);
     }
-}
-
-
-static ngx_int_t
-ngx_oci_base_handler(ngx_http_request_t *r)
-{
-    ngx_int_t  rc;
-    ngx_buf_t  *b;
-    ngx_chain_t  out;
-
-    static ngx_str_t  body = ngx_string("{}");
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return ngx_oci_error(r, NGX_HTTP_NOT_ALLOWED, NGX_OCI_ERR_UNSUPPORTED,
-                             "the base endpoint answers GET and HEAD");
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = body.len;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = body.data;
-    b->last = body.data + body.len;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
 }
 
 
@@ -737,8 +559,7 @@ ngx_oci_sweep_handler(ngx_event_t *ev)
         return;
     }
 
-    ngx_oci_session_sweep((ngx_cycle_t *) ngx_cycle, &sw->storage,
-                          sw->timeout);
+    ngx_oci_store_upload_sweep(ngx_cycle->log, &sw->storage, sw->timeout);
 
     next = sw->timeout / 4;
     if (next < 1000) {

@@ -6,18 +6,19 @@
  */
 
 
-#include "ngx_oci.h"
+#include "ngx_oci_api.h"
+#include "ngx_oci_grammar.h"
 
 
-static ngx_int_t ngx_oci_blob_delete(ngx_http_request_t *r,
-    ngx_str_t *path);
+static ngx_int_t ngx_oci_api_blobs_delete(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx);
 
 
 ngx_int_t
-ngx_oci_blob_handler(ngx_http_request_t *r)
+ngx_oci_api_blobs(ngx_http_request_t *r)
 {
     ngx_int_t            rc;
-    ngx_str_t            digest, name, path;
+    ngx_str_t            path;
     ngx_oci_ctx_t       *ctx;
     ngx_oci_loc_conf_t  *olcf;
 
@@ -30,10 +31,7 @@ ngx_oci_blob_handler(ngx_http_request_t *r)
                              "a blob answers GET, HEAD and DELETE");
     }
 
-    digest.data = (u_char *) ctx->route.ref;
-    digest.len = ctx->route.ref_len;
-
-    if (ngx_oci_digest_parse(digest.data, digest.len, NULL, NULL, NULL)
+    if (ngx_oci_digest_parse(ctx->ref.data, ctx->ref.len, NULL, NULL, NULL)
         != NGX_OCI_DIGEST_OK)
     {
         return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST,
@@ -41,14 +39,7 @@ ngx_oci_blob_handler(ngx_http_request_t *r)
                              "invalid or unsupported digest");
     }
 
-    ctx->digest = digest;
-
-    name.data = (u_char *) ctx->route.name;
-    name.len = ctx->route.name_len;
-
-    if (ngx_oci_repo_path(r, &path, &name, "_blobs", &digest, "") != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    ctx->digest = ctx->ref;
 
     if (r->method == NGX_HTTP_DELETE) {
         olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
@@ -59,10 +50,17 @@ ngx_oci_blob_handler(ngx_http_request_t *r)
                                  "deletes are disabled (oci_delete off)");
         }
 
-        return ngx_oci_blob_delete(r, &path);
+        return ngx_oci_api_blobs_delete(r, ctx);
     }
 
-    rc = ngx_oci_serve_file(r, &path, &octet, &digest, 1);
+    if (ngx_oci_store_blob_path(&ctx->store, &ctx->name, &ctx->digest,
+                                &path)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_oci_send_file(r, &path, &octet, &ctx->digest, 1);
 
     if (rc == NGX_DECLINED) {
         return ngx_oci_error(r, NGX_HTTP_NOT_FOUND, NGX_OCI_ERR_BLOB_UNKNOWN,
@@ -74,7 +72,7 @@ ngx_oci_blob_handler(ngx_http_request_t *r)
 
 
 static ngx_int_t
-ngx_oci_blob_delete(ngx_http_request_t *r, ngx_str_t *path)
+ngx_oci_api_blobs_delete(ngx_http_request_t *r, ngx_oci_ctx_t *ctx)
 {
     ngx_int_t  rc;
 
@@ -83,13 +81,15 @@ ngx_oci_blob_delete(ngx_http_request_t *r, ngx_str_t *path)
         return rc;
     }
 
-    if (ngx_delete_file(path->data) == NGX_FILE_ERROR) {
-        if (ngx_errno == NGX_ENOENT || ngx_errno == NGX_ENOTDIR) {
-            return ngx_oci_error(r, NGX_HTTP_NOT_FOUND,
-                                 NGX_OCI_ERR_BLOB_UNKNOWN, NULL);
-        }
+    rc = ngx_oci_store_blob_unlink(&ctx->store, &ctx->name, &ctx->digest);
 
-        return ngx_oci_storage_error(r, ngx_errno, "unlink()", path);
+    if (rc == NGX_DECLINED) {
+        return ngx_oci_error(r, NGX_HTTP_NOT_FOUND, NGX_OCI_ERR_BLOB_UNKNOWN,
+                             NULL);
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_oci_error_storage(r);
     }
 
     return ngx_oci_send_empty(r, NGX_HTTP_ACCEPTED);

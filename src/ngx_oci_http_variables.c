@@ -8,11 +8,9 @@
  */
 
 
-#include "ngx_oci.h"
+#include "ngx_oci_http.h"
 
 
-static ngx_int_t ngx_oci_route_request(ngx_http_request_t *r,
-    ngx_oci_ctx_t **ctxp);
 static ngx_int_t ngx_oci_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
@@ -64,35 +62,6 @@ ngx_oci_add_variables(ngx_conf_t *cf)
 }
 
 
-/*
- * Always the main request's routing: an auth_request subrequest to
- * "/_auth" asks about the registry request that caused it.
- */
-
-static ngx_int_t
-ngx_oci_route_request(ngx_http_request_t *r, ngx_oci_ctx_t **ctxp)
-{
-    ngx_oci_ctx_t  *ctx;
-
-    r = r->main;
-
-    ctx = ngx_oci_get_ctx(r);
-    if (ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (!ctx->routed) {
-        ctx->route_rc = ngx_oci_route_parse(r->uri.data, r->uri.len,
-                                            &ctx->route);
-        ctx->routed = 1;
-    }
-
-    *ctxp = ctx;
-
-    return NGX_OK;
-}
-
-
 static ngx_int_t
 ngx_oci_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
@@ -100,7 +69,13 @@ ngx_oci_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     const char     *action;
     ngx_oci_ctx_t  *ctx;
 
-    if (ngx_oci_route_request(r, &ctx) != NGX_OK) {
+    /*
+     * Always the main request's route: an auth_request subrequest to
+     * "/_auth" asks about the registry request that caused it.
+     */
+
+    ctx = ngx_oci_route_request(r->main);
+    if (ctx == NULL) {
         return NGX_ERROR;
     }
 

@@ -10,7 +10,7 @@
  */
 
 
-#include "ngx_oci.h"
+#include "ngx_oci_http.h"
 
 
 static ngx_int_t ngx_oci_request_body_filter(ngx_http_request_t *r,
@@ -31,7 +31,7 @@ ngx_oci_body_filter_init(ngx_conf_t *cf)
 
 
 ngx_int_t
-ngx_oci_read_body(ngx_http_request_t *r, ngx_oci_sink_pt sink,
+ngx_oci_read_body(ngx_http_request_t *r, ngx_oci_sink_pt sink, void *data,
     ngx_http_client_body_handler_pt done)
 {
     ngx_int_t       rc;
@@ -43,6 +43,7 @@ ngx_oci_read_body(ngx_http_request_t *r, ngx_oci_sink_pt sink,
     }
 
     ctx->sink = sink;
+    ctx->sink_data = data;
 
     rc = ngx_http_read_client_request_body(r, done);
 
@@ -74,7 +75,7 @@ ngx_oci_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         if (b->pos < b->last) {
             ctx->received += b->last - b->pos;
 
-            rc = ctx->sink(r, b->pos, b->last - b->pos);
+            rc = ctx->sink(r, ctx->sink_data, b->pos, b->last - b->pos);
 
             if (rc != NGX_OK) {
                 /*

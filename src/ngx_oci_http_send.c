@@ -6,13 +6,13 @@
  */
 
 
-#include "ngx_oci.h"
+#include "ngx_oci_http.h"
 
 
 /* NGX_DECLINED when the file does not exist, else a handler result */
 
 ngx_int_t
-ngx_oci_serve_file(ngx_http_request_t *r, ngx_str_t *path,
+ngx_oci_send_file(ngx_http_request_t *r, ngx_str_t *path,
     ngx_str_t *content_type, ngx_str_t *digest, ngx_uint_t ranges)
 {
     ngx_int_t                  rc;
@@ -40,7 +40,11 @@ ngx_oci_serve_file(ngx_http_request_t *r, ngx_str_t *path,
             return NGX_DECLINED;
         }
 
-        return ngx_oci_storage_error(r, of.err, "open()", path);
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, of.err,
+                      "oci: storage open() \"%V\" failed", path);
+
+        return ngx_oci_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                             NGX_OCI_ERR_UNKNOWN, "storage error");
     }
 
     if (!of.is_file) {

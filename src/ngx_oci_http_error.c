@@ -11,7 +11,7 @@
  */
 
 
-#include "ngx_oci.h"
+#include "ngx_oci_http.h"
 
 
 typedef struct {
@@ -132,23 +132,36 @@ ngx_oci_error_digest(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-ngx_int_t
-ngx_oci_add_header(ngx_http_request_t *r, const char *name,
-    ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
+/*
+ * 503 with Retry-After: a dependency (the tag lock, Redis) cannot serve
+ * the request now, and the client may come back after that many seconds.
+ */
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
+ngx_int_t
+ngx_oci_error_unavailable(ngx_http_request_t *r, const char *retry_after,
+    const char *message)
+{
+    ngx_str_t  retry;
+
+    retry.data = (u_char *) retry_after;
+    retry.len = ngx_strlen(retry_after);
+
+    if (ngx_oci_add_header(r, "Retry-After", &retry) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    h->hash = 1;
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
-    h->value = *value;
+    return ngx_oci_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                         NGX_OCI_ERR_UNAVAILABLE, message);
+}
 
-    return NGX_OK;
+
+/* storage failed and has logged why: the client learns no more */
+
+ngx_int_t
+ngx_oci_error_storage(ngx_http_request_t *r)
+{
+    return ngx_oci_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                         NGX_OCI_ERR_UNKNOWN, "storage error");
 }
 
 
@@ -256,11 +269,13 @@ ngx_oci_error_header_filter(ngx_http_request_t *r)
 
     /*
      * A client may send its next request on another connection as soon
-     * as it reads this answer: the upload session's lock goes first.
+     * as it reads this answer: what the endpoint holds (an upload
+     * session's lock) is let go first.
      */
 
-    if (ctx->session) {
-        ngx_oci_session_release(ctx->session);
+    if (ctx->before_header) {
+        ctx->before_header(ctx->before_header_data);
+        ctx->before_header = NULL;
     }
 
     if (ngx_oci_add_header(r, "Docker-Distribution-API-Version", &version)

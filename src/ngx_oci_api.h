@@ -1,0 +1,26 @@
+
+/*
+ * Endpoints: one file each, named after the part of the API it answers.
+ * Each checks its method and arguments, asks storage (and the referrers
+ * index) for what it needs, and chooses the status and error code of the
+ * answer. Endpoints never call each other: what two of them share lives
+ * in a layer below.
+ */
+
+
+#ifndef _NGX_OCI_API_H_INCLUDED_
+#define _NGX_OCI_API_H_INCLUDED_
+
+
+#include "ngx_oci_http.h"
+
+
+ngx_int_t ngx_oci_api_base(ngx_http_request_t *r);
+ngx_int_t ngx_oci_api_blobs(ngx_http_request_t *r);
+ngx_int_t ngx_oci_api_uploads(ngx_http_request_t *r);
+ngx_int_t ngx_oci_api_manifests(ngx_http_request_t *r);
+ngx_int_t ngx_oci_api_tags(ngx_http_request_t *r);
+ngx_int_t ngx_oci_api_referrers(ngx_http_request_t *r);
+
+
+#endif /* _NGX_OCI_API_H_INCLUDED_ */

@@ -1,0 +1,1109 @@
+
+/*
+ * Manifests: GET and HEAD by tag or digest; PUT with validation, the
+ * subject policy, the referrers index and conditional tag updates;
+ * DELETE by digest (the manifest and its tags) or by tag (untag).
+ *
+ * A PUT reads top to bottom: the body is taken, hashed and validated,
+ * stored, indexed under its subject when it has one, then tagged under
+ * the repository's tag lock.
+ */
+
+
+#include "ngx_oci_api.h"
+#include "ngx_oci_grammar.h"
+#include "ngx_oci_manifest_check.h"
+#include "ngx_oci_index_schema.h"
+#include "ngx_oci_index.h"
+
+#include <openssl/evp.h>
+
+
+typedef struct {
+    u_char                   *body;
+    size_t                    body_len;
+    size_t                    body_size;
+    size_t                    body_max;
+    ngx_array_t              *tags;         /* ngx_str_t */
+    ngx_uint_t                query_tags;   /* how many came as ?tag= */
+    ngx_str_t                 type;         /* effective media type */
+    ngx_str_t                 referrer;     /* descriptor to index */
+    ngx_oci_index_pair_t      pair;         /* the subject, if any */
+    ngx_uint_t                added;        /* this request linked it */
+} ngx_oci_api_manifest_t;
+
+
+static ngx_int_t ngx_oci_api_manifests_reference(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_uint_t *is_digest);
+static ngx_int_t ngx_oci_api_manifests_get(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_uint_t is_digest);
+static ngx_int_t ngx_oci_api_manifests_put(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_uint_t is_digest);
+static ngx_int_t ngx_oci_api_manifests_sink(ngx_http_request_t *r,
+    void *data, u_char *p, size_t len);
+static void ngx_oci_api_manifests_received(ngx_http_request_t *r);
+static ngx_int_t ngx_oci_api_manifests_digest(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m);
+static ngx_int_t ngx_oci_api_manifests_validate(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m);
+static ngx_int_t ngx_oci_api_manifests_check_refs(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_oci_manifest_t *mf);
+static ngx_int_t ngx_oci_api_manifests_ref_exists(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, json_t *d, ngx_uint_t manifest);
+static ngx_int_t ngx_oci_api_manifests_subject(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m, ngx_oci_manifest_t *mf);
+static ngx_int_t ngx_oci_api_manifests_policy(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_str_t *subject);
+static ngx_int_t ngx_oci_api_manifests_describe(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m, ngx_oci_manifest_t *mf);
+static ngx_int_t ngx_oci_api_manifests_store(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m);
+static void ngx_oci_api_manifests_indexed(ngx_http_request_t *r,
+    void *data, ngx_int_t rc, redisReply *reply);
+static ngx_int_t ngx_oci_api_manifests_withdraw(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m);
+static ngx_int_t ngx_oci_api_manifests_lock(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_fd_t *fd, ngx_oci_retry_pt again);
+static ngx_int_t ngx_oci_api_manifests_tag(ngx_http_request_t *r);
+static ngx_int_t ngx_oci_api_manifests_precondition(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_str_t *tag);
+static ngx_int_t ngx_oci_api_manifests_matches(ngx_str_t *value,
+    ngx_str_t *digest);
+static ngx_int_t ngx_oci_api_manifests_created(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m);
+static ngx_int_t ngx_oci_api_manifests_delete(ngx_http_request_t *r);
+static ngx_int_t ngx_oci_api_manifests_find_subject(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m);
+static void ngx_oci_api_manifests_unindexed(ngx_http_request_t *r,
+    void *data, ngx_int_t rc, redisReply *reply);
+static ngx_int_t ngx_oci_api_manifests_untag(ngx_http_request_t *r);
+
+
+ngx_int_t
+ngx_oci_api_manifests(ngx_http_request_t *r)
+{
+    ngx_int_t                rc;
+    ngx_uint_t               is_digest;
+    ngx_oci_ctx_t           *ctx;
+    ngx_oci_loc_conf_t      *olcf;
+    ngx_oci_api_manifest_t  *m;
+
+    ctx = ngx_oci_get_ctx(r);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_PUT
+                       |NGX_HTTP_DELETE)))
+    {
+        return ngx_oci_error(r, NGX_HTTP_NOT_ALLOWED, NGX_OCI_ERR_UNSUPPORTED,
+                             "a manifest answers GET, HEAD, PUT and DELETE");
+    }
+
+    rc = ngx_oci_api_manifests_reference(r, ctx, &is_digest);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    m = ngx_pcalloc(r->pool, sizeof(ngx_oci_api_manifest_t));
+    if (m == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    m->pair.redis = &olcf->redis;
+    m->pair.name = ctx->name;
+    ctx->endpoint = m;
+
+    if (r->method == NGX_HTTP_PUT) {
+        return ngx_oci_api_manifests_put(r, ctx, is_digest);
+    }
+
+    if (r->method != NGX_HTTP_DELETE) {
+        return ngx_oci_api_manifests_get(r, ctx, is_digest);
+    }
+
+    if (!olcf->delete) {
+        return ngx_oci_error(r, NGX_HTTP_NOT_ALLOWED, NGX_OCI_ERR_UNSUPPORTED,
+                             "deletes are disabled (oci_delete off)");
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return is_digest ? ngx_oci_api_manifests_delete(r)
+                     : ngx_oci_api_manifests_untag(r);
+}
+
+
+/* a digest (then in ctx->digest) or a tag */
+
+static ngx_int_t
+ngx_oci_api_manifests_reference(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    ngx_uint_t *is_digest)
+{
+    int  rc;
+
+    *is_digest = 0;
+
+    if (ngx_strlchr(ctx->ref.data, ctx->ref.data + ctx->ref.len, ':')) {
+        rc = ngx_oci_digest_parse(ctx->ref.data, ctx->ref.len, NULL, NULL,
+                                  NULL);
+
+        if (rc != NGX_OCI_DIGEST_OK) {
+            return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST,
+                                 NGX_OCI_ERR_DIGEST_INVALID,
+                                 rc == NGX_OCI_DIGEST_UNSUPPORTED
+                                 ? "unsupported digest algorithm"
+                                 : "malformed digest");
+        }
+
+        *is_digest = 1;
+        ctx->digest = ctx->ref;
+
+        return NGX_OK;
+    }
+
+    if (ngx_oci_tag_valid(ctx->ref.data, ctx->ref.len)) {
+        return NGX_OK;
+    }
+
+    if (r->method == NGX_HTTP_PUT) {
+        return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST,
+                             NGX_OCI_ERR_MANIFEST_INVALID, "invalid tag");
+    }
+
+    /* no manifest can have such a tag */
+
+    return ngx_oci_error(r, NGX_HTTP_NOT_FOUND, NGX_OCI_ERR_MANIFEST_UNKNOWN,
+                         "invalid tag");
+}
+
+
+static ngx_int_t
+ngx_oci_api_manifests_get(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    ngx_uint_t is_digest)
+{
+    ngx_int_t  rc;
+    ngx_str_t  digest, path, type;
+
+    digest = ctx->ref;
+
+    rc = is_digest ? NGX_OK
+                   : ngx_oci_store_tag_read(&ctx->store, &ctx->name,
+                                            &ctx->ref, &digest);
+
+    if (rc == NGX_OK) {
+        ctx->digest = digest;
+
+        rc = ngx_oci_store_manifest_locate(&ctx->store, &ctx->name, &digest,
+                                           &path, &type);
+    }
+
+    if (rc == NGX_ERROR) {
+        return ngx_oci_error_storage(r);
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_oci_send_file(r, &path, &type, &digest, 0);
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_oci_error(r, NGX_HTTP_NOT_FOUND,
+                             NGX_OCI_ERR_MANIFEST_UNKNOWN, NULL);
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_oci_api_manifests_put(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    ngx_uint_t is_digest)
+{
+    ngx_str_t               *tag, value, raw;
+    ngx_oci_loc_conf_t      *olcf;
+    ngx_oci_api_manifest_t  *m;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+    m = ctx->endpoint;
+
+    m->tags = ngx_array_create(r->pool, 2, sizeof(ngx_str_t));
+    if (m->tags == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!is_digest) {
+        tag = ngx_array_push(m->tags);
+        if (tag == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        *tag = ctx->ref;
+    }
+
+    /* ?tag=a&tag=b: tags applied along with a push by digest */
+
+    raw = r->args;
+
+    while (ngx_oci_arg_next(&raw, "tag", &value) == NGX_OK) {
+
+        if (!ngx_oci_tag_valid(value.data, value.len)) {
+            return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST,
+                                 NGX_OCI_ERR_MANIFEST_INVALID,
+                                 "invalid ?tag= value");
+        }
+
+        tag = ngx_array_push(m->tags);
+        if (tag == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        *tag = value;
+        m->query_tags++;
+    }
+
+    if (r->headers_in.content_length_n > (off_t) olcf->max_manifest_size) {
+        return ngx_oci_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                             NGX_OCI_ERR_MANIFEST_INVALID,
+                             "the manifest is larger than "
+                             "oci_max_manifest_size");
+    }
+
+    m->body_max = olcf->max_manifest_size;
+
+    return ngx_oci_read_body(r, ngx_oci_api_manifests_sink, m,
+                             ngx_oci_api_manifests_received);
+}
+
+
+/* the body into one buffer: a manifest is parsed whole */
+
+static ngx_int_t
+ngx_oci_api_manifests_sink(ngx_http_request_t *r, void *data, u_char *p,
+    size_t len)
+{
+    u_char                  *body;
+    size_t                   size;
+    ngx_oci_api_manifest_t  *m = data;
+
+    if (len > m->body_max - m->body_len) {
+        return ngx_oci_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                             NGX_OCI_ERR_MANIFEST_INVALID,
+                             "the manifest is larger than "
+                             "oci_max_manifest_size");
+    }
+
+    if (m->body_len + len > m->body_size) {
+
+        /* the declared length, or doubling for a chunked body */
+
+        size = ngx_max(m->body_size * 2, m->body_len + len);
+
+        if (r->headers_in.content_length_n > 0) {
+            size = ngx_max(size, (size_t) r->headers_in.content_length_n);
+        }
+
+        size = ngx_min(size, m->body_max);
+
+        body = ngx_pnalloc(r->pool, size);
+        if (body == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(body, m->body, m->body_len);
+        m->body = body;
+        m->body_size = size;
+    }
+
+    ngx_memcpy(m->body + m->body_len, p, len);
+    m->body_len += len;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_oci_api_manifests_received(ngx_http_request_t *r)
+{
+    ngx_int_t                rc;
+    ngx_oci_ctx_t           *ctx;
+    ngx_oci_api_manifest_t  *m;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_oci_module);
+    m = ctx->endpoint;
+
+    rc = ngx_oci_api_manifests_digest(r, ctx, m);
+
+    if (rc == NGX_OK) {
+        rc = ngx_oci_api_manifests_validate(r, ctx, m);
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_oci_api_manifests_store(r, ctx, m);
+    }
+
+    if (rc == NGX_OK && m->referrer.len) {
+
+        /* stored on disk first: then indexed under its subject */
+
+        if (ngx_oci_index_add(r, &m->pair, &ctx->digest, &m->referrer,
+                              ngx_oci_api_manifests_indexed, m)
+            == NGX_OK)
+        {
+            r->main->count++;
+            rc = NGX_DONE;
+
+        } else {
+            rc = ngx_oci_api_manifests_withdraw(r, ctx, m);
+        }
+
+    } else if (rc == NGX_OK) {
+        rc = ngx_oci_api_manifests_tag(r);
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/* the digest of the exact bytes, in the reference's algorithm */
+
+static ngx_int_t
+ngx_oci_api_manifests_digest(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    ngx_oci_api_manifest_t *m)
+{
+    int            alg;
+    u_char         md[EVP_MAX_MD_SIZE];
+    ngx_str_t      digest;
+    const EVP_MD  *evp;
+
+    alg = NGX_OCI_SHA256;
+    if (ctx->digest.len) {
+        (void) ngx_oci_digest_parse(ctx->digest.data, ctx->digest.len, &alg,
+                                    NULL, NULL);
+    }
+
+    evp = (alg == NGX_OCI_SHA512) ? EVP_sha512() : EVP_sha256();
+
+    if (EVP_Digest(m->body, m->body_len, md, NULL, evp, NULL) != 1
+        || ngx_oci_store_digest(r->pool, alg, md, &digest) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->digest.len
+        && (ctx->digest.len != digest.len
+            || ngx_strncmp(ctx->digest.data, digest.data, digest.len) != 0))
+    {
+        return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST,
+                             NGX_OCI_ERR_DIGEST_INVALID,
+                             "the manifest's digest is not the one in the "
+                             "URL");
+    }
+
+    ctx->digest = digest;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_oci_api_manifests_validate(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    ngx_oci_api_manifest_t *m)
+{
+    int                  rc;
+    u_char              *p;
+    size_t               len;
+    ngx_str_t            ct;
+    ngx_int_t            ret;
+    ngx_oci_manifest_t   mf;
+    ngx_oci_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+
+    ngx_str_null(&ct);
+    if (r->headers_in.content_type) {
+        ct = r->headers_in.content_type->value;
+    }
+
+    rc = ngx_oci_manifest_parse(m->body ? m->body : (u_char *) "",
+                                m->body_len, ct.data, ct.len, &mf);
+
+    if (rc != NGX_OCI_MANIFEST_OK) {
+        len = ngx_strlen(mf.error);
+        p = ngx_pnalloc(r->pool, len + 1);
+        if (p != NULL) {
+            ngx_memcpy(p, mf.error, len + 1);
+        }
+
+        ngx_oci_manifest_free(&mf);
+
+        return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST,
+                             NGX_OCI_ERR_MANIFEST_INVALID, (char *) p);
+    }
+
+    ret = NGX_OK;
+
+    if (olcf->check_references) {
+        ret = ngx_oci_api_manifests_check_refs(r, ctx, &mf);
+    }
+
+    if (ret == NGX_OK && mf.subject) {
+        ret = ngx_oci_api_manifests_subject(r, ctx, m, &mf);
+    }
+
+    if (ret == NGX_OK) {
+        m->type.len = ngx_strlen(mf.media_type);
+        m->type.data = ngx_pnalloc(r->pool, m->type.len);
+
+        if (m->type.data == NULL) {
+            ret = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+        } else {
+            ngx_memcpy(m->type.data, mf.media_type, m->type.len);
+        }
+    }
+
+    ngx_oci_manifest_free(&mf);
+
+    return ret;
+}
+
+
+static ngx_int_t
+ngx_oci_api_manifests_check_refs(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    ngx_oci_manifest_t *mf)
+{
+    size_t     i;
+    ngx_int_t  rc;
+
+    if (mf->config) {
+        rc = ngx_oci_api_manifests_ref_exists(r, ctx, mf->config, 0);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    for (i = 0; mf->layers && i < json_array_size(mf->layers); i++) {
+        rc = ngx_oci_api_manifests_ref_exists(r, ctx,
+                                              json_array_get(mf->layers, i),
+                                              0);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    for (i = 0; mf->manifests && i < json_array_size(mf->manifests); i++) {
+        rc = ngx_oci_api_manifests_ref_exists(r, ctx,
+                                         json_array_get(mf->manifests, i), 1);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_oci_api_manifests_ref_exists(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    json_t *d, ngx_uint_t manifest)
+{
+    int            alg;
+    size_t         len;
+    ngx_int_t      rc;
+    ngx_str_t      digest;
+    const u_char  *p;
+
+    if (ngx_oci_descriptor_is_foreign(d)) {
+        return NGX_OK;
+    }
+
+    if (ngx_oci_descriptor_digest(d, &p, &len, &alg) != 0) {
+        return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST,
+                             NGX_OCI_ERR_MANIFEST_INVALID,
+                             "a descriptor has no valid digest");
+    }
+
+    digest.data = (u_char *) p;
+    digest.len = len;
+
+    rc = manifest
+         ? ngx_oci_store_manifest_exists(&ctx->store, &ctx->name, &digest)
+         : ngx_oci_store_blob_exists(&ctx->store, &ctx->name, &digest);
+
+    if (rc == NGX_OK) {
+        return NGX_OK;
+    }
+
+    if (rc != NGX_DECLINED) {
+        return ngx_oci_error_storage(r);
+    }
+
+    return ngx_oci_error_digest(r, NGX_HTTP_BAD_REQUEST,
+                                NGX_OCI_ERR_MANIFEST_BLOB_UNKNOWN,
+                                manifest ? "a referenced manifest is not in "
+                                           "the repository"
+                                         : "a referenced blob is not in the "
+                                           "repository",
+                                &digest);
+}
+
+
+/*
+ * The subject policy, and the descriptor the referrers index will list
+ * this manifest with. A subject that does not exist is accepted unless the
+ * location says otherwise ("reject" is not what the spec asks for).
+ */
+
+static ngx_int_t
+ngx_oci_api_manifests_subject(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    ngx_oci_api_manifest_t *m, ngx_oci_manifest_t *mf)
+{
+    int                  alg;
+    size_t               len;
+    ngx_int_t            rc;
+    ngx_str_t           *subject;
+    const u_char        *p;
+    ngx_oci_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+
+    if (ngx_oci_descriptor_digest(mf->subject, &p, &len, &alg) != 0) {
+        return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST,
+                             NGX_OCI_ERR_MANIFEST_INVALID,
+                             "the subject has no valid digest");
+    }
+
+    subject = &m->pair.subject;
+
+    subject->data = ngx_pnalloc(r->pool, len);
+    if (subject->data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(subject->data, p, len);
+    subject->len = len;
+
+    if (olcf->subject_policy != NGX_OCI_SUBJECT_ACCEPT) {
+        rc = ngx_oci_api_manifests_policy(r, ctx, subject);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    if (olcf->redis.redis == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_oci_api_manifests_describe(r, ctx, m, mf);
+}
+
+
+/* "reject" refuses a subject the repository lacks, "warn" says so */
+
+static ngx_int_t
+ngx_oci_api_manifests_policy(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    ngx_str_t *subject)
+{
+    ngx_int_t            rc;
+    ngx_str_t            warning;
+    ngx_oci_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+
+    rc = ngx_oci_store_manifest_exists(&ctx->store, &ctx->name, subject);
+
+    if (rc == NGX_OK) {
+        return NGX_OK;
+    }
+
+    if (rc != NGX_DECLINED) {
+        return ngx_oci_error_storage(r);
+    }
+
+    if (olcf->subject_policy == NGX_OCI_SUBJECT_REJECT) {
+        return ngx_oci_error_digest(r, NGX_HTTP_BAD_REQUEST,
+                                    NGX_OCI_ERR_MANIFEST_BLOB_UNKNOWN,
+                                    "the subject is not in the repository "
+                                    "(oci_subject_policy reject)", subject);
+    }
+
+    warning.data = ngx_pnalloc(r->pool, sizeof("299 - \"subject  not found "
+                                               "in \"") - 1
+                                        + subject->len + ctx->name.len);
+    if (warning.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    warning.len = ngx_sprintf(warning.data, "299 - \"subject %V not found "
+                              "in %V\"", subject, &ctx->name)
+                  - warning.data;
+
+    if (ngx_oci_add_header(r, "Warning", &warning) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_oci_api_manifests_describe(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    ngx_oci_api_manifest_t *m, ngx_oci_manifest_t *mf)
+{
+    char  *desc;
+
+    /* ngx_oci_store_digest() leaves the digest NUL-terminated */
+
+    desc = ngx_oci_index_descriptor(mf, (char *) ctx->digest.data,
+                                    m->body_len);
+    if (desc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    m->referrer.len = ngx_strlen(desc);
+    m->referrer.data = ngx_pnalloc(r->pool, m->referrer.len);
+
+    if (m->referrer.data != NULL) {
+        ngx_memcpy(m->referrer.data, desc, m->referrer.len);
+    }
+
+    free(desc);
+
+    return m->referrer.data ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+static ngx_int_t
+ngx_oci_api_manifests_store(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    ngx_oci_api_manifest_t *m)
+{
+    ngx_str_t  body;
+
+    body.data = m->body;
+    body.len = m->body_len;
+
+    if (ngx_oci_store_manifest_save(&ctx->store, &ctx->name, &ctx->digest,
+                                    &body, &m->type, &m->added)
+        != NGX_OK)
+    {
+        return ngx_oci_error_storage(r);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_oci_api_manifests_indexed(ngx_http_request_t *r, void *data,
+    ngx_int_t rc, redisReply *reply)
+{
+    ngx_oci_ctx_t           *ctx;
+    ngx_oci_api_manifest_t  *m = data;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_oci_module);
+
+    if (rc != NGX_OK) {
+        rc = ngx_oci_api_manifests_withdraw(r, ctx, m);
+
+    } else if (ngx_oci_add_header(r, "OCI-Subject", &m->pair.subject)
+               != NGX_OK)
+    {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    } else {
+        rc = ngx_oci_api_manifests_tag(r);
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * Redis could not index the manifest: the manifest this request linked
+ * is withdrawn, so nothing new is visible and the client's retry starts
+ * from the same state; should Redis have applied the entry after all,
+ * readers skip and drop it because its manifest is not stored.
+ */
+
+static ngx_int_t
+ngx_oci_api_manifests_withdraw(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    ngx_oci_api_manifest_t *m)
+{
+    if (m->added) {
+        (void) ngx_oci_store_manifest_unlink(&ctx->store, &ctx->name,
+                                             &ctx->digest);
+    }
+
+    return ngx_oci_error_unavailable(r, "5",
+                                     "the referrers index (redis) is "
+                                     "unavailable; nothing was stored, "
+                                     "retry later");
+}
+
+
+/*
+ * The repository's tag lock: NGX_OK when held; when another worker
+ * holds it, "again" runs from a timer (NGX_DONE), and after about a
+ * second of that the answer is 503.
+ */
+
+static ngx_int_t
+ngx_oci_api_manifests_lock(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    ngx_fd_t *fd, ngx_oci_retry_pt again)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_oci_store_tag_lock(&ctx->store, &ctx->name, fd);
+
+    if (rc == NGX_OK) {
+        return NGX_OK;
+    }
+
+    if (rc != NGX_BUSY) {
+        return ngx_oci_error_storage(r);
+    }
+
+    rc = ngx_oci_retry_later(r, again);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_oci_error_unavailable(r, "1", "the repository's tags "
+                                                 "stayed locked");
+    }
+
+    return rc == NGX_DONE ? NGX_DONE : NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+/* applies the tags under the repository's tag lock; may retry later */
+
+static ngx_int_t
+ngx_oci_api_manifests_tag(ngx_http_request_t *r)
+{
+    ngx_fd_t                 fd;
+    ngx_int_t                rc;
+    ngx_str_t               *tag;
+    ngx_uint_t               i;
+    ngx_oci_ctx_t           *ctx;
+    ngx_oci_api_manifest_t  *m;
+
+    ctx = ngx_oci_get_ctx(r);
+    m = ctx->endpoint;
+
+    if (m->tags->nelts == 0) {
+        return ngx_oci_api_manifests_created(r, ctx, m);
+    }
+
+    rc = ngx_oci_api_manifests_lock(r, ctx, &fd, ngx_oci_api_manifests_tag);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    tag = m->tags->elts;
+
+    for (i = 0; i < m->tags->nelts; i++) {
+        rc = ngx_oci_api_manifests_precondition(r, ctx, &tag[i]);
+        if (rc != NGX_OK) {
+            ngx_oci_store_tag_unlock(fd);
+            return rc;
+        }
+    }
+
+    for (i = 0; i < m->tags->nelts; i++) {
+        if (ngx_oci_store_tag_write(&ctx->store, &ctx->name, &tag[i],
+                                    &ctx->digest)
+            != NGX_OK)
+        {
+            ngx_oci_store_tag_unlock(fd);
+            return ngx_oci_error_storage(r);
+        }
+    }
+
+    ngx_oci_store_tag_unlock(fd);
+
+    return ngx_oci_api_manifests_created(r, ctx, m);
+}
+
+
+/*
+ * If-Match: "<digest>" (or a list, or *) and If-None-Match: *, checked
+ * against the tag as it is while the tag lock is held.
+ */
+
+static ngx_int_t
+ngx_oci_api_manifests_precondition(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_str_t *tag)
+{
+    ngx_int_t         rc;
+    ngx_str_t         current;
+    ngx_table_elt_t  *match, *none;
+
+    match = ngx_oci_header_in(r, "If-Match");
+    none = ngx_oci_header_in(r, "If-None-Match");
+
+    if (match == NULL && none == NULL) {
+        return NGX_OK;
+    }
+
+    rc = ngx_oci_store_tag_read(&ctx->store, &ctx->name, tag, &current);
+
+    if (rc == NGX_ERROR) {
+        return ngx_oci_error_storage(r);
+    }
+
+    if (none && (none->value.len != 1 || none->value.data[0] != '*')) {
+        return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST, NGX_OCI_ERR_UNSUPPORTED,
+                             "If-None-Match on a manifest PUT must be "
+                             "\"*\"");
+    }
+
+    if ((none && rc == NGX_OK)
+        || (match
+            && (rc != NGX_OK
+                || !ngx_oci_api_manifests_matches(&match->value, &current))))
+    {
+        return ngx_oci_error(r, NGX_HTTP_PRECONDITION_FAILED,
+                             NGX_OCI_ERR_PRECONDITION, NULL);
+    }
+
+    return NGX_OK;
+}
+
+
+/* an If-Match list: "*", or one of its entity tags is the digest */
+
+static ngx_int_t
+ngx_oci_api_manifests_matches(ngx_str_t *value, ngx_str_t *digest)
+{
+    u_char  *p, *end, *start;
+
+    p = value->data;
+    end = p + value->len;
+
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == ',')) {
+            p++;
+        }
+
+        start = p;
+
+        while (p < end && *p != ',') {
+            p++;
+        }
+
+        while (p > start && p[-1] == ' ') {
+            p--;
+        }
+
+        if (p - start == 1 && *start == '*') {
+            return 1;
+        }
+
+        if (p - start >= 2 && *start == '"' && p[-1] == '"') {
+            start++;
+            p--;
+        }
+
+        if ((size_t) (p - start) == digest->len
+            && ngx_strncmp(start, digest->data, digest->len) == 0)
+        {
+            return 1;
+        }
+
+        while (p < end && *p != ',') {
+            p++;
+        }
+    }
+
+    return 0;
+}
+
+
+static ngx_int_t
+ngx_oci_api_manifests_created(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    ngx_oci_api_manifest_t *m)
+{
+    ngx_str_t   location, *tag;
+    ngx_uint_t  i;
+
+    location.data = ngx_pnalloc(r->pool, sizeof("/v2//manifests/") - 1
+                                + ctx->name.len + ctx->digest.len);
+    if (location.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    location.len = ngx_sprintf(location.data, "/v2/%V/manifests/%V",
+                               &ctx->name, &ctx->digest)
+                   - location.data;
+
+    if (ngx_oci_add_header(r, "Location", &location) != NGX_OK
+        || ngx_oci_add_header(r, "Docker-Content-Digest", &ctx->digest)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* one OCI-Tag per ?tag= value, in the order given */
+
+    tag = m->tags->elts;
+
+    for (i = m->tags->nelts - m->query_tags; i < m->tags->nelts; i++) {
+        if (ngx_oci_add_header(r, "OCI-Tag", &tag[i]) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_oci_send_empty(r, NGX_HTTP_CREATED);
+}
+
+
+/*
+ * DELETE by digest: the manifest and the tags that point to it go under
+ * the tag lock; the index entry after that, so should its update fail,
+ * readers already skip the entry and drop it.
+ */
+
+static ngx_int_t
+ngx_oci_api_manifests_delete(ngx_http_request_t *r)
+{
+    ngx_fd_t                 fd;
+    ngx_int_t                rc;
+    ngx_oci_ctx_t           *ctx;
+    ngx_oci_api_manifest_t  *m;
+
+    ctx = ngx_oci_get_ctx(r);
+    m = ctx->endpoint;
+
+    rc = ngx_oci_api_manifests_find_subject(r, ctx, m);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_oci_api_manifests_lock(r, ctx, &fd,
+                                    ngx_oci_api_manifests_delete);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_oci_store_manifest_unlink(&ctx->store, &ctx->name,
+                                       &ctx->digest);
+
+    if (rc == NGX_OK) {
+        rc = ngx_oci_store_tag_drop_digest(&ctx->store, &ctx->name,
+                                           &ctx->digest);
+    }
+
+    ngx_oci_store_tag_unlock(fd);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_oci_error(r, NGX_HTTP_NOT_FOUND,
+                             NGX_OCI_ERR_MANIFEST_UNKNOWN, NULL);
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_oci_error_storage(r);
+    }
+
+    if (m->pair.subject.len
+        && ngx_oci_index_remove(r, &m->pair, &ctx->digest,
+                                ngx_oci_api_manifests_unindexed, m)
+           == NGX_OK)
+    {
+        r->main->count++;
+        return NGX_DONE;
+    }
+
+    return ngx_oci_send_empty(r, NGX_HTTP_ACCEPTED);
+}
+
+
+/* a manifest about to be deleted: its subject, if the index lists it */
+
+static ngx_int_t
+ngx_oci_api_manifests_find_subject(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m)
+{
+    int                  alg;
+    size_t               len;
+    ngx_int_t            rc;
+    ngx_str_t            body;
+    const u_char        *p;
+    ngx_oci_manifest_t   mf;
+    ngx_oci_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+
+    if (olcf->redis.redis == NULL || m->pair.subject.len) {
+        return NGX_OK;
+    }
+
+    rc = ngx_oci_store_manifest_read(&ctx->store, &ctx->name, &ctx->digest,
+                                     olcf->max_manifest_size, &body);
+    if (rc == NGX_DECLINED) {
+        return NGX_OK;
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_oci_error_storage(r);
+    }
+
+    if (ngx_oci_manifest_parse(body.data, body.len, NULL, 0, &mf)
+        == NGX_OCI_MANIFEST_OK
+        && mf.subject
+        && ngx_oci_descriptor_digest(mf.subject, &p, &len, &alg) == 0)
+    {
+        m->pair.subject.data = ngx_pnalloc(r->pool, len);
+        if (m->pair.subject.data == NULL) {
+            ngx_oci_manifest_free(&mf);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(m->pair.subject.data, p, len);
+        m->pair.subject.len = len;
+    }
+
+    ngx_oci_manifest_free(&mf);
+
+    return NGX_OK;
+}
+
+
+/* the manifest is gone whatever Redis said: readers drop stale entries */
+
+static void
+ngx_oci_api_manifests_unindexed(ngx_http_request_t *r, void *data,
+    ngx_int_t rc, redisReply *reply)
+{
+    ngx_http_finalize_request(r, ngx_oci_send_empty(r, NGX_HTTP_ACCEPTED));
+}
+
+
+static ngx_int_t
+ngx_oci_api_manifests_untag(ngx_http_request_t *r)
+{
+    ngx_fd_t        fd;
+    ngx_int_t       rc;
+    ngx_oci_ctx_t  *ctx;
+
+    ctx = ngx_oci_get_ctx(r);
+
+    rc = ngx_oci_api_manifests_lock(r, ctx, &fd, ngx_oci_api_manifests_untag);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_oci_store_tag_remove(&ctx->store, &ctx->name, &ctx->ref);
+
+    ngx_oci_store_tag_unlock(fd);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_oci_error(r, NGX_HTTP_NOT_FOUND,
+                             NGX_OCI_ERR_MANIFEST_UNKNOWN, NULL);
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_oci_error_storage(r);
+    }
+
+    return ngx_oci_send_empty(r, NGX_HTTP_ACCEPTED);
+}

@@ -1,0 +1,466 @@
+
+/*
+ * The referrers API: GET /v2/<name>/referrers/<digest>, an image index
+ * of the manifests whose subject is <digest>, from the index in Redis.
+ *
+ * Every read checks that the manifests it is about to list are stored,
+ * and leaves out (and drops from the index) any that is not, so a
+ * referrer is never listed without its manifest, whatever failed in
+ * between. docs/referrers.md explains the guarantees.
+ */
+
+
+#include "ngx_oci_api.h"
+#include "ngx_oci_grammar.h"
+#include "ngx_oci_index.h"
+
+#include <openssl/evp.h>
+
+
+typedef struct {
+    ngx_oci_index_pair_t      pair;
+    ngx_array_t              *types;        /* ?artifactType=, decoded */
+    ngx_array_t              *stale;        /* digests to drop */
+    ngx_buf_t                *body;
+    ngx_str_t                 last;         /* digest of the last listed */
+    ngx_uint_t                want;         /* page size asked for */
+    unsigned                  more:1;
+} ngx_oci_api_referrers_t;
+
+
+static ngx_int_t ngx_oci_api_referrers_args(ngx_http_request_t *r,
+    ngx_oci_api_referrers_t *q, ngx_str_t *last);
+static void ngx_oci_api_referrers_listed(ngx_http_request_t *r, void *data,
+    ngx_int_t rc, redisReply *list);
+static ngx_int_t ngx_oci_api_referrers_page(ngx_http_request_t *r,
+    ngx_oci_api_referrers_t *q, redisReply *list);
+static ngx_int_t ngx_oci_api_referrers_entry(ngx_http_request_t *r,
+    ngx_oci_api_referrers_t *q, redisReply *id, redisReply *desc,
+    ngx_uint_t *count);
+static ngx_int_t ngx_oci_api_referrers_copy(ngx_pool_t *pool,
+    ngx_str_t *dst, redisReply *src);
+static ngx_int_t ngx_oci_api_referrers_drop_stale(ngx_http_request_t *r,
+    ngx_oci_api_referrers_t *q);
+static void ngx_oci_api_referrers_dropped(ngx_http_request_t *r,
+    void *data, ngx_int_t rc, redisReply *reply);
+static ngx_int_t ngx_oci_api_referrers_send(ngx_http_request_t *r,
+    ngx_oci_api_referrers_t *q);
+static ngx_int_t ngx_oci_api_referrers_etag(ngx_http_request_t *r,
+    ngx_buf_t *body);
+static ngx_int_t ngx_oci_api_referrers_link(ngx_http_request_t *r,
+    ngx_oci_api_referrers_t *q);
+static ngx_int_t ngx_oci_api_referrers_unavailable(ngx_http_request_t *r);
+
+
+ngx_int_t
+ngx_oci_api_referrers(ngx_http_request_t *r)
+{
+    ngx_int_t                 rc;
+    ngx_str_t                 last;
+    ngx_oci_ctx_t            *ctx;
+    ngx_oci_loc_conf_t       *olcf;
+    ngx_oci_api_referrers_t  *q;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_oci_error(r, NGX_HTTP_NOT_ALLOWED, NGX_OCI_ERR_UNSUPPORTED,
+                             "the referrers API answers GET and HEAD");
+    }
+
+    ctx = ngx_oci_get_ctx(r);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+
+    if (ngx_oci_digest_parse(ctx->ref.data, ctx->ref.len, NULL, NULL, NULL)
+        != NGX_OCI_DIGEST_OK)
+    {
+        return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST,
+                             NGX_OCI_ERR_DIGEST_INVALID,
+                             "invalid or unsupported subject digest");
+    }
+
+    if (olcf->redis.redis == NULL) {
+
+        /* clients fall back to the tag schema on a 404 */
+
+        return ngx_oci_error(r, NGX_HTTP_NOT_FOUND, NGX_OCI_ERR_UNSUPPORTED,
+                             "the referrers API needs \"oci_redis\"");
+    }
+
+    q = ngx_pcalloc(r->pool, sizeof(ngx_oci_api_referrers_t));
+    if (q == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    q->pair.redis = &olcf->redis;
+    q->pair.name = ctx->name;
+    q->pair.subject = ctx->ref;
+    q->want = olcf->referrers_page_size;
+
+    rc = ngx_oci_api_referrers_args(r, q, &last);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_oci_index_list(r, &q->pair, &last, q->want, q->types,
+                           ngx_oci_api_referrers_listed, q)
+        != NGX_OK)
+    {
+        return ngx_oci_api_referrers_unavailable(r);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+/* ?n=, ?last= and ?artifactType=a&artifactType=b (any of them) */
+
+static ngx_int_t
+ngx_oci_api_referrers_args(ngx_http_request_t *r, ngx_oci_api_referrers_t *q,
+    ngx_str_t *last)
+{
+    u_char     *p;
+    ngx_str_t   raw, value, *type;
+
+    if (ngx_oci_arg_count(r, q->want, &q->want) == NGX_ERROR) {
+        return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST, NGX_OCI_ERR_UNSUPPORTED,
+                             "?n= must be a non-negative integer");
+    }
+
+    ngx_str_null(last);
+
+    if (ngx_oci_arg(r, "last", last) == NGX_OK
+        && ngx_oci_digest_parse(last->data, last->len, NULL, NULL, NULL)
+           != NGX_OCI_DIGEST_OK)
+    {
+        return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST,
+                             NGX_OCI_ERR_DIGEST_INVALID,
+                             "?last= must be a digest");
+    }
+
+    raw = r->args;
+
+    while (ngx_oci_arg_next(&raw, "artifactType", &value) == NGX_OK) {
+
+        if (q->types == NULL) {
+            q->types = ngx_array_create(r->pool, 2, sizeof(ngx_str_t));
+            if (q->types == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
+        type = ngx_array_push(q->types);
+        if (type == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        type->data = ngx_pnalloc(r->pool, value.len);
+        if (type->data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        p = type->data;
+        ngx_unescape_uri(&p, &value.data, value.len, NGX_UNESCAPE_URI);
+        type->len = p - type->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_oci_api_referrers_listed(ngx_http_request_t *r, void *data,
+    ngx_int_t rc, redisReply *list)
+{
+    ngx_oci_api_referrers_t  *q = data;
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, ngx_oci_api_referrers_unavailable(r));
+        return;
+    }
+
+    rc = ngx_oci_api_referrers_page(r, q, list);
+
+    if (rc == NGX_OK) {
+        rc = (q->stale->nelts == 0) ? ngx_oci_api_referrers_send(r, q)
+                                    : ngx_oci_api_referrers_drop_stale(r, q);
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/* the index body of one page, without entries whose manifest is gone */
+
+static ngx_int_t
+ngx_oci_api_referrers_page(ngx_http_request_t *r, ngx_oci_api_referrers_t *q,
+    redisReply *list)
+{
+    size_t      len;
+    ngx_int_t   rc;
+    ngx_uint_t  i, count;
+
+    static u_char  head[] = "{\"schemaVersion\":2,\"mediaType\":"
+                            "\"application/vnd.oci.image.index.v1+json\","
+                            "\"manifests\":[";
+
+    q->stale = ngx_array_create(r->pool, 2, sizeof(ngx_str_t));
+    if (q->stale == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = sizeof(head) - 1 + sizeof("]}\n") - 1;
+
+    for (i = 0; i + 1 < list->elements; i += 2) {
+        len += list->element[i + 1]->len + 1;
+    }
+
+    q->body = ngx_create_temp_buf(r->pool, len);
+    if (q->body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    q->body->last = ngx_cpymem(q->body->last, head, sizeof(head) - 1);
+
+    count = 0;
+
+    for (i = 0; i + 1 < list->elements; i += 2) {
+        rc = ngx_oci_api_referrers_entry(r, q, list->element[i],
+                                         list->element[i + 1], &count);
+        if (rc == NGX_DONE) {
+            break;
+        }
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    q->body->last = ngx_cpymem(q->body->last, "]}\n", 3);
+
+    return NGX_OK;
+}
+
+
+/* one entry: listed, set aside as stale, or (NGX_DONE) past the page */
+
+static ngx_int_t
+ngx_oci_api_referrers_entry(ngx_http_request_t *r, ngx_oci_api_referrers_t *q,
+    redisReply *id, redisReply *desc, ngx_uint_t *count)
+{
+    ngx_int_t       rc;
+    ngx_str_t       digest, *stale;
+    ngx_oci_ctx_t  *ctx;
+
+    if (id->type != REDIS_REPLY_STRING || desc->type != REDIS_REPLY_STRING) {
+        return NGX_OK;
+    }
+
+    if (*count == q->want) {
+
+        /* the index returns one more than asked: a next page */
+
+        q->more = 1;
+        return NGX_DONE;
+    }
+
+    ctx = ngx_oci_get_ctx(r);
+
+    digest.data = (u_char *) id->str;
+    digest.len = id->len;
+
+    rc = NGX_DECLINED;
+
+    if (ngx_oci_digest_parse(digest.data, digest.len, NULL, NULL, NULL)
+        == NGX_OCI_DIGEST_OK)
+    {
+        rc = ngx_oci_store_manifest_exists(&ctx->store, &ctx->name, &digest);
+    }
+
+    if (rc == NGX_ERROR) {
+        return ngx_oci_error_storage(r);
+    }
+
+    if (rc == NGX_DECLINED) {
+        stale = ngx_array_push(q->stale);
+        if (stale == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_oci_api_referrers_copy(r->pool, stale, id);
+    }
+
+    if ((*count)++) {
+        *q->body->last++ = ',';
+    }
+
+    q->body->last = ngx_cpymem(q->body->last, desc->str, desc->len);
+
+    return ngx_oci_api_referrers_copy(r->pool, &q->last, id);
+}
+
+
+/* a reply's string outlives the reply */
+
+static ngx_int_t
+ngx_oci_api_referrers_copy(ngx_pool_t *pool, ngx_str_t *dst,
+    redisReply *src)
+{
+    dst->data = ngx_pnalloc(pool, src->len);
+    if (dst->data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(dst->data, src->str, src->len);
+    dst->len = src->len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_oci_api_referrers_drop_stale(ngx_http_request_t *r,
+    ngx_oci_api_referrers_t *q)
+{
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "oci: dropping %ui referrers of %V in \"%V\" whose "
+                  "manifests are not stored", q->stale->nelts,
+                  &q->pair.subject, &q->pair.name);
+
+    /* the answer does not wait for this when it cannot be sent */
+
+    if (ngx_oci_index_drop(r, &q->pair, q->stale,
+                           ngx_oci_api_referrers_dropped, q)
+        != NGX_OK)
+    {
+        return ngx_oci_api_referrers_send(r, q);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_oci_api_referrers_dropped(ngx_http_request_t *r, void *data,
+    ngx_int_t rc, redisReply *reply)
+{
+    ngx_http_finalize_request(r, ngx_oci_api_referrers_send(r, data));
+}
+
+
+static ngx_int_t
+ngx_oci_api_referrers_send(ngx_http_request_t *r, ngx_oci_api_referrers_t *q)
+{
+    static ngx_str_t  index = ngx_string("application/vnd.oci.image.index.v1"
+                                         "+json");
+    static ngx_str_t  filters = ngx_string("artifactType");
+
+    if (ngx_oci_api_referrers_etag(r, q->body) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (q->types
+        && ngx_oci_add_header(r, "OCI-Filters-Applied", &filters) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (q->more && q->last.len && ngx_oci_api_referrers_link(r, q) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_oci_send_body(r, NGX_HTTP_OK, &index, q->body);
+}
+
+
+/*
+ * The ETag is the body's own digest: it changes exactly when the list
+ * does, and nginx's not-modified filter answers If-None-Match with 304.
+ */
+
+static ngx_int_t
+ngx_oci_api_referrers_etag(ngx_http_request_t *r, ngx_buf_t *body)
+{
+    u_char           *p, md[EVP_MAX_MD_SIZE];
+    ngx_table_elt_t  *etag;
+
+    if (EVP_Digest(body->pos, body->last - body->pos, md, NULL, EVP_sha256(),
+                   NULL)
+        != 1)
+    {
+        return NGX_ERROR;
+    }
+
+    etag = ngx_list_push(&r->headers_out.headers);
+    if (etag == NULL) {
+        return NGX_ERROR;
+    }
+
+    etag->hash = 1;
+    ngx_str_set(&etag->key, "ETag");
+
+    etag->value.data = ngx_pnalloc(r->pool, 2 * 32 + 2);
+    if (etag->value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = etag->value.data;
+    *p++ = '"';
+    p = ngx_hex_dump(p, md, 32);
+    *p++ = '"';
+    etag->value.len = p - etag->value.data;
+    r->headers_out.etag = etag;
+
+    return NGX_OK;
+}
+
+
+/* the next page keeps this page's size and filters */
+
+static ngx_int_t
+ngx_oci_api_referrers_link(ngx_http_request_t *r, ngx_oci_api_referrers_t *q)
+{
+    u_char     *p;
+    size_t      len;
+    ngx_str_t   link, raw, value;
+
+    len = sizeof("</v2//referrers/?n=&last=>; rel=\"next\"") - 1
+          + q->pair.name.len + q->pair.subject.len + NGX_INT64_LEN
+          + q->last.len + r->args.len;
+
+    link.data = ngx_pnalloc(r->pool, len);
+    if (link.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(link.data, "</v2/%V/referrers/%V?n=%ui&last=%V",
+                    &q->pair.name, &q->pair.subject, q->want, &q->last);
+
+    raw = r->args;
+
+    while (ngx_oci_arg_next(&raw, "artifactType", &value) == NGX_OK) {
+        p = ngx_cpymem(p, "&artifactType=", sizeof("&artifactType=") - 1);
+        p = ngx_cpymem(p, value.data, value.len);
+    }
+
+    p = ngx_cpymem(p, ">; rel=\"next\"", sizeof(">; rel=\"next\"") - 1);
+    link.len = p - link.data;
+
+    return ngx_oci_add_header(r, "Link", &link);
+}
+
+
+static ngx_int_t
+ngx_oci_api_referrers_unavailable(ngx_http_request_t *r)
+{
+    return ngx_oci_error_unavailable(r, "5", "the referrers index (redis) is "
+                                             "unavailable");
+}

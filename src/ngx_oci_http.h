@@ -1,0 +1,161 @@
+
+/*
+ * Request plumbing: what every endpoint uses to take a request and
+ * answer it. The location configuration and the request context; query
+ * arguments and request headers; the request body reader; sending a file
+ * through nginx's static path, or a small body; the spec's JSON errors
+ * and the filter that writes them; retrying a request from a timer; the
+ * $oci_* variables.
+ *
+ * Plumbing never calls storage or Redis and knows no endpoint: an
+ * endpoint hands it callbacks (a body sink, a hook before the header
+ * goes out, a handler to retry). It only opens files to send what an
+ * endpoint found in storage, through nginx's open file cache.
+ */
+
+
+#ifndef _NGX_OCI_HTTP_H_INCLUDED_
+#define _NGX_OCI_HTTP_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_oci_route.h"
+#include "ngx_oci_redis.h"
+#include "ngx_oci_store.h"
+
+
+/* the error codes of the distribution spec, indexes into a table */
+typedef enum {
+    NGX_OCI_ERR_NONE = 0,
+    NGX_OCI_ERR_BLOB_UNKNOWN,
+    NGX_OCI_ERR_BLOB_UPLOAD_INVALID,
+    NGX_OCI_ERR_BLOB_UPLOAD_UNKNOWN,
+    NGX_OCI_ERR_DIGEST_INVALID,
+    NGX_OCI_ERR_MANIFEST_BLOB_UNKNOWN,
+    NGX_OCI_ERR_MANIFEST_INVALID,
+    NGX_OCI_ERR_MANIFEST_UNKNOWN,
+    NGX_OCI_ERR_NAME_INVALID,
+    NGX_OCI_ERR_NAME_UNKNOWN,
+    NGX_OCI_ERR_SIZE_INVALID,
+    NGX_OCI_ERR_UNAUTHORIZED,
+    NGX_OCI_ERR_DENIED,
+    NGX_OCI_ERR_UNSUPPORTED,
+    NGX_OCI_ERR_TOOMANYREQUESTS,
+    NGX_OCI_ERR_PRECONDITION,
+    NGX_OCI_ERR_UNKNOWN,
+    NGX_OCI_ERR_UNAVAILABLE
+} ngx_oci_err_e;
+
+
+#define NGX_OCI_SUBJECT_ACCEPT    0
+#define NGX_OCI_SUBJECT_WARN      1
+#define NGX_OCI_SUBJECT_REJECT    2
+
+
+typedef struct {
+    ngx_flag_t                enable;
+    ngx_str_t                 storage;
+    size_t                    max_manifest_size;
+    ngx_flag_t                delete;
+    ngx_msec_t                upload_timeout;
+    ngx_flag_t                check_references;
+    ngx_uint_t                tags_page_size;
+    ngx_uint_t                subject_policy;
+    ngx_uint_t                referrers_page_size;
+    ngx_oci_redis_conf_t      redis;
+} ngx_oci_loc_conf_t;
+
+
+/* consumes request body bytes as they arrive; NGX_OK or an HTTP status */
+typedef ngx_int_t (*ngx_oci_sink_pt)(ngx_http_request_t *r, void *data,
+    u_char *p, size_t len);
+
+/* runs once, when the response header is about to go out */
+typedef void (*ngx_oci_hook_pt)(void *data);
+
+typedef ngx_int_t (*ngx_oci_retry_pt)(ngx_http_request_t *r);
+
+
+typedef struct {
+    ngx_oci_route_t           route;
+    ngx_int_t                 route_rc;
+
+    ngx_str_t                 name;         /* route.name as ngx_str_t */
+    ngx_str_t                 ref;          /* route.ref as ngx_str_t */
+    ngx_oci_store_t           store;        /* this request's storage */
+    void                     *endpoint;     /* the endpoint's own state */
+
+    ngx_oci_err_e             err;
+    ngx_str_t                 err_message;
+    ngx_str_t                 err_detail;   /* raw JSON, or empty */
+    ngx_buf_t                *error_body;
+
+    ngx_oci_sink_pt           sink;
+    void                     *sink_data;
+
+    ngx_oci_hook_pt           before_header;
+    void                     *before_header_data;
+
+    ngx_event_t               retry;
+    ngx_uint_t                retries;
+    ngx_oci_retry_pt          retry_handler;
+
+    ngx_str_t                 digest;       /* for $oci_digest */
+    off_t                     received;     /* body bytes taken */
+
+    unsigned                  routed:1;
+    unsigned                  json_error:1;
+    unsigned                  json_sent:1;
+} ngx_oci_ctx_t;
+
+
+extern ngx_module_t  ngx_oci_module;
+
+
+/* ngx_oci_http_request.c */
+ngx_oci_ctx_t *ngx_oci_get_ctx(ngx_http_request_t *r);
+ngx_oci_ctx_t *ngx_oci_route_request(ngx_http_request_t *r);
+ngx_int_t ngx_oci_arg(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
+ngx_int_t ngx_oci_arg_next(ngx_str_t *args, const char *name,
+    ngx_str_t *value);
+ngx_int_t ngx_oci_arg_count(ngx_http_request_t *r, ngx_uint_t max,
+    ngx_uint_t *n);
+ngx_table_elt_t *ngx_oci_header_in(ngx_http_request_t *r, const char *name);
+ngx_int_t ngx_oci_add_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
+
+/* ngx_oci_http_error.c */
+ngx_int_t ngx_oci_error(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_oci_err_e err, const char *message);
+ngx_int_t ngx_oci_error_digest(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_oci_err_e err, const char *message, ngx_str_t *digest);
+ngx_int_t ngx_oci_error_unavailable(ngx_http_request_t *r,
+    const char *retry_after, const char *message);
+ngx_int_t ngx_oci_error_storage(ngx_http_request_t *r);
+ngx_int_t ngx_oci_error_filter_init(ngx_conf_t *cf);
+
+/* ngx_oci_http_body.c */
+ngx_int_t ngx_oci_body_filter_init(ngx_conf_t *cf);
+ngx_int_t ngx_oci_read_body(ngx_http_request_t *r, ngx_oci_sink_pt sink,
+    void *data, ngx_http_client_body_handler_pt done);
+
+/* ngx_oci_http_send.c */
+ngx_int_t ngx_oci_send_file(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_str_t *content_type, ngx_str_t *digest, ngx_uint_t ranges);
+ngx_int_t ngx_oci_send_empty(ngx_http_request_t *r, ngx_uint_t status);
+ngx_int_t ngx_oci_send_body(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *content_type, ngx_buf_t *b);
+
+/* ngx_oci_http_retry.c */
+ngx_int_t ngx_oci_retry_later(ngx_http_request_t *r,
+    ngx_oci_retry_pt handler);
+
+/* ngx_oci_http_variables.c */
+ngx_int_t ngx_oci_add_variables(ngx_conf_t *cf);
+
+
+#endif /* _NGX_OCI_HTTP_H_INCLUDED_ */

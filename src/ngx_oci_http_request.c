@@ -1,0 +1,205 @@
+
+/*
+ * The request context and what a handler reads from a request: its
+ * route, query arguments and headers.
+ */
+
+
+#include "ngx_oci_http.h"
+#include "ngx_oci_grammar.h"
+
+
+ngx_oci_ctx_t *
+ngx_oci_get_ctx(ngx_http_request_t *r)
+{
+    ngx_oci_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_oci_module);
+    if (ctx) {
+        return ctx;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_oci_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_oci_module);
+
+    return ctx;
+}
+
+
+/*
+ * The context with the request's URI routed, once: variables in earlier
+ * phases and the content handler see the same route.
+ */
+
+ngx_oci_ctx_t *
+ngx_oci_route_request(ngx_http_request_t *r)
+{
+    ngx_oci_ctx_t  *ctx;
+
+    ctx = ngx_oci_get_ctx(r);
+    if (ctx == NULL || ctx->routed) {
+        return ctx;
+    }
+
+    ctx->route_rc = ngx_oci_route_parse(r->uri.data, r->uri.len,
+                                        &ctx->route);
+    ctx->routed = 1;
+
+    if (ctx->route_rc == NGX_OCI_ROUTE_OK) {
+        ctx->name.data = (u_char *) ctx->route.name;
+        ctx->name.len = ctx->route.name_len;
+        ctx->ref.data = (u_char *) ctx->route.ref;
+        ctx->ref.len = ctx->route.ref_len;
+    }
+
+    return ctx;
+}
+
+
+/* the first "name=" argument, percent-decoded; NGX_DECLINED if absent */
+
+ngx_int_t
+ngx_oci_arg(ngx_http_request_t *r, const char *name, ngx_str_t *value)
+{
+    u_char     *dst, *src;
+    ngx_str_t   raw;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    dst = ngx_pnalloc(r->pool, raw.len);
+    if (dst == NULL) {
+        return NGX_ERROR;
+    }
+
+    value->data = dst;
+    src = raw.data;
+
+    ngx_unescape_uri(&dst, &src, raw.len, NGX_UNESCAPE_URI);
+
+    value->len = dst - value->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The next raw (still percent-encoded) value of a repeatable argument:
+ * "args" is consumed as it is scanned. NGX_DECLINED when none is left.
+ */
+
+ngx_int_t
+ngx_oci_arg_next(ngx_str_t *args, const char *name, ngx_str_t *value)
+{
+    size_t   len, n;
+    u_char  *p;
+
+    len = ngx_strlen(name);
+
+    while (args->len) {
+        p = ngx_strlchr(args->data, args->data + args->len, '&');
+        n = p ? (size_t) (p - args->data) : args->len;
+
+        value->data = args->data;
+        value->len = n;
+
+        args->data += ngx_min(n + 1, args->len);
+        args->len -= ngx_min(n + 1, args->len);
+
+        if (value->len > len
+            && value->data[len] == '='
+            && ngx_strncmp(value->data, name, len) == 0)
+        {
+            value->data += len + 1;
+            value->len -= len + 1;
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* ?n=: NGX_OK with the count lowered to "max", NGX_DECLINED, NGX_ERROR */
+
+ngx_int_t
+ngx_oci_arg_count(ngx_http_request_t *r, ngx_uint_t max, ngx_uint_t *n)
+{
+    uint64_t   v;
+    ngx_str_t  arg;
+
+    if (ngx_oci_arg(r, "n", &arg) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_oci_uint_parse(arg.data, arg.len, (uint64_t) -1 >> 1, &v) != 0) {
+        return NGX_ERROR;
+    }
+
+    *n = (ngx_uint_t) ngx_min(v, (uint64_t) max);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A request header by name, from the list itself: nginx 1.22 keeps only
+ * the first of some repeated headers in headers_in.
+ */
+
+ngx_table_elt_t *
+ngx_oci_header_in(ngx_http_request_t *r, const char *name)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
+ngx_int_t
+ngx_oci_add_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value = *value;
+
+    return NGX_OK;
+}

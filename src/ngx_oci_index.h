@@ -1,0 +1,51 @@
+
+/*
+ * The referrers index in Redis: which manifests of a repository name a
+ * subject (docs/referrers.md). Built on the Redis client; the keys and
+ * entries are those of ngx_oci_index_schema.h, shared with oci-admin.
+ *
+ * Like storage, the index knows nothing of HTTP: each call returns NGX_OK
+ * when its handler will be called, or NGX_ERROR when it will not (no
+ * Redis); the handler gets NGX_OK or NGX_ERROR (logged), and for a list
+ * the reply: digest, descriptor, digest, descriptor ...
+ */
+
+
+#ifndef _NGX_OCI_INDEX_H_INCLUDED_
+#define _NGX_OCI_INDEX_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_oci_redis.h"
+
+
+typedef void (*ngx_oci_index_done_pt)(ngx_http_request_t *r, void *data,
+    ngx_int_t rc, redisReply *reply);
+
+
+/* one (repository, subject) pair of the index */
+typedef struct {
+    ngx_oci_redis_conf_t     *redis;
+    ngx_str_t                 name;
+    ngx_str_t                 subject;
+} ngx_oci_index_pair_t;
+
+
+ngx_int_t ngx_oci_index_add(ngx_http_request_t *r,
+    ngx_oci_index_pair_t *pair, ngx_str_t *digest, ngx_str_t *descriptor,
+    ngx_oci_index_done_pt done, void *data);
+ngx_int_t ngx_oci_index_remove(ngx_http_request_t *r,
+    ngx_oci_index_pair_t *pair, ngx_str_t *digest,
+    ngx_oci_index_done_pt done, void *data);
+ngx_int_t ngx_oci_index_list(ngx_http_request_t *r,
+    ngx_oci_index_pair_t *pair, ngx_str_t *last, ngx_uint_t n,
+    ngx_array_t *types, ngx_oci_index_done_pt done, void *data);
+ngx_int_t ngx_oci_index_drop(ngx_http_request_t *r,
+    ngx_oci_index_pair_t *pair, ngx_array_t *stale,
+    ngx_oci_index_done_pt done, void *data);
+
+
+#endif /* _NGX_OCI_INDEX_H_INCLUDED_ */

@@ -1,0 +1,128 @@
+
+/*
+ * Storage: every path and every system call under "oci_storage".
+ *
+ * Blobs, manifests, tags and their lock, upload sessions: the endpoints
+ * ask for them by repository, digest, tag or session id and never build
+ * a path or call the file system themselves. Storage knows nothing of
+ * HTTP: it returns nginx codes and logs what failed:
+ *
+ *     NGX_OK        done;
+ *     NGX_DECLINED  the thing asked about is not there;
+ *     NGX_BUSY      a lock is held by another request (never waited for);
+ *     NGX_ERROR     a system call failed, logged at "crit" with its path,
+ *                   or memory ran out.
+ *
+ * Paths come from ngx_oci_layout.h, the one place the layout is spelled.
+ */
+
+
+#ifndef _NGX_OCI_STORE_H_INCLUDED_
+#define _NGX_OCI_STORE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_oci_layout.h"
+#include "ngx_oci_sha2.h"
+
+
+/* where a request's storage work happens: its root, pool and log */
+typedef struct {
+    ngx_str_t                 root;
+    ngx_pool_t               *pool;
+    ngx_log_t                *log;
+} ngx_oci_store_t;
+
+
+typedef struct {
+    ngx_fd_t                  fd;           /* the session's data file */
+    ngx_str_t                 id;
+    ngx_str_t                 name;         /* repository it belongs to */
+    ngx_str_t                 data_path;
+    ngx_str_t                 state_path;
+    off_t                     offset;       /* bytes committed */
+    off_t                     written;      /* offset + this request */
+    off_t                     limit;        /* -1, or end of Content-Range */
+    ngx_oci_sha2_t            sha;
+    ngx_oci_store_t          *store;
+} ngx_oci_upload_t;
+
+
+/* ngx_oci_store.c: paths and the primitives the parts below share */
+ngx_int_t ngx_oci_store_path(ngx_oci_store_t *st, ngx_oci_layout_e what,
+    ngx_str_t *name, ngx_str_t *ref, ngx_str_t *path);
+ngx_int_t ngx_oci_store_exists(ngx_oci_store_t *st, ngx_str_t *path);
+ngx_int_t ngx_oci_store_link(ngx_oci_store_t *st, ngx_str_t *from,
+    ngx_str_t *to);
+ngx_int_t ngx_oci_store_write(ngx_oci_store_t *st, ngx_str_t *path,
+    u_char *data, size_t len, ngx_uint_t replace);
+ngx_int_t ngx_oci_store_read(ngx_oci_store_t *st, ngx_str_t *path,
+    ngx_str_t *out, size_t max);
+ngx_int_t ngx_oci_store_unlink(ngx_oci_store_t *st, ngx_str_t *path);
+ngx_int_t ngx_oci_store_failed(ngx_oci_store_t *st, ngx_err_t err,
+    const char *op, ngx_str_t *path);
+ngx_int_t ngx_oci_store_random_hex(u_char *dst, size_t bytes);
+ngx_int_t ngx_oci_store_digest(ngx_pool_t *pool, int alg, u_char *md,
+    ngx_str_t *out);
+
+/* ngx_oci_store_blob.c: a repository's links to blob content */
+ngx_int_t ngx_oci_store_blob_path(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *digest, ngx_str_t *path);
+ngx_int_t ngx_oci_store_blob_exists(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *digest);
+ngx_int_t ngx_oci_store_blob_mount(ngx_oci_store_t *st, ngx_str_t *from,
+    ngx_str_t *name, ngx_str_t *digest);
+ngx_int_t ngx_oci_store_blob_publish(ngx_oci_store_t *st, ngx_str_t *file,
+    ngx_str_t *name, ngx_str_t *digest);
+ngx_int_t ngx_oci_store_blob_unlink(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *digest);
+
+/* ngx_oci_store_manifest.c: manifests and their media types */
+ngx_int_t ngx_oci_store_manifest_locate(ngx_oci_store_t *st,
+    ngx_str_t *name, ngx_str_t *digest, ngx_str_t *path, ngx_str_t *type);
+ngx_int_t ngx_oci_store_manifest_exists(ngx_oci_store_t *st,
+    ngx_str_t *name, ngx_str_t *digest);
+ngx_int_t ngx_oci_store_manifest_read(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *digest, size_t max, ngx_str_t *body);
+ngx_int_t ngx_oci_store_manifest_save(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *digest, ngx_str_t *body, ngx_str_t *type, ngx_uint_t *added);
+ngx_int_t ngx_oci_store_manifest_unlink(ngx_oci_store_t *st,
+    ngx_str_t *name, ngx_str_t *digest);
+
+/* ngx_oci_store_tag.c: tag files and the lock their changes take */
+ngx_int_t ngx_oci_store_tag_list(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_array_t *tags);
+ngx_int_t ngx_oci_store_tag_read(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *tag, ngx_str_t *digest);
+ngx_int_t ngx_oci_store_tag_lock(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_fd_t *fd);
+void ngx_oci_store_tag_unlock(ngx_fd_t fd);
+ngx_int_t ngx_oci_store_tag_write(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *tag, ngx_str_t *digest);
+ngx_int_t ngx_oci_store_tag_remove(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *tag);
+ngx_int_t ngx_oci_store_tag_drop_digest(ngx_oci_store_t *st,
+    ngx_str_t *name, ngx_str_t *digest);
+
+/* ngx_oci_store_upload.c: upload sessions */
+ngx_int_t ngx_oci_store_upload_create(ngx_oci_store_t *st, ngx_str_t *name,
+    int alg, ngx_oci_upload_t **up);
+ngx_int_t ngx_oci_store_upload_open(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *id, time_t timeout, ngx_oci_upload_t **up);
+ngx_int_t ngx_oci_store_upload_lock(ngx_oci_upload_t *u, time_t timeout);
+ngx_int_t ngx_oci_store_upload_append(ngx_oci_upload_t *u, u_char *p,
+    size_t len);
+ngx_int_t ngx_oci_store_upload_commit(ngx_oci_upload_t *u);
+ngx_int_t ngx_oci_store_upload_digest(ngx_oci_upload_t *u,
+    ngx_str_t *digest);
+ngx_int_t ngx_oci_store_upload_publish(ngx_oci_upload_t *u,
+    ngx_str_t *digest);
+void ngx_oci_store_upload_release(ngx_oci_upload_t *u);
+ngx_int_t ngx_oci_store_upload_remove(ngx_oci_upload_t *u);
+void ngx_oci_store_upload_sweep(ngx_log_t *log, ngx_str_t *root,
+    ngx_msec_t timeout);
+
+
+#endif /* _NGX_OCI_STORE_H_INCLUDED_ */

@@ -1,0 +1,523 @@
+
+/*
+ * Upload sessions on disk.
+ *
+ * A session is two files in _uploads/: "<id>.data", the bytes received,
+ * and "<id>.state", the committed length, the repository and the
+ * serialised hash state. Any worker, before or after a reload, can carry
+ * on a session. The state is replaced by rename() after each accepted
+ * chunk, so a crash mid-chunk leaves the previous state in force and the
+ * bytes past its length are overwritten by the next chunk.
+ *
+ * A request that writes holds flock() on the data file for its duration;
+ * the lock is only ever tried (LOCK_NB), never waited for, and the kernel
+ * drops it if the worker dies.
+ */
+
+
+#include "ngx_oci_store.h"
+#include "ngx_oci_grammar.h"
+
+#include <sys/file.h>
+
+
+#define NGX_OCI_STATE_MAGIC  "OCIUPLD1"
+#define NGX_OCI_STATE_MAX    (8 + 8 + 2 + 255 + NGX_OCI_SHA2_STATE_SIZE)
+
+
+static ngx_oci_upload_t *ngx_oci_store_upload_alloc(ngx_oci_store_t *st,
+    ngx_str_t *name, ngx_str_t *id);
+static ngx_int_t ngx_oci_store_upload_load(ngx_oci_upload_t *u,
+    time_t timeout);
+static ngx_int_t ngx_oci_store_upload_save(ngx_oci_upload_t *u);
+static void ngx_oci_store_sweep_dir(ngx_log_t *log, ngx_str_t *dir,
+    time_t timeout, ngx_uint_t uploads);
+
+
+static ngx_oci_upload_t *
+ngx_oci_store_upload_alloc(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *id)
+{
+    ngx_oci_upload_t    *u;
+    ngx_pool_cleanup_t  *cln;
+
+    u = ngx_pcalloc(st->pool, sizeof(ngx_oci_upload_t));
+    if (u == NULL) {
+        return NULL;
+    }
+
+    u->fd = NGX_INVALID_FILE;
+    u->limit = -1;
+    u->id = *id;
+    u->name = *name;
+    u->store = st;
+
+    if (ngx_oci_store_path(st, NGX_OCI_LAYOUT_UPLOAD_DATA, NULL, id,
+                           &u->data_path)
+        != NGX_OK
+        || ngx_oci_store_path(st, NGX_OCI_LAYOUT_UPLOAD_STATE, NULL, id,
+                              &u->state_path)
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(st->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = (ngx_pool_cleanup_pt) ngx_oci_store_upload_release;
+    cln->data = u;
+
+    return u;
+}
+
+
+void
+ngx_oci_store_upload_release(ngx_oci_upload_t *u)
+{
+    /* closing the descriptor also drops the lock */
+
+    if (u->fd != NGX_INVALID_FILE) {
+        ngx_close_file(u->fd);
+        u->fd = NGX_INVALID_FILE;
+    }
+}
+
+
+/* a new session, its data file created and locked */
+
+ngx_int_t
+ngx_oci_store_upload_create(ngx_oci_store_t *st, ngx_str_t *name, int alg,
+    ngx_oci_upload_t **up)
+{
+    ngx_str_t          id;
+    ngx_oci_upload_t  *u;
+
+    id.len = NGX_OCI_UPLOAD_ID_LEN;
+    id.data = ngx_pnalloc(st->pool, id.len);
+    if (id.data == NULL
+        || ngx_oci_store_random_hex(id.data, id.len / 2) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    u = ngx_oci_store_upload_alloc(st, name, &id);
+    if (u == NULL) {
+        return NGX_ERROR;
+    }
+
+    u->fd = ngx_open_file(u->data_path.data, NGX_FILE_RDWR,
+                          O_CREAT|O_EXCL, 0600);
+    if (u->fd == NGX_INVALID_FILE) {
+        return ngx_oci_store_failed(st, ngx_errno, "open()", &u->data_path);
+    }
+
+    if (flock(u->fd, LOCK_EX|LOCK_NB) == -1) {
+        return ngx_oci_store_failed(st, ngx_errno, "flock()", &u->data_path);
+    }
+
+    ngx_oci_sha2_init(&u->sha, alg);
+
+    *up = u;
+
+    return ngx_oci_store_upload_save(u);
+}
+
+
+/*
+ * Finds a session of this repository: NGX_OK, NGX_DECLINED when unknown
+ * (or idle for longer than "timeout" seconds, or of another repository),
+ * or NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_oci_store_upload_open(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *id, time_t timeout, ngx_oci_upload_t **up)
+{
+    ngx_int_t          rc;
+    ngx_oci_upload_t  *u;
+
+    if (!ngx_oci_upload_id_valid(id->data, id->len)) {
+        return NGX_DECLINED;
+    }
+
+    u = ngx_oci_store_upload_alloc(st, name, id);
+    if (u == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_oci_store_upload_load(u, timeout);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    *up = u;
+
+    return NGX_OK;
+}
+
+
+/* NGX_OK with the data file locked, NGX_BUSY, NGX_DECLINED, NGX_ERROR */
+
+ngx_int_t
+ngx_oci_store_upload_lock(ngx_oci_upload_t *u, time_t timeout)
+{
+    ngx_err_t  err;
+
+    u->fd = ngx_open_file(u->data_path.data, NGX_FILE_RDWR, NGX_FILE_OPEN, 0);
+    if (u->fd == NGX_INVALID_FILE) {
+        err = ngx_errno;
+        return err == NGX_ENOENT
+               ? NGX_DECLINED
+               : ngx_oci_store_failed(u->store, err, "open()",
+                                      &u->data_path);
+    }
+
+    if (flock(u->fd, LOCK_EX|LOCK_NB) == -1) {
+        err = ngx_errno;
+
+        ngx_close_file(u->fd);
+        u->fd = NGX_INVALID_FILE;
+
+        return err == EWOULDBLOCK
+               ? NGX_BUSY
+               : ngx_oci_store_failed(u->store, err, "flock()",
+                                      &u->data_path);
+    }
+
+    /* another request may have committed since the state was read */
+
+    return ngx_oci_store_upload_load(u, timeout);
+}
+
+
+static ngx_int_t
+ngx_oci_store_upload_load(ngx_oci_upload_t *u, time_t timeout)
+{
+    u_char           *p;
+    size_t            len;
+    uint64_t          offset;
+    ngx_int_t         rc;
+    ngx_str_t         state;
+    ngx_file_info_t   fi;
+
+    rc = ngx_oci_store_read(u->store, &u->state_path, &state,
+                            NGX_OCI_STATE_MAX + 1);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    p = state.data;
+
+    if (state.len < 8 + 8 + 2
+        || ngx_memcmp(p, NGX_OCI_STATE_MAGIC, 8) != 0)
+    {
+        goto corrupt;
+    }
+
+    p += 8;
+
+    offset = 0;
+    for (len = 0; len < 8; len++) {
+        offset = (offset << 8) | *p++;
+    }
+
+    len = (p[0] << 8) | p[1];
+    p += 2;
+
+    if (offset > NGX_MAX_OFF_T_VALUE
+        || state.len != 8 + 8 + 2 + len + NGX_OCI_SHA2_STATE_SIZE)
+    {
+        goto corrupt;
+    }
+
+    /* a session belongs to the repository it was opened in */
+
+    if (len != u->name.len || ngx_memcmp(p, u->name.data, len) != 0) {
+        return NGX_DECLINED;
+    }
+
+    p += len;
+
+    if (ngx_oci_sha2_load(&u->sha, p, NGX_OCI_SHA2_STATE_SIZE) != 0
+        || u->sha.total != offset)
+    {
+        goto corrupt;
+    }
+
+    u->offset = (off_t) offset;
+    u->written = u->offset;
+
+    /* an abandoned session is gone even before the sweeper gets to it */
+
+    if (ngx_file_info(u->state_path.data, &fi) != NGX_FILE_ERROR
+        && ngx_time() - ngx_file_mtime(&fi) > timeout)
+    {
+        if (u->fd != NGX_INVALID_FILE) {
+            (void) ngx_oci_store_upload_remove(u);
+        }
+
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+
+corrupt:
+
+    ngx_log_error(NGX_LOG_ERR, u->store->log, 0,
+                  "oci: upload state \"%V\" is corrupt", &u->state_path);
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_oci_store_upload_save(ngx_oci_upload_t *u)
+{
+    u_char     buf[NGX_OCI_STATE_MAX], *p;
+    uint64_t   offset;
+    ngx_int_t  i;
+
+    p = ngx_cpymem(buf, NGX_OCI_STATE_MAGIC, 8);
+
+    offset = (uint64_t) u->offset;
+    for (i = 7; i >= 0; i--) {
+        p[i] = (u_char) (offset & 0xff);
+        offset >>= 8;
+    }
+
+    p += 8;
+
+    *p++ = (u_char) (u->name.len >> 8);
+    *p++ = (u_char) (u->name.len & 0xff);
+    p = ngx_cpymem(p, u->name.data, u->name.len);
+
+    ngx_oci_sha2_save(&u->sha, p);
+    p += NGX_OCI_SHA2_STATE_SIZE;
+
+    return ngx_oci_store_write(u->store, &u->state_path, buf, p - buf, 1);
+}
+
+
+/*
+ * The sink of a chunk: write once, hash once, as the bytes arrive.
+ * NGX_DECLINED when the bytes go past the chunk's announced end.
+ */
+
+ngx_int_t
+ngx_oci_store_upload_append(ngx_oci_upload_t *u, u_char *p, size_t len)
+{
+    ssize_t  n;
+    size_t   done;
+
+    if (u->limit >= 0 && u->written + (off_t) len > u->limit) {
+        return NGX_DECLINED;
+    }
+
+    for (done = 0; done < len; done += n) {
+        n = pwrite(u->fd, p + done, len - done, u->written + done);
+
+        if (n <= 0) {
+            return ngx_oci_store_failed(u->store,
+                                        n < 0 ? ngx_errno : NGX_ENOSPC,
+                                        "pwrite()", &u->data_path);
+        }
+    }
+
+    ngx_oci_sha2_update(&u->sha, p, len);
+    u->written += len;
+
+    return NGX_OK;
+}
+
+
+/* makes the bytes of this request part of the session */
+
+ngx_int_t
+ngx_oci_store_upload_commit(ngx_oci_upload_t *u)
+{
+    ngx_file_info_t  fi;
+
+    if (ngx_fd_info(u->fd, &fi) == NGX_FILE_ERROR) {
+        return ngx_oci_store_failed(u->store, ngx_errno, "fstat()",
+                                    &u->data_path);
+    }
+
+    /* bytes left by a request that failed half-way are cut off */
+
+    if (ngx_file_size(&fi) > u->written
+        && ftruncate(u->fd, u->written) == -1)
+    {
+        return ngx_oci_store_failed(u->store, ngx_errno, "ftruncate()",
+                                    &u->data_path);
+    }
+
+    u->offset = u->written;
+
+    return ngx_oci_store_upload_save(u);
+}
+
+
+/* the digest of everything received; the hash is finished by this */
+
+ngx_int_t
+ngx_oci_store_upload_digest(ngx_oci_upload_t *u, ngx_str_t *digest)
+{
+    u_char  md[NGX_OCI_SHA2_MAX_SIZE];
+
+    ngx_oci_sha2_final(&u->sha, md);
+
+    return ngx_oci_store_digest(u->store->pool, u->sha.alg, md, digest);
+}
+
+
+/*
+ * The data file, whose content has the digest, becomes the blob of the
+ * session's repository, and the session ends.
+ */
+
+ngx_int_t
+ngx_oci_store_upload_publish(ngx_oci_upload_t *u, ngx_str_t *digest)
+{
+    ngx_int_t  rc;
+
+    if (ftruncate(u->fd, u->written) == -1) {
+        return ngx_oci_store_failed(u->store, ngx_errno, "ftruncate()",
+                                    &u->data_path);
+    }
+
+    rc = ngx_oci_store_blob_publish(u->store, &u->data_path, &u->name,
+                                    digest);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_oci_store_upload_remove(u);
+}
+
+
+ngx_int_t
+ngx_oci_store_upload_remove(ngx_oci_upload_t *u)
+{
+    if (ngx_oci_store_unlink(u->store, &u->state_path) == NGX_ERROR
+        || ngx_oci_store_unlink(u->store, &u->data_path) == NGX_ERROR)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* removes sessions and temporary files idle for longer than timeout */
+
+void
+ngx_oci_store_upload_sweep(ngx_log_t *log, ngx_str_t *root,
+    ngx_msec_t timeout)
+{
+    u_char     buf[NGX_MAX_PATH];
+    size_t     len;
+    ngx_str_t  dir;
+
+    dir.data = buf;
+
+    if (root->len + 1 + NGX_OCI_LAYOUT_MAX > sizeof(buf)) {
+        return;
+    }
+
+    ngx_memcpy(buf, root->data, root->len);
+    buf[root->len] = '/';
+
+    len = ngx_oci_layout_path(buf + root->len + 1, NGX_OCI_LAYOUT_MAX,
+                              NGX_OCI_LAYOUT_UPLOADS, NULL, 0, NULL, 0);
+    dir.len = root->len + 1 + len;
+    ngx_oci_store_sweep_dir(log, &dir, timeout / 1000, 1);
+
+    len = ngx_oci_layout_path(buf + root->len + 1, NGX_OCI_LAYOUT_MAX,
+                              NGX_OCI_LAYOUT_TMP, NULL, 0, NULL, 0);
+    dir.len = root->len + 1 + len;
+    ngx_oci_store_sweep_dir(log, &dir, timeout / 1000, 0);
+}
+
+
+/*
+ * A session whose data file is locked is in the middle of a request and
+ * is left alone.
+ */
+
+static void
+ngx_oci_store_sweep_dir(ngx_log_t *log, ngx_str_t *dir, time_t timeout,
+    ngx_uint_t uploads)
+{
+    u_char           path[NGX_MAX_PATH], *name, *last, *suffix;
+    size_t           len;
+    ngx_fd_t         fd;
+    ngx_dir_t        d;
+    ngx_file_info_t  fi;
+
+    static const size_t  data_len = sizeof(NGX_OCI_LAYOUT_DATA_SUFFIX) - 1;
+
+    if (ngx_open_dir(dir, &d) == NGX_ERROR) {
+        return;
+    }
+
+    while (ngx_read_dir(&d) == NGX_OK) {
+
+        name = ngx_de_name(&d);
+        len = ngx_de_namelen(&d);
+
+        if (name[0] == '.') {
+            continue;
+        }
+
+        last = ngx_snprintf(path, sizeof(path) - 8, "%V/%*s", dir, len, name);
+        *last = '\0';
+
+        if (ngx_file_info(path, &fi) == NGX_FILE_ERROR
+            || ngx_time() - ngx_file_mtime(&fi) <= timeout)
+        {
+            continue;
+        }
+
+        if (!uploads) {
+            (void) ngx_delete_file(path);
+            continue;
+        }
+
+        suffix = last - data_len;
+
+        if (len < data_len
+            || ngx_strcmp(suffix, NGX_OCI_LAYOUT_DATA_SUFFIX) != 0)
+        {
+            continue;
+        }
+
+        fd = ngx_open_file(path, NGX_FILE_RDWR, NGX_FILE_OPEN, 0);
+        if (fd == NGX_INVALID_FILE) {
+            continue;
+        }
+
+        if (flock(fd, LOCK_EX|LOCK_NB) == 0) {
+            ngx_log_error(NGX_LOG_INFO, log, 0,
+                          "oci: removing abandoned upload \"%s\"", path);
+
+            ngx_memcpy(suffix, NGX_OCI_LAYOUT_STATE_SUFFIX,
+                       sizeof(NGX_OCI_LAYOUT_STATE_SUFFIX));
+
+            if (ngx_file_info(path, &fi) == NGX_FILE_ERROR
+                || ngx_time() - ngx_file_mtime(&fi) > timeout)
+            {
+                (void) ngx_delete_file(path);
+                ngx_memcpy(suffix, NGX_OCI_LAYOUT_DATA_SUFFIX,
+                           data_len + 1);
+                (void) ngx_delete_file(path);
+            }
+        }
+
+        ngx_close_file(fd);
+    }
+
+    (void) ngx_close_dir(&d);
+}
