@@ -45,6 +45,30 @@ my @sources = map { /ngx_oci_(\w+)\.c$/ ? $1 : () } glob "$root/src/*.c";
 is_deeply [sort grep { !exists $layer_of{$_} } @sources], [],
     'every source file of src/ is in a layer';
 
+# the picture in docs/ names each file in the box of its layer
+
+{
+    my $dot = "$root/docs/images/architecture.dot";
+    open my $fh, '<', $dot or die "$dot: $!";
+    local $/;
+    my $text = <$fh>;
+
+    my %box;
+    while ($text =~ /^\s*(\w+)\s*\[label=<(.*?)>\]/msg) {
+        $box{$1} = $2;
+    }
+
+    my @missing;
+    for my $file (sort keys %layer_of) {
+        my $layer = $layers[$layer_of{$file}];
+        push @missing, "$file ($layer)"
+            unless defined $box{$layer} && $box{$layer} =~ /\b\Q$file\E\b/;
+    }
+
+    is_deeply \@missing, [], 'docs/images/architecture.dot shows every file '
+        . 'in its layer';
+}
+
 # a header belongs to the layer of its .c file, or of the files it
 # declares (ngx_oci_http.h: ngx_oci_http_*.c)
 
