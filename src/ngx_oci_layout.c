@@ -1,151 +1,182 @@
 
 /*
- * Paths of the storage layout (ngx_oci_layout.h).
+ * Paths of the storage layout (ngx_oci_layout.h), built from a table:
+ * each kind of path is a top directory, then optionally the repository
+ * and a directory of its own, then the reference and a suffix.
  */
 
 
-#include <stdio.h>
 #include <string.h>
 
 #include "ngx_oci_layout.h"
 
 
-#define NGX_OCI_REPO_FMT  NGX_OCI_LAYOUT_REPOS_DIR "/%.*s/"
+#define NGX_OCI_REF_NONE    0
+#define NGX_OCI_REF_TEXT    1     /* "/<ref>": a tag or an id */
+#define NGX_OCI_REF_DIGEST  2     /* "/<alg>/<hex>" */
+#define NGX_OCI_REF_FANOUT  3     /* "/<alg>/<xx>/<hex>" */
+
+
+typedef struct {
+    const char  *dir;
+    int          name;            /* "/<name>" follows dir */
+    const char  *sub;             /* "/<sub>" after the name, or NULL */
+    int          ref;
+    const char  *suffix;
+} ngx_oci_layout_kind_t;
+
+
+static u_char *ngx_oci_layout_add(u_char *p, u_char *end, const char *s,
+    size_t len);
+static u_char *ngx_oci_layout_ref(u_char *p, u_char *end, int kind,
+    const u_char *ref, size_t ref_len);
+
+
+#define R  NGX_OCI_LAYOUT_REPOS_DIR
+
+static const ngx_oci_layout_kind_t  ngx_oci_layout_kinds[] = {
+    /* NGX_OCI_LAYOUT_BLOBS */
+    { NGX_OCI_LAYOUT_BLOBS_DIR, 0, NULL, NGX_OCI_REF_NONE, "" },
+    /* NGX_OCI_LAYOUT_BLOB */
+    { NGX_OCI_LAYOUT_BLOBS_DIR, 0, NULL, NGX_OCI_REF_FANOUT, "" },
+    /* NGX_OCI_LAYOUT_REPOS */
+    { R, 0, NULL, NGX_OCI_REF_NONE, "" },
+    /* NGX_OCI_LAYOUT_REPO */
+    { R, 1, NULL, NGX_OCI_REF_NONE, "" },
+    /* NGX_OCI_LAYOUT_REPO_BLOBS_DIR */
+    { R, 1, NGX_OCI_LAYOUT_REPO_BLOBS, NGX_OCI_REF_NONE, "" },
+    /* NGX_OCI_LAYOUT_REPO_BLOB */
+    { R, 1, NGX_OCI_LAYOUT_REPO_BLOBS, NGX_OCI_REF_DIGEST, "" },
+    /* NGX_OCI_LAYOUT_MANIFESTS_DIR */
+    { R, 1, NGX_OCI_LAYOUT_REPO_MANIFESTS, NGX_OCI_REF_NONE, "" },
+    /* NGX_OCI_LAYOUT_MANIFEST */
+    { R, 1, NGX_OCI_LAYOUT_REPO_MANIFESTS, NGX_OCI_REF_DIGEST, "" },
+    /* NGX_OCI_LAYOUT_MANIFEST_TYPE */
+    { R, 1, NGX_OCI_LAYOUT_REPO_MANIFESTS, NGX_OCI_REF_DIGEST,
+      NGX_OCI_LAYOUT_TYPE_SUFFIX },
+    /* NGX_OCI_LAYOUT_TAGS_DIR */
+    { R, 1, NGX_OCI_LAYOUT_REPO_TAGS, NGX_OCI_REF_NONE, "" },
+    /* NGX_OCI_LAYOUT_TAG */
+    { R, 1, NGX_OCI_LAYOUT_REPO_TAGS, NGX_OCI_REF_TEXT, "" },
+    /* NGX_OCI_LAYOUT_TAG_LOCK_FILE */
+    { R, 1, NGX_OCI_LAYOUT_REPO_TAGS, NGX_OCI_REF_NONE,
+      "/" NGX_OCI_LAYOUT_TAG_LOCK },
+    /* NGX_OCI_LAYOUT_UPLOADS */
+    { NGX_OCI_LAYOUT_UPLOADS_DIR, 0, NULL, NGX_OCI_REF_NONE, "" },
+    /* NGX_OCI_LAYOUT_UPLOAD_DATA */
+    { NGX_OCI_LAYOUT_UPLOADS_DIR, 0, NULL, NGX_OCI_REF_TEXT,
+      NGX_OCI_LAYOUT_DATA_SUFFIX },
+    /* NGX_OCI_LAYOUT_UPLOAD_STATE */
+    { NGX_OCI_LAYOUT_UPLOADS_DIR, 0, NULL, NGX_OCI_REF_TEXT,
+      NGX_OCI_LAYOUT_STATE_SUFFIX },
+    /* NGX_OCI_LAYOUT_TMP */
+    { NGX_OCI_LAYOUT_TMP_DIR, 0, NULL, NGX_OCI_REF_NONE, "" },
+    /* NGX_OCI_LAYOUT_TMP_FILE */
+    { NGX_OCI_LAYOUT_TMP_DIR, 0, NULL, NGX_OCI_REF_TEXT, "" },
+    /* NGX_OCI_LAYOUT_QUARANTINE */
+    { NGX_OCI_LAYOUT_QUARANTINE_DIR, 0, NULL, NGX_OCI_REF_NONE, "" }
+};
+
+#undef R
 
 
 size_t
 ngx_oci_layout_path(u_char *buf, size_t size, ngx_oci_layout_e what,
     const u_char *name, size_t name_len, const u_char *ref, size_t ref_len)
 {
-    int            n, nl, al, hl;
-    const char    *nm, *alg, *hex;
-    const u_char  *colon;
+    u_char                       *p, *end;
+    const ngx_oci_layout_kind_t  *k;
 
-    nm = (const char *) name;
-    nl = (int) name_len;
-
-    alg = (const char *) ref;
-    al = (int) ref_len;
-    hex = NULL;
-    hl = 0;
-
-    colon = (ref != NULL) ? memchr(ref, ':', ref_len) : NULL;
-
-    if (colon != NULL) {
-        al = (int) (colon - ref);
-        hex = (const char *) colon + 1;
-        hl = (int) (ref + ref_len - colon - 1);
-    }
-
-    switch (what) {
-
-    case NGX_OCI_LAYOUT_BLOB:
-    case NGX_OCI_LAYOUT_REPO_BLOB:
-    case NGX_OCI_LAYOUT_MANIFEST:
-    case NGX_OCI_LAYOUT_MANIFEST_TYPE:
-        if (hex == NULL || al == 0 || hl < 2) {
-            return 0;
-        }
-        break;
-
-    default:
-        break;
-    }
-
-    switch (what) {
-
-    case NGX_OCI_LAYOUT_BLOBS:
-        n = snprintf((char *) buf, size, NGX_OCI_LAYOUT_BLOBS_DIR);
-        break;
-
-    case NGX_OCI_LAYOUT_BLOB:
-        n = snprintf((char *) buf, size,
-                     NGX_OCI_LAYOUT_BLOBS_DIR "/%.*s/%.2s/%.*s",
-                     al, alg, hex, hl, hex);
-        break;
-
-    case NGX_OCI_LAYOUT_REPOS:
-        n = snprintf((char *) buf, size, NGX_OCI_LAYOUT_REPOS_DIR);
-        break;
-
-    case NGX_OCI_LAYOUT_REPO:
-        n = snprintf((char *) buf, size, NGX_OCI_LAYOUT_REPOS_DIR "/%.*s",
-                     nl, nm);
-        break;
-
-    case NGX_OCI_LAYOUT_REPO_BLOBS_DIR:
-        n = snprintf((char *) buf, size,
-                     NGX_OCI_REPO_FMT NGX_OCI_LAYOUT_REPO_BLOBS, nl, nm);
-        break;
-
-    case NGX_OCI_LAYOUT_REPO_BLOB:
-        n = snprintf((char *) buf, size,
-                     NGX_OCI_REPO_FMT NGX_OCI_LAYOUT_REPO_BLOBS "/%.*s/%.*s",
-                     nl, nm, al, alg, hl, hex);
-        break;
-
-    case NGX_OCI_LAYOUT_MANIFESTS_DIR:
-        n = snprintf((char *) buf, size,
-                     NGX_OCI_REPO_FMT NGX_OCI_LAYOUT_REPO_MANIFESTS, nl, nm);
-        break;
-
-    case NGX_OCI_LAYOUT_MANIFEST:
-    case NGX_OCI_LAYOUT_MANIFEST_TYPE:
-        n = snprintf((char *) buf, size,
-                     NGX_OCI_REPO_FMT NGX_OCI_LAYOUT_REPO_MANIFESTS
-                     "/%.*s/%.*s%s",
-                     nl, nm, al, alg, hl, hex,
-                     what == NGX_OCI_LAYOUT_MANIFEST_TYPE
-                     ? NGX_OCI_LAYOUT_TYPE_SUFFIX : "");
-        break;
-
-    case NGX_OCI_LAYOUT_TAGS_DIR:
-        n = snprintf((char *) buf, size,
-                     NGX_OCI_REPO_FMT NGX_OCI_LAYOUT_REPO_TAGS, nl, nm);
-        break;
-
-    case NGX_OCI_LAYOUT_TAG:
-        n = snprintf((char *) buf, size,
-                     NGX_OCI_REPO_FMT NGX_OCI_LAYOUT_REPO_TAGS "/%.*s",
-                     nl, nm, (int) ref_len, (const char *) ref);
-        break;
-
-    case NGX_OCI_LAYOUT_TAG_LOCK_FILE:
-        n = snprintf((char *) buf, size,
-                     NGX_OCI_REPO_FMT NGX_OCI_LAYOUT_REPO_TAGS "/"
-                     NGX_OCI_LAYOUT_TAG_LOCK, nl, nm);
-        break;
-
-    case NGX_OCI_LAYOUT_UPLOADS:
-        n = snprintf((char *) buf, size, NGX_OCI_LAYOUT_UPLOADS_DIR);
-        break;
-
-    case NGX_OCI_LAYOUT_UPLOAD_DATA:
-    case NGX_OCI_LAYOUT_UPLOAD_STATE:
-        n = snprintf((char *) buf, size,
-                     NGX_OCI_LAYOUT_UPLOADS_DIR "/%.*s%s",
-                     (int) ref_len, (const char *) ref,
-                     what == NGX_OCI_LAYOUT_UPLOAD_DATA
-                     ? NGX_OCI_LAYOUT_DATA_SUFFIX
-                     : NGX_OCI_LAYOUT_STATE_SUFFIX);
-        break;
-
-    case NGX_OCI_LAYOUT_TMP:
-        n = snprintf((char *) buf, size, NGX_OCI_LAYOUT_TMP_DIR);
-        break;
-
-    case NGX_OCI_LAYOUT_TMP_FILE:
-        n = snprintf((char *) buf, size, NGX_OCI_LAYOUT_TMP_DIR "/%.*s",
-                     (int) ref_len, (const char *) ref);
-        break;
-
-    case NGX_OCI_LAYOUT_QUARANTINE:
-        n = snprintf((char *) buf, size, NGX_OCI_LAYOUT_QUARANTINE_DIR);
-        break;
-
-    default:
+    if ((size_t) what >= sizeof(ngx_oci_layout_kinds)
+                         / sizeof(ngx_oci_layout_kinds[0])
+        || size == 0)
+    {
         return 0;
     }
 
-    return (n < 0 || (size_t) n >= size) ? 0 : (size_t) n;
+    k = &ngx_oci_layout_kinds[what];
+
+    /* the last byte is kept for the NUL */
+
+    p = buf;
+    end = buf + size - 1;
+
+    p = ngx_oci_layout_add(p, end, k->dir, strlen(k->dir));
+
+    if (k->name) {
+        p = ngx_oci_layout_add(p, end, "/", 1);
+        p = ngx_oci_layout_add(p, end, (const char *) name, name_len);
+    }
+
+    if (k->sub) {
+        p = ngx_oci_layout_add(p, end, "/", 1);
+        p = ngx_oci_layout_add(p, end, k->sub, strlen(k->sub));
+    }
+
+    p = ngx_oci_layout_ref(p, end, k->ref, ref, ref_len);
+    p = ngx_oci_layout_add(p, end, k->suffix, strlen(k->suffix));
+
+    if (p == NULL) {
+        return 0;
+    }
+
+    *p = '\0';
+
+    return p - buf;
+}
+
+
+/* appends, or NULL when there is no room (or no p to begin with) */
+
+static u_char *
+ngx_oci_layout_add(u_char *p, u_char *end, const char *s, size_t len)
+{
+    if (p == NULL || (size_t) (end - p) < len) {
+        return NULL;
+    }
+
+    memcpy(p, s, len);
+
+    return p + len;
+}
+
+
+static u_char *
+ngx_oci_layout_ref(u_char *p, u_char *end, int kind, const u_char *ref,
+    size_t ref_len)
+{
+    size_t         alg_len, hex_len;
+    const u_char  *colon, *hex;
+
+    if (kind == NGX_OCI_REF_NONE) {
+        return p;
+    }
+
+    p = ngx_oci_layout_add(p, end, "/", 1);
+
+    if (kind == NGX_OCI_REF_TEXT) {
+        return ngx_oci_layout_add(p, end, (const char *) ref, ref_len);
+    }
+
+    /* a digest: "<alg>:<hex>", at least two digits for the fan-out */
+
+    colon = (ref != NULL) ? memchr(ref, ':', ref_len) : NULL;
+
+    if (colon == NULL || colon == ref || ref + ref_len - colon - 1 < 2) {
+        return NULL;
+    }
+
+    alg_len = colon - ref;
+    hex = colon + 1;
+    hex_len = ref + ref_len - hex;
+
+    p = ngx_oci_layout_add(p, end, (const char *) ref, alg_len);
+    p = ngx_oci_layout_add(p, end, "/", 1);
+
+    if (kind == NGX_OCI_REF_FANOUT) {
+        p = ngx_oci_layout_add(p, end, (const char *) hex, 2);
+        p = ngx_oci_layout_add(p, end, "/", 1);
+    }
+
+    return ngx_oci_layout_add(p, end, (const char *) hex, hex_len);
 }
