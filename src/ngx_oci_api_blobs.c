@@ -81,15 +81,11 @@ ngx_oci_api_blobs_delete(ngx_http_request_t *r, ngx_oci_ctx_t *ctx)
         return rc;
     }
 
-    rc = ngx_oci_store_blob_unlink(&ctx->store, &ctx->name, &ctx->digest);
-
-    if (rc == NGX_DECLINED) {
-        return ngx_oci_error(r, NGX_HTTP_NOT_FOUND, NGX_OCI_ERR_BLOB_UNKNOWN,
-                             NULL);
-    }
+    rc = ngx_oci_store_unlink(&ctx->store, NGX_OCI_LAYOUT_REPO_BLOB,
+                              &ctx->name, &ctx->digest);
 
     if (rc != NGX_OK) {
-        return ngx_oci_error_storage(r);
+        return ngx_oci_error_not_ok(r, rc, NGX_OCI_ERR_BLOB_UNKNOWN);
     }
 
     return ngx_oci_send_empty(r, NGX_HTTP_ACCEPTED);

@@ -49,9 +49,11 @@ static ngx_int_t ngx_oci_api_manifests_validate(ngx_http_request_t *r,
 static ngx_int_t ngx_oci_api_manifests_check_refs(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_oci_manifest_t *mf);
 static ngx_int_t ngx_oci_api_manifests_ref_exists(ngx_http_request_t *r,
-    ngx_oci_ctx_t *ctx, json_t *d, ngx_uint_t manifest);
+    ngx_oci_ctx_t *ctx, json_t *d, ngx_oci_layout_e what);
 static ngx_int_t ngx_oci_api_manifests_subject(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m, ngx_oci_manifest_t *mf);
+static ngx_int_t ngx_oci_api_manifests_subject_of(ngx_http_request_t *r,
+    ngx_oci_api_manifest_t *m, json_t *subject);
 static ngx_int_t ngx_oci_api_manifests_policy(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_str_t *subject);
 static ngx_int_t ngx_oci_api_manifests_describe(ngx_http_request_t *r,
@@ -199,13 +201,11 @@ ngx_oci_api_manifests_get(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
                                            &path, &type);
     }
 
-    if (rc == NGX_ERROR) {
-        return ngx_oci_error_storage(r);
+    if (rc != NGX_OK) {
+        return ngx_oci_error_not_ok(r, rc, NGX_OCI_ERR_MANIFEST_UNKNOWN);
     }
 
-    if (rc == NGX_OK) {
-        rc = ngx_oci_send_file(r, &path, &type, &digest, 0);
-    }
+    rc = ngx_oci_send_file(r, &path, &type, &digest, 0);
 
     if (rc == NGX_DECLINED) {
         return ngx_oci_error(r, NGX_HTTP_NOT_FOUND,
@@ -477,7 +477,8 @@ ngx_oci_api_manifests_check_refs(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     ngx_int_t  rc;
 
     if (mf->config) {
-        rc = ngx_oci_api_manifests_ref_exists(r, ctx, mf->config, 0);
+        rc = ngx_oci_api_manifests_ref_exists(r, ctx, mf->config,
+                                              NGX_OCI_LAYOUT_REPO_BLOB);
         if (rc != NGX_OK) {
             return rc;
         }
@@ -486,7 +487,7 @@ ngx_oci_api_manifests_check_refs(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     for (i = 0; mf->layers && i < json_array_size(mf->layers); i++) {
         rc = ngx_oci_api_manifests_ref_exists(r, ctx,
                                               json_array_get(mf->layers, i),
-                                              0);
+                                              NGX_OCI_LAYOUT_REPO_BLOB);
         if (rc != NGX_OK) {
             return rc;
         }
@@ -494,7 +495,8 @@ ngx_oci_api_manifests_check_refs(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
 
     for (i = 0; mf->manifests && i < json_array_size(mf->manifests); i++) {
         rc = ngx_oci_api_manifests_ref_exists(r, ctx,
-                                         json_array_get(mf->manifests, i), 1);
+                                         json_array_get(mf->manifests, i),
+                                         NGX_OCI_LAYOUT_MANIFEST);
         if (rc != NGX_OK) {
             return rc;
         }
@@ -506,7 +508,7 @@ ngx_oci_api_manifests_check_refs(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
 
 static ngx_int_t
 ngx_oci_api_manifests_ref_exists(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
-    json_t *d, ngx_uint_t manifest)
+    json_t *d, ngx_oci_layout_e what)
 {
     int            alg;
     size_t         len;
@@ -527,9 +529,7 @@ ngx_oci_api_manifests_ref_exists(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     digest.data = (u_char *) p;
     digest.len = len;
 
-    rc = manifest
-         ? ngx_oci_store_manifest_exists(&ctx->store, &ctx->name, &digest)
-         : ngx_oci_store_blob_exists(&ctx->store, &ctx->name, &digest);
+    rc = ngx_oci_store_exists(&ctx->store, what, &ctx->name, &digest);
 
     if (rc == NGX_OK) {
         return NGX_OK;
@@ -541,10 +541,11 @@ ngx_oci_api_manifests_ref_exists(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
 
     return ngx_oci_error_digest(r, NGX_HTTP_BAD_REQUEST,
                                 NGX_OCI_ERR_MANIFEST_BLOB_UNKNOWN,
-                                manifest ? "a referenced manifest is not in "
-                                           "the repository"
-                                         : "a referenced blob is not in the "
-                                           "repository",
+                                what == NGX_OCI_LAYOUT_MANIFEST
+                                ? "a referenced manifest is not in the "
+                                  "repository"
+                                : "a referenced blob is not in the "
+                                  "repository",
                                 &digest);
 }
 
@@ -559,33 +560,25 @@ static ngx_int_t
 ngx_oci_api_manifests_subject(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     ngx_oci_api_manifest_t *m, ngx_oci_manifest_t *mf)
 {
-    int                  alg;
-    size_t               len;
     ngx_int_t            rc;
-    ngx_str_t           *subject;
-    const u_char        *p;
     ngx_oci_loc_conf_t  *olcf;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
 
-    if (ngx_oci_descriptor_digest(mf->subject, &p, &len, &alg) != 0) {
+    rc = ngx_oci_api_manifests_subject_of(r, m, mf->subject);
+
+    if (rc == NGX_DECLINED) {
         return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST,
                              NGX_OCI_ERR_MANIFEST_INVALID,
                              "the subject has no valid digest");
     }
 
-    subject = &m->pair.subject;
-
-    subject->data = ngx_pnalloc(r->pool, len);
-    if (subject->data == NULL) {
+    if (rc != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memcpy(subject->data, p, len);
-    subject->len = len;
-
     if (olcf->subject_policy != NGX_OCI_SUBJECT_ACCEPT) {
-        rc = ngx_oci_api_manifests_policy(r, ctx, subject);
+        rc = ngx_oci_api_manifests_policy(r, ctx, &m->pair.subject);
         if (rc != NGX_OK) {
             return rc;
         }
@@ -596,6 +589,32 @@ ngx_oci_api_manifests_subject(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     }
 
     return ngx_oci_api_manifests_describe(r, ctx, m, mf);
+}
+
+
+/* the subject's digest, kept: NGX_OK, NGX_DECLINED if it has none */
+
+static ngx_int_t
+ngx_oci_api_manifests_subject_of(ngx_http_request_t *r,
+    ngx_oci_api_manifest_t *m, json_t *subject)
+{
+    int            alg;
+    size_t         len;
+    const u_char  *p;
+
+    if (ngx_oci_descriptor_digest(subject, &p, &len, &alg) != 0) {
+        return NGX_DECLINED;
+    }
+
+    m->pair.subject.data = ngx_pnalloc(r->pool, len);
+    if (m->pair.subject.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(m->pair.subject.data, p, len);
+    m->pair.subject.len = len;
+
+    return NGX_OK;
 }
 
 
@@ -611,7 +630,8 @@ ngx_oci_api_manifests_policy(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
 
-    rc = ngx_oci_store_manifest_exists(&ctx->store, &ctx->name, subject);
+    rc = ngx_oci_store_exists(&ctx->store, NGX_OCI_LAYOUT_MANIFEST,
+                              &ctx->name, subject);
 
     if (rc == NGX_OK) {
         return NGX_OK;
@@ -995,13 +1015,8 @@ ngx_oci_api_manifests_delete(ngx_http_request_t *r)
 
     ngx_oci_store_tag_unlock(fd);
 
-    if (rc == NGX_DECLINED) {
-        return ngx_oci_error(r, NGX_HTTP_NOT_FOUND,
-                             NGX_OCI_ERR_MANIFEST_UNKNOWN, NULL);
-    }
-
     if (rc != NGX_OK) {
-        return ngx_oci_error_storage(r);
+        return ngx_oci_error_not_ok(r, rc, NGX_OCI_ERR_MANIFEST_UNKNOWN);
     }
 
     if (m->pair.subject.len
@@ -1023,11 +1038,8 @@ static ngx_int_t
 ngx_oci_api_manifests_find_subject(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m)
 {
-    int                  alg;
-    size_t               len;
     ngx_int_t            rc;
     ngx_str_t            body;
-    const u_char        *p;
     ngx_oci_manifest_t   mf;
     ngx_oci_loc_conf_t  *olcf;
 
@@ -1037,8 +1049,8 @@ ngx_oci_api_manifests_find_subject(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    rc = ngx_oci_store_manifest_read(&ctx->store, &ctx->name, &ctx->digest,
-                                     olcf->max_manifest_size, &body);
+    rc = ngx_oci_store_read(&ctx->store, NGX_OCI_LAYOUT_MANIFEST, &ctx->name,
+                            &ctx->digest, &body, olcf->max_manifest_size);
     if (rc == NGX_DECLINED) {
         return NGX_OK;
     }
@@ -1047,24 +1059,18 @@ ngx_oci_api_manifests_find_subject(ngx_http_request_t *r,
         return ngx_oci_error_storage(r);
     }
 
+    rc = NGX_OK;
+
     if (ngx_oci_manifest_parse(body.data, body.len, NULL, 0, &mf)
         == NGX_OCI_MANIFEST_OK
-        && mf.subject
-        && ngx_oci_descriptor_digest(mf.subject, &p, &len, &alg) == 0)
+        && mf.subject)
     {
-        m->pair.subject.data = ngx_pnalloc(r->pool, len);
-        if (m->pair.subject.data == NULL) {
-            ngx_oci_manifest_free(&mf);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_memcpy(m->pair.subject.data, p, len);
-        m->pair.subject.len = len;
+        rc = ngx_oci_api_manifests_subject_of(r, m, mf.subject);
     }
 
     ngx_oci_manifest_free(&mf);
 
-    return NGX_OK;
+    return rc == NGX_ERROR ? NGX_HTTP_INTERNAL_SERVER_ERROR : NGX_OK;
 }
 
 
@@ -1092,17 +1098,13 @@ ngx_oci_api_manifests_untag(ngx_http_request_t *r)
         return rc;
     }
 
-    rc = ngx_oci_store_tag_remove(&ctx->store, &ctx->name, &ctx->ref);
+    rc = ngx_oci_store_unlink(&ctx->store, NGX_OCI_LAYOUT_TAG, &ctx->name,
+                              &ctx->ref);
 
     ngx_oci_store_tag_unlock(fd);
 
-    if (rc == NGX_DECLINED) {
-        return ngx_oci_error(r, NGX_HTTP_NOT_FOUND,
-                             NGX_OCI_ERR_MANIFEST_UNKNOWN, NULL);
-    }
-
     if (rc != NGX_OK) {
-        return ngx_oci_error_storage(r);
+        return ngx_oci_error_not_ok(r, rc, NGX_OCI_ERR_MANIFEST_UNKNOWN);
     }
 
     return ngx_oci_send_empty(r, NGX_HTTP_ACCEPTED);

@@ -279,7 +279,8 @@ ngx_oci_api_referrers_entry(ngx_http_request_t *r, ngx_oci_api_referrers_t *q,
     if (ngx_oci_digest_parse(digest.data, digest.len, NULL, NULL, NULL)
         == NGX_OCI_DIGEST_OK)
     {
-        rc = ngx_oci_store_manifest_exists(&ctx->store, &ctx->name, &digest);
+        rc = ngx_oci_store_exists(&ctx->store, NGX_OCI_LAYOUT_MANIFEST,
+                                  &ctx->name, &digest);
     }
 
     if (rc == NGX_ERROR) {

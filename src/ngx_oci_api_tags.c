@@ -58,13 +58,8 @@ ngx_oci_api_tags(ngx_http_request_t *r)
 
     rc = ngx_oci_store_tag_list(&ctx->store, &ctx->name, &tags);
 
-    if (rc == NGX_DECLINED) {
-        return ngx_oci_error(r, NGX_HTTP_NOT_FOUND, NGX_OCI_ERR_NAME_UNKNOWN,
-                             NULL);
-    }
-
     if (rc != NGX_OK) {
-        return ngx_oci_error_storage(r);
+        return ngx_oci_error_not_ok(r, rc, NGX_OCI_ERR_NAME_UNKNOWN);
     }
 
     tag = tags.elts;

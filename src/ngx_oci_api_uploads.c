@@ -143,13 +143,8 @@ ngx_oci_api_uploads_session(ngx_http_request_t *r, ngx_oci_ctx_t *ctx)
         }
     }
 
-    if (rc == NGX_DECLINED) {
-        return ngx_oci_error(r, NGX_HTTP_NOT_FOUND,
-                             NGX_OCI_ERR_BLOB_UPLOAD_UNKNOWN, NULL);
-    }
-
     if (rc != NGX_OK) {
-        return ngx_oci_error_storage(r);
+        return ngx_oci_error_not_ok(r, rc, NGX_OCI_ERR_BLOB_UPLOAD_UNKNOWN);
     }
 
     ngx_oci_api_uploads_hold(ctx, u);

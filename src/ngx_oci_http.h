@@ -136,6 +136,8 @@ ngx_int_t ngx_oci_error_digest(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_oci_error_unavailable(ngx_http_request_t *r,
     const char *retry_after, const char *message);
 ngx_int_t ngx_oci_error_storage(ngx_http_request_t *r);
+ngx_int_t ngx_oci_error_not_ok(ngx_http_request_t *r, ngx_int_t rc,
+    ngx_oci_err_e unknown);
 ngx_int_t ngx_oci_error_filter_init(ngx_conf_t *cf);
 
 /* ngx_oci_http_body.c */

@@ -165,6 +165,23 @@ ngx_oci_error_storage(ngx_http_request_t *r)
 }
 
 
+/*
+ * The answer to a storage result other than NGX_OK: NGX_DECLINED ("not
+ * there") is 404 with the given error code, anything else 500.
+ */
+
+ngx_int_t
+ngx_oci_error_not_ok(ngx_http_request_t *r, ngx_int_t rc,
+    ngx_oci_err_e unknown)
+{
+    if (rc == NGX_DECLINED) {
+        return ngx_oci_error(r, NGX_HTTP_NOT_FOUND, unknown, NULL);
+    }
+
+    return ngx_oci_error_storage(r);
+}
+
+
 ngx_int_t
 ngx_oci_error_filter_init(ngx_conf_t *cf)
 {

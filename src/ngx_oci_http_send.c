@@ -43,8 +43,7 @@ ngx_oci_send_file(ngx_http_request_t *r, ngx_str_t *path,
         ngx_log_error(NGX_LOG_CRIT, r->connection->log, of.err,
                       "oci: storage open() \"%V\" failed", path);
 
-        return ngx_oci_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                             NGX_OCI_ERR_UNKNOWN, "storage error");
+        return ngx_oci_error_storage(r);
     }
 
     if (!of.is_file) {

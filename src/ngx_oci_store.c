@@ -61,10 +61,54 @@ ngx_oci_store_path(ngx_oci_store_t *st, ngx_oci_layout_e what,
 }
 
 
+/* by kind: the same as the file_ functions below, on the kind's path */
+
+ngx_int_t
+ngx_oci_store_exists(ngx_oci_store_t *st, ngx_oci_layout_e what,
+    ngx_str_t *name, ngx_str_t *ref)
+{
+    ngx_str_t  path;
+
+    if (ngx_oci_store_path(st, what, name, ref, &path) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_oci_store_file_exists(st, &path);
+}
+
+
+ngx_int_t
+ngx_oci_store_read(ngx_oci_store_t *st, ngx_oci_layout_e what,
+    ngx_str_t *name, ngx_str_t *ref, ngx_str_t *out, size_t max)
+{
+    ngx_str_t  path;
+
+    if (ngx_oci_store_path(st, what, name, ref, &path) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_oci_store_file_read(st, &path, out, max);
+}
+
+
+ngx_int_t
+ngx_oci_store_unlink(ngx_oci_store_t *st, ngx_oci_layout_e what,
+    ngx_str_t *name, ngx_str_t *ref)
+{
+    ngx_str_t  path;
+
+    if (ngx_oci_store_path(st, what, name, ref, &path) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_oci_store_file_unlink(st, &path);
+}
+
+
 /* NGX_OK for a regular file, NGX_DECLINED when absent, NGX_ERROR */
 
 ngx_int_t
-ngx_oci_store_exists(ngx_oci_store_t *st, ngx_str_t *path)
+ngx_oci_store_file_exists(ngx_oci_store_t *st, ngx_str_t *path)
 {
     ngx_err_t        err;
     ngx_file_info_t  fi;
@@ -86,7 +130,7 @@ ngx_oci_store_exists(ngx_oci_store_t *st, ngx_str_t *path)
 /* link(2), creating missing parent directories; an existing target wins */
 
 ngx_int_t
-ngx_oci_store_link(ngx_oci_store_t *st, ngx_str_t *from, ngx_str_t *to)
+ngx_oci_store_file_link(ngx_oci_store_t *st, ngx_str_t *from, ngx_str_t *to)
 {
     ngx_err_t  err;
 
@@ -125,7 +169,7 @@ ngx_oci_store_link(ngx_oci_store_t *st, ngx_str_t *from, ngx_str_t *to)
  */
 
 ngx_int_t
-ngx_oci_store_write(ngx_oci_store_t *st, ngx_str_t *path, u_char *data,
+ngx_oci_store_file_write(ngx_oci_store_t *st, ngx_str_t *path, u_char *data,
     size_t len, ngx_uint_t replace)
 {
     u_char     id[32];
@@ -163,7 +207,7 @@ ngx_oci_store_write(ngx_oci_store_t *st, ngx_str_t *path, u_char *data,
     }
 
     if (!replace) {
-        rc = ngx_oci_store_link(st, &tmp, path);
+        rc = ngx_oci_store_file_link(st, &tmp, path);
         ngx_delete_file(tmp.data);
         return rc;
     }
@@ -196,7 +240,7 @@ ngx_oci_store_write(ngx_oci_store_t *st, ngx_str_t *path, u_char *data,
  */
 
 ngx_int_t
-ngx_oci_store_read(ngx_oci_store_t *st, ngx_str_t *path, ngx_str_t *out,
+ngx_oci_store_file_read(ngx_oci_store_t *st, ngx_str_t *path, ngx_str_t *out,
     size_t max)
 {
     size_t           size;
@@ -252,7 +296,7 @@ ngx_oci_store_read(ngx_oci_store_t *st, ngx_str_t *path, ngx_str_t *out,
 /* NGX_OK, NGX_DECLINED when there was nothing to remove, NGX_ERROR */
 
 ngx_int_t
-ngx_oci_store_unlink(ngx_oci_store_t *st, ngx_str_t *path)
+ngx_oci_store_file_unlink(ngx_oci_store_t *st, ngx_str_t *path)
 {
     ngx_err_t  err;
 

@@ -50,17 +50,27 @@ typedef struct {
 } ngx_oci_upload_t;
 
 
-/* ngx_oci_store.c: paths and the primitives the parts below share */
+/*
+ * ngx_oci_store.c: paths and the primitives the parts below share; the
+ * file_ ones take a path, the others a kind of path of the layout, its
+ * repository name and its reference (a digest, tag or id)
+ */
 ngx_int_t ngx_oci_store_path(ngx_oci_store_t *st, ngx_oci_layout_e what,
     ngx_str_t *name, ngx_str_t *ref, ngx_str_t *path);
-ngx_int_t ngx_oci_store_exists(ngx_oci_store_t *st, ngx_str_t *path);
-ngx_int_t ngx_oci_store_link(ngx_oci_store_t *st, ngx_str_t *from,
+ngx_int_t ngx_oci_store_exists(ngx_oci_store_t *st, ngx_oci_layout_e what,
+    ngx_str_t *name, ngx_str_t *ref);
+ngx_int_t ngx_oci_store_read(ngx_oci_store_t *st, ngx_oci_layout_e what,
+    ngx_str_t *name, ngx_str_t *ref, ngx_str_t *out, size_t max);
+ngx_int_t ngx_oci_store_unlink(ngx_oci_store_t *st, ngx_oci_layout_e what,
+    ngx_str_t *name, ngx_str_t *ref);
+ngx_int_t ngx_oci_store_file_exists(ngx_oci_store_t *st, ngx_str_t *path);
+ngx_int_t ngx_oci_store_file_link(ngx_oci_store_t *st, ngx_str_t *from,
     ngx_str_t *to);
-ngx_int_t ngx_oci_store_write(ngx_oci_store_t *st, ngx_str_t *path,
+ngx_int_t ngx_oci_store_file_write(ngx_oci_store_t *st, ngx_str_t *path,
     u_char *data, size_t len, ngx_uint_t replace);
-ngx_int_t ngx_oci_store_read(ngx_oci_store_t *st, ngx_str_t *path,
+ngx_int_t ngx_oci_store_file_read(ngx_oci_store_t *st, ngx_str_t *path,
     ngx_str_t *out, size_t max);
-ngx_int_t ngx_oci_store_unlink(ngx_oci_store_t *st, ngx_str_t *path);
+ngx_int_t ngx_oci_store_file_unlink(ngx_oci_store_t *st, ngx_str_t *path);
 ngx_int_t ngx_oci_store_failed(ngx_oci_store_t *st, ngx_err_t err,
     const char *op, ngx_str_t *path);
 ngx_int_t ngx_oci_store_random_hex(u_char *dst, size_t bytes);
@@ -70,22 +80,14 @@ ngx_int_t ngx_oci_store_digest(ngx_pool_t *pool, int alg, u_char *md,
 /* ngx_oci_store_blob.c: a repository's links to blob content */
 ngx_int_t ngx_oci_store_blob_path(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_str_t *digest, ngx_str_t *path);
-ngx_int_t ngx_oci_store_blob_exists(ngx_oci_store_t *st, ngx_str_t *name,
-    ngx_str_t *digest);
 ngx_int_t ngx_oci_store_blob_mount(ngx_oci_store_t *st, ngx_str_t *from,
     ngx_str_t *name, ngx_str_t *digest);
 ngx_int_t ngx_oci_store_blob_publish(ngx_oci_store_t *st, ngx_str_t *file,
     ngx_str_t *name, ngx_str_t *digest);
-ngx_int_t ngx_oci_store_blob_unlink(ngx_oci_store_t *st, ngx_str_t *name,
-    ngx_str_t *digest);
 
 /* ngx_oci_store_manifest.c: manifests and their media types */
 ngx_int_t ngx_oci_store_manifest_locate(ngx_oci_store_t *st,
     ngx_str_t *name, ngx_str_t *digest, ngx_str_t *path, ngx_str_t *type);
-ngx_int_t ngx_oci_store_manifest_exists(ngx_oci_store_t *st,
-    ngx_str_t *name, ngx_str_t *digest);
-ngx_int_t ngx_oci_store_manifest_read(ngx_oci_store_t *st, ngx_str_t *name,
-    ngx_str_t *digest, size_t max, ngx_str_t *body);
 ngx_int_t ngx_oci_store_manifest_save(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_str_t *digest, ngx_str_t *body, ngx_str_t *type, ngx_uint_t *added);
 ngx_int_t ngx_oci_store_manifest_unlink(ngx_oci_store_t *st,
@@ -101,8 +103,6 @@ ngx_int_t ngx_oci_store_tag_lock(ngx_oci_store_t *st, ngx_str_t *name,
 void ngx_oci_store_tag_unlock(ngx_fd_t fd);
 ngx_int_t ngx_oci_store_tag_write(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_str_t *tag, ngx_str_t *digest);
-ngx_int_t ngx_oci_store_tag_remove(ngx_oci_store_t *st, ngx_str_t *name,
-    ngx_str_t *tag);
 ngx_int_t ngx_oci_store_tag_drop_digest(ngx_oci_store_t *st,
     ngx_str_t *name, ngx_str_t *digest);
 

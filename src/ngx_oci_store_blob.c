@@ -20,20 +20,6 @@ ngx_oci_store_blob_path(ngx_oci_store_t *st, ngx_str_t *name,
 }
 
 
-ngx_int_t
-ngx_oci_store_blob_exists(ngx_oci_store_t *st, ngx_str_t *name,
-    ngx_str_t *digest)
-{
-    ngx_str_t  path;
-
-    if (ngx_oci_store_blob_path(st, name, digest, &path) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return ngx_oci_store_exists(st, &path);
-}
-
-
 /* links <from>'s blob into <name>: NGX_DECLINED when <from> lacks it */
 
 ngx_int_t
@@ -49,12 +35,12 @@ ngx_oci_store_blob_mount(ngx_oci_store_t *st, ngx_str_t *from,
         return NGX_ERROR;
     }
 
-    rc = ngx_oci_store_exists(st, &src);
+    rc = ngx_oci_store_file_exists(st, &src);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    return ngx_oci_store_link(st, &src, &dst);
+    return ngx_oci_store_file_link(st, &src, &dst);
 }
 
 
@@ -77,26 +63,12 @@ ngx_oci_store_blob_publish(ngx_oci_store_t *st, ngx_str_t *file,
         return NGX_ERROR;
     }
 
-    rc = ngx_oci_store_link(st, file, &blob);
+    rc = ngx_oci_store_file_link(st, file, &blob);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    return ngx_oci_store_link(st, &blob, &link);
+    return ngx_oci_store_file_link(st, &blob, &link);
 }
 
 
-/* NGX_OK, NGX_DECLINED when the repository has no such blob, NGX_ERROR */
-
-ngx_int_t
-ngx_oci_store_blob_unlink(ngx_oci_store_t *st, ngx_str_t *name,
-    ngx_str_t *digest)
-{
-    ngx_str_t  path;
-
-    if (ngx_oci_store_blob_path(st, name, digest, &path) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return ngx_oci_store_unlink(st, &path);
-}

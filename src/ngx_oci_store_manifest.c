@@ -54,40 +54,8 @@ ngx_oci_store_manifest_locate(ngx_oci_store_t *st, ngx_str_t *name,
         return NGX_ERROR;
     }
 
-    return ngx_oci_store_read(st, &type_path, type,
+    return ngx_oci_store_file_read(st, &type_path, type,
                               NGX_OCI_TYPE_FILE_MAX);
-}
-
-
-ngx_int_t
-ngx_oci_store_manifest_exists(ngx_oci_store_t *st, ngx_str_t *name,
-    ngx_str_t *digest)
-{
-    ngx_str_t  path;
-
-    if (ngx_oci_store_path(st, NGX_OCI_LAYOUT_MANIFEST, name, digest, &path)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    return ngx_oci_store_exists(st, &path);
-}
-
-
-ngx_int_t
-ngx_oci_store_manifest_read(ngx_oci_store_t *st, ngx_str_t *name,
-    ngx_str_t *digest, size_t max, ngx_str_t *body)
-{
-    ngx_str_t  path;
-
-    if (ngx_oci_store_path(st, NGX_OCI_LAYOUT_MANIFEST, name, digest, &path)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    return ngx_oci_store_read(st, &path, body, max);
 }
 
 
@@ -112,29 +80,29 @@ ngx_oci_store_manifest_save(ngx_oci_store_t *st, ngx_str_t *name,
         return NGX_ERROR;
     }
 
-    rc = ngx_oci_store_exists(st, &blob);
+    rc = ngx_oci_store_file_exists(st, &blob);
 
     if (rc == NGX_DECLINED) {
-        rc = ngx_oci_store_write(st, &blob, body->data, body->len, 0);
+        rc = ngx_oci_store_file_write(st, &blob, body->data, body->len, 0);
     }
 
     if (rc != NGX_OK) {
         return rc;
     }
 
-    rc = ngx_oci_store_write(st, &type_path, type->data, type->len, 1);
+    rc = ngx_oci_store_file_write(st, &type_path, type->data, type->len, 1);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    rc = ngx_oci_store_exists(st, &link);
+    rc = ngx_oci_store_file_exists(st, &link);
     if (rc == NGX_ERROR) {
         return rc;
     }
 
     *added = (rc == NGX_DECLINED);
 
-    return ngx_oci_store_link(st, &blob, &link);
+    return ngx_oci_store_file_link(st, &blob, &link);
 }
 
 
@@ -153,12 +121,12 @@ ngx_oci_store_manifest_unlink(ngx_oci_store_t *st, ngx_str_t *name,
         return NGX_ERROR;
     }
 
-    rc = ngx_oci_store_unlink(st, &type_path);
+    rc = ngx_oci_store_file_unlink(st, &type_path);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    rc = ngx_oci_store_unlink(st, &link);
+    rc = ngx_oci_store_file_unlink(st, &link);
 
     return rc == NGX_DECLINED ? NGX_OK : rc;
 }

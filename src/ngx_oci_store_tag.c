@@ -149,15 +149,9 @@ ngx_oci_store_tag_read(ngx_oci_store_t *st, ngx_str_t *name, ngx_str_t *tag,
     ngx_str_t *digest)
 {
     ngx_int_t  rc;
-    ngx_str_t  path;
 
-    if (ngx_oci_store_path(st, NGX_OCI_LAYOUT_TAG, name, tag, &path)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_oci_store_read(st, &path, digest, 7 + 128 + 1);
+    rc = ngx_oci_store_read(st, NGX_OCI_LAYOUT_TAG, name, tag, digest,
+                            7 + 128 + 1);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -166,7 +160,8 @@ ngx_oci_store_tag_read(ngx_oci_store_t *st, ngx_str_t *name, ngx_str_t *tag,
         != NGX_OCI_DIGEST_OK)
     {
         ngx_log_error(NGX_LOG_ERR, st->log, 0,
-                      "oci: tag file \"%V\" does not hold a digest", &path);
+                      "oci: tag \"%V\" of \"%V\" does not hold a digest",
+                      tag, name);
         return NGX_DECLINED;
     }
 
@@ -239,25 +234,7 @@ ngx_oci_store_tag_write(ngx_oci_store_t *st, ngx_str_t *name,
         return NGX_ERROR;
     }
 
-    return ngx_oci_store_write(st, &path, digest->data, digest->len, 1);
-}
-
-
-/* NGX_OK, NGX_DECLINED when there is no such tag, NGX_ERROR */
-
-ngx_int_t
-ngx_oci_store_tag_remove(ngx_oci_store_t *st, ngx_str_t *name,
-    ngx_str_t *tag)
-{
-    ngx_str_t  path;
-
-    if (ngx_oci_store_path(st, NGX_OCI_LAYOUT_TAG, name, tag, &path)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    return ngx_oci_store_unlink(st, &path);
+    return ngx_oci_store_file_write(st, &path, digest->data, digest->len, 1);
 }
 
 
@@ -300,7 +277,7 @@ ngx_oci_store_tag_drop_digest(ngx_oci_store_t *st, ngx_str_t *name,
             continue;
         }
 
-        rc = ngx_oci_store_tag_remove(st, name, &tag[i]);
+        rc = ngx_oci_store_unlink(st, NGX_OCI_LAYOUT_TAG, name, &tag[i]);
         if (rc == NGX_ERROR) {
             return rc;
         }

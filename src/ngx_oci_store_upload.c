@@ -203,7 +203,7 @@ ngx_oci_store_upload_load(ngx_oci_upload_t *u, time_t timeout)
     ngx_str_t         state;
     ngx_file_info_t   fi;
 
-    rc = ngx_oci_store_read(u->store, &u->state_path, &state,
+    rc = ngx_oci_store_file_read(u->store, &u->state_path, &state,
                             NGX_OCI_STATE_MAX + 1);
     if (rc != NGX_OK) {
         return rc;
@@ -297,7 +297,7 @@ ngx_oci_store_upload_save(ngx_oci_upload_t *u)
     ngx_oci_sha2_save(&u->sha, p);
     p += NGX_OCI_SHA2_STATE_SIZE;
 
-    return ngx_oci_store_write(u->store, &u->state_path, buf, p - buf, 1);
+    return ngx_oci_store_file_write(u->store, &u->state_path, buf, p - buf, 1);
 }
 
 
@@ -401,8 +401,8 @@ ngx_oci_store_upload_publish(ngx_oci_upload_t *u, ngx_str_t *digest)
 ngx_int_t
 ngx_oci_store_upload_remove(ngx_oci_upload_t *u)
 {
-    if (ngx_oci_store_unlink(u->store, &u->state_path) == NGX_ERROR
-        || ngx_oci_store_unlink(u->store, &u->data_path) == NGX_ERROR)
+    if (ngx_oci_store_file_unlink(u->store, &u->state_path) == NGX_ERROR
+        || ngx_oci_store_file_unlink(u->store, &u->data_path) == NGX_ERROR)
     {
         return NGX_ERROR;
     }
