@@ -382,16 +382,13 @@ ngx_oci_api_referrers_send(ngx_http_request_t *r, ngx_oci_api_referrers_t *q)
 }
 
 
-/*
- * The ETag is the body's own digest: it changes exactly when the list
- * does, and nginx's not-modified filter answers If-None-Match with 304.
- */
+/* the ETag is the body's own digest: it changes exactly when the list does */
 
 static ngx_int_t
 ngx_oci_api_referrers_etag(ngx_http_request_t *r, ngx_buf_t *body)
 {
-    u_char           *p, md[EVP_MAX_MD_SIZE];
-    ngx_table_elt_t  *etag;
+    u_char     hex[2 * 32], md[EVP_MAX_MD_SIZE];
+    ngx_str_t  value;
 
     if (EVP_Digest(body->pos, body->last - body->pos, md, NULL, EVP_sha256(),
                    NULL)
@@ -400,27 +397,10 @@ ngx_oci_api_referrers_etag(ngx_http_request_t *r, ngx_buf_t *body)
         return NGX_ERROR;
     }
 
-    etag = ngx_list_push(&r->headers_out.headers);
-    if (etag == NULL) {
-        return NGX_ERROR;
-    }
+    value.data = hex;
+    value.len = ngx_hex_dump(hex, md, 32) - hex;
 
-    etag->hash = 1;
-    ngx_str_set(&etag->key, "ETag");
-
-    etag->value.data = ngx_pnalloc(r->pool, 2 * 32 + 2);
-    if (etag->value.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = etag->value.data;
-    *p++ = '"';
-    p = ngx_hex_dump(p, md, 32);
-    *p++ = '"';
-    etag->value.len = p - etag->value.data;
-    r->headers_out.etag = etag;
-
-    return NGX_OK;
+    return ngx_oci_set_etag(r, &value);
 }
 
 

@@ -149,6 +149,7 @@ ngx_int_t ngx_oci_read_body(ngx_http_request_t *r, ngx_oci_sink_pt sink,
 ngx_int_t ngx_oci_send_file(ngx_http_request_t *r, ngx_str_t *path,
     ngx_str_t *content_type, ngx_str_t *digest, ngx_uint_t ranges);
 ngx_int_t ngx_oci_send_empty(ngx_http_request_t *r, ngx_uint_t status);
+ngx_int_t ngx_oci_set_etag(ngx_http_request_t *r, ngx_str_t *value);
 ngx_int_t ngx_oci_send_body(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *content_type, ngx_buf_t *b);
 

@@ -18,7 +18,6 @@ ngx_oci_send_file(ngx_http_request_t *r, ngx_str_t *path,
     ngx_int_t                  rc;
     ngx_buf_t                 *b;
     ngx_chain_t                out;
-    ngx_table_elt_t           *etag;
     ngx_open_file_info_t       of;
     ngx_http_core_loc_conf_t  *clcf;
 
@@ -63,24 +62,9 @@ ngx_oci_send_file(ngx_http_request_t *r, ngx_str_t *path,
 
     /* content never changes under a digest: it is the strongest ETag */
 
-    etag = ngx_list_push(&r->headers_out.headers);
-    if (etag == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    etag->hash = 1;
-    ngx_str_set(&etag->key, "ETag");
-
-    etag->value.data = ngx_pnalloc(r->pool, digest->len + 2);
-    if (etag->value.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    etag->value.len = ngx_sprintf(etag->value.data, "\"%V\"", digest)
-                      - etag->value.data;
-    r->headers_out.etag = etag;
-
-    if (ngx_oci_add_header(r, "Docker-Content-Digest", digest) != NGX_OK) {
+    if (ngx_oci_set_etag(r, digest) != NGX_OK
+        || ngx_oci_add_header(r, "Docker-Content-Digest", digest) != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -159,4 +143,35 @@ ngx_oci_send_body(ngx_http_request_t *r, ngx_uint_t status,
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/*
+ * A strong ETag, "<value>": nginx's not-modified filter then answers
+ * If-None-Match with 304.
+ */
+
+ngx_int_t
+ngx_oci_set_etag(ngx_http_request_t *r, ngx_str_t *value)
+{
+    ngx_table_elt_t  *etag;
+
+    etag = ngx_list_push(&r->headers_out.headers);
+    if (etag == NULL) {
+        return NGX_ERROR;
+    }
+
+    etag->hash = 1;
+    ngx_str_set(&etag->key, "ETag");
+
+    etag->value.data = ngx_pnalloc(r->pool, value->len + 2);
+    if (etag->value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    etag->value.len = ngx_sprintf(etag->value.data, "\"%V\"", value)
+                      - etag->value.data;
+    r->headers_out.etag = etag;
+
+    return NGX_OK;
 }

@@ -25,6 +25,14 @@ typedef struct {
 
 static void ngx_oci_manifest_error(char *err, size_t err_len,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int ngx_oci_manifest_version(json_t *root, const char *body,
+    size_t body_len, const u_char *type, size_t type_len,
+    ngx_oci_manifest_t *m);
+static int ngx_oci_manifest_which(json_t *root, const char *body,
+    size_t body_len, const u_char *type, size_t type_len,
+    ngx_oci_manifest_t *m);
+static int ngx_oci_manifest_body_kind(const char *body, size_t body_len,
+    const u_char *type, size_t type_len, ngx_oci_manifest_t *m);
 static int ngx_oci_manifest_image(json_t *root, ngx_oci_manifest_t *m);
 static int ngx_oci_manifest_index(json_t *root, ngx_oci_manifest_t *m);
 static int ngx_oci_manifest_optional(json_t *root, ngx_oci_manifest_t *m);
@@ -148,10 +156,9 @@ int
 ngx_oci_manifest_check(json_t *root, const u_char *content_type,
     size_t ct_len, ngx_oci_manifest_t *m)
 {
-    int            kind, ct_kind, body_kind;
-    char           buf[48];
+    int            rc;
     size_t         type_len, body_len;
-    json_t        *sv, *mt;
+    json_t        *mt;
     const char    *body;
     const u_char  *type;
 
@@ -167,7 +174,6 @@ ngx_oci_manifest_check(json_t *root, const u_char *content_type,
 
     ngx_oci_content_type(content_type, ct_len, &type, &type_len);
 
-    sv = json_object_get(root, "schemaVersion");
     mt = json_object_get(root, "mediaType");
 
     body = NULL;
@@ -184,7 +190,41 @@ ngx_oci_manifest_check(json_t *root, const u_char *content_type,
         body_len = json_string_length(mt);
     }
 
-    /* a v2 mediaType with schemaVersion 1 is just invalid, see below */
+    rc = ngx_oci_manifest_version(root, body, body_len, type, type_len, m);
+    if (rc != NGX_OCI_MANIFEST_OK) {
+        return rc;
+    }
+
+    rc = ngx_oci_manifest_which(root, body, body_len, type, type_len, m);
+    if (rc != NGX_OCI_MANIFEST_OK) {
+        return rc;
+    }
+
+    m->media_type = ngx_oci_manifest_types[m->kind].type;
+
+    if (m->kind == NGX_OCI_MT_OCI_MANIFEST
+        || m->kind == NGX_OCI_MT_DOCKER_MANIFEST)
+    {
+        return ngx_oci_manifest_image(root, m);
+    }
+
+    return ngx_oci_manifest_index(root, m);
+}
+
+
+/*
+ * schemaVersion 2, and not Docker's schema 1 by any sign: its version,
+ * its mediaType or the Content-Type. A v2 mediaType with schemaVersion 1
+ * is just invalid.
+ */
+
+static int
+ngx_oci_manifest_version(json_t *root, const char *body, size_t body_len,
+    const u_char *type, size_t type_len, ngx_oci_manifest_t *m)
+{
+    json_t  *sv;
+
+    sv = json_object_get(root, "schemaVersion");
 
     if ((json_is_integer(sv) && json_integer_value(sv) == 1 && body == NULL)
         || (body && ngx_oci_lookup(ngx_oci_schema1_types,
@@ -216,58 +256,44 @@ ngx_oci_manifest_check(json_t *root, const u_char *content_type,
         return NGX_OCI_MANIFEST_INVALID;
     }
 
-    ct_kind = type_len ? ngx_oci_lookup(ngx_oci_manifest_types, type,
-                                        type_len, 1)
-                       : 0;
+    return NGX_OCI_MANIFEST_OK;
+}
+
+
+/*
+ * Which manifest this is, into m->kind: from its mediaType, which must
+ * then agree with the Content-Type; else from the Content-Type; else, for
+ * OCI manifests, from what the content holds.
+ */
+
+static int
+ngx_oci_manifest_which(json_t *root, const char *body, size_t body_len,
+    const u_char *type, size_t type_len, ngx_oci_manifest_t *m)
+{
+    int  kind;
 
     if (body) {
-        if (!ngx_oci_media_type_valid((const u_char *) body, body_len)) {
-            ngx_oci_manifest_error(m->error, sizeof(m->error),
-                                   "mediaType: malformed");
-            return NGX_OCI_MANIFEST_INVALID;
-        }
+        return ngx_oci_manifest_body_kind(body, body_len, type, type_len, m);
+    }
 
-        if (type_len
-            && (type_len != body_len
-                || strncasecmp((const char *) type, body, body_len) != 0))
-        {
-            ngx_oci_manifest_error(m->error, sizeof(m->error),
-                                   "mediaType '%s' does not match "
-                                   "Content-Type",
-                                   ngx_oci_safe(body, buf, sizeof(buf)));
-            return NGX_OCI_MANIFEST_INVALID;
-        }
+    if (type_len) {
+        kind = ngx_oci_lookup(ngx_oci_manifest_types, type, type_len, 1);
 
-        body_kind = ngx_oci_lookup(ngx_oci_manifest_types,
-                                   (const u_char *) body, body_len, 0);
-
-        if (body_kind == 0) {
-            ngx_oci_manifest_error(m->error, sizeof(m->error),
-                                   "mediaType '%s' is not supported",
-                                   ngx_oci_safe(body, buf, sizeof(buf)));
-            return NGX_OCI_MANIFEST_UNSUPPORTED;
-        }
-
-        kind = body_kind;
-
-    } else if (type_len) {
-        if (ct_kind == 0) {
+        if (kind == 0) {
             ngx_oci_manifest_error(m->error, sizeof(m->error),
                                    "Content-Type is not a supported "
                                    "manifest type");
             return NGX_OCI_MANIFEST_UNSUPPORTED;
         }
 
-        if (ct_kind == NGX_OCI_MT_DOCKER_MANIFEST
-            || ct_kind == NGX_OCI_MT_DOCKER_LIST)
+        if (kind == NGX_OCI_MT_DOCKER_MANIFEST
+            || kind == NGX_OCI_MT_DOCKER_LIST)
         {
             ngx_oci_manifest_error(m->error, sizeof(m->error),
                                    "mediaType: missing, Docker manifests "
                                    "require it");
             return NGX_OCI_MANIFEST_INVALID;
         }
-
-        kind = ct_kind;
 
     } else if (json_object_get(root, "manifests") != NULL) {
         kind = NGX_OCI_MT_OCI_INDEX;
@@ -284,14 +310,44 @@ ngx_oci_manifest_check(json_t *root, const u_char *content_type,
     }
 
     m->kind = kind;
-    m->media_type = ngx_oci_manifest_types[kind].type;
 
-    if (kind == NGX_OCI_MT_OCI_MANIFEST || kind == NGX_OCI_MT_DOCKER_MANIFEST)
-    {
-        return ngx_oci_manifest_image(root, m);
+    return NGX_OCI_MANIFEST_OK;
+}
+
+
+static int
+ngx_oci_manifest_body_kind(const char *body, size_t body_len,
+    const u_char *type, size_t type_len, ngx_oci_manifest_t *m)
+{
+    char  buf[48];
+
+    if (!ngx_oci_media_type_valid((const u_char *) body, body_len)) {
+        ngx_oci_manifest_error(m->error, sizeof(m->error),
+                               "mediaType: malformed");
+        return NGX_OCI_MANIFEST_INVALID;
     }
 
-    return ngx_oci_manifest_index(root, m);
+    if (type_len
+        && (type_len != body_len
+            || strncasecmp((const char *) type, body, body_len) != 0))
+    {
+        ngx_oci_manifest_error(m->error, sizeof(m->error),
+                               "mediaType '%s' does not match Content-Type",
+                               ngx_oci_safe(body, buf, sizeof(buf)));
+        return NGX_OCI_MANIFEST_INVALID;
+    }
+
+    m->kind = ngx_oci_lookup(ngx_oci_manifest_types, (const u_char *) body,
+                             body_len, 0);
+
+    if (m->kind == 0) {
+        ngx_oci_manifest_error(m->error, sizeof(m->error),
+                               "mediaType '%s' is not supported",
+                               ngx_oci_safe(body, buf, sizeof(buf)));
+        return NGX_OCI_MANIFEST_UNSUPPORTED;
+    }
+
+    return NGX_OCI_MANIFEST_OK;
 }
 
 

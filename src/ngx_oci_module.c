@@ -30,6 +30,8 @@ static void *ngx_oci_create_main_conf(ngx_conf_t *cf);
 static void *ngx_oci_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_int_t ngx_oci_check_loc_conf(ngx_conf_t *cf,
+    ngx_oci_loc_conf_t *conf);
 static ngx_int_t ngx_oci_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_oci_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_oci_init_process(ngx_cycle_t *cycle);
@@ -376,8 +378,7 @@ ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_oci_loc_conf_t *prev = parent;
     ngx_oci_loc_conf_t *conf = child;
 
-    ngx_oci_main_conf_t       *omcf;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_oci_main_conf_t  *omcf;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_str_value(conf->storage, prev->storage, "");
@@ -404,59 +405,7 @@ ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_OK;
     }
 
-    if (conf->storage.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"oci_registry\" is on but no \"oci_storage\" "
-                           "is set: add \"oci_storage /path;\" to this "
-                           "location or an enclosing block");
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->max_manifest_size < 4 * 1024 * 1024) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"oci_max_manifest_size\" must be at least 4m, "
-                           "the size the distribution spec requires "
-                           "registries to accept");
-        return NGX_CONF_ERROR;
-    }
-
-    /* the prefix precedes the hash tag: a brace would change the slot */
-
-    if (ngx_strlchr(conf->redis.prefix.data,
-                    conf->redis.prefix.data + conf->redis.prefix.len, '{')
-        || ngx_strlchr(conf->redis.prefix.data,
-                       conf->redis.prefix.data + conf->redis.prefix.len, '}'))
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"oci_redis_prefix\" must not contain \"{\" or "
-                           "\"}\": keys carry their own hash tag");
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->referrers_page_size == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"oci_referrers_page_size\" must be at least 1");
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->tags_page_size == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"oci_tags_page_size\" must be at least 1");
-        return NGX_CONF_ERROR;
-    }
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    if (clcf->client_max_body_size != 0
-        && clcf->client_max_body_size < (off_t) conf->max_manifest_size)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"client_max_body_size\" is %O here, smaller "
-                           "than \"oci_max_manifest_size\" (%uz): set "
-                           "\"client_max_body_size 0;\" in registry "
-                           "locations so blob uploads are not cut off",
-                           clcf->client_max_body_size,
-                           conf->max_manifest_size);
+    if (ngx_oci_check_loc_conf(cf, conf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -471,6 +420,73 @@ ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* a registry location that would not work is refused, with a hint */
+
+static ngx_int_t
+ngx_oci_check_loc_conf(ngx_conf_t *cf, ngx_oci_loc_conf_t *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (conf->storage.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oci_registry\" is on but no \"oci_storage\" "
+                           "is set: add \"oci_storage /path;\" to this "
+                           "location or an enclosing block");
+        return NGX_ERROR;
+    }
+
+    if (conf->max_manifest_size < 4 * 1024 * 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oci_max_manifest_size\" must be at least 4m, "
+                           "the size the distribution spec requires "
+                           "registries to accept");
+        return NGX_ERROR;
+    }
+
+    /* the prefix precedes the hash tag: a brace would change the slot */
+
+    if (ngx_strlchr(conf->redis.prefix.data,
+                    conf->redis.prefix.data + conf->redis.prefix.len, '{')
+        || ngx_strlchr(conf->redis.prefix.data,
+                       conf->redis.prefix.data + conf->redis.prefix.len, '}'))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oci_redis_prefix\" must not contain \"{\" or "
+                           "\"}\": keys carry their own hash tag");
+        return NGX_ERROR;
+    }
+
+    if (conf->referrers_page_size == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oci_referrers_page_size\" must be at least 1");
+        return NGX_ERROR;
+    }
+
+    if (conf->tags_page_size == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oci_tags_page_size\" must be at least 1");
+        return NGX_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->client_max_body_size != 0
+        && clcf->client_max_body_size < (off_t) conf->max_manifest_size)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"client_max_body_size\" is %O here, smaller "
+                           "than \"oci_max_manifest_size\" (%uz): set "
+                           "\"client_max_body_size 0;\" in registry "
+                           "locations so blob uploads are not cut off",
+                           clcf->client_max_body_size,
+                           conf->max_manifest_size);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
