@@ -88,6 +88,10 @@ struct ngx_oci_redis_query_s {
 };
 
 
+static ngx_int_t ngx_oci_redis_address(ngx_conf_t *cf,
+    ngx_oci_redis_t *redis, ngx_str_t *addr);
+static ngx_int_t ngx_oci_redis_params(ngx_conf_t *cf, ngx_oci_redis_t *redis,
+    ngx_str_t *params, ngx_uint_t n);
 static char *ngx_oci_redis_endpoint(ngx_conf_t *cf, ngx_oci_redis_conf_t *rc);
 static char *ngx_oci_redis_format_setup(ngx_conf_t *cf,
     ngx_oci_redis_t *redis);
@@ -165,9 +169,7 @@ ngx_oci_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static char *
 ngx_oci_redis_endpoint(ngx_conf_t *cf, ngx_oci_redis_conf_t *rc)
 {
-    ngx_str_t           *value, s;
-    ngx_url_t            u;
-    ngx_uint_t           i;
+    ngx_str_t           *value;
     ngx_oci_redis_t     *redis;
     ngx_pool_cleanup_t  *cln;
 
@@ -195,64 +197,11 @@ ngx_oci_redis_endpoint(ngx_conf_t *cf, ngx_oci_redis_conf_t *rc)
         return NGX_CONF_ERROR;
     }
 
-    redis->db = -1;
-
-    ngx_memzero(&u, sizeof(ngx_url_t));
-
-    u.url = value[1];
-    u.default_port = 6379;
-
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-        if (u.err) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "%s in \"oci_redis\" address \"%V\"",
-                               u.err, &u.url);
-        }
-
-        return NGX_CONF_ERROR;
-    }
-
-    if (u.uri.len || u.naddrs == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"oci_redis\" takes \"host:port\" or "
-                           "\"unix:/path\", not \"%V\"", &u.url);
-        return NGX_CONF_ERROR;
-    }
-
-    /* a name with several addresses: the first one is used */
-
-    redis->addr = u.addrs[0];
-
-    for (i = 2; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "password=", 9) == 0) {
-            if (redis->password.data || value[i].len == 9) {
-                goto invalid;
-            }
-
-            redis->password.data = value[i].data + 9;
-            redis->password.len = value[i].len - 9;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
-            if (redis->db != -1) {
-                goto invalid;
-            }
-
-            redis->db = ngx_atoi(value[i].data + 3, value[i].len - 3);
-
-            if (redis->db == NGX_ERROR) {
-                goto invalid;
-            }
-
-            continue;
-        }
-
-        goto invalid;
-    }
-
-    if (ngx_oci_redis_format_setup(cf, redis) != NGX_CONF_OK) {
+    if (ngx_oci_redis_address(cf, redis, &value[1]) != NGX_OK
+        || ngx_oci_redis_params(cf, redis, &value[2], cf->args->nelts - 2)
+           != NGX_OK
+        || ngx_oci_redis_format_setup(cf, redis) != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -277,21 +226,95 @@ ngx_oci_redis_endpoint(ngx_conf_t *cf, ngx_oci_redis_conf_t *rc)
     rc->redis = redis;
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * "host[:port]" or "unix:/path"; of a name with several addresses, the
+ * first one is used
+ */
+
+static ngx_int_t
+ngx_oci_redis_address(ngx_conf_t *cf, ngx_oci_redis_t *redis,
+    ngx_str_t *addr)
+{
+    ngx_url_t  u;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url = *addr;
+    u.default_port = 6379;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        if (u.err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s in \"oci_redis\" address \"%V\"",
+                               u.err, &u.url);
+        }
+
+        return NGX_ERROR;
+    }
+
+    if (u.uri.len || u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oci_redis\" takes \"host:port\" or "
+                           "\"unix:/path\", not \"%V\"", &u.url);
+        return NGX_ERROR;
+    }
+
+    redis->addr = u.addrs[0];
+
+    return NGX_OK;
+}
+
+
+/* "password=" and "db=", each at most once */
+
+static ngx_int_t
+ngx_oci_redis_params(ngx_conf_t *cf, ngx_oci_redis_t *redis,
+    ngx_str_t *params, ngx_uint_t n)
+{
+    ngx_str_t   s;
+    ngx_uint_t  i;
+
+    redis->db = -1;
+
+    for (i = 0; i < n; i++) {
+        s = params[i];
+
+        if (ngx_strncmp(s.data, "password=", 9) == 0) {
+
+            /* never echo a password parameter back */
+
+            if (redis->password.data || s.len == 9) {
+                s.len = 9;
+                goto invalid;
+            }
+
+            redis->password.data = s.data + 9;
+            redis->password.len = s.len - 9;
+            continue;
+        }
+
+        if (ngx_strncmp(s.data, "db=", 3) != 0 || redis->db != -1) {
+            goto invalid;
+        }
+
+        redis->db = ngx_atoi(s.data + 3, s.len - 3);
+
+        if (redis->db == NGX_ERROR) {
+            goto invalid;
+        }
+    }
+
+    return NGX_OK;
 
 invalid:
-
-    /* never echo a password parameter back */
-
-    s = value[i];
-
-    if (ngx_strncmp(s.data, "password=", 9) == 0) {
-        s.len = 9;
-    }
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid or repeated \"oci_redis\" parameter \"%V\"",
                        &s);
-    return NGX_CONF_ERROR;
+    return NGX_ERROR;
 }
 
 
