@@ -71,7 +71,6 @@ use strict;
 use warnings;
 use Carp qw(croak);
 use File::Path qw(make_path);
-use HTTP::Request;
 use OCI::Client;
 use parent 'OCI::Server';
 
@@ -111,11 +110,7 @@ sub connect {
 
 sub req {
     my ($self, $method, $path, %o) = @_;
-    my $c = $self->connect(timeout => delete $o{timeout} // 10);
-    my $res = $c->request($method, $path, keepalive => 0, %o);
-    $c->close;
-    $res->request(HTTP::Request->new($method, $self->url($path)));
-    return $res;
+    return OCI::Client::request_once($self->{port}, $method, $path, %o);
 }
 
 sub raw {

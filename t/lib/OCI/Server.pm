@@ -247,11 +247,20 @@ sub prepare {
 
 sub write_config {
     my ($self) = @_;
-    _spew($self->path('conf', 'nginx.conf'), $self->nginx_conf);
+    spew($self->path('conf', 'nginx.conf'), $self->nginx_conf);
 }
 
-sub _spew {
+=head2 spew($file, $bytes) / slurp($file)
+
+Write a file as raw bytes (creating its directory), read one ('' when it
+cannot be read). The test library (L<OCI::Test>) exports both.
+
+=cut
+
+sub spew {
     my ($file, $data) = @_;
+    (my $dir = $file) =~ s{/[^/]*$}{};
+    make_path($dir) if length $dir && !-d $dir;
     open my $fh, '>', $file or die "cannot write $file: $!\n";
     binmode $fh;
     print {$fh} $data;
@@ -315,7 +324,7 @@ sub _command {
 sub _core_suppressions {
     my ($self) = @_;
     my $file = $self->path('conf', 'valgrind-core.supp');
-    _spew($file, <<'SUPP');
+    spew($file, <<'SUPP');
 {
    nginx-core-set-environment
    Memcheck:Leak
