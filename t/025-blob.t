@@ -5,85 +5,16 @@ BEGIN { push @INC, 't/lib' }
 use strict;
 use warnings;
 use OCI::Harness;
+use OCI::Test;
 use Test::More;
-use Digest::SHA qw(sha256_hex sha512_hex);
-use File::Path qw(make_path);
-use JSON::XS;
 use Time::HiRes qw(sleep time);
-
-sub location {
-    my ($extra) = @_;
-    return "    location /v2/ {\n        oci_registry on;\n        oci_storage \$TEST_NGINX_STORAGE;\n"
-         . "        client_max_body_size 0;\n" . ($extra // '') . "    }\n";
-}
-
-# --- helpers ---------------------------------------------------------------
-
-sub sha256 { 'sha256:' . sha256_hex($_[0]) }
-
-sub random_bytes {
-    my ($n) = @_;
-    my $s = pack 'N*', map { int rand 4294967296 } 1 .. int($n / 4) + 1;
-    return substr $s, 0, $n;
-}
-
-sub dump_res { OCI::Client::dump_response($_[0], 600) }
-
-sub error_code {
-    my ($res) = @_;
-    my $j = eval { decode_json($res->content) } or return '';
-    return ref $j eq 'HASH' && ref $j->{errors} eq 'ARRAY' && $j->{errors}[0]{code} // '';
-}
-
-sub is_error {
-    my ($res, $status, $code, $what) = @_;
-    my $ok = $res->code == $status
-          && ($res->header('Content-Type') // '') =~ m{^application/json}
-          && error_code($res) eq $code;
-    ok $ok, "$what: $status $code" or diag dump_res($res);
-    return $ok;
-}
-
-sub is_status {
-    my ($res, $status, $what) = @_;
-    is $res->code, $status, "$what: $status" or diag dump_res($res);
-}
-
-sub push_blob {
-    my ($srv, $repo, $data) = @_;
-    my $d = sha256($data);
-    my $res = $srv->req('POST', "/v2/$repo/blobs/uploads/?digest=$d", body => $data);
-    is $res->code, 201, "blob of " . length($data) . " bytes pushed to $repo" or diag dump_res($res);
-    return $d;
-}
-
-sub blob_file {
-    my ($srv, $digest) = @_;
-    my ($alg, $hex) = split /:/, $digest, 2;
-    return $srv->storage . "/blobs/$alg/" . substr($hex, 0, 2) . "/$hex";
-}
-
-sub link_file {
-    my ($srv, $repo, $digest) = @_;
-    my ($alg, $hex) = split /:/, $digest, 2;
-    return $srv->storage . "/repositories/$repo/_blobs/$alg/$hex";
-}
-
-sub spew {
-    my ($file, $data) = @_;
-    (my $dir = $file) =~ s{/[^/]+$}{};
-    make_path($dir);
-    open my $fh, '>:raw', $file or die "$file: $!";
-    print {$fh} $data;
-    close $fh;
-}
 
 # --- the main server (deletes on) -----------------------------------------
 
-my $srv = OCI::Harness->start(config => location("        oci_delete on;\n"));
+my $srv = OCI::Harness->start(config => registry_conf('oci_delete on;'));
 
 my $data = random_bytes(1000);
-my $d = push_blob($srv, 'lib/app', $data);
+my $d = push_blob($srv, 'lib/app', $data)->{digest};
 
 subtest 'GET and HEAD of a blob' => sub {
     my $res = $srv->req('GET', "/v2/lib/app/blobs/$d");
@@ -104,7 +35,7 @@ subtest 'GET and HEAD of a blob' => sub {
     is $res->header('Docker-Content-Digest'), $d, 'HEAD Docker-Content-Digest';
     is $res->header('ETag'), qq{"$d"}, 'HEAD ETag';
 
-    my $e = push_blob($srv, 'lib/app', '');
+    my $e = push_blob($srv, 'lib/app', '')->{digest};
     $res = $srv->req('GET', "/v2/lib/app/blobs/$e");
     is_status $res, 200, 'GET of the empty blob';
     is $res->header('Content-Length'), 0, 'Content-Length 0';
@@ -160,19 +91,19 @@ subtest 'a blob is not readable through another repository' => sub {
     is_error $srv->req('GET', "/v2/lib/blobs/$d"), 404, 'BLOB_UNKNOWN', 'parent repository lib';
     is_error $srv->req('GET', "/v2/lib/app/sub/blobs/$d"), 404, 'BLOB_UNKNOWN', 'child lib/app/sub';
     is $srv->req('HEAD', "/v2/lib/ap/blobs/$d")->code, 404, 'HEAD through lib/ap: 404';
-    ok -f blob_file($srv, $d), 'the content exists all the same';
+    ok -f blob_path($srv, $d), 'the content exists all the same';
 };
 
 subtest 'DELETE of a blob with oci_delete on' => sub {
     my $x = random_bytes(300);
-    my $xd = push_blob($srv, 'del/one', $x);
+    my $xd = push_blob($srv, 'del/one', $x)->{digest};
     push_blob($srv, 'del/two', $x);
     my $res = $srv->req('DELETE', "/v2/del/one/blobs/$xd");
     is_status $res, 202, 'DELETE';
     is_error $srv->req('GET', "/v2/del/one/blobs/$xd"), 404, 'BLOB_UNKNOWN', 'GET after DELETE';
-    ok !-e link_file($srv, 'del/one', $xd), 'the repository link is gone';
-    ok -f blob_file($srv, $xd), 'the content file remains (garbage collection removes it)';
-    is -s blob_file($srv, $xd), 300, 'content file intact';
+    ok !-e link_path($srv, 'del/one', '_blobs', $xd), 'the repository link is gone';
+    ok -f blob_path($srv, $xd), 'the content file remains (garbage collection removes it)';
+    is -s blob_path($srv, $xd), 300, 'content file intact';
     is $srv->req('GET', "/v2/del/two/blobs/$xd")->content, $x, 'another repository still serves it';
     is_error $srv->req('DELETE', "/v2/del/one/blobs/$xd"), 404, 'BLOB_UNKNOWN', 'DELETE again';
     is_error $srv->req('DELETE', "/v2/del/none/blobs/$xd"), 404, 'BLOB_UNKNOWN',
@@ -246,13 +177,13 @@ subtest 'traversal attempts never reach outside the storage' => sub {
 # --- deletes off ------------------------------------------------------------
 
 subtest 'DELETE of a blob with deletes off (the default)' => sub {
-    my $off = OCI::Harness->start(config => location());
+    my $off = OCI::Harness->start(config => registry_conf());
     my $x = random_bytes(200);
-    my $xd = push_blob($off, 'nodel', $x);
+    my $xd = push_blob($off, 'nodel', $x)->{digest};
     is_error $off->req('DELETE', "/v2/nodel/blobs/$xd"), 405, 'UNSUPPORTED', 'DELETE';
     is_error $off->req('DELETE', "/v2/nodel/blobs/" . sha256('none')), 405, 'UNSUPPORTED',
         'DELETE of an unknown blob';
-    ok -f link_file($off, 'nodel', $xd), 'the link remains';
+    ok -f link_path($off, 'nodel', '_blobs', $xd), 'the link remains';
     is $off->req('GET', "/v2/nodel/blobs/$xd")->content, $x, 'the blob is still served';
 };
 
@@ -263,8 +194,8 @@ subtest '$oci_* variables in the access log' => sub {
         http_config => q{    log_format oci '$request_method $status action=[$oci_action] }
                      . q{repo=[$oci_repository] ref=[$oci_reference] digest=[$oci_digest] }
                      . q{in=[$oci_bytes_received]';},
-        config => location("        oci_delete on;\n"
-                         . "        access_log \$TEST_NGINX_SERVER_ROOT/logs/oci.log oci;\n"),
+        config => registry_conf('oci_delete on;',
+                                'access_log $TEST_NGINX_SERVER_ROOT/logs/oci.log oci;'),
     );
     my $log = $v->path('logs', 'oci.log');
     my $x = random_bytes(100);
@@ -288,7 +219,7 @@ subtest '$oci_* variables in the access log' => sub {
     my @lines;
     my $deadline = time + 3;
     while (time < $deadline) {
-        @lines = split /\n/, OCI::Server::slurp($log);
+        @lines = split /\n/, slurp($log);
         last if @lines >= 8;
         sleep 0.05;
     }

@@ -6,81 +6,18 @@ BEGIN { push @INC, 't/lib' }
 use strict;
 use warnings;
 use OCI::Harness;
+use OCI::Test;
 use Test::More;
-use JSON::XS;
-use Digest::SHA qw(sha256_hex sha512_hex);
+use JSON::XS qw(decode_json);
 
 # repositories under small/ have pages of at most 3 tags
-my $LOCATION = <<'CONF';
-    location /v2/ {
-        oci_registry on;
-        oci_storage $TEST_NGINX_STORAGE;
-        oci_delete on;
-        client_max_body_size 0;
-
-        location /v2/small/ {
-            oci_tags_page_size 3;
-        }
-    }
-CONF
-
-use constant {
-    OCI_MANIFEST => 'application/vnd.oci.image.manifest.v1+json',
-    OCI_CONFIG   => 'application/vnd.oci.image.config.v1+json',
-    OCI_LAYER    => 'application/vnd.oci.image.layer.v1.tar+gzip',
-};
+my $LOCATION = registry_conf('oci_delete on;', <<'NESTED');
+location /v2/small/ {
+    oci_tags_page_size 3;
+}
+NESTED
 
 # --- helpers ---------------------------------------------------------------
-
-my $JSON = JSON::XS->new->utf8->canonical;
-
-sub enc    { $JSON->encode($_[0]) }
-sub sha256 { 'sha256:' . sha256_hex($_[0]) }
-
-sub dump_res { OCI::Client::dump_response($_[0], 600) }
-
-sub error_code {
-    my ($res) = @_;
-    my $j = eval { decode_json($res->content) } or return '';
-    return ref $j eq 'HASH' && ref $j->{errors} eq 'ARRAY' && $j->{errors}[0]{code} // '';
-}
-
-sub is_error {
-    my ($res, $status, $code, $what) = @_;
-    my $ok = $res->code == $status
-          && ($res->header('Content-Type') // '') =~ m{^application/json}
-          && error_code($res) eq $code;
-    ok $ok, "$what: $status $code" or diag dump_res($res);
-    return $ok;
-}
-
-sub push_blob {
-    my ($srv, $name, $bytes, $media_type) = @_;
-    my $d = sha256($bytes);
-    my $res = $srv->req('POST', "/v2/$name/blobs/uploads/?digest=$d", body => $bytes);
-    is $res->code, 201, "blob of " . length($bytes) . " bytes pushed to $name"
-        or diag dump_res($res);
-    return { mediaType => $media_type // OCI_LAYER, digest => $d, size => length $bytes };
-}
-
-sub image_manifest {
-    my (%o) = @_;
-    return { schemaVersion => 2, mediaType => OCI_MANIFEST, %o };
-}
-
-sub put_manifest {
-    my ($srv, $name, $ref, $json, $content_type) = @_;
-    return $srv->req('PUT', "/v2/$name/manifests/$ref",
-                     headers => [ 'Content-Type' => $content_type ], body => $json);
-}
-
-# a manifest in the repository, returned as JSON text
-sub manifest_in {
-    my ($srv, $name, $salt) = @_;
-    my $config = push_blob($srv, $name, qq({"os":"linux","salt":"$salt"}), OCI_CONFIG);
-    my $layer = push_blob($srv, $name, "layer of $name $salt");
-    return enc(image_manifest(config => $config, layers => [$layer]));
-}
 
 # tags the manifest with each tag; one ok() for all
 sub tag_all {
@@ -135,7 +72,7 @@ my @SORTED = sort { $a cmp $b } @MIXED;         # byte order: no locale in effec
 my $NAME = 'lib/sorted';
 
 subtest 'tags/list is sorted by byte value' => sub {
-    my $json = manifest_in($srv, $NAME, 'sorted');
+    my $json = enc(new_image($srv, $NAME));
     tag_all($srv, $NAME, $json, @MIXED);
     is_deeply [ @SORTED[0 .. 3] ], ['0.1', '1', '10', '9'], 'the expected order starts with digits';
     is_list $srv, "/v2/$NAME/tags/list", $NAME, \@SORTED, undef, 'all tags';
@@ -210,7 +147,7 @@ subtest '?n=0, ?last= and invalid n' => sub {
 
 subtest 'oci_tags_page_size caps n' => sub {
     my $name = 'small/repo';
-    my $json = manifest_in($srv, $name, 'small');
+    my $json = enc(new_image($srv, $name));
     my @tags = map { "t$_" } 1 .. 7;
     tag_all($srv, $name, $json, @tags);
     is_list $srv, "/v2/$name/tags/list?n=10", $name, [qw(t1 t2 t3)], next_link($name, 3, 't3'),
@@ -249,12 +186,12 @@ subtest 'a repository without tags has an empty list' => sub {
     is_list $srv, "/v2/$name/tags/list?n=5", $name, [], undef, 'blobs only, n=5';
 
     my $name2 = 'empty/by-digest';
-    my $json = manifest_in($srv, $name2, 'digest');
+    my $json = enc(new_image($srv, $name2));
     is put_manifest($srv, $name2, sha256($json), $json, OCI_MANIFEST)->code, 201, 'pushed by digest';
     is_list $srv, "/v2/$name2/tags/list", $name2, [], undef, 'manifest by digest only';
 
     my $name3 = 'empty/untagged';
-    $json = manifest_in($srv, $name3, 'untag');
+    $json = enc(new_image($srv, $name3));
     is put_manifest($srv, $name3, 'gone', $json, OCI_MANIFEST)->code, 201, 'pushed by tag';
     is $srv->req('DELETE', "/v2/$name3/manifests/gone")->code, 202, 'tag deleted';
     is_list $srv, "/v2/$name3/tags/list", $name3, [], undef, 'after the only tag was deleted';
@@ -266,7 +203,7 @@ subtest 'nested names and prefixes keep separate tag lists' => sub {
                 'a/bc' => [qw(only-abc2)], 'n/tags' => [qw(in-tags)],
                 'n/manifests' => [qw(in-manifests list)], 'n/blobs/uploads' => [qw(in-uploads)]);
     for my $name (sort keys %tags) {
-        my $json = manifest_in($srv, $name, "nested $name");
+        my $json = enc(new_image($srv, $name));
         tag_all($srv, $name, $json, @{ $tags{$name} });
     }
     for my $name (sort keys %tags) {
@@ -280,7 +217,7 @@ subtest 'nested names and prefixes keep separate tag lists' => sub {
 
 subtest '100 tags: all listed, in order' => sub {
     my $name = 'many/tags';
-    my $json = manifest_in($srv, $name, 'many');
+    my $json = enc(new_image($srv, $name));
     my @tags = map { sprintf 'r%03d', $_ } reverse 0 .. 99;
     tag_all($srv, $name, $json, @tags);
     is_list $srv, "/v2/$name/tags/list", $name, [ sort @tags ], undef, '100 tags';
@@ -290,7 +227,7 @@ subtest '100 tags: all listed, in order' => sub {
         'the other 50';
 
     # moving and deleting tags shows in the list at once
-    my $other = manifest_in($srv, $name, 'other');
+    my $other = enc(new_image($srv, $name));
     is put_manifest($srv, $name, 'r050', $other, OCI_MANIFEST)->code, 201, 'r050 moved';
     is $srv->req('DELETE', "/v2/$name/manifests/" . sha256($json))->code, 202,
         'the manifest of 99 tags deleted';
