@@ -35,15 +35,13 @@ use warnings;
 use OCI::Server;
 use OCI::Client;
 use OCI::Redis;
+use OCI::Test;
 use Test::More;
-use Digest::SHA qw(sha256_hex);
 use File::Path qw(make_path);
 use File::Spec;
 use File::Temp qw(tempdir);
-use HTTP::Request;
 use IO::Socket::INET;
-use IPC::Run ();
-use JSON::XS;
+use JSON::XS qw(decode_json);
 use MIME::Base64 qw(encode_base64);
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
@@ -57,43 +55,7 @@ package DocServer {
 my $T0 = time;
 $SIG{PIPE} = 'IGNORE';          # a client that gave up early is a failed test, not a dead one
 my $NGINX = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
-my $JSON = JSON::XS->new->canonical;
 my $TMP = tempdir('oci-docs-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-
-sub which {
-    my ($prog) = @_;
-    for my $dir (split /:/, $ENV{PATH} // '/usr/bin:/bin') {
-        return "$dir/$prog" if -x "$dir/$prog";
-    }
-    return undef;
-}
-
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<:raw', $file or return '';
-    local $/;
-    my $d = <$fh>;
-    return $d // '';
-}
-
-sub spew {
-    my ($file, $data) = @_;
-    open my $fh, '>:raw', $file or die "cannot write $file: $!\n";
-    print {$fh} $data;
-    close $fh or die "cannot write $file: $!\n";
-}
-
-sub run_cmd {
-    my ($cmd, %o) = @_;
-    my ($out, $err) = ('', '');
-    my $in = $o{stdin};
-    my $ok = eval {
-        IPC::Run::run($cmd, \$in, \$out, \$err, IPC::Run::timeout($o{timeout} // 30));
-        1;
-    };
-    return (-1, $out, "$err\n$@") unless $ok;
-    return ($? >> 8, $out, $err);
-}
 
 # --- the documents --------------------------------------------------------------
 
@@ -301,14 +263,7 @@ sub start_ok {
 sub basic { my ($u, $p) = @_; return ('Authorization' => 'Basic ' . encode_base64("$u:" . ($p // $USERS{$u}), '')) }
 
 # One plain-HTTP request on a new connection: an HTTP::Response.
-sub req {
-    my ($port, $method, $path, %o) = @_;
-    my $c = OCI::Client->new(port => $port, timeout => 10);
-    my $res = $c->request($method, $path, keepalive => 0, %o);
-    $c->close;
-    $res->request(HTTP::Request->new($method, "http://127.0.0.1:$port$path"));
-    return $res;
-}
+sub req { OCI::Client::request_once(@_) }
 
 # One request with curl (HTTPS, HTTP/2): { code, version, headers (lower-
 # case names), body }.
@@ -334,35 +289,16 @@ sub curl {
              headers => \%h, body => slurp("$TMP/curl.body") };
 }
 
-sub json_code {
-    my ($body) = @_;
-    my $d = eval { decode_json($body) } || {};
-    return $d->{errors}[0]{code} // '';
-}
-
 # Content to push: one blob, an image manifest referring to it.
-sub random_bytes {
-    my ($n) = @_;
-    my $s = pack 'N*', map { int rand 4294967296 } 1 .. int($n / 4) + 1;
-    return substr $s, 0, $n;
-}
-my $MT_OCI = 'application/vnd.oci.image.manifest.v1+json';
-my $EMPTY_DIGEST = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
-
 sub content {
     my $layer = random_bytes(5000 + int rand 5000);
-    my $config = $JSON->encode({ architecture => 'amd64', os => 'linux',
-                                 rootfs => { type => 'layers', diff_ids => [] } });
-    my %c = (layer => $layer, layer_digest => 'sha256:' . sha256_hex($layer),
-             config => $config, config_digest => 'sha256:' . sha256_hex($config));
-    $c{manifest} = $JSON->encode({
-        schemaVersion => 2, mediaType => $MT_OCI,
-        config => { mediaType => 'application/vnd.oci.image.config.v1+json',
-                    digest => $c{config_digest}, size => length $config },
-        layers => [ { mediaType => 'application/vnd.oci.image.layer.v1.tar',
-                      digest => $c{layer_digest}, size => length $layer } ],
-    });
-    $c{manifest_digest} = 'sha256:' . sha256_hex($c{manifest});
+    my $config = enc({ architecture => 'amd64', os => 'linux',
+                       rootfs => { type => 'layers', diff_ids => [] } });
+    my %c = (layer => $layer, layer_digest => sha256($layer),
+             config => $config, config_digest => sha256($config));
+    $c{manifest} = enc(image_manifest(config => desc_of($config, OCI_CONFIG),
+        layers => [ desc_of($layer, 'application/vnd.oci.image.layer.v1.tar') ]));
+    $c{manifest_digest} = sha256($c{manifest});
     return \%c;
 }
 
@@ -376,7 +312,7 @@ sub push_plain {
                          headers => [ 'Content-Type' => 'application/octet-stream', @auth ])->code;
     }
     push @codes, req($port, 'PUT', "/v2/$repo/manifests/$tag", body => $c->{manifest},
-                     headers => [ 'Content-Type' => $MT_OCI, @auth ])->code;
+                     headers => [ 'Content-Type' => OCI_MANIFEST, @auth ])->code;
     return @codes;
 }
 
@@ -473,7 +409,7 @@ example 'auth-basic' => sub {
         'alice pushes two blobs and a manifest';
     is_deeply [ push_plain($p, 'alice/app', $c, 'v2') ], [ 401, 401, 401 ],
         'anonymous pushes: 401';
-    $res = req($p, 'GET', '/v2/alice/app/manifests/v1', headers => [ basic('bob'), Accept => $MT_OCI ]);
+    $res = req($p, 'GET', '/v2/alice/app/manifests/v1', headers => [ basic('bob'), Accept => OCI_MANIFEST ]);
     is $res->code, 200, 'bob pulls the manifest';
     is $res->content, $c->{manifest}, 'byte for byte';
     done_with($srv, 'auth-basic');
@@ -508,20 +444,20 @@ example 'auth-request' => sub {
     is $res->code, 401, 'anonymous /v2/: 401 (from the service)';
     is $res->header('WWW-Authenticate'), 'Basic realm="registry"',
         "the service's WWW-Authenticate reaches the client";
-    is json_code($res->content), 'UNAUTHORIZED', 'as the JSON error';
+    is error_code($res->content), 'UNAUTHORIZED', 'as the JSON error';
     is req($p, 'GET', '/v2/', headers => [ basic('alice') ])->code, 200, 'alice: /v2/ 200';
     is req($p, 'GET', '/v2/', headers => [ basic('alice', 'wrong') ])->code, 401,
         'a wrong password: 401';
 
     $res = req($p, 'GET', '/v2/team/app/tags/list');
-    is json_code($res->content), 'NAME_UNKNOWN', 'anonymous pull: let through (404 NAME_UNKNOWN)';
+    is error_code($res->content), 'NAME_UNKNOWN', 'anonymous pull: let through (404 NAME_UNKNOWN)';
     $res = req($p, 'POST', '/v2/team/app/blobs/uploads/');
     is $res->code, 401, 'anonymous push: 401';
     is $res->header('WWW-Authenticate'), 'Basic realm="registry"', 'with the challenge';
 
     # a chunked push as alice: POST, PATCH, PUT, each asked about
     my $blob = random_bytes(70_000);
-    my $digest = 'sha256:' . sha256_hex($blob);
+    my $digest = sha256($blob);
     $res = req($p, 'POST', '/v2/team/app/blobs/uploads/', headers => [ basic('alice') ]);
     is $res->code, 202, 'alice may push to team/app: 202';
     my $loc = $res->header('Location') // '';
@@ -536,7 +472,7 @@ example 'auth-request' => sub {
 
     $res = req($p, 'POST', '/v2/other/app/blobs/uploads/', headers => [ basic('alice') ]);
     is $res->code, 403, 'alice may not push outside team/: 403';
-    is json_code($res->content), 'DENIED', 'DENIED';
+    is error_code($res->content), 'DENIED', 'DENIED';
     $res = req($p, 'DELETE', "/v2/team/app/blobs/$digest", headers => [ basic('alice') ]);
     is $res->code, 403, 'nobody may delete: 403';
 
@@ -559,7 +495,7 @@ example 'auth-request' => sub {
     undef $guard;
     my $res5 = req($p, 'GET', '/v2/team/app/tags/list');
     is $res5->code, 500, 'the service is down: 500';
-    is json_code($res5->content), 'UNKNOWN', 'UNKNOWN';
+    is error_code($res5->content), 'UNKNOWN', 'UNKNOWN';
     done_with($srv, 'auth-request');
 };
 
@@ -572,13 +508,13 @@ example 'tls-http2' => sub {
     $r = curl("$base/v2/");
     is $r->{code}, 401, 'anonymous: 401';
     is $r->{headers}{'www-authenticate'}, 'Basic realm="registry"', 'with the challenge';
-    is json_code($r->{body}), 'UNAUTHORIZED', 'and the JSON error, over HTTP/2';
+    is error_code($r->{body}), 'UNAUTHORIZED', 'and the JSON error, over HTTP/2';
     $r = curl("$base/v2/", user => 'alice:secret', http2 => 0);
     is $r->{version}, '1.1', 'HTTP/1.1 clients are served too';
 
     # a chunked blob upload over HTTP/2, the last chunk without a length
     my $blob = random_bytes(300_000);
-    my $digest = 'sha256:' . sha256_hex($blob);
+    my $digest = sha256($blob);
     $r = curl("$base/v2/team/app/blobs/uploads/", method => 'POST', user => 'alice:secret');
     is $r->{code}, 202, 'POST uploads/: 202';
     my $loc = $r->{headers}{location} // '';
@@ -609,10 +545,10 @@ example 'tls-http2' => sub {
         is $r->{code}, 201, "monolithic upload of $b->[1]: 201";
     }
     $r = curl("$base/v2/team/app/manifests/v1", method => 'PUT', user => 'alice:secret',
-              body => $c->{manifest}, headers => [ "Content-Type: $MT_OCI" ]);
+              body => $c->{manifest}, headers => [ 'Content-Type: ' . OCI_MANIFEST ]);
     is $r->{code}, 201, 'PUT manifest: 201';
     is $r->{headers}{'docker-content-digest'}, $c->{manifest_digest}, 'with its digest';
-    $r = curl("$base/v2/team/app/manifests/v1", user => 'alice:secret', headers => [ "Accept: $MT_OCI" ]);
+    $r = curl("$base/v2/team/app/manifests/v1", user => 'alice:secret', headers => [ 'Accept: ' . OCI_MANIFEST ]);
     is $r->{code}, 200, 'GET manifest: 200';
     is $r->{body}, $c->{manifest}, 'byte for byte';
     is $r->{version}, '2', 'over HTTP/2';
@@ -627,10 +563,10 @@ example 'per-repository' => sub {
     my $up = sub { req($p, 'POST', "/v2/$_[0]/blobs/uploads/", headers => [ @_[1 .. $#_] ])->code };
     is req($p, 'GET', '/v2/')->code, 401, 'anonymous /v2/: 401';
     is req($p, 'GET', '/v2/', headers => [ basic('dave') ])->code, 200, 'any user: /v2/ 200';
-    is json_code(req($p, 'GET', '/v2/public/tool/tags/list')->content), 'NAME_UNKNOWN',
+    is error_code(req($p, 'GET', '/v2/public/tool/tags/list')->content), 'NAME_UNKNOWN',
         'anonymous pull from public/: no password asked';
     is req($p, 'GET', '/v2/team-a/app/tags/list')->code, 401, 'anonymous pull from team-a/: 401';
-    is json_code(req($p, 'GET', '/v2/team-a/app/tags/list', headers => [ basic('dave') ])->content),
+    is error_code(req($p, 'GET', '/v2/team-a/app/tags/list', headers => [ basic('dave') ])->content),
         'NAME_UNKNOWN', 'any user pulls team-a/';
     is $up->('team-a/app'), 401, 'anonymous push: 401';
     is $up->('team-a/app', basic('alice')), 202, 'alice (team-a) pushes to team-a/app';
@@ -642,9 +578,9 @@ example 'per-repository' => sub {
     is $up->('team-a/app', basic('alice', 'wrong')), 401, 'alice with a wrong password: 401';
     my $res = req($p, 'DELETE', '/v2/team-a/app/manifests/latest', headers => [ basic('alice') ]);
     is $res->code, 403, 'alice may not delete';
-    is json_code($res->content), 'DENIED', 'DENIED';
+    is error_code($res->content), 'DENIED', 'DENIED';
     $res = req($p, 'DELETE', '/v2/team-b/app/manifests/latest', headers => [ basic('carol') ]);
-    is json_code($res->content), 'MANIFEST_UNKNOWN', 'carol (admin) may (404: there is no such tag)';
+    is error_code($res->content), 'MANIFEST_UNKNOWN', 'carol (admin) may (404: there is no such tag)';
     done_with($srv, 'per-repository');
 };
 
@@ -682,7 +618,7 @@ example 'limit-req' => sub {
     is $res->content =~ s/\s+\z//r, $DOC_429, 'the body is the one the document shows';
     is req($p, 'POST', '/v2/team/other/blobs/uploads/')->code, 202,
         'another repository still takes pushes';
-    is json_code(req($p, 'GET', '/v2/team/app/tags/list')->content), 'NAME_UNKNOWN',
+    is error_code(req($p, 'GET', '/v2/team/app/tags/list')->content), 'NAME_UNKNOWN',
         'and team/app still takes pulls (another zone)';
 
     ($n, $res) = until_429($p, 'GET', '/v2/team/app/tags/list', 10 * $pull_burst);
@@ -700,7 +636,7 @@ example 'mirror' => sub {
     my $c = content();
     is_deeply [ push_plain($local, 'library/app', $c, 'v1') ], [ 201, 201, 201 ],
         'the local server takes a push';
-    my $r = curl("$base/v2/library/app/manifests/v1", headers => [ "Accept: $MT_OCI" ]);
+    my $r = curl("$base/v2/library/app/manifests/v1", headers => [ 'Accept: ' . OCI_MANIFEST ]);
     is $r->{code}, 200, 'the public server serves the manifest';
     is $r->{body}, $c->{manifest}, 'byte for byte';
     $r = curl("$base/v2/library/app/blobs/$c->{layer_digest}", method => 'HEAD');
@@ -708,9 +644,9 @@ example 'mirror' => sub {
     $r = curl("$base/v2/library/app/blobs/uploads/", method => 'POST');
     is $r->{code}, 403, 'POST of an upload: 403';
     is $r->{headers}{'content-type'}, 'application/json', 'JSON';
-    is json_code($r->{body}), 'DENIED', 'DENIED';
+    is error_code($r->{body}), 'DENIED', 'DENIED';
     $r = curl("$base/v2/library/app/manifests/v2", method => 'PUT', body => $c->{manifest},
-              headers => [ "Content-Type: $MT_OCI" ]);
+              headers => [ 'Content-Type: ' . OCI_MANIFEST ]);
     is $r->{code}, 403, 'PUT of a manifest: 403';
     $r = curl("$base/v2/library/app/manifests/$c->{manifest_digest}", method => 'DELETE');
     is $r->{code}, 403, 'DELETE: 403';
@@ -728,13 +664,13 @@ example 'mirror' => sub {
     return unless $srv2 && nginx_t($srv2, 'mirror with the if') && start_ok($srv2, 'mirror with the if');
     is_deeply [ push_plain($local, 'library/app', $c, 'v1') ], [ 201, 201, 201 ],
         'the local server takes a push';
-    is curl("$base/v2/library/app/manifests/v1", headers => [ "Accept: $MT_OCI" ])->{code}, 200,
+    is curl("$base/v2/library/app/manifests/v1", headers => [ 'Accept: ' . OCI_MANIFEST ])->{code}, 200,
         'the public server serves the manifest';
     for my $m ([ 'POST', '/v2/library/app/blobs/uploads/' ], [ 'PUT', '/v2/library/app/manifests/v2' ],
                [ 'PATCH', '/v2/library/app/blobs/uploads/0123456789abcdef0123456789abcdef' ],
                [ 'DELETE', "/v2/library/app/manifests/$c->{manifest_digest}" ]) {
         my $r = curl("$base$m->[1]", method => $m->[0], body => $m->[0] eq 'GET' ? undef : 'x');
-        is_deeply [ $r->{code}, json_code($r->{body}) ], [ 403, 'DENIED' ], "$m->[0]: 403 DENIED";
+        is_deeply [ $r->{code}, error_code($r->{body}) ], [ 403, 'DENIED' ], "$m->[0]: 403 DENIED";
     }
     done_with($srv2, 'mirror with the if');
 
@@ -759,25 +695,25 @@ example 'split: pulls and pushes on two instances' => sub {
         'push instance: anonymous pushes get 401';
     is_deeply [ push_plain($wp, 'team/app', $c, 'v1', @alice) ], [ 201, 201, 201 ],
         'push instance: alice pushes an image';
-    my $res = req($pp, 'GET', '/v2/team/app/manifests/v1', headers => [ Accept => $MT_OCI ]);
+    my $res = req($pp, 'GET', '/v2/team/app/manifests/v1', headers => [ Accept => OCI_MANIFEST ]);
     is $res->code, 200, 'pull instance: the manifest is there';
     is $res->content, $c->{manifest}, 'byte for byte';
     $res = req($pp, 'GET', "/v2/team/app/blobs/$c->{layer_digest}");
     ok $res->code == 200 && $res->content eq $c->{layer}, 'pull instance: the layer, byte for byte';
 
     # a signature-like referrer through the push side, listed by the pull side
-    my $rc = req($wp, 'POST', "/v2/team/app/blobs/uploads/?digest=$EMPTY_DIGEST", body => '{}',
+    my $rc = req($wp, 'POST', "/v2/team/app/blobs/uploads/?digest=" . EMPTY_DIGEST, body => '{}',
                  headers => [ @alice ])->code;
     is $rc, 201, 'push instance: the empty config blob';
-    my $art = $JSON->encode({
-        schemaVersion => 2, mediaType => $MT_OCI, artifactType => 'application/example.signature',
-        config => { mediaType => 'application/vnd.oci.empty.v1+json', digest => $EMPTY_DIGEST, size => 2 },
-        layers => [ { mediaType => 'application/vnd.oci.empty.v1+json', digest => $EMPTY_DIGEST, size => 2 } ],
-        subject => { mediaType => $MT_OCI, digest => $c->{manifest_digest}, size => length $c->{manifest} },
+    my $art = enc({
+        schemaVersion => 2, mediaType => OCI_MANIFEST, artifactType => 'application/example.signature',
+        config => { mediaType => 'application/vnd.oci.empty.v1+json', digest => EMPTY_DIGEST, size => 2 },
+        layers => [ { mediaType => 'application/vnd.oci.empty.v1+json', digest => EMPTY_DIGEST, size => 2 } ],
+        subject => { mediaType => OCI_MANIFEST, digest => $c->{manifest_digest}, size => length $c->{manifest} },
     });
-    my $art_digest = 'sha256:' . sha256_hex($art);
+    my $art_digest = sha256($art);
     $res = req($wp, 'PUT', "/v2/team/app/manifests/$art_digest", body => $art,
-               headers => [ 'Content-Type' => $MT_OCI, @alice ]);
+               headers => [ 'Content-Type' => OCI_MANIFEST, @alice ]);
     is $res->code, 201, 'push instance: a manifest with a subject';
     is $res->header('OCI-Subject'), $c->{manifest_digest}, 'OCI-Subject (Redis is in use)';
     $res = req($pp, 'GET', "/v2/team/app/referrers/$c->{manifest_digest}");
@@ -788,14 +724,14 @@ example 'split: pulls and pushes on two instances' => sub {
 
     $res = req($pp, 'POST', '/v2/team/app/blobs/uploads/', headers => [ @alice ]);
     is $res->code, 403, 'pull instance: pushes are refused (403)';
-    is json_code($res->content), 'DENIED', 'DENIED';
+    is error_code($res->content), 'DENIED', 'DENIED';
     is req($pp, 'DELETE', '/v2/team/app/manifests/v1')->code, 403, 'pull instance: deletes too';
 
     # tags changed on one instance are seen by the other at once
     my $c2 = content();
     is_deeply [ push_plain($wp, 'team/app', $c2, 'v1', @alice) ], [ 201, 201, 201 ],
         'push instance: v1 moved to a new image';
-    $res = req($pp, 'GET', '/v2/team/app/manifests/v1', headers => [ Accept => $MT_OCI ]);
+    $res = req($pp, 'GET', '/v2/team/app/manifests/v1', headers => [ Accept => OCI_MANIFEST ]);
     is $res->header('Docker-Content-Digest'), $c2->{manifest_digest}, 'pull instance: v1 is the new image';
     is req($wp, 'DELETE', '/v2/team/app/manifests/v1', headers => [ @alice ])->code, 202,
         'push instance: v1 deleted';
@@ -815,7 +751,7 @@ example 'access-log' => sub {
     is $res->code, 200, 'pull its layer';
     # a chunked upload: POST, PATCH, PUT
     my $blob = random_bytes(12345);
-    my $bd = 'sha256:' . sha256_hex($blob);
+    my $bd = sha256($blob);
     my $loc = req($p, 'POST', '/v2/team/app/blobs/uploads/')->header('Location') // '';
     is req($p, 'PATCH', $loc, body => $blob, headers => [ 'Content-Range' => '0-12344' ])->code, 202,
         'a PATCH of 12345 bytes';
