@@ -105,8 +105,7 @@ subtest 'chunked upload in two chunks' => sub {
     is $res[0]->header('Range'), '0-4095', 'Range after the first chunk';
     is_status $res[1], 202, 'second PATCH';
     is $res[1]->header('Range'), '0-7000', 'Range after the second chunk';
-    is_status close_upload($srv, $loc, sha256($data)), 201, 'closing PUT';
-    blob_is $srv, 'chunk/two', sha256($data), $data, 'two chunks';
+    upload_closes $srv, $loc, 'chunk/two', $data, 'two chunks';
 };
 
 subtest 'chunked upload in 50 chunks of random sizes' => sub {
@@ -126,8 +125,7 @@ subtest 'chunked upload in 50 chunks of random sizes' => sub {
     }
     is_deeply \@bad, [], 'every PATCH: 202, Range 0-<last byte>, Location';
     is status_range($srv, $loc), "0-" . ($total - 1), 'status reports all bytes';
-    is_status close_upload($srv, $loc, sha256($data)), 201, 'closing PUT';
-    blob_is $srv, 'chunk/many', sha256($data), $data, '50 chunks';
+    upload_closes $srv, $loc, 'chunk/many', $data, '50 chunks';
 };
 
 subtest 'closing PUT carrying the last chunk' => sub {
@@ -163,8 +161,7 @@ subtest 'PATCH with chunked transfer-encoding, appended in order' => sub {
     is_status $res, 202, 'an empty PATCH';
     is $res->header('Range'), '0-' . ($len - 1), 'Range unchanged by it';
     my $data = join '', @parts;
-    is_status close_upload($srv, $loc, sha256($data)), 201, 'closing PUT';
-    blob_is $srv, 'te/chunked', sha256($data), $data, 'chunked PATCHes';
+    upload_closes $srv, $loc, 'te/chunked', $data, 'chunked PATCHes';
 };
 
 subtest 'out-of-order and overlapping chunks are 416, the session stays' => sub {
@@ -189,8 +186,7 @@ subtest 'out-of-order and overlapping chunks are 416, the session stays' => sub 
     $res = patch_chunk($srv, $loc, substr($data, 100), 100);
     is_status $res, 202, 'the right next chunk is accepted';
     is $res->header('Range'), '0-299', 'Range after it';
-    is_status close_upload($srv, $loc, sha256($data)), 201, 'closing PUT';
-    blob_is $srv, 'order/repo', sha256($data), $data, 'after the rejected chunks';
+    upload_closes $srv, $loc, 'order/repo', $data, 'after the rejected chunks';
 };
 
 subtest 'lying Content-Range is SIZE_INVALID and commits nothing' => sub {
@@ -416,8 +412,7 @@ subtest 'concurrent PATCH on the same session' => sub {
     $c1->close;
     is_status $res, 202, 'the first PATCH completes';
     is $res->header('Range'), '0-19999', 'with all its bytes';
-    is_status close_upload($srv, $loc, sha256($data)), 201, 'closing PUT';
-    blob_is $srv, 'busy/repo', sha256($data), $data, 'after the refused PATCH';
+    upload_closes $srv, $loc, 'busy/repo', $data, 'after the refused PATCH';
 };
 
 subtest 'a 64 MiB blob in one chunked PATCH' => sub {
@@ -508,7 +503,7 @@ subtest 'a session survives other workers, a reload and a restart' => sub {
         headers => [ 'Content-Range' => '40000-59999' ], body => substr($data, 40_000));
     is_status $res, 201, 'closed after the restart';
     blob_is $w, 'workers/repo', sha256($data), $data, 'across workers, reload and restart';
-    is $w->crash_lines, '', 'no worker crashed';
+    stops_cleanly $w;
 };
 
 # --- abandoned sessions -------------------------------------------------------
@@ -546,6 +541,6 @@ subtest 'abandoned sessions expire and are swept' => sub {
     cmp_ok time - $t0, '<', 15, 'bounded time';
 };
 
-is $srv->crash_lines, '', 'no worker crashed';
+stops_cleanly $srv;
 
 done_testing;

@@ -68,6 +68,6 @@ for my $repo (qw(mono chunked)) {
 is $code, 400, 'errors over HTTP/2';
 like $out, qr/"code":"MANIFEST_INVALID"/, 'with the JSON body';
 
-is $srv->crash_lines, '', 'no worker crashed';
+stops_cleanly $srv;
 
 done_testing;

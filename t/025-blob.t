@@ -235,6 +235,6 @@ subtest '$oci_* variables in the access log' => sub {
     ], 'action, repository, reference, digest and body bytes of each request';
 };
 
-is $srv->crash_lines, '', 'no worker crashed';
+stops_cleanly $srv;
 
 done_testing;

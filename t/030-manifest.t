@@ -83,79 +83,62 @@ sub race {
 
 my $srv = OCI::Harness->start(config => $LOCATION, workers => 2);
 
+# $first PUT by $tag and $second by its digest: each is served by what it
+# was pushed by, the first by its digest too
+sub push_by_tag_and_digest {
+    my ($name, $type, $tag, $first, $second) = @_;
+    my ($d1, $d2) = (sha256($first), sha256($second));
+    is_created put_manifest($srv, $name, $tag, $first, $type), $name, $d1, 'PUT by tag';
+    is_served $srv, $name, $tag, $first, $type, $d1, 'by tag';
+    is_served $srv, $name, $d1, $first, $type, $d1, 'by digest';
+    is_created put_manifest($srv, $name, $d2, $second, $type), $name, $d2, 'PUT by digest';
+    is_served $srv, $name, $d2, $second, $type, $d2, 'pushed by digest';
+}
+
+# manifests of the given platforms pushed by digest, for a list: their
+# descriptors
+sub children {
+    my ($name, $type, @archs) = @_;
+    my @children;
+    for my $arch (@archs) {
+        my $m = enc($type eq OCI_MANIFEST ? new_image($srv, $name) : new_docker_image($srv, $name));
+        is_created put_manifest($srv, $name, sha256($m), $m, $type), $name, sha256($m),
+            "child $arch";
+        push @children, desc_of($m, $type, platform => { architecture => $arch, os => 'linux' });
+    }
+    return @children;
+}
+
 subtest 'OCI image manifest: PUT by tag and by digest, GET and HEAD' => sub {
     my $name = 'media/oci-image';
     my $m1 = enc(new_image($srv, $name));
-    my $d1 = sha256($m1);
-    is_created put_manifest($srv, $name, 'v1', $m1, OCI_MANIFEST), $name, $d1, 'PUT by tag';
-    is_served $srv, $name, 'v1', $m1, OCI_MANIFEST, $d1, 'by tag';
-    is_served $srv, $name, $d1, $m1, OCI_MANIFEST, $d1, 'by digest';
-
     my $m2 = enc(new_image($srv, $name, annotations => { 'org.example.n' => '2' }));
-    my $d2 = sha256($m2);
-    is_created put_manifest($srv, $name, $d2, $m2, OCI_MANIFEST), $name, $d2, 'PUT by digest';
-    is_served $srv, $name, $d2, $m2, OCI_MANIFEST, $d2, 'pushed by digest';
+    push_by_tag_and_digest($name, OCI_MANIFEST, 'v1', $m1, $m2);
     is_deeply tags_of($srv, $name), ['v1'], 'a push by digest adds no tag';
-    is_served $srv, $name, 'v1', $m1, OCI_MANIFEST, $d1, 'the tag still names the first';
+    is_served $srv, $name, 'v1', $m1, OCI_MANIFEST, sha256($m1), 'the tag still names the first';
 };
 
 subtest 'OCI image index: PUT by tag and by digest, GET and HEAD' => sub {
     my $name = 'media/oci-index';
-    my @children;
-    for my $arch ('amd64', 'arm64') {
-        my $m = enc(new_image($srv, $name));
-        is_created put_manifest($srv, $name, sha256($m), $m, OCI_MANIFEST), $name, sha256($m),
-            "child $arch";
-        push @children, desc_of($m, OCI_MANIFEST, platform => { architecture => $arch, os => 'linux' });
-    }
-    my $i1 = enc(index_manifest(manifests => \@children));
-    my $d1 = sha256($i1);
-    is_created put_manifest($srv, $name, 'multi', $i1, OCI_INDEX), $name, $d1, 'PUT by tag';
-    is_served $srv, $name, 'multi', $i1, OCI_INDEX, $d1, 'by tag';
-    is_served $srv, $name, $d1, $i1, OCI_INDEX, $d1, 'by digest';
-
-    my $i2 = enc(index_manifest(manifests => [ $children[0] ],
-                                annotations => { 'org.example.single' => 'yes' }));
-    my $d2 = sha256($i2);
-    is_created put_manifest($srv, $name, $d2, $i2, OCI_INDEX), $name, $d2, 'PUT by digest';
-    is_served $srv, $name, $d2, $i2, OCI_INDEX, $d2, 'pushed by digest';
+    my @children = children($name, OCI_MANIFEST, 'amd64', 'arm64');
+    push_by_tag_and_digest($name, OCI_INDEX, 'multi', enc(index_manifest(manifests => \@children)),
+        enc(index_manifest(manifests => [ $children[0] ],
+                           annotations => { 'org.example.single' => 'yes' })));
     my $res = $srv->req('GET', "/v2/$name/manifests/$children[1]{digest}");
     is $res->header('Content-Type'), OCI_MANIFEST, 'a child is served with its own type';
 };
 
 subtest 'Docker schema 2 manifest: PUT by tag and by digest, GET and HEAD' => sub {
     my $name = 'media/docker-image';
-    my $m1 = enc(new_docker_image($srv, $name));
-    my $d1 = sha256($m1);
-    is_created put_manifest($srv, $name, 'latest', $m1, DOCKER_MANIFEST), $name, $d1, 'PUT by tag';
-    is_served $srv, $name, 'latest', $m1, DOCKER_MANIFEST, $d1, 'by tag';
-    is_served $srv, $name, $d1, $m1, DOCKER_MANIFEST, $d1, 'by digest';
-
-    my $m2 = enc(new_docker_image($srv, $name));
-    my $d2 = sha256($m2);
-    is_created put_manifest($srv, $name, $d2, $m2, DOCKER_MANIFEST), $name, $d2, 'PUT by digest';
-    is_served $srv, $name, $d2, $m2, DOCKER_MANIFEST, $d2, 'pushed by digest';
+    push_by_tag_and_digest($name, DOCKER_MANIFEST, 'latest',
+        enc(new_docker_image($srv, $name)), enc(new_docker_image($srv, $name)));
 };
 
 subtest 'Docker manifest list: PUT by tag and by digest, GET and HEAD' => sub {
     my $name = 'media/docker-list';
-    my @children;
-    for my $arch ('amd64', 's390x') {
-        my $m = enc(new_docker_image($srv, $name));
-        is_created put_manifest($srv, $name, sha256($m), $m, DOCKER_MANIFEST), $name, sha256($m),
-            "child $arch";
-        push @children, desc_of($m, DOCKER_MANIFEST, platform => { architecture => $arch, os => 'linux' });
-    }
-    my $l1 = enc(docker_list(manifests => \@children));
-    my $d1 = sha256($l1);
-    is_created put_manifest($srv, $name, 'multi', $l1, DOCKER_LIST), $name, $d1, 'PUT by tag';
-    is_served $srv, $name, 'multi', $l1, DOCKER_LIST, $d1, 'by tag';
-    is_served $srv, $name, $d1, $l1, DOCKER_LIST, $d1, 'by digest';
-
-    my $l2 = enc(docker_list(manifests => [ reverse @children ]));
-    my $d2 = sha256($l2);
-    is_created put_manifest($srv, $name, $d2, $l2, DOCKER_LIST), $name, $d2, 'PUT by digest';
-    is_served $srv, $name, $d2, $l2, DOCKER_LIST, $d2, 'pushed by digest';
+    my @children = children($name, DOCKER_MANIFEST, 'amd64', 's390x');
+    push_by_tag_and_digest($name, DOCKER_LIST, 'multi', enc(docker_list(manifests => \@children)),
+        enc(docker_list(manifests => [ reverse @children ])));
 };
 
 subtest 'the exact bytes are stored (whitespace, key order, escapes)' => sub {
@@ -697,6 +680,6 @@ subtest 'methods a manifest does not answer: 405 JSON' => sub {
     is_served $srv, $name, 'v1', $json, OCI_MANIFEST, undef, 'unchanged';
 };
 
-is $srv->crash_lines, '', 'no worker crashed';
+stops_cleanly $srv;
 
 done_testing;

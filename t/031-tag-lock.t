@@ -82,6 +82,6 @@ subtest 'a hold of over a second gives 503 UNAVAILABLE' => sub {
     is put_tag('late')->code, 201, 'and a retry succeeds';
 };
 
-is $srv->crash_lines, '', 'no worker crashed';
+stops_cleanly $srv;
 
 done_testing;

@@ -234,6 +234,6 @@ subtest '100 tags: all listed, in order' => sub {
     is_list $srv, "/v2/$name/tags/list", $name, ['r050'], undef, 'only the moved tag is left';
 };
 
-is $srv->crash_lines, '', 'no worker crashed';
+stops_cleanly $srv;
 
 done_testing;

@@ -334,11 +334,7 @@ is $res->code, 200, 'and so are its blobs';
 
 # --- the server ---------------------------------------------------------------
 
-is $srv->crash_lines, '', 'no worker crashed';
-my @bad = grep { /\[(?:crit|alert|emerg)\]/ } split /^/m, $srv->error_log;
-is_deeply \@bad, [], 'no crit/alert/emerg in error.log';
-is $srv->stop, 0, 'nginx exits cleanly';
-is $srv->valgrind_errors, '', 'valgrind is happy (when used)';
+stops_cleanly $srv;
 
 note sprintf 'took %.1f s', time - $T0;
 done_testing;

@@ -370,13 +370,7 @@ subtest 'skopeo instead of podman' => \&skopeo_part;
 
 # --- the servers ----------------------------------------------------------------
 
-for my $srv ($open, $auth) {
-    is $srv->crash_lines, '', 'no worker crashed';
-    my @bad = grep { /\[(?:crit|alert|emerg)\]/ } split /^/m, $srv->error_log;
-    is_deeply \@bad, [], 'no crit/alert/emerg in error.log';
-    is $srv->stop, 0, 'nginx exits cleanly';
-    is $srv->valgrind_errors, '', 'valgrind is happy (when used)';
-}
+stops_cleanly $_ for $open, $auth;
 
 note sprintf 'took %.1f s', time - $T0;
 done_testing;

@@ -383,10 +383,7 @@ sub server_ok {
 
 sub done_with {
     my ($srv, $name) = @_;
-    is $srv->crash_lines, '', "$name: no worker crashed";
-    my @bad = grep { /\[(?:crit|alert|emerg)\]/ } split /^/m, $srv->error_log;
-    is_deeply \@bad, [], "$name: no crit/alert/emerg in error.log";
-    is $srv->stop, 0, "$name: nginx exits cleanly";
+    stops_cleanly $srv, $name;
     $srv->cleanup;
 }
 

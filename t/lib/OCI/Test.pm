@@ -97,9 +97,10 @@ our @EXPORT = qw(
     registry_conf push_blob new_image new_docker_image put_manifest push_manifest
     is_created is_served is_unknown tags_of
     start_upload patch_chunk close_upload upload_chunks with_query session_id
-    session_files status_range blob_is
+    session_files status_range blob_is upload_closes
     blob_path link_path store_blob store_manifest store_tag
     admin_command oci_admin oci_admin_json need_admin
+    stops_cleanly
 );
 
 my $JSON = JSON::XS->new->utf8->canonical;
@@ -391,6 +392,9 @@ C<with_query($loc, $query)>, C<session_id($loc)>, C<session_files($srv,
 $loc)> (its C<.data> and C<.state> in the storage), C<status_range($srv,
 $loc)> (the Range a status GET reports, or C<status N>). C<blob_is($srv,
 $repo, $digest, $bytes, $what)>: GET gives exactly those bytes (one test).
+C<upload_closes($srv, $loc, $repo, $bytes, $what)>: the closing PUT with
+the digest of those bytes is 201, and the blob is then those bytes (two
+tests).
 
 =cut
 
@@ -450,6 +454,13 @@ sub blob_is {
     Test::More::ok($ok, "$what: GET returns the " . length($data) . ' bytes pushed')
         or Test::More::diag('got ' . $res->code . ', ' . length($res->content) . ' bytes');
     return $ok;
+}
+
+sub upload_closes {
+    my ($srv, $loc, $repo, $data, $what) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    is_status(close_upload($srv, $loc, sha256($data)), 201, 'closing PUT');
+    blob_is($srv, $repo, sha256($data), $data, $what);
 }
 
 =head2 The storage layout (docs/storage.md)
@@ -513,6 +524,27 @@ sub store_manifest {
 sub store_tag {
     my ($storage, $repo, $tag, $digest) = @_;
     spew(_root($storage) . "/repositories/$repo/_tags/$tag", $digest);
+}
+
+=head2 Servers
+
+C<stops_cleanly($srv [, $what])>: no worker crashed, nothing at crit,
+alert or emerg in error.log, and nginx exits cleanly on QUIT (three
+tests), and when it ran under valgrind, valgrind reported nothing (a
+fourth). For the end of a script, or of a server's part in it.
+
+=cut
+
+sub stops_cleanly {
+    my ($srv, $what) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $p = defined $what ? "$what: " : '';
+    Test::More::is($srv->crash_lines, '', "${p}no worker crashed");
+    my @bad = grep { /\[(?:crit|alert|emerg)\]/ } split /^/m, $srv->error_log;
+    Test::More::is_deeply(\@bad, [], "${p}no crit/alert/emerg in error.log");
+    Test::More::is($srv->stop, 0, "${p}nginx exits cleanly");
+    Test::More::is($srv->valgrind_errors, '', "${p}valgrind reports no errors")
+        if $srv->{valgrind};
 }
 
 =head2 oci-admin
