@@ -1,6 +1,7 @@
 # Blob upload sessions: POST, PATCH, PUT, GET, DELETE on
 # /v2/<name>/blobs/uploads/, as docs/api.md ("Push") promises, checked on
-# the wire and on disk (docs/storage.md).
+# the wire and on disk (docs/storage.md). Requests refused before any
+# session exists are t/022-upload-errors.t.
 
 BEGIN { push @INC, 't/lib' }
 use strict;
@@ -35,8 +36,6 @@ subtest 'POST opens a session' => sub {
     is_error $srv->req('POST', '/v2/Open/repo/blobs/uploads/'), 400, 'NAME_INVALID',
         'POST with an invalid name';
     is_deeply [ files_under($srv->storage . '/_uploads') ], \@uploads, 'no session was created for it';
-    is_error $srv->req('GET', '/v2/open/repo/blobs/uploads/'), 405, 'UNSUPPORTED',
-        'GET on the uploads endpoint';
     is_error $srv->req('POST', $loc), 405, 'UNSUPPORTED', 'POST on a session';
 };
 
@@ -62,9 +61,6 @@ subtest 'monolithic POST with ?digest=' => sub {
         chunked => [ substr($more, 0, 1000), substr($more, 1000) ], pause => 0.02);
     is_status $res, 201, 'monolithic POST with a chunked body';
     blob_is $srv, 'mono', sha256($more), $more, 'chunked monolithic blob';
-
-    is_error $srv->req('POST', '/v2/mono/blobs/uploads/?digest=sha256:xyz', body => 'abc'), 400,
-        'DIGEST_INVALID', 'monolithic POST with a malformed digest';
 };
 
 subtest 'monolithic POST with a wrong digest stores nothing' => sub {
@@ -349,11 +345,6 @@ subtest '?digest-algorithm=sha512' => sub {
     $loc = start_upload($srv, 'sha512/repo', 'digest-algorithm=sha256');
     is_status close_upload($srv, $loc, sha256('z'), body => 'z'), 201,
         '?digest-algorithm=sha256 is the default algorithm';
-
-    $res = $srv->req('POST', '/v2/sha512/repo/blobs/uploads/?digest-algorithm=md5');
-    is_error $res, 400, 'DIGEST_INVALID', '?digest-algorithm=md5';
-    $res = $srv->req('POST', '/v2/sha512/repo/blobs/uploads/?digest-algorithm=SHA512');
-    is_error $res, 400, 'DIGEST_INVALID', '?digest-algorithm=SHA512 (case matters)';
 };
 
 subtest 'concurrent pushes of the same blob' => sub {
@@ -468,16 +459,6 @@ subtest 'cross-repository mount' => sub {
     like $res->header('Location'), qr{^/v2/mount/d/blobs/uploads/[0-9a-f]{32}$}, 'a new session';
     is_error $srv->req('GET', "/v2/mount/d/blobs/$d"), 404, 'BLOB_UNKNOWN', 'never mounted without from';
     ok !-e link_path($srv, 'mount/d', '_blobs', $d), 'no link in d';
-
-    for my $m ('sha256:xyz', 'md5:' . ('0' x 32), uc($d) =~ s/^SHA256/sha256/r, 'sha256:../../x') {
-        is_error $srv->req('POST', "/v2/mount/e/blobs/uploads/?mount=$m&from=mount/a"), 400,
-            'DIGEST_INVALID', "?mount=$m";
-    }
-    for my $from ('Mount/A', '../mount/a', 'mount//a', '-a', 'mount/a/') {
-        is_error $srv->req('POST', "/v2/mount/e/blobs/uploads/?mount=$d&from=$from"), 400,
-            'NAME_INVALID', "?from=$from";
-    }
-    is_deeply [ files_under($srv->storage . '/repositories/mount/e') ], [], 'nothing linked into e';
 };
 
 # --- several workers, reload, restart -------------------------------------
