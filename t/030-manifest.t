@@ -1,7 +1,9 @@
 # Manifests: PUT, GET, HEAD and DELETE of /v2/<name>/manifests/<reference>
-# for the four media types, validation, reference checks, size limits,
+# for the four media types, exact bytes, reference checks, size limits,
 # digests, ?tag=, conditional tag updates and races, as docs/api.md
 # ("Manifests", "Pull", "Errors") and the distribution spec promise.
+# Requests that fail on their own (invalid bodies and tags, unknown and
+# malformed references, methods) are t/032-manifest-errors.t.
 
 BEGIN { push @INC, 't/lib' }
 use strict;
@@ -178,82 +180,6 @@ subtest 'a manifest without mediaType is served with the Content-Type it was pus
     is_served $srv, $name, 'idx', $i, OCI_INDEX, sha256($i), 'index';
 };
 
-subtest 'Content-Type and the body mediaType disagree: 400 MANIFEST_INVALID' => sub {
-    my $name = 'media/mismatch';
-    my $m = enc(new_image($srv, $name));
-    is_error put_manifest($srv, $name, 'x', $m, OCI_INDEX), 400, 'MANIFEST_INVALID',
-        'image manifest sent as an index';
-    is_error put_manifest($srv, $name, sha256($m), $m, DOCKER_MANIFEST), 400, 'MANIFEST_INVALID',
-        'OCI manifest sent as a Docker manifest';
-    my $i = enc(index_manifest(manifests => []));
-    is_error put_manifest($srv, $name, 'y', $i, OCI_MANIFEST), 400, 'MANIFEST_INVALID',
-        'index sent as an image manifest';
-    is_unknown $srv, $name, sha256($m), 'nothing stored for the manifest';
-    is_unknown $srv, $name, sha256($i), 'nothing stored for the index';
-    is_unknown $srv, $name, 'x', 'no tag x';
-    is_unknown $srv, $name, 'y', 'no tag y';
-};
-
-subtest 'invalid manifest bodies: 400 MANIFEST_INVALID' => sub {
-    my $name = 'invalid/bodies';
-    my $good = new_image($srv, $name);
-    my ($c, $l) = ($good->{config}, $good->{layers}[0]);
-    my $cj = enc($c);
-    my $lj = enc($l);
-    my $cs = sprintf '%d', $c->{size};      # never interpolate the numbers themselves:
-                                            # JSON::XS would then encode them as strings
-    # the base is valid, so each variant below fails for its own reason
-    is_created put_manifest($srv, $name, 'good', enc($good), OCI_MANIFEST), $name, sha256(enc($good)),
-        'the valid manifest';
-    my %bad = (
-        'not JSON'              => '{"schemaVersion":2,',
-        'not JSON at all'       => 'hello',
-        'a JSON array'          => '[' . enc($good) . ']',
-        'duplicate keys'        => qq({"schemaVersion":2,"schemaVersion":2,"mediaType":")
-                                   . OCI_MANIFEST . qq(","config":$cj,"layers":[$lj]}),
-        'duplicate nested keys' => qq({"schemaVersion":2,"mediaType":") . OCI_MANIFEST
-                                   . qq(","config":{"mediaType":"$c->{mediaType}","digest":"$c->{digest}",)
-                                   . qq("size":$cs,"size":$cs},"layers":[$lj]}),
-        'schemaVersion 1'       => enc(with_keys({ %$good }, schemaVersion => 1)),
-        'schemaVersion missing' => enc(with_keys({ %$good }, schemaVersion => undef)),
-        'schemaVersion "2"'     => enc(with_keys({ %$good }, schemaVersion => '2')),
-        'config missing'        => enc(with_keys({ %$good }, config => undef)),
-        'layers not an array'   => enc(with_keys({ %$good }, layers => $l)),
-        'layer digest malformed' => enc(with_keys({ %$good }, layers => [ { %$l, digest => 'sha256:xyz' } ])),
-        'config digest uppercase' => enc(with_keys({ %$good }, config => { %$c, digest => uc $c->{digest} })),
-        'layer digest of an unknown algorithm' => enc(with_keys({ %$good },
-                                   layers => [ { %$l, digest => 'md5:' . ('a' x 32) } ])),
-        'layer size negative'   => enc(with_keys({ %$good }, layers => [ { %$l, size => -1 } ])),
-        'layer size a string'   => enc(with_keys({ %$good }, layers => [ { %$l, size => sprintf('%d', $l->{size}) } ])),
-        'layer mediaType missing' => enc(with_keys({ %$good }, layers => [ with_keys({ %$l }, mediaType => undef) ])),
-        'config mediaType missing' => enc(with_keys({ %$good }, config => with_keys({ %$c }, mediaType => undef))),
-        'index manifests not an array' => enc(index_manifest(manifests => { a => 1 })),
-        'index child without digest'   => enc(index_manifest(manifests => [ { mediaType => OCI_MANIFEST, size => 10 } ])),
-        'empty body'            => '',
-    );
-    for my $what (sort keys %bad) {
-        my $body = $bad{$what};
-        my $ct = $what =~ /^index/ ? OCI_INDEX : OCI_MANIFEST;
-        my $res = put_manifest($srv, $name, 'bad', $body, $ct);
-        is_error $res, 400, 'MANIFEST_INVALID', $what;
-        is_unknown $srv, $name, sha256($body), "$what: not stored" if length $body;
-    }
-    is_unknown $srv, $name, 'bad', 'the tag was never created';
-
-    # Docker schema 1, by Content-Type and by mediaType
-    my $s1 = enc({ schemaVersion => 1, name => $name, tag => 'old', architecture => 'amd64',
-                   fsLayers => [ { blobSum => $l->{digest} } ], history => [], signatures => [] });
-    my $res = put_manifest($srv, $name, 'schema1', $s1, DOCKER_SCHEMA1);
-    is $res->code, 400, 'Docker schema 1: 400' or diag dump_res($res);
-    like $res->header('Content-Type') // '', qr{^application/json}, 'schema 1: JSON error';
-    like error_code($res), qr/^(?:MANIFEST_INVALID|UNSUPPORTED)$/, 'schema 1: ' . error_code($res);
-    $res = put_manifest($srv, $name, 'schema1', $s1, 'application/vnd.docker.distribution.manifest.v1+json');
-    is $res->code, 400, 'Docker schema 1 (+json): 400' or diag dump_res($res);
-    is_unknown $srv, $name, 'schema1', 'schema 1 not stored';
-
-    is_served $srv, $name, 'good', enc($good), OCI_MANIFEST, undef, 'the valid manifest is unchanged';
-};
-
 subtest 'missing references: 400 MANIFEST_BLOB_UNKNOWN with the digest' => sub {
     my $name = 'refs/check';
     my $config = push_blob($srv, $name, '{"config":"present"}', OCI_CONFIG);
@@ -384,18 +310,6 @@ subtest '?tag= on a PUT by digest, and tag grammar' => sub {
     is_deeply [ $res->header('OCI-Tag') ], [], 'no OCI-Tag header';
 
     my $json3 = enc(new_image($srv, $name));
-    for my $bad ('-bad', '.bad', 'x' x 129, 'a:b', '', 'a%20b') {
-        $res = put_manifest($srv, $name, sha256($json3) . "?tag=good1&tag=$bad", $json3, OCI_MANIFEST);
-        is $res->code, 400, "invalid ?tag=" . substr($bad, 0, 10) . ": 400" or diag dump_res($res);
-        like $res->header('Content-Type') // '', qr{^application/json}, '... JSON';
-    }
-    is_unknown $srv, $name, 'good1', 'the valid tag of a refused request was not applied';
-
-    for my $bad ('-bad', '.bad', 'x' x 129) {
-        is_error put_manifest($srv, $name, $bad, $json3, OCI_MANIFEST), 400, 'MANIFEST_INVALID',
-            'PUT to the tag ' . substr($bad, 0, 10) . (length $bad > 10 ? '...' : '');
-    }
-    is_unknown $srv, $name, sha256($json3), 'nothing was stored';
     my $long = 'T' . ('x' x 126) . '_';
     is length($long), 128, 'a 128-character tag';
     is_created put_manifest($srv, $name, $long, $json3, OCI_MANIFEST), $name, sha256($json3),
@@ -636,48 +550,6 @@ subtest 'DELETE with oci_delete off: 405 UNSUPPORTED' => sub {
     is_error $srv->req('DELETE', "/v2/$name/manifests/$d"), 405, 'UNSUPPORTED', 'DELETE by digest';
     is_error $srv->req('DELETE', "/v2/$name/manifests/v1"), 405, 'UNSUPPORTED', 'DELETE by tag';
     is_served $srv, $name, 'v1', $json, OCI_MANIFEST, $d, 'still there';
-};
-
-subtest 'GET of unknown and malformed references' => sub {
-    my $name = 'unknown/refs';
-    is put_manifest($srv, $name, 'exists', enc(new_image($srv, $name)), OCI_MANIFEST)->code, 201,
-        'the repository exists';
-    my $ghost = sha256('unknown manifest');
-    is_unknown $srv, $name, 'nosuchtag', 'unknown tag';
-    is_unknown $srv, $name, $ghost, 'unknown digest';
-    is_unknown $srv, $name, sha512('x'), 'unknown sha512 digest';
-    is_unknown $srv, 'no/such/repo', 'latest', 'unknown repository';
-    is_unknown $srv, $name, '-invalid-tag', 'a tag that breaks the grammar';
-    my $layer = push_blob($srv, $name, '{"schemaVersion":2}');
-    is_unknown $srv, $name, $layer->{digest}, 'the digest of a blob, not of a manifest';
-    my $res = $srv->req('HEAD', "/v2/$name/manifests/nosuchtag");
-    is $res->code, 404, 'HEAD of an unknown tag: 404';
-    is $res->content, '', 'HEAD 404 without body';
-
-    (my $hex = $ghost) =~ s/^sha256://;
-    for my $bad ('sha256:xyz', 'sha256:' . uc $hex, 'sha256:' . substr($hex, 1), "sha256:${hex}0",
-                 'md5:' . substr($hex, 0, 32), 'sha512:' . $hex, 'sha256:') {
-        is_error $srv->req('GET', "/v2/$name/manifests/$bad"), 400, 'DIGEST_INVALID',
-            'GET ' . substr($bad, 0, 16) . '...';
-        is_error $srv->req('DELETE', "/v2/$name/manifests/$bad"), 400, 'DIGEST_INVALID',
-            'DELETE ' . substr($bad, 0, 16) . '...';
-    }
-    is_error put_manifest($srv, $name, 'sha256:xyz', '{}', OCI_MANIFEST), 400, 'DIGEST_INVALID',
-        'PUT to a malformed digest';
-};
-
-subtest 'methods a manifest does not answer: 405 JSON' => sub {
-    my $name = 'methods/repo';
-    my $json = enc(new_image($srv, $name));
-    is put_manifest($srv, $name, 'v1', $json, OCI_MANIFEST)->code, 201, 'pushed';
-    for my $m ('POST', 'PATCH') {
-        for my $ref ('v1', sha256($json)) {
-            is_error $srv->req($m, "/v2/$name/manifests/$ref", body => $json,
-                               headers => [ 'Content-Type' => OCI_MANIFEST ]),
-                405, 'UNSUPPORTED', "$m on a manifest by " . ($ref =~ /:/ ? 'digest' : 'tag');
-        }
-    }
-    is_served $srv, $name, 'v1', $json, OCI_MANIFEST, undef, 'unchanged';
 };
 
 stops_cleanly $srv;
