@@ -3,6 +3,7 @@
 
 BEGIN { push @INC, 't/lib' }   # appended: an installed Test::Nginx wins
 use Test::Nginx::Socket 'no_plan';
+use OCI::Test qw(data_config default_config);
 
 repeat_each(2);
 no_shuffle();
@@ -14,27 +15,12 @@ add_block_preprocessor(sub {
     # password file
     if (defined(my $users = $block->htpasswd)) {
         $block->set_value(user_files => ">>> htpasswd\n$users");
-        $block->set_value(config => <<'CONF');
-    location /v2/ {
-        oci_registry on;
-        oci_storage $TEST_NGINX_HTML_DIR/storage;
-        client_max_body_size 0;
-        auth_basic "registry";
-        auth_basic_user_file $TEST_NGINX_HTML_DIR/htpasswd;
-    }
-CONF
-    }
-
-    if (!defined $block->config) {
-        $block->set_value(config => <<'CONF');
-    location /v2/ {
-        oci_registry on;
-        oci_storage $TEST_NGINX_HTML_DIR/storage;
-        client_max_body_size 0;
-    }
-CONF
+        $block->set_value(config => data_config('auth_basic "registry";',
+            'auth_basic_user_file $TEST_NGINX_HTML_DIR/htpasswd;'));
     }
 });
+
+add_block_preprocessor(default_config());
 
 run_tests();
 

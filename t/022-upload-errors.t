@@ -5,25 +5,14 @@
 
 BEGIN { push @INC, 't/lib' }   # appended: an installed Test::Nginx wins
 use Test::Nginx::Socket 'no_plan';
-use OCI::Test qw(sha256);
+use OCI::Test qw(sha256 default_config);
 
 repeat_each(2);
 no_shuffle();
 
 our $HELLO = sha256('hello');
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value(config => <<'CONF') unless defined $block->config;
-    location /v2/ {
-        oci_registry on;
-        oci_storage $TEST_NGINX_HTML_DIR/storage;
-        oci_delete on;
-        client_max_body_size 0;
-    }
-CONF
-});
+add_block_preprocessor(default_config('oci_delete on;'));
 
 run_tests();
 
@@ -62,30 +51,17 @@ Content-Type: application/json
 
 
 
-=== TEST 4: a malformed ?mount= is 400 DIGEST_INVALID, and mounts nothing
+=== TEST 4: a malformed ?mount= is 400 DIGEST_INVALID, a malformed ?from= 400 NAME_INVALID; nothing is mounted
 --- request eval
 [ "POST /v2/mount/a/blobs/uploads/?digest=$::HELLO\nhello",
   (map { "POST /v2/mount/e/blobs/uploads/?mount=$_&from=mount/a" }
        'sha256:xyz', 'md5:' . ('0' x 32), 'sha256:' . uc(substr $::HELLO, 7), 'sha256:../../x'),
-  "HEAD /v2/mount/e/blobs/$::HELLO" ]
---- error_code eval
-[201, (400) x 4, 404]
---- response_headers eval
-["", ("Content-Type: application/json") x 5]
---- response_body_like eval
-[qr/\A\z/, (qr/"code":"DIGEST_INVALID"/) x 4, qr/\A\z/]
-
-
-
-=== TEST 5: a malformed ?from= is 400 NAME_INVALID, and mounts nothing
---- request eval
-[ "POST /v2/mount/a/blobs/uploads/?digest=$::HELLO\nhello",
   (map { "POST /v2/mount/e/blobs/uploads/?mount=$::HELLO&from=$_" }
        'Mount/A', '../mount/a', 'mount//a', '-a', 'mount/a/'),
   "HEAD /v2/mount/e/blobs/$::HELLO" ]
 --- error_code eval
-[201, (400) x 5, 404]
+[201, (400) x 9, 404]
 --- response_headers eval
-["", ("Content-Type: application/json") x 6]
+["", ("Content-Type: application/json") x 10]
 --- response_body_like eval
-[qr/\A\z/, (qr/"code":"NAME_INVALID"/) x 5, qr/\A\z/]
+[qr/\A\z/, (qr/"code":"DIGEST_INVALID"/) x 4, (qr/"code":"NAME_INVALID"/) x 5, qr/\A\z/]

@@ -5,7 +5,7 @@
 
 BEGIN { push @INC, 't/lib' }   # appended: an installed Test::Nginx wins
 use Test::Nginx::Socket 'no_plan';
-use OCI::Test qw(sha256);
+use OCI::Test qw(sha256 data_config);
 
 repeat_each(2);
 no_shuffle();
@@ -52,20 +52,12 @@ our @TRAVERSAL = (
     [ "/v2/foo%00/blobs/$SD", 400 ],
 );
 
+# nothing but the registry answers: no location serves the html directory
 add_block_preprocessor(sub {
     my $block = shift;
-
-    $block->set_value(config => <<'CONF') unless defined $block->config;
-    location /v2/ {
-        oci_registry on;
-        oci_storage $TEST_NGINX_HTML_DIR/storage;
-        oci_delete on;
-        client_max_body_size 0;
-    }
-    location / {
-        return 404;
-    }
-CONF
+    $block->set_value(config => ::data_config('oci_delete on;')
+                                . "    location / {\n        return 404;\n    }\n")
+        unless defined $block->config;
 });
 
 run_tests();
@@ -117,12 +109,8 @@ Content-Type: application/json
 
 
 === TEST 4: with deletes off (the default), DELETE is 405 UNSUPPORTED and the blob stays
---- config
-    location /v2/ {
-        oci_registry on;
-        oci_storage $TEST_NGINX_HTML_DIR/storage;
-        client_max_body_size 0;
-    }
+--- config eval
+::data_config()
 --- request eval
 [ "POST /v2/nodel/blobs/uploads/?digest=$::HELLO\nhello",
   "DELETE /v2/nodel/blobs/$::HELLO",

@@ -16,7 +16,7 @@
 
 BEGIN { push @INC, 't/lib' }   # appended: an installed Test::Nginx wins
 use Test::Nginx::Socket 'no_plan';
-use OCI::Test qw(sha256 sha512 enc desc_of image_manifest index_manifest with_keys
+use OCI::Test qw(default_config sha256 sha512 enc desc_of image_manifest index_manifest with_keys
                  OCI_MANIFEST OCI_INDEX OCI_CONFIG OCI_LAYER DOCKER_MANIFEST DOCKER_SCHEMA1);
 
 repeat_each(2);
@@ -40,17 +40,10 @@ sub push_blobs {
             "POST /v2/$REPO/blobs/uploads/?digest=" . sha256($LAYER_BYTES) . "\n$LAYER_BYTES");
 }
 
+add_block_preprocessor(default_config('oci_delete on;'));
+
 add_block_preprocessor(sub {
     my $block = shift;
-
-    $block->set_value(config => <<'CONF') unless defined $block->config;
-    location /v2/ {
-        oci_registry on;
-        oci_storage $TEST_NGINX_HTML_DIR/storage;
-        oci_delete on;
-        client_max_body_size 0;
-    }
-CONF
 
     my $body = $block->manifest;
     return unless defined $body;

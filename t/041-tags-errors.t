@@ -5,7 +5,7 @@
 
 BEGIN { push @INC, 't/lib' }   # appended: an installed Test::Nginx wins
 use Test::Nginx::Socket 'no_plan';
-use OCI::Test qw(sha256);
+use OCI::Test qw(sha256 default_config);
 
 repeat_each(2);
 no_shuffle();
@@ -13,17 +13,7 @@ no_shuffle();
 # lib/sorted exists: a blob was pushed to it
 our $PUSH = "POST /v2/lib/sorted/blobs/uploads/?digest=" . sha256('hello') . "\nhello";
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value(config => <<'CONF') unless defined $block->config;
-    location /v2/ {
-        oci_registry on;
-        oci_storage $TEST_NGINX_HTML_DIR/storage;
-        client_max_body_size 0;
-    }
-CONF
-});
+add_block_preprocessor(default_config());
 
 run_tests();
 

@@ -7,7 +7,8 @@
 BEGIN { push @INC, 't/lib' }   # appended: an installed Test::Nginx wins
 use Test::Nginx::Socket 'no_plan';
 use OCI::Redis;
-use OCI::Test qw(sha256 enc image_manifest empty_desc desc_of OCI_MANIFEST OCI_CONFIG OCI_INDEX);
+use OCI::Test qw(default_config sha256 enc image_manifest empty_desc desc_of OCI_MANIFEST OCI_CONFIG OCI_INDEX
+                 data_config);
 
 my $redis = OCI::Redis->start;
 plan skip_all => 'redis-server not found' unless $redis;
@@ -23,19 +24,7 @@ our $ARTIFACT = enc(image_manifest(artifactType => 'application/vnd.example.sign
                                    config => empty_desc(), layers => [ empty_desc() ],
                                    subject => desc_of($IMAGE, OCI_MANIFEST)));
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value(config => <<'CONF') unless defined $block->config;
-    location /v2/ {
-        oci_registry on;
-        oci_storage $TEST_NGINX_HTML_DIR/storage;
-        oci_delete on;
-        client_max_body_size 0;
-        oci_redis unix:$TEST_NGINX_REDIS_SOCKET;
-    }
-CONF
-});
+add_block_preprocessor(default_config('oci_delete on;', 'oci_redis unix:$TEST_NGINX_REDIS_SOCKET;'));
 
 run_tests();
 
@@ -75,12 +64,8 @@ Content-Type: application/json
 
 === TEST 4: without oci_redis a subject is accepted without OCI-Subject, and there is no referrers API
 Clients fall back to the tag schema on the 404.
---- config
-    location /v2/ {
-        oci_registry on;
-        oci_storage $TEST_NGINX_HTML_DIR/storage;
-        client_max_body_size 0;
-    }
+--- config eval
+::data_config()
 --- request eval
 [ "POST /v2/n/blobs/uploads/?digest=" . ::sha256($::CONFIG) . "\n$::CONFIG",
   "POST /v2/n/blobs/uploads/?digest=" . ::sha256('{}') . "\n{}",

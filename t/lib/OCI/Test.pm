@@ -94,7 +94,7 @@ our @EXPORT = qw(
     spew slurp files_under which run_cmd
     dump_res error_json error_code is_error is_status
     with_keys image_manifest index_manifest docker_manifest docker_list desc_of empty_desc
-    registry_conf push_blob new_image new_docker_image put_manifest push_manifest
+    registry_conf data_config default_config push_blob new_image new_docker_image put_manifest push_manifest
     is_created is_served is_unknown tags_of
     start_upload patch_chunk close_upload upload_chunks with_query session_id
     session_files status_range blob_is upload_closes
@@ -241,6 +241,11 @@ sub empty_desc { { mediaType => OCI_EMPTY, digest => EMPTY_DIGEST, size => 2, da
 C<registry_conf(@directives)>: a C<location /v2/> for L<OCI::Harness>
 (C<oci_registry on>, storage C<$TEST_NGINX_STORAGE>,
 C<client_max_body_size 0>) plus the given directives or nested blocks.
+C<data_config(@directives)>: the same for a data-section block, its
+storage in the html directory (C<$TEST_NGINX_HTML_DIR/storage>).
+C<default_config(@directives)>: a block preprocessor (for
+C<add_block_preprocessor>) that gives every block without a C<config>
+section that C<data_config>.
 
 C<push_blob($srv, $repo, $bytes [, $media_type])>: a monolithic upload;
 one test (201); returns the descriptor (media type default C<OCI_LAYER>).
@@ -264,12 +269,24 @@ test). C<tags_of($srv, $repo)>: the tag list ([] on 404).
 
 =cut
 
-sub registry_conf {
-    my (@more) = @_;
-    my $more = join '', map { s/^/        /mgr =~ s/\s*\z/\n/r } @more;
+sub _location {
+    my ($storage, @more) = @_;
+    my $more = join '', map { s/^/        /mgr =~ s/\s*\z/\n/r } grep { length } @more;
     return "    location /v2/ {\n        oci_registry on;\n"
-         . "        oci_storage \$TEST_NGINX_STORAGE;\n        client_max_body_size 0;\n"
+         . "        oci_storage $storage;\n        client_max_body_size 0;\n"
          . "$more    }\n";
+}
+
+sub registry_conf  { _location('$TEST_NGINX_STORAGE', @_) }
+sub data_config    { _location('$TEST_NGINX_HTML_DIR/storage', @_) }
+
+sub default_config {
+    my (@more) = @_;
+    my $conf = data_config(@more);
+    return sub {
+        my ($block) = @_;
+        $block->set_value(config => $conf) unless defined $block->config;
+    };
 }
 
 sub push_blob {
