@@ -427,24 +427,34 @@ subtest 'conditional tag updates: If-None-Match: * and If-Match' => sub {
     is_served $srv, $name, 'v', $j3, OCI_MANIFEST, $d3, 'the tag moved';
 };
 
+# 8 clients PUT variants of the manifest $m to $tag at the same moment,
+# with the given condition: exactly one wins, seven get 412. Returns the
+# racers' JSON, the race's results and the winner's index (undef unless
+# exactly one won).
+sub race_for_tag {
+    my ($name, $tag, $m, @condition) = @_;
+    my @json = map { enc(with_keys({ %$m }, annotations => { racer => "$_" })) } 1 .. 8;
+    my @res = race($srv, map {
+        [ 'PUT', "/v2/$name/manifests/$tag",
+          headers => [ 'Content-Type' => OCI_MANIFEST, @condition ], body => $_ ]
+    } @json);
+    my @won = grep { $res[$_][0] == 201 } 0 .. 7;
+    my @lost = grep { $res[$_][0] == 412 && $res[$_][2] eq 'PRECONDITION_FAILED' } 0 .. 7;
+    is scalar(@won), 1, 'exactly one 201' or diag explain \@res;
+    is scalar(@lost), 7, 'seven 412 PRECONDITION_FAILED' or diag explain \@res;
+    return (\@json, \@res, @won == 1 ? $won[0] : undef);
+}
+
 subtest 'race: 8 clients If-Match the same tag, exactly one wins' => sub {
     my $name = 'race/if-match';
     my $m = new_image($srv, $name);
     my $j0 = enc($m);
     my $d0 = sha256($j0);
     is_created put_manifest($srv, $name, 'current', $j0, OCI_MANIFEST), $name, $d0, 'the tag exists';
-    my @json = map { enc(with_keys({ %$m }, annotations => { racer => "$_" })) } 1 .. 8;
-    my @res = race($srv, map {
-        [ 'PUT', "/v2/$name/manifests/current",
-          headers => [ 'Content-Type' => OCI_MANIFEST, 'If-Match' => qq{"$d0"} ], body => $_ ]
-    } @json);
-    my @won = grep { $res[$_][0] == 201 } 0 .. 7;
-    my @lost = grep { $res[$_][0] == 412 && $res[$_][2] eq 'PRECONDITION_FAILED' } 0 .. 7;
-    is scalar(@won), 1, 'exactly one 201' or diag explain \@res;
-    is scalar(@lost), 7, 'seven 412 PRECONDITION_FAILED' or diag explain \@res;
-    if (@won == 1) {
-        my $w = $won[0];
-        is $res[$w][1], sha256($json[$w]), "the winner's Docker-Content-Digest";
+    my ($json, $res, $w) = race_for_tag($name, 'current', $m, 'If-Match' => qq{"$d0"});
+    my @json = @$json;
+    if (defined $w) {
+        is $res->[$w][1], sha256($json[$w]), "the winner's Docker-Content-Digest";
         is_served $srv, $name, 'current', $json[$w], OCI_MANIFEST, sha256($json[$w]),
             'the tag points to the winner';
     }
@@ -456,17 +466,9 @@ subtest 'race: 8 clients If-Match the same tag, exactly one wins' => sub {
 subtest 'race: 8 clients If-None-Match: * a fresh tag, exactly one wins' => sub {
     my $name = 'race/if-none-match';
     my $m = new_image($srv, $name);
-    my @json = map { enc(with_keys({ %$m }, annotations => { racer => "$_" })) } 1 .. 8;
-    my @res = race($srv, map {
-        [ 'PUT', "/v2/$name/manifests/fresh",
-          headers => [ 'Content-Type' => OCI_MANIFEST, 'If-None-Match' => '*' ], body => $_ ]
-    } @json);
-    my @won = grep { $res[$_][0] == 201 } 0 .. 7;
-    my @lost = grep { $res[$_][0] == 412 && $res[$_][2] eq 'PRECONDITION_FAILED' } 0 .. 7;
-    is scalar(@won), 1, 'exactly one 201' or diag explain \@res;
-    is scalar(@lost), 7, 'seven 412 PRECONDITION_FAILED' or diag explain \@res;
-    if (@won == 1) {
-        is_served $srv, $name, 'fresh', $json[$won[0]], OCI_MANIFEST, sha256($json[$won[0]]),
+    my ($json, undef, $w) = race_for_tag($name, 'fresh', $m, 'If-None-Match' => '*');
+    if (defined $w) {
+        is_served $srv, $name, 'fresh', $json->[$w], OCI_MANIFEST, sha256($json->[$w]),
             'the tag points to the winner';
     }
 };
