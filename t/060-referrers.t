@@ -42,7 +42,7 @@ sub push_doc {
 
 # an image whose content is unique to this run
 my $n = 0;
-sub image {
+sub push_image {
     my ($srv, $name, $tag) = @_;
     $n++;
     my ($res, $desc) = push_manifest($srv, $name, $tag // "v$n", new_image($srv, $name));
@@ -71,7 +71,7 @@ sub digests { [ map { $_->{digest} } @{ $_[0]{manifests} } ] }
 
 subtest 'referrers pushed after their subject, image manifests and indexes' => sub {
     my $srv = registry();
-    my $subject = image($srv, 'app');
+    my $subject = push_image($srv, 'app');
 
     my @want;
     my $art = artifact($subject, SIGNATURE, annotations => { 'org.example.kind' => 'sig' });
@@ -127,14 +127,14 @@ subtest 'referrers pushed before their subject' => sub {
     ($res, $body) = referrers($srv, 'early', $missing->{digest});
     is_deeply digests($body), [$d], 'listed before the subject exists';
 
-    my $subject = image($srv, 'early');
+    my $subject = push_image($srv, 'early');
     ($res, $body) = referrers($srv, 'early', $subject->{digest});
     is_deeply $body->{manifests}, [], 'the new image has its own (empty) list';
 };
 
 subtest 'filtering by artifactType' => sub {
     my $srv = registry();
-    my $subject = image($srv, 'f');
+    my $subject = push_image($srv, 'f');
     my (%by);
     for my $t (SIGNATURE, SIGNATURE, SBOM, 'application/vnd.example.other') {
         my ($res, $d) = push_doc($srv, 'f', "t$n", artifact($subject, $t));
@@ -161,7 +161,7 @@ subtest 'filtering by artifactType' => sub {
 
 subtest 'pages follow Link headers, each entry once, in order' => sub {
     my $srv = registry(extra => 'oci_referrers_page_size 2;');
-    my $subject = image($srv, 'p');
+    my $subject = push_image($srv, 'p');
     my @all;
     for (1 .. 5) {
         my ($res, $d) = push_doc($srv, 'p', "a$_", artifact($subject, SIGNATURE));
@@ -190,7 +190,7 @@ subtest 'pages follow Link headers, each entry once, in order' => sub {
 
 subtest 'ETag changes exactly when the list does; If-None-Match gives 304' => sub {
     my $srv = registry();
-    my $subject = image($srv, 'e');
+    my $subject = push_image($srv, 'e');
     my ($res, $body) = referrers($srv, 'e', $subject->{digest});
     my $empty_etag = $res->header('ETag');
     like $empty_etag, qr/^"[0-9a-f]{64}"$/, 'an ETag for the empty list';
@@ -227,7 +227,7 @@ subtest 'subject policies' => sub {
     my $body;
     ($res, $body) = referrers($srv, 'w', $missing->{digest});
     is_deeply digests($body), [$d], 'warn: indexed';
-    my $subject = image($srv, 'w');
+    my $subject = push_image($srv, 'w');
     ($res) = push_doc($srv, 'w', 'sig2', artifact($subject, SIGNATURE));
     ok !defined $res->header('Warning'), 'warn: no warning when the subject exists';
 
@@ -242,7 +242,7 @@ subtest 'subject policies' => sub {
     ($res, $body) = referrers($srv, 'r', $missing->{digest});
     is_deeply $body->{manifests}, [], 'reject: not indexed';
 
-    $subject = image($srv, 'r');
+    $subject = push_image($srv, 'r');
     ($res) = push_doc($srv, 'r', 'sig', artifact($subject, SIGNATURE));
     is $res->code, 201, 'reject: accepted once the subject is there';
 
@@ -253,7 +253,7 @@ subtest 'subject policies' => sub {
 
 subtest 'deletes' => sub {
     my $srv = registry();
-    my $subject = image($srv, 'd', 'latest');
+    my $subject = push_image($srv, 'd', 'latest');
     my ($res, $sig) = push_doc($srv, 'd', 'sig', artifact($subject, SIGNATURE));
     my (undef, $keep) = push_doc($srv, 'd', 'keep', artifact($subject, SBOM));
 
@@ -272,7 +272,7 @@ subtest 'deletes' => sub {
 
 subtest 'an index entry without a stored manifest is never listed' => sub {
     my $srv = registry();
-    my $subject = image($srv, 's');
+    my $subject = push_image($srv, 's');
     my (undef, $real) = push_doc($srv, 's', 'sig', artifact($subject, SIGNATURE));
     my $ghost = sha256("ghost $$");
     my $key = "oci:{s\@$subject->{digest}}";
@@ -291,12 +291,12 @@ subtest 'oci-admin reindex after FLUSHALL answers exactly as before' => sub {
     plan skip_all => "$admin not built (make tools)" unless -x $admin;
 
     my $srv = registry();
-    my $subject = image($srv, 'rb/app');
+    my $subject = push_image($srv, 'rb/app');
     push_doc($srv, 'rb/app', "s$_", artifact($subject, $_ % 2 ? SIGNATURE : SBOM))
         for 1 .. 3;
 
     # an older client's referrers, kept only in the spec's fallback tag
-    my $old = image($srv, 'rb/app');
+    my $old = push_image($srv, 'rb/app');
     my $legacy = artifact(undef, SIGNATURE);
     delete $legacy->{subject};
     my ($res, $ld, $lsize) = push_doc($srv, 'rb/app', 'legacy', $legacy);
@@ -336,7 +336,7 @@ subtest 'oci-admin reindex after FLUSHALL answers exactly as before' => sub {
 
 subtest 'Redis stopped, restarted and paused during a run' => sub {
     my $srv = registry(workers => 2, extra => 'oci_redis_timeout 500ms;');
-    my $subject = image($srv, 'fault', 'latest');
+    my $subject = push_image($srv, 'fault', 'latest');
     my ($res, $before) = push_doc($srv, 'fault', 'before', artifact($subject, SIGNATURE));
     is $res->code, 201, 'referrer pushed while Redis is up';
 
@@ -349,7 +349,7 @@ subtest 'Redis stopped, restarted and paused during a run' => sub {
     my $config = push_blob($srv, 'fault', 'blob while down');
     is $srv->req('GET', "/v2/fault/blobs/$config->{digest}")->code, 200,
         'Redis down: blob pushes and pulls work';
-    my $plain = image($srv, 'fault');
+    my $plain = push_image($srv, 'fault');
 
     my $art = artifact($subject, SIGNATURE);
     my $d;

@@ -39,7 +39,7 @@ sub desc_json {
     return qq({"mediaType":"$d->{mediaType}","digest":"$d->{digest}","size":$d->{size}});
 }
 
-sub image {
+sub image_json {
     my (%o) = @_;
     my $config = $o{config} // qq({"mediaType":") . OCI_CONFIG . qq(","digest":")
         . sha256("config $o{salt}") . qq(","size":42});
@@ -52,7 +52,7 @@ sub image {
     return "$j}";
 }
 
-sub index_of {
+sub index_json {
     my (%o) = @_;
     my $j = qq({"schemaVersion":2,"mediaType":") . OCI_INDEX . '"';
     $j .= qq(,"artifactType":"$o{artifactType}") if $o{artifactType};
@@ -77,37 +77,37 @@ my $EMPTY_CONFIG = qq({"mediaType":") . OCI_EMPTY . qq(","digest":")
 
 # library/app, nested: an image and an index as subjects, four referrers
 my $app = 'library/app';
-my $m1 = store_manifest($STORAGE, $app, image(salt => 'm1'));
-my $i1 = store_manifest($STORAGE, $app, index_of(manifests => [$m1]));
+my $m1 = store_manifest($STORAGE, $app, image_json(salt => 'm1'));
+my $i1 = store_manifest($STORAGE, $app, index_json(manifests => [$m1]));
 
 my $r1_ann = '{"org.example.b":"2","org.example.a":"1"}';
-my $r1 = store_manifest($STORAGE, $app, image(salt => 'r1', config => $EMPTY_CONFIG,
+my $r1 = store_manifest($STORAGE, $app, image_json(salt => 'r1', config => $EMPTY_CONFIG,
     artifactType => 'application/vnd.example.signature', subject => $m1,
     annotations => $r1_ann));
-my $r2 = store_manifest($STORAGE, $app, image(salt => 'r2', subject => $m1,
+my $r2 = store_manifest($STORAGE, $app, image_json(salt => 'r2', subject => $m1,
     config => qq({"mediaType":"application/vnd.example.sbom.config.v1+json","digest":")
         . sha256('sbom') . qq(","size":4})));
-my $r3 = store_manifest($STORAGE, $app, index_of(manifests => [$r1],
+my $r3 = store_manifest($STORAGE, $app, index_json(manifests => [$r1],
     artifactType => 'application/vnd.example.bundle', subject => $m1,
     annotations => '{"org.example.kind":"bundle"}'));
 # a referrer of the index, stored under its sha512 digest
-my $r4 = store_manifest($STORAGE, $app, image(salt => 'r4', config => $EMPTY_CONFIG,
+my $r4 = store_manifest($STORAGE, $app, image_json(salt => 'r4', config => $EMPTY_CONFIG,
     artifactType => 'application/vnd.example.attestation', subject => $i1), alg => 'sha512');
 store_tag($STORAGE, $app, 'v1', $m1->{digest});
 
 # a corrupt referrer: its bytes do not hash to its name
-my $bad_json = image(salt => 'bad', config => $EMPTY_CONFIG,
+my $bad_json = image_json(salt => 'bad', config => $EMPTY_CONFIG,
     artifactType => 'application/vnd.example.bad', subject => $m1);
 my $bad = store_manifest($STORAGE, $app, $bad_json,
     digest => sha256("$bad_json tampered"));
 
 # a link whose .type is gone (a delete cut short) is not stored
-my $half = store_manifest($STORAGE, $app, image(salt => 'half', config => $EMPTY_CONFIG,
+my $half = store_manifest($STORAGE, $app, image_json(salt => 'half', config => $EMPTY_CONFIG,
     artifactType => 'application/vnd.example.half', subject => $m1), no_type => 1);
 
 # "library" is a repository too, its referrer's subject is not stored
 my $lib_subject = { mediaType => OCI_MANIFEST, digest => sha256('absent'), size => 99 };
-my $r6 = store_manifest($STORAGE, 'library', image(salt => 'r6', config => $EMPTY_CONFIG,
+my $r6 = store_manifest($STORAGE, 'library', image_json(salt => 'r6', config => $EMPTY_CONFIG,
     artifactType => 'application/vnd.example.note', subject => $lib_subject));
 
 # other/deep/repo: a fallback tag from before the referrers API, listing
@@ -116,35 +116,35 @@ my $deep = 'other/deep/repo';
 my $s_digest = sha256('legacy subject');
 (my $s_tag = $s_digest) =~ s/:/-/;
 my $s_desc = { mediaType => OCI_MANIFEST, digest => $s_digest, size => 123 };
-my $fa = store_manifest($STORAGE, $deep, image(salt => 'fa', config => $EMPTY_CONFIG,
+my $fa = store_manifest($STORAGE, $deep, image_json(salt => 'fa', config => $EMPTY_CONFIG,
     artifactType => 'application/vnd.example.legacy-sig'));
-my $fc = store_manifest($STORAGE, $deep, image(salt => 'fc', config => $EMPTY_CONFIG,
+my $fc = store_manifest($STORAGE, $deep, image_json(salt => 'fc', config => $EMPTY_CONFIG,
     artifactType => 'application/vnd.example.legacy-sbom', subject => $s_desc));
 my $fb = { mediaType => OCI_MANIFEST, digest => sha256('never pushed'), size => 5 };
-my $fi = store_manifest($STORAGE, $deep, index_of(manifests => [$fa, $fb, $fc]));
+my $fi = store_manifest($STORAGE, $deep, index_json(manifests => [$fa, $fb, $fc]));
 store_tag($STORAGE, $deep, $s_tag, $fi->{digest});
 # a tag that looks like one but points to an image manifest: not a list
 store_tag($STORAGE, $deep, 'sha256-' . sha256_hex('other subject'), $fa->{digest});
 
 # sha512 subjects: the tag holds the first 64 hex digits only, the rest is
 # found from the manifest stored (X) or from the entries' subject (Y)
-my $x512 = store_manifest($STORAGE, $deep, image(salt => 'x512'), alg => 'sha512');
-my $fd = store_manifest($STORAGE, $deep, image(salt => 'fd', config => $EMPTY_CONFIG,
+my $x512 = store_manifest($STORAGE, $deep, image_json(salt => 'x512'), alg => 'sha512');
+my $fd = store_manifest($STORAGE, $deep, image_json(salt => 'fd', config => $EMPTY_CONFIG,
     artifactType => 'application/vnd.example.d'));
-my $fi2 = store_manifest($STORAGE, $deep, index_of(manifests => [$fd]));
+my $fi2 = store_manifest($STORAGE, $deep, index_json(manifests => [$fd]));
 store_tag($STORAGE, $deep, 'sha512-' . substr($x512->{digest}, 7, 64), $fi2->{digest});
 my $y512 = { mediaType => OCI_MANIFEST, digest => sha512('y'), size => 77 };
-my $fe = store_manifest($STORAGE, $deep, image(salt => 'fe', config => $EMPTY_CONFIG,
+my $fe = store_manifest($STORAGE, $deep, image_json(salt => 'fe', config => $EMPTY_CONFIG,
     artifactType => 'application/vnd.example.e', subject => $y512));
-my $fi3 = store_manifest($STORAGE, $deep, index_of(manifests => [$fe]));
+my $fi3 = store_manifest($STORAGE, $deep, index_json(manifests => [$fe]));
 store_tag($STORAGE, $deep, 'sha512-' . substr($y512->{digest}, 7, 64), $fi3->{digest});
 # and a sha512 tag whose subject nothing tells
 my $z_tag = 'sha512-' . substr(sha512_hex('z'), 0, 64);
 store_tag($STORAGE, $deep, $z_tag, $fi2->{digest});
 
 # not repositories: an invalid name, a directory of the registry's own
-store_manifest($STORAGE, 'Bad', image(salt => 'x', subject => $m1));
-store_manifest($STORAGE, 'library/app/_blobs/x', image(salt => 'y', subject => $m1));
+store_manifest($STORAGE, 'Bad', image_json(salt => 'x', subject => $m1));
+store_manifest($STORAGE, 'library/app/_blobs/x', image_json(salt => 'y', subject => $m1));
 
 my %expect = (
     "oci:{$app\@$m1->{digest}}" => {
@@ -379,7 +379,7 @@ my $before = dump_keys();
     my ($alg, $hex) = split /:/, $r2->{digest};
     unlink "$STORAGE/repositories/$app/_manifests/$alg/$hex.type",
            "$STORAGE/repositories/$app/_manifests/$alg/$hex";
-    my $r7 = store_manifest($STORAGE, $deep, image(salt => 'r7', config => $EMPTY_CONFIG,
+    my $r7 = store_manifest($STORAGE, $deep, image_json(salt => 'r7', config => $EMPTY_CONFIG,
         artifactType => 'application/vnd.example.new', subject => $m1));
 
     my ($rc, $j) = reindex_json();

@@ -29,25 +29,22 @@ my $S;                          # the storage being built
 
 # --- building a storage ----------------------------------------------------
 
-sub desc { my ($d) = @_; return { map { $_ => $d->{$_} } qw(mediaType digest size) } }
-
 # an image manifest with blobs of its own in the repository
-sub image {
+sub image_in {
     my ($name, $salt, %o) = @_;
     my $config = $o{config} // store_blob($S, $name, "config $salt", OCI_CONFIG);
     my @layers = @{ $o{layers} // [ store_blob($S, $name, "layer $salt") ] };
-    return enc(image_manifest(config => desc($config), layers => [ map { desc($_) } @layers ],
-                              subject => $o{subject} && desc($o{subject}),
+    return enc(image_manifest(config => $config, layers => \@layers, subject => $o{subject},
                               artifactType => $o{artifactType}));
 }
 
-sub index_of { enc(index_manifest(manifests => [ map { desc($_) } @_ ])) }
+sub index_listing { enc(index_manifest(manifests => [@_])) }
 
 # a referrer: an artifact with the empty config and a layer of its own
 sub referrer {
     my ($name, $salt, $subject) = @_;
     my $empty = store_blob($S, $name, '{}', OCI_EMPTY);
-    return store_manifest($S, $name, image($name, $salt, config => $empty,
+    return store_manifest($S, $name, image_in($name, $salt, config => $empty,
         subject => $subject, artifactType => "application/vnd.example.$salt"));
 }
 
@@ -142,10 +139,10 @@ $S = "$TMP/fsck";
 
 my $app = 'library/app';
 my $layer = store_blob($S, $app, 'layer bytes of m1');
-my $m1 = store_manifest($S, $app, image($app, 'm1', layers => [ $layer ]));
+my $m1 = store_manifest($S, $app, image_in($app, 'm1', layers => [ $layer ]));
 store_tag($S, $app, 'v1', $m1->{digest});
-my $m2 = store_manifest($S, $app, image($app, 'm2'));
-my $i1 = store_manifest($S, $app, index_of($m1, $m2));
+my $m2 = store_manifest($S, $app, image_in($app, 'm2'));
+my $i1 = store_manifest($S, $app, index_listing($m1, $m2));
 store_tag($S, $app, 'multi', $i1->{digest});
 my $r1 = referrer($app, 'sig', $m1);
 my $other = store_blob($S, 'other', 'a blob of another repository');
@@ -319,7 +316,7 @@ my @found = sort
 # sha512 content
 
 {
-    my $m3 = store_manifest($S, $app, image($app, 'm3'));
+    my $m3 = store_manifest($S, $app, image_in($app, 'm3'));
     spew(link_path($S, $app, '_manifests', $m3->{digest}) . '.type', " \n");
     spew("$S/repositories/$app/_tags/junk", 'not a digest');
     my $bad = store_manifest($S, $app, '{"schemaVersion":2,"mediaType":"' . OCI_MANIFEST . '"}');
@@ -355,7 +352,7 @@ my @found = sort
 # a corrupt manifest: quarantined with its .type, the tag naming it removed
 
 {
-    my $mc = store_manifest($S, $app, image($app, 'mc'));
+    my $mc = store_manifest($S, $app, image_in($app, 'mc'));
     store_tag($S, $app, 'mc', $mc->{digest});
     {
         open my $f, '+<:raw', blob_path($S, $mc->{digest}) or die $!;
@@ -385,29 +382,29 @@ $S = "$TMP/gc";
 # shared/a and shared/b push the same layer; b's manifest is then deleted
 my $shared = store_blob($S, 'shared/a', 'a layer both push');
 store_blob($S, 'shared/b', 'a layer both push');
-my $ma = store_manifest($S, 'shared/a', image('shared/a', 'ma', layers => [ $shared ]));
+my $ma = store_manifest($S, 'shared/a', image_in('shared/a', 'ma', layers => [ $shared ]));
 store_tag($S, 'shared/a', 'latest', $ma->{digest});
-my $mb = store_manifest($S, 'shared/b', image('shared/b', 'mb', layers => [ $shared ]));
+my $mb = store_manifest($S, 'shared/b', image_in('shared/b', 'mb', layers => [ $shared ]));
 my $cb = sha256('config mb');
 unlink link_path($S, 'shared/b', '_manifests', $mb->{digest}) . '.type',
        link_path($S, 'shared/b', '_manifests', $mb->{digest});
 
 # app: what --untagged keeps and deletes
-my $g1 = store_manifest($S, $app, image($app, 'g1'));
+my $g1 = store_manifest($S, $app, image_in($app, 'g1'));
 store_tag($S, $app, 'v1', $g1->{digest});
-my $c2 = store_manifest($S, $app, image($app, 'c2'));
-my $c3 = store_manifest($S, $app, image($app, 'c3'));
-my $gi = store_manifest($S, $app, index_of($c2, $c3));
+my $c2 = store_manifest($S, $app, image_in($app, 'c2'));
+my $c3 = store_manifest($S, $app, image_in($app, 'c3'));
+my $gi = store_manifest($S, $app, index_listing($c2, $c3));
 store_tag($S, $app, 'multi', $gi->{digest});
 my $sbom = referrer($app, 'sbom', $g1);
 my $sbom_sig = referrer($app, 'sbom-sig', $sbom);
 my $c2_sig = referrer($app, 'c2-sig', $c2);
-my $u1 = store_manifest($S, $app, image($app, 'u1'));
+my $u1 = store_manifest($S, $app, image_in($app, 'u1'));
 my $u1_sig = referrer($app, 'u1-sig', $u1);
 my $orphan_old = referrer($app, 'orphan-old', { mediaType => OCI_MANIFEST, digest => sha256('absent'), size => 1 });
 my $orphan_new = referrer($app, 'orphan-new', { mediaType => OCI_MANIFEST, digest => sha256('later'), size => 1 });
 young(2 * 3600, blob_path($S, $orphan_new->{digest}));
-my $uy = store_manifest($S, $app, image($app, 'uy'));
+my $uy = store_manifest($S, $app, image_in($app, 'uy'));
 young(600, blob_path($S, $uy->{digest}));
 
 my $junk_old = store_blob($S, $app, 'a blob no manifest uses');
@@ -554,7 +551,7 @@ SKIP: {
     my $abandoned = store_blob($S, 'abandoned/upload', 'pushed, never used');
     my $broken = 'broken/repo';
     my $unused = store_blob($S, $broken, 'unused, but the repository is broken');
-    my $mx = store_manifest($S, $broken, image($broken, 'mx'));
+    my $mx = store_manifest($S, $broken, image_in($broken, 'mx'));
     {
         open my $f, '+<:raw', blob_path($S, $mx->{digest}) or die $!;
         print $f 'X';
@@ -580,7 +577,7 @@ SKIP: {
     my $name = 'push/during';
     my $x = store_blob($S, $name, 'uploaded long ago, used by a manifest pushed during gc');
     my $z = store_blob($S, $name, 'uploaded long ago, used by nothing');
-    my $t = store_manifest($S, $name, image($name, 't'));
+    my $t = store_manifest($S, $name, image_in($name, 't'));
 
     my $err = gensym;
     my $pid = open3(my $in, my $out, $err, admin_command('gc', '--storage', $S,
@@ -589,7 +586,7 @@ SKIP: {
     my $line = <$err> // '';
     like $line, qr/^oci-admin: gc: marked, pausing 2 s$/, 'gc paused after the mark';
 
-    my $n = store_manifest($S, $name, image($name, 'n', layers => [ $x ]));
+    my $n = store_manifest($S, $name, image_in($name, 'n', layers => [ $x ]));
     store_tag($S, $name, 'late', $t->{digest});
 
     my $stdout = do { local $/; <$out> } // '';
