@@ -5,13 +5,14 @@
 # t/060-referrers.t.
 
 BEGIN { push @INC, 't/lib' }   # appended: an installed Test::Nginx wins
-use Test::Nginx::Socket 'no_plan';
+use Test::Nginx::Socket;
 use OCI::Redis;
 use OCI::Test qw(default_config sha256 enc image_manifest empty_desc desc_of OCI_MANIFEST OCI_CONFIG OCI_INDEX
                  data_config);
 
 my $redis = OCI::Redis->start;
 plan skip_all => 'redis-server not found' unless $redis;
+plan 'no_plan';
 $ENV{TEST_NGINX_REDIS_SOCKET} = $redis->socket;
 
 repeat_each(2);
