@@ -9,7 +9,6 @@ use warnings;
 use OCI::Harness;
 use OCI::Test;
 use Test::More;
-use JSON::XS qw(decode_json);
 
 # repositories under small/ have pages of at most 3 tags
 my $LOCATION = registry_conf('oci_delete on;', <<'NESTED');
@@ -35,7 +34,7 @@ sub tag_all {
 sub get_list {
     my ($srv, $path) = @_;
     my $res = $srv->req('GET', $path);
-    my $j = eval { decode_json($res->content) };
+    my $j = dec($res->content);
     return ($res, ref $j eq 'HASH' ? $j : {});
 }
 
@@ -78,7 +77,7 @@ subtest 'tags/list is sorted by byte value' => sub {
     is_deeply [ @SORTED[0 .. 3] ], ['0.1', '1', '10', '9'], 'the expected order starts with digits';
     is_list $srv, "/v2/$NAME/tags/list", $NAME, \@SORTED, undef, 'all tags';
     my ($res) = get_list($srv, "/v2/$NAME/tags/list");
-    my $tags = eval { decode_json($res->content)->{tags} } || [];
+    my $tags = (dec($res->content) || {})->{tags} || [];
     my @pairs = grep { $tags->[$_ - 1] ge $tags->[$_] } 1 .. $#$tags;
     is_deeply \@pairs, [], 'each tag is greater than the one before, byte-wise';
     is $res->header('Docker-Distribution-API-Version'), 'registry/2.0', 'API version header';
@@ -147,7 +146,7 @@ subtest 'oci_tags_page_size caps n' => sub {
     is_list $srv, "/v2/$name/tags/list?n=10", $name, [qw(t1 t2 t3)], next_link($name, 3, 't3'),
         'n=10 is capped to 3, with a Link';
     my ($res) = get_list($srv, "/v2/$name/tags/list");
-    my $j = eval { decode_json($res->content) } || {};
+    my $j = dec($res->content) || {};
     is_deeply $j->{tags}, [qw(t1 t2 t3)], 'without n: 3 tags';
     like $res->header('Link') // '', qr{^</v2/small/repo/tags/list\?n=3&last=t3>; rel="next"$},
         'without n: a Link to the next page';

@@ -117,7 +117,7 @@ sub served {
     my $res = $srv->req('GET', "/v2/$repo/manifests/$ref", headers => [ Accept => $ACCEPT, @auth ]);
     return ('', '', '', {}) unless $res->code == 200;
     return ('sha256:' . sha256_hex($res->content), $res->header('Docker-Content-Digest') // '',
-            $res->header('Content-Type') // '', eval { decode_json($res->content) } || {});
+            $res->header('Content-Type') // '', dec($res->content) || {});
 }
 
 # What the auth_basic location answers without credentials.
@@ -171,14 +171,14 @@ sub build_image {
             '--rm', $c, "localhost/e2e/$name:v1") // return;
     my $out = tool_ok("podman inspect ($name)", 'podman', 'image', 'inspect', "localhost/e2e/$name:v1")
         // return;
-    my $info = (eval { decode_json($out) } || [])->[0] || {};
+    my $info = (dec($out) || [])->[0] || {};
     return $IMG{$name} = { id => $info->{Id}, layers => $info->{RootFS}{Layers} || [] };
 }
 
 sub inspect_image {
     my ($ref) = @_;
     my ($rc, $out) = $SB->run('podman', 'image', 'inspect', $ref);
-    return $rc ? {} : (eval { decode_json($out) } || [])->[0] || {};
+    return $rc ? {} : (dec($out) || [])->[0] || {};
 }
 
 sub podman_part {
@@ -295,7 +295,7 @@ sub podman_part {
 
     tool_ok('podman login -u alice -p secret', 'podman', 'login', '--tls-verify=false', @AF,
             '-u', 'alice', '-p', 'secret', $AREG) // return;
-    my $stored = eval { decode_json(slurp($AUTHFILE)) } || {};
+    my $stored = dec(slurp($AUTHFILE)) || {};
     ok $stored->{auths}{$AREG}{auth}, 'the credentials are in the private auth file';
     tool_ok('podman push with the stored credentials', 'podman', 'push', '--tls-verify=false', @AF,
             '--digestfile', "$TMP/tmp/auth.digest", "$REG/e2e/app:v1", "docker://$AREG/alice/app:v1")

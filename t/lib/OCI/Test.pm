@@ -96,7 +96,7 @@ our @EXPORT = qw(
     with_keys image_manifest index_manifest docker_manifest docker_list desc_of empty_desc
     registry_conf data_config default_config push_blob new_image new_docker_image put_manifest push_manifest
     is_created is_served is_unknown tags_of
-    start_upload patch_chunk close_upload upload_chunks with_query session_id
+    start_upload patch_chunk close_upload upload_chunks session_id
     session_files status_range blob_is upload_closes
     blob_path link_path store_blob store_manifest store_tag
     admin_command oci_admin oci_admin_json need_admin
@@ -405,7 +405,7 @@ C<patch_chunk($srv, $loc, $bytes, $start, headers =E<gt> [...])>: PATCH with
 C<Content-Range: start-end>. C<close_upload($srv, $loc, $digest, %req)>: the
 closing PUT with C<?digest=>. C<upload_chunks($srv, $loc, $bytes, @sizes)>:
 the PATCH responses of the bytes sent in chunks of those sizes.
-C<with_query($loc, $query)>, C<session_id($loc)>, C<session_files($srv,
+C<session_id($loc)>, C<session_files($srv,
 $loc)> (its C<.data> and C<.state> in the storage), C<status_range($srv,
 $loc)> (the Range a status GET reports, or C<status N>). C<blob_is($srv,
 $repo, $digest, $bytes, $what)>: GET gives exactly those bytes (one test).
