@@ -3,6 +3,7 @@
 
 BEGIN { push @INC, 't/lib' }   # appended: an installed Test::Nginx wins
 use Test::Nginx::Socket 'no_plan';
+use OCI::Test qw(data_config default_config);
 
 repeat_each(2);
 no_shuffle();
@@ -10,16 +11,16 @@ no_shuffle();
 add_block_preprocessor(sub {
     my $block = shift;
 
-    if (!defined $block->config) {
-        $block->set_value(config => <<'CONF');
-    location /v2/ {
-        oci_registry on;
-        oci_storage $TEST_NGINX_HTML_DIR/storage;
-        client_max_body_size 0;
-    }
-CONF
+    # a block with an "htpasswd" section runs behind auth_basic, with that
+    # password file
+    if (defined(my $users = $block->htpasswd)) {
+        $block->set_value(user_files => ">>> htpasswd\n$users");
+        $block->set_value(config => data_config('auth_basic "registry";',
+            'auth_basic_user_file $TEST_NGINX_HTML_DIR/htpasswd;'));
     }
 });
+
+add_block_preprocessor(default_config());
 
 run_tests();
 
@@ -129,16 +130,7 @@ top secret
 
 
 === TEST 8: errors raised by auth_basic are JSON and keep WWW-Authenticate
---- config
-    location /v2/ {
-        oci_registry on;
-        oci_storage $TEST_NGINX_HTML_DIR/storage;
-        client_max_body_size 0;
-        auth_basic "registry";
-        auth_basic_user_file $TEST_NGINX_HTML_DIR/htpasswd;
-    }
---- user_files
->>> htpasswd
+--- htpasswd
 alice:{PLAIN}secret
 --- request
 GET /v2/
@@ -152,16 +144,7 @@ Docker-Distribution-API-Version: registry/2.0
 
 
 === TEST 9: auth_basic lets the right user through
---- config
-    location /v2/ {
-        oci_registry on;
-        oci_storage $TEST_NGINX_HTML_DIR/storage;
-        client_max_body_size 0;
-        auth_basic "registry";
-        auth_basic_user_file $TEST_NGINX_HTML_DIR/htpasswd;
-    }
---- user_files
->>> htpasswd
+--- htpasswd
 alice:{PLAIN}secret
 --- request
 GET /v2/

@@ -1,166 +1,21 @@
 # Blob upload sessions: POST, PATCH, PUT, GET, DELETE on
 # /v2/<name>/blobs/uploads/, as docs/api.md ("Push") promises, checked on
-# the wire and on disk (docs/storage.md).
+# the wire and on disk (docs/storage.md). Requests refused before any
+# session exists are t/022-upload-errors.t.
 
 BEGIN { push @INC, 't/lib' }
 use strict;
 use warnings;
 use OCI::Harness;
+use OCI::Test;
 use Test::More;
-use Digest::SHA qw(sha256_hex sha512_hex);
-use JSON::XS;
+use Digest::SHA;
 use POSIX ();
 use Time::HiRes qw(sleep time);
 
-my $LOCATION = <<'CONF';
-    location /v2/ {
-        oci_registry on;
-        oci_storage $TEST_NGINX_STORAGE;
-        oci_delete on;
-        client_max_body_size 0;
-    }
-CONF
+my $LOCATION = registry_conf('oci_delete on;');
 
 my $ZERO = 'sha256:' . ('0' x 64);
-
-# --- helpers ---------------------------------------------------------------
-
-sub sha256 { 'sha256:' . sha256_hex($_[0]) }
-sub sha512 { 'sha512:' . sha512_hex($_[0]) }
-
-sub random_bytes {
-    my ($n) = @_;
-    my $s = pack 'N*', map { int rand 4294967296 } 1 .. int($n / 4) + 1;
-    return substr $s, 0, $n;
-}
-
-sub dump_res { OCI::Client::dump_response($_[0], 600) }
-
-# The error code of a JSON error response ('' when the body is no such JSON).
-sub error_code {
-    my ($res) = @_;
-    my $j = eval { decode_json($res->content) } or return '';
-    return ref $j eq 'HASH' && ref $j->{errors} eq 'ARRAY' && $j->{errors}[0]{code} // '';
-}
-
-# status, JSON content type and error code of an error response
-sub is_error {
-    my ($res, $status, $code, $what) = @_;
-    my $ok = $res->code == $status
-          && ($res->header('Content-Type') // '') =~ m{^application/json}
-          && error_code($res) eq $code;
-    ok $ok, "$what: $status $code" or diag dump_res($res);
-    return $ok;
-}
-
-sub is_status {
-    my ($res, $status, $what) = @_;
-    is $res->code, $status, "$what: $status" or diag dump_res($res);
-}
-
-sub with_query { my ($loc, $q) = @_; $loc . ($loc =~ /\?/ ? '&' : '?') . $q }
-
-# Opens a session; returns its Location (path) and the response.
-sub start_upload {
-    my ($srv, $repo, $query) = @_;
-    my $res = $srv->req('POST', "/v2/$repo/blobs/uploads/" . ($query ? "?$query" : ''));
-    is $res->code, 202, "POST /v2/$repo/blobs/uploads/ opens a session"
-        or diag dump_res($res);
-    return wantarray ? ($res->header('Location'), $res) : $res->header('Location');
-}
-
-# PATCH with Content-Range <start>-<end>
-sub patch {
-    my ($srv, $loc, $data, $start, %o) = @_;
-    my $end = $start + length($data) - 1;
-    return $srv->req('PATCH', $loc,
-        headers => [ 'Content-Range' => "$start-$end", @{ $o{headers} || [] } ],
-        body => $data);
-}
-
-sub close_upload {
-    my ($srv, $loc, $digest, %o) = @_;
-    return $srv->req('PUT', with_query($loc, "digest=$digest"), %o);
-}
-
-sub session_id { my ($loc) = @_; ($loc // '') =~ m{/blobs/uploads/([^/?]+)} ? $1 : '' }
-
-sub blob_file {
-    my ($srv, $digest) = @_;
-    my ($alg, $hex) = split /:/, $digest, 2;
-    return $srv->storage . "/blobs/$alg/" . substr($hex, 0, 2) . "/$hex";
-}
-
-sub link_file {
-    my ($srv, $repo, $digest) = @_;
-    my ($alg, $hex) = split /:/, $digest, 2;
-    return $srv->storage . "/repositories/$repo/_blobs/$alg/$hex";
-}
-
-sub session_files {
-    my ($srv, $loc) = @_;
-    my $id = session_id($loc);
-    return map { $srv->storage . "/_uploads/$id.$_" } qw(data state);
-}
-
-# regular files under a directory of the storage, relative to it
-sub files_under {
-    my ($srv, $sub) = @_;
-    my $top = $srv->storage . "/$sub";
-    my @out;
-    my @dirs = ($top);
-    while (my $d = shift @dirs) {
-        opendir my $dh, $d or next;
-        for (sort grep { !/^\.\.?$/ } readdir $dh) {
-            my $p = "$d/$_";
-            if (-d $p) { push @dirs, $p }
-            elsif (-f $p) { push @out, substr($p, length($top) + 1) }
-        }
-    }
-    return @out;
-}
-
-sub slurp_file { OCI::Server::slurp($_[0]) }
-
-# The session's Range as reported by a status GET
-sub status_range {
-    my ($srv, $loc) = @_;
-    my $res = $srv->req('GET', $loc);
-    return $res->code == 204 ? $res->header('Range') // '(none)' : 'status ' . $res->code;
-}
-
-sub expect_range { my ($n) = @_; '0-' . ($n ? $n - 1 : 0) }
-
-# GET of the blob gives exactly these bytes
-sub blob_is {
-    my ($srv, $repo, $digest, $data, $what) = @_;
-    my $res = $srv->req('GET', "/v2/$repo/blobs/$digest");
-    my $ok = $res->code == 200 && $res->content eq $data;
-    ok $ok, "$what: GET returns the " . length($data) . ' bytes pushed'
-        or diag 'got ' . $res->code . ', ' . length($res->content) . ' bytes';
-    return $ok;
-}
-
-# Pushes a whole blob with a monolithic POST.
-sub push_blob {
-    my ($srv, $repo, $data) = @_;
-    my $d = sha256($data);
-    my $res = $srv->req('POST', "/v2/$repo/blobs/uploads/?digest=$d", body => $data);
-    is $res->code, 201, "blob pushed to $repo" or diag dump_res($res);
-    return $d;
-}
-
-# Uploads $data through a session in the given chunk sizes; returns the
-# list of PATCH responses.
-sub upload_chunks {
-    my ($srv, $loc, $data, @sizes) = @_;
-    my ($pos, @res) = (0);
-    for my $n (@sizes) {
-        push @res, patch($srv, $loc, substr($data, $pos, $n), $pos);
-        $pos += $n;
-    }
-    return @res;
-}
 
 # --- the main server ----------------------------------------------------------
 
@@ -177,12 +32,10 @@ subtest 'POST opens a session' => sub {
     like $loc2, qr{/[0-9a-f]{32}$}, 'second session';
     isnt session_id($loc2), session_id($loc), 'two POSTs give different ids';
 
-    my @uploads = files_under($srv, '_uploads');
+    my @uploads = files_under($srv->storage . '/_uploads');
     is_error $srv->req('POST', '/v2/Open/repo/blobs/uploads/'), 400, 'NAME_INVALID',
         'POST with an invalid name';
-    is_deeply [ files_under($srv, '_uploads') ], \@uploads, 'no session was created for it';
-    is_error $srv->req('GET', '/v2/open/repo/blobs/uploads/'), 405, 'UNSUPPORTED',
-        'GET on the uploads endpoint';
+    is_deeply [ files_under($srv->storage . '/_uploads') ], \@uploads, 'no session was created for it';
     is_error $srv->req('POST', $loc), 405, 'UNSUPPORTED', 'POST on a session';
 };
 
@@ -194,13 +47,13 @@ subtest 'monolithic POST with ?digest=' => sub {
     is $res->header('Location'), "/v2/mono/blobs/$d", 'Location is the blob';
     is $res->header('Docker-Content-Digest'), $d, 'Docker-Content-Digest';
     blob_is $srv, 'mono', $d, $data, 'monolithic blob';
-    ok -f blob_file($srv, $d), 'content file under blobs/';
-    ok -f link_file($srv, 'mono', $d), 'link in the repository';
-    is +(stat blob_file($srv, $d))[3], 2, 'the repository link is a hard link to the content';
+    ok -f blob_path($srv, $d), 'content file under blobs/';
+    ok -f link_path($srv, 'mono', '_blobs', $d), 'link in the repository';
+    is +(stat blob_path($srv, $d))[3], 2, 'the repository link is a hard link to the content';
 
     $res = $srv->req('POST', "/v2/mono/blobs/uploads/?digest=$d", body => $data);
     is_status $res, 201, 'the same blob pushed again';
-    is +(stat blob_file($srv, $d))[3], 2, 'still one content file and one link';
+    is +(stat blob_path($srv, $d))[3], 2, 'still one content file and one link';
     blob_is $srv, 'mono', $d, $data, 'pushed twice';
 
     my $more = random_bytes(3000);
@@ -208,20 +61,17 @@ subtest 'monolithic POST with ?digest=' => sub {
         chunked => [ substr($more, 0, 1000), substr($more, 1000) ], pause => 0.02);
     is_status $res, 201, 'monolithic POST with a chunked body';
     blob_is $srv, 'mono', sha256($more), $more, 'chunked monolithic blob';
-
-    is_error $srv->req('POST', '/v2/mono/blobs/uploads/?digest=sha256:xyz', body => 'abc'), 400,
-        'DIGEST_INVALID', 'monolithic POST with a malformed digest';
 };
 
 subtest 'monolithic POST with a wrong digest stores nothing' => sub {
     my $data = random_bytes(5000);
-    my @uploads = files_under($srv, '_uploads');
+    my @uploads = files_under($srv->storage . '/_uploads');
     my $res = $srv->req('POST', "/v2/monobad/blobs/uploads/?digest=$ZERO", body => $data);
     is_error $res, 400, 'DIGEST_INVALID', 'declared digest differs from the body';
-    ok !-e blob_file($srv, $ZERO), 'no content file for the declared digest';
-    ok !-e blob_file($srv, sha256($data)), 'no content file for the actual digest';
-    is_deeply [ files_under($srv, 'repositories/monobad') ], [], 'nothing in the repository';
-    is_deeply [ files_under($srv, '_uploads') ], \@uploads, 'no session file left behind';
+    ok !-e blob_path($srv, $ZERO), 'no content file for the declared digest';
+    ok !-e blob_path($srv, sha256($data)), 'no content file for the actual digest';
+    is_deeply [ files_under($srv->storage . '/repositories/monobad') ], [], 'nothing in the repository';
+    is_deeply [ files_under($srv->storage . '/_uploads') ], \@uploads, 'no session file left behind';
     is_error $srv->req('GET', "/v2/monobad/blobs/" . sha256($data)), 404, 'BLOB_UNKNOWN',
         'the content is not readable';
 };
@@ -229,7 +79,7 @@ subtest 'monolithic POST with a wrong digest stores nothing' => sub {
 subtest 'chunked upload in one chunk' => sub {
     my $data = random_bytes(3000);
     my $loc = start_upload($srv, 'chunk/one');
-    my $res = patch($srv, $loc, $data, 0);
+    my $res = patch_chunk($srv, $loc, $data, 0);
     is_status $res, 202, 'PATCH';
     is $res->header('Range'), '0-2999', 'Range covers the chunk';
     is $res->header('Location'), $loc, 'Location of the session';
@@ -251,8 +101,7 @@ subtest 'chunked upload in two chunks' => sub {
     is $res[0]->header('Range'), '0-4095', 'Range after the first chunk';
     is_status $res[1], 202, 'second PATCH';
     is $res[1]->header('Range'), '0-7000', 'Range after the second chunk';
-    is_status close_upload($srv, $loc, sha256($data)), 201, 'closing PUT';
-    blob_is $srv, 'chunk/two', sha256($data), $data, 'two chunks';
+    upload_closes $srv, $loc, 'chunk/two', $data, 'two chunks';
 };
 
 subtest 'chunked upload in 50 chunks of random sizes' => sub {
@@ -272,14 +121,13 @@ subtest 'chunked upload in 50 chunks of random sizes' => sub {
     }
     is_deeply \@bad, [], 'every PATCH: 202, Range 0-<last byte>, Location';
     is status_range($srv, $loc), "0-" . ($total - 1), 'status reports all bytes';
-    is_status close_upload($srv, $loc, sha256($data)), 201, 'closing PUT';
-    blob_is $srv, 'chunk/many', sha256($data), $data, '50 chunks';
+    upload_closes $srv, $loc, 'chunk/many', $data, '50 chunks';
 };
 
 subtest 'closing PUT carrying the last chunk' => sub {
     my $data = random_bytes(6000);
     my $loc = start_upload($srv, 'chunk/last');
-    is_status patch($srv, $loc, substr($data, 0, 2500), 0), 202, 'first chunk by PATCH';
+    is_status patch_chunk($srv, $loc, substr($data, 0, 2500), 0), 202, 'first chunk by PATCH';
     my $res = close_upload($srv, $loc, sha256($data),
         headers => [ 'Content-Range' => '2500-5999' ], body => substr($data, 2500));
     is_status $res, 201, 'PUT with the last chunk';
@@ -309,16 +157,15 @@ subtest 'PATCH with chunked transfer-encoding, appended in order' => sub {
     is_status $res, 202, 'an empty PATCH';
     is $res->header('Range'), '0-' . ($len - 1), 'Range unchanged by it';
     my $data = join '', @parts;
-    is_status close_upload($srv, $loc, sha256($data)), 201, 'closing PUT';
-    blob_is $srv, 'te/chunked', sha256($data), $data, 'chunked PATCHes';
+    upload_closes $srv, $loc, 'te/chunked', $data, 'chunked PATCHes';
 };
 
 subtest 'out-of-order and overlapping chunks are 416, the session stays' => sub {
     my $data = random_bytes(300);
     my $loc = start_upload($srv, 'order/repo');
-    is_status patch($srv, $loc, substr($data, 0, 100), 0), 202, 'first chunk';
+    is_status patch_chunk($srv, $loc, substr($data, 0, 100), 0), 202, 'first chunk';
 
-    my $res = patch($srv, $loc, substr($data, 150, 50), 150);
+    my $res = patch_chunk($srv, $loc, substr($data, 150, 50), 150);
     is_error $res, 416, 'BLOB_UPLOAD_INVALID', 'chunk starting past the end';
     is $res->header('Range'), '0-99', '416 carries the current Range';
     is $res->header('Location'), $loc, '416 carries the Location';
@@ -327,23 +174,22 @@ subtest 'out-of-order and overlapping chunks are 416, the session stays' => sub 
     is_status $res, 204, 'status GET after the 416';
     is $res->header('Range'), '0-99', 'Range unchanged';
 
-    $res = patch($srv, $loc, substr($data, 50, 100), 50);
+    $res = patch_chunk($srv, $loc, substr($data, 50, 100), 50);
     is_error $res, 416, 'BLOB_UPLOAD_INVALID', 'overlapping chunk (starts before the end)';
     is $res->header('Range'), '0-99', 'overlap 416 carries the current Range';
     is status_range($srv, $loc), '0-99', 'Range still unchanged';
 
-    $res = patch($srv, $loc, substr($data, 100), 100);
+    $res = patch_chunk($srv, $loc, substr($data, 100), 100);
     is_status $res, 202, 'the right next chunk is accepted';
     is $res->header('Range'), '0-299', 'Range after it';
-    is_status close_upload($srv, $loc, sha256($data)), 201, 'closing PUT';
-    blob_is $srv, 'order/repo', sha256($data), $data, 'after the rejected chunks';
+    upload_closes $srv, $loc, 'order/repo', $data, 'after the rejected chunks';
 };
 
 subtest 'lying Content-Range is SIZE_INVALID and commits nothing' => sub {
     my $head = random_bytes(100);
     my $tail = random_bytes(50);
     my $loc = start_upload($srv, 'lying/repo');
-    is_status patch($srv, $loc, $head, 0), 202, 'first chunk';
+    is_status patch_chunk($srv, $loc, $head, 0), 202, 'first chunk';
 
     my $res = $srv->req('PATCH', $loc,
         headers => [ 'Content-Range' => '100-149' ], body => substr($tail, 0, 40));
@@ -366,7 +212,7 @@ subtest 'lying Content-Range is SIZE_INVALID and commits nothing' => sub {
     is_error $res, 400, 'SIZE_INVALID', 'chunked body shorter than the range';
     is status_range($srv, $loc), '0-99', 'Range unchanged';
 
-    $res = patch($srv, $loc, substr($tail, 0, 10), 100);
+    $res = patch_chunk($srv, $loc, substr($tail, 0, 10), 100);
     is_status $res, 202, 'a correct chunk (shorter than what the refused ones left) works';
     is $res->header('Range'), '0-109', 'Range after it';
     is -s (session_files($srv, $loc))[0], 110, 'bytes past the accepted ones are cut off';
@@ -376,7 +222,7 @@ subtest 'lying Content-Range is SIZE_INVALID and commits nothing' => sub {
     is_error $res, 400, 'SIZE_INVALID', 'closing PUT with a lying Content-Range';
     is status_range($srv, $loc), '0-109', 'Range unchanged';
 
-    $res = patch($srv, $loc, substr($tail, 10), 110);
+    $res = patch_chunk($srv, $loc, substr($tail, 10), 110);
     is_status $res, 202, 'the next correct chunk';
     is $res->header('Range'), '0-149', 'Range after it';
     is -s (session_files($srv, $loc))[0], 150, 'the data file holds exactly the accepted bytes';
@@ -397,13 +243,13 @@ subtest 'malformed Content-Range is 400 BLOB_UPLOAD_INVALID' => sub {
 subtest 'digest mismatch on the closing PUT drops the session' => sub {
     my $data = random_bytes(2000);
     my $loc = start_upload($srv, 'mismatch/repo');
-    is_status patch($srv, $loc, $data, 0), 202, 'chunk';
+    is_status patch_chunk($srv, $loc, $data, 0), 202, 'chunk';
     my $wrong = sha256($data . 'x');
     my $res = close_upload($srv, $loc, $wrong);
     is_error $res, 400, 'DIGEST_INVALID', 'closing with a digest of other content';
-    ok !-e blob_file($srv, $wrong), 'no content file for the declared digest';
-    ok !-e blob_file($srv, sha256($data)), 'no content file for the actual digest';
-    is_deeply [ files_under($srv, 'repositories/mismatch') ], [], 'no repository link';
+    ok !-e blob_path($srv, $wrong), 'no content file for the declared digest';
+    ok !-e blob_path($srv, sha256($data)), 'no content file for the actual digest';
+    is_deeply [ files_under($srv->storage . '/repositories/mismatch') ], [], 'no repository link';
     is_error $srv->req('GET', $loc), 404, 'BLOB_UPLOAD_UNKNOWN', 'the session is gone';
     ok !-e $_, "$_ removed" for session_files($srv, $loc);
     is_error close_upload($srv, $loc, sha256($data)), 404, 'BLOB_UPLOAD_UNKNOWN',
@@ -414,11 +260,11 @@ subtest 'digest mismatch on the closing PUT drops the session' => sub {
 
 subtest 'closing PUT without or with a malformed ?digest=' => sub {
     my $loc = start_upload($srv, 'nodigest/repo');
-    is_status patch($srv, $loc, 'abcd', 0), 202, 'chunk';
+    is_status patch_chunk($srv, $loc, 'abcd', 0), 202, 'chunk';
     is_error $srv->req('PUT', $loc), 400, 'DIGEST_INVALID', 'PUT without ?digest=';
     is_error close_upload($srv, $loc, 'sha256:xyz'), 400, 'DIGEST_INVALID', 'PUT ?digest=sha256:xyz';
     is_error close_upload($srv, $loc, 'md5:' . ('0' x 32)), 400, 'DIGEST_INVALID', 'PUT ?digest=md5:...';
-    is_deeply [ files_under($srv, 'repositories/nodigest') ], [], 'nothing in the repository';
+    is_deeply [ files_under($srv->storage . '/repositories/nodigest') ], [], 'nothing in the repository';
 };
 
 subtest 'upload status GET and DELETE' => sub {
@@ -428,7 +274,7 @@ subtest 'upload status GET and DELETE' => sub {
     is $res->header('Location'), $loc, 'Location';
     is $res->header('Range'), '0-0', 'Range 0-0';
     is $res->content, '', 'no body';
-    is_status patch($srv, $loc, 'x' x 10, 0), 202, 'chunk';
+    is_status patch_chunk($srv, $loc, 'x' x 10, 0), 202, 'chunk';
     $res = $srv->req('GET', $loc);
     is_status $res, 204, 'status after a chunk';
     is $res->header('Range'), '0-9', 'Range 0-9';
@@ -440,25 +286,25 @@ subtest 'upload status GET and DELETE' => sub {
     is_status $res, 204, 'DELETE cancels';
     is_error $srv->req('GET', $loc), 404, 'BLOB_UPLOAD_UNKNOWN', 'status after DELETE';
     ok !-e $_, "$_ removed" for @files;
-    is_error patch($srv, $loc, 'y', 10), 404, 'BLOB_UPLOAD_UNKNOWN', 'PATCH after DELETE';
+    is_error patch_chunk($srv, $loc, 'y', 10), 404, 'BLOB_UPLOAD_UNKNOWN', 'PATCH after DELETE';
     is_error $srv->req('DELETE', $loc), 404, 'BLOB_UPLOAD_UNKNOWN', 'DELETE again';
 };
 
 subtest 'a session is bound to its repository; ids must be 32 hex' => sub {
     my $loc = start_upload($srv, 'owner/repo');
-    is_status patch($srv, $loc, 'abcd', 0), 202, 'chunk in the owning repository';
+    is_status patch_chunk($srv, $loc, 'abcd', 0), 202, 'chunk in the owning repository';
     my $id = session_id($loc);
     for my $other ('other', 'owner', 'owner/repo/sub', 'owner/rep') {
         my $oloc = "/v2/$other/blobs/uploads/$id";
         is_error $srv->req('GET', $oloc), 404, 'BLOB_UPLOAD_UNKNOWN', "GET through $other";
-        is_error patch($srv, $oloc, 'efgh', 4), 404, 'BLOB_UPLOAD_UNKNOWN', "PATCH through $other";
+        is_error patch_chunk($srv, $oloc, 'efgh', 4), 404, 'BLOB_UPLOAD_UNKNOWN', "PATCH through $other";
         is_error close_upload($srv, $oloc, sha256('abcd')), 404, 'BLOB_UPLOAD_UNKNOWN',
             "PUT through $other";
         is_error $srv->req('DELETE', $oloc), 404, 'BLOB_UPLOAD_UNKNOWN', "DELETE through $other";
     }
     ok -f $_, "$_ still exists" for session_files($srv, $loc);
     is status_range($srv, $loc), '0-3', 'the session is untouched';
-    is_deeply [ files_under($srv, 'repositories/other') ], [], 'nothing stored in the other repository';
+    is_deeply [ files_under($srv->storage . '/repositories/other') ], [], 'nothing stored in the other repository';
 
     for my $bad (uc($id), substr($id, 1), $id . '0', 'g' . substr($id, 1), 'xyz', 'z' x 32) {
         is_error $srv->req('GET', "/v2/owner/repo/blobs/uploads/$bad"), 404, 'BLOB_UPLOAD_UNKNOWN',
@@ -478,8 +324,8 @@ subtest '?digest-algorithm=sha512' => sub {
     is_status $res, 201, 'closing with the sha512 digest';
     is $res->header('Location'), "/v2/sha512/repo/blobs/$d", 'Location';
     is $res->header('Docker-Content-Digest'), $d, 'Docker-Content-Digest';
-    ok -f blob_file($srv, $d), 'content under blobs/sha512/';
-    ok -f link_file($srv, 'sha512/repo', $d), 'link under _blobs/sha512/';
+    ok -f blob_path($srv, $d), 'content under blobs/sha512/';
+    ok -f link_path($srv, 'sha512/repo', '_blobs', $d), 'link under _blobs/sha512/';
     $res = $srv->req('GET', "/v2/sha512/repo/blobs/$d");
     is_status $res, 200, 'GET by sha512 digest';
     ok $res->content eq $data, 'content equal';
@@ -491,19 +337,14 @@ subtest '?digest-algorithm=sha512' => sub {
     blob_is $srv, 'sha512/repo', sha512($mono), $mono, 'monolithic sha512 blob';
 
     $loc = start_upload($srv, 'sha512/repo', 'digest-algorithm=sha512');
-    is_status patch($srv, $loc, $data, 0), 202, 'PATCH';
+    is_status patch_chunk($srv, $loc, $data, 0), 202, 'PATCH';
     is_error close_upload($srv, $loc, sha256($data)), 400, 'DIGEST_INVALID',
         'sha256 close of a sha512 session';
-    ok !-e blob_file($srv, sha256($data)), 'nothing stored under sha256';
+    ok !-e blob_path($srv, sha256($data)), 'nothing stored under sha256';
 
     $loc = start_upload($srv, 'sha512/repo', 'digest-algorithm=sha256');
     is_status close_upload($srv, $loc, sha256('z'), body => 'z'), 201,
         '?digest-algorithm=sha256 is the default algorithm';
-
-    $res = $srv->req('POST', '/v2/sha512/repo/blobs/uploads/?digest-algorithm=md5');
-    is_error $res, 400, 'DIGEST_INVALID', '?digest-algorithm=md5';
-    $res = $srv->req('POST', '/v2/sha512/repo/blobs/uploads/?digest-algorithm=SHA512');
-    is_error $res, 400, 'DIGEST_INVALID', '?digest-algorithm=SHA512 (case matters)';
 };
 
 subtest 'concurrent pushes of the same blob' => sub {
@@ -519,7 +360,7 @@ subtest 'concurrent pushes of the same blob' => sub {
             my $loc = $res->header('Location');
             $rc = 1 unless $res->code == 202 && $loc;
             for (my $pos = 0; !$rc && $pos < length $data; $pos += 131072) {
-                $res = patch($srv, $loc, substr($data, $pos, 131072), $pos);
+                $res = patch_chunk($srv, $loc, substr($data, $pos, 131072), $pos);
                 $rc = 2 unless $res->code == 202;
             }
             $rc ||= close_upload($srv, $loc, $d)->code == 201 ? 0 : 3;
@@ -534,11 +375,11 @@ subtest 'concurrent pushes of the same blob' => sub {
     }
     is_deeply \@rc, [ (0) x $n ], "all $n pushes: 202 for every chunk, 201 on close";
     my ($alg, $hex) = split /:/, $d;
-    is_deeply [ grep { m{/\Q$hex\E$} } files_under($srv, 'blobs') ],
+    is_deeply [ grep { m{/\Q$hex\E$} } files_under($srv->storage . '/blobs') ],
         [ "sha256/" . substr($hex, 0, 2) . "/$hex" ], 'exactly one content file';
-    is_deeply [ files_under($srv, 'repositories/race/repo/_blobs') ], ["sha256/$hex"],
+    is_deeply [ files_under($srv->storage . '/repositories/race/repo/_blobs') ], ["sha256/$hex"],
         'exactly one link in the repository';
-    is +(stat blob_file($srv, $d))[3], 2, 'the content file has two names (content + link)';
+    is +(stat blob_path($srv, $d))[3], 2, 'the content file has two names (content + link)';
     blob_is $srv, 'race/repo', $d, $data, 'raced blob';
 };
 
@@ -550,7 +391,7 @@ subtest 'concurrent PATCH on the same session' => sub {
                  . "Content-Range: 0-19999\r\nContent-Length: 20000\r\n\r\n"
                  . substr($data, 0, 10_000)), 'first PATCH: head and half of its body sent';
     sleep 0.3;
-    my $res = patch($srv, $loc, 'abcd', 0);
+    my $res = patch_chunk($srv, $loc, 'abcd', 0);
     is_error $res, 416, 'BLOB_UPLOAD_INVALID', 'second PATCH while the first is in progress';
     is $res->header('Range'), '0-0', 'busy 416 carries the Range';
     is $res->header('Location'), $loc, 'busy 416 carries the Location';
@@ -562,8 +403,7 @@ subtest 'concurrent PATCH on the same session' => sub {
     $c1->close;
     is_status $res, 202, 'the first PATCH completes';
     is $res->header('Range'), '0-19999', 'with all its bytes';
-    is_status close_upload($srv, $loc, sha256($data)), 201, 'closing PUT';
-    blob_is $srv, 'busy/repo', sha256($data), $data, 'after the refused PATCH';
+    upload_closes $srv, $loc, 'busy/repo', $data, 'after the refused PATCH';
 };
 
 subtest 'a 64 MiB blob in one chunked PATCH' => sub {
@@ -588,8 +428,8 @@ subtest 'a 64 MiB blob in one chunked PATCH' => sub {
     $res = close_upload($srv, $loc, $d);
     is_status $res, 201, 'closing PUT';
     is $res->header('Docker-Content-Digest'), $d, 'digest matches';
-    is -s blob_file($srv, $d), 64 * 1048576, 'content file is 64 MiB';
-    open my $fh, '<:raw', blob_file($srv, $d) or die $!;
+    is -s blob_path($srv, $d), 64 * 1048576, 'content file is 64 MiB';
+    open my $fh, '<:raw', blob_path($srv, $d) or die $!;
     is 'sha256:' . Digest::SHA->new(256)->addfile($fh)->hexdigest, $d, 'stored bytes hash to the digest';
     $res = $srv->req('HEAD', "/v2/large/repo/blobs/$d");
     is $res->header('Content-Length'), 64 * 1048576, 'HEAD reports the size';
@@ -597,15 +437,15 @@ subtest 'a 64 MiB blob in one chunked PATCH' => sub {
 
 subtest 'cross-repository mount' => sub {
     my $data = random_bytes(4000);
-    my $d = push_blob($srv, 'mount/a', $data);
+    my $d = push_blob($srv, 'mount/a', $data)->{digest};
 
     my $res = $srv->req('POST', "/v2/mount/b/blobs/uploads/?mount=$d&from=mount/a");
     is_status $res, 201, 'mount from a repository that has the blob';
     is $res->header('Location'), "/v2/mount/b/blobs/$d", 'Location is the blob in b';
     is $res->header('Docker-Content-Digest'), $d, 'Docker-Content-Digest';
     blob_is $srv, 'mount/b', $d, $data, 'mounted blob';
-    ok -f link_file($srv, 'mount/b', $d), 'link in b';
-    is +(stat blob_file($srv, $d))[3], 3, 'the same content file, linked from a and b';
+    ok -f link_path($srv, 'mount/b', '_blobs', $d), 'link in b';
+    is +(stat blob_path($srv, $d))[3], 3, 'the same content file, linked from a and b';
 
     $res = $srv->req('POST', "/v2/mount/c/blobs/uploads/?mount=$d&from=mount/empty");
     is_status $res, 202, 'mount from a repository without the blob';
@@ -618,17 +458,7 @@ subtest 'cross-repository mount' => sub {
     is_status $res, 202, 'mount without from';
     like $res->header('Location'), qr{^/v2/mount/d/blobs/uploads/[0-9a-f]{32}$}, 'a new session';
     is_error $srv->req('GET', "/v2/mount/d/blobs/$d"), 404, 'BLOB_UNKNOWN', 'never mounted without from';
-    ok !-e link_file($srv, 'mount/d', $d), 'no link in d';
-
-    for my $m ('sha256:xyz', 'md5:' . ('0' x 32), uc($d) =~ s/^SHA256/sha256/r, 'sha256:../../x') {
-        is_error $srv->req('POST', "/v2/mount/e/blobs/uploads/?mount=$m&from=mount/a"), 400,
-            'DIGEST_INVALID', "?mount=$m";
-    }
-    for my $from ('Mount/A', '../mount/a', 'mount//a', '-a', 'mount/a/') {
-        is_error $srv->req('POST', "/v2/mount/e/blobs/uploads/?mount=$d&from=$from"), 400,
-            'NAME_INVALID', "?from=$from";
-    }
-    is_deeply [ files_under($srv, 'repositories/mount/e') ], [], 'nothing linked into e';
+    ok !-e link_path($srv, 'mount/d', '_blobs', $d), 'no link in d';
 };
 
 # --- several workers, reload, restart -------------------------------------
@@ -643,7 +473,7 @@ subtest 'a session survives other workers, a reload and a restart' => sub {
 
     ok $w->reload, 'reload' or diag $w->error;
     is status_range($w, $loc), '0-19999', 'the session is known after the reload';
-    my $res = patch($w, $loc, substr($data, 20_000, 20_000), 20_000);
+    my $res = patch_chunk($w, $loc, substr($data, 20_000, 20_000), 20_000);
     is_status $res, 202, 'chunk after the reload';
     is $res->header('Range'), '0-39999', 'Range';
 
@@ -654,29 +484,28 @@ subtest 'a session survives other workers, a reload and a restart' => sub {
         headers => [ 'Content-Range' => '40000-59999' ], body => substr($data, 40_000));
     is_status $res, 201, 'closed after the restart';
     blob_is $w, 'workers/repo', sha256($data), $data, 'across workers, reload and restart';
-    is $w->crash_lines, '', 'no worker crashed';
+    stops_cleanly $w;
 };
 
 # --- abandoned sessions -------------------------------------------------------
 
 subtest 'abandoned sessions expire and are swept' => sub {
-    (my $conf = $LOCATION) =~ s/(oci_delete on;)/$1\n        oci_upload_timeout 2s;/;
-    my $e = OCI::Harness->start(config => $conf);
+    my $e = OCI::Harness->start(config => registry_conf('oci_delete on;', 'oci_upload_timeout 2s;'));
     my $t0 = time;
     my $idle = start_upload($e, 'expire/repo');
     my $gone = start_upload($e, 'expire/repo');
-    is_status patch($e, $gone, 'abcd', 0), 202, 'a chunk for the session that will expire';
+    is_status patch_chunk($e, $gone, 'abcd', 0), 202, 'a chunk for the session that will expire';
     my $busy = start_upload($e, 'expire/repo');
     my @swept = session_files($e, $idle);
     ok -f $_, "$_ exists" for @swept;
     my @kept;                       # a session in use does not expire
     for my $i (0 .. 2) {
         sleep 1.2;
-        push @kept, patch($e, $busy, "$i", $i)->code;
+        push @kept, patch_chunk($e, $busy, "$i", $i)->code;
     }
     is_deeply \@kept, [ 202, 202, 202 ], 'a session receiving a chunk every 1.2 s stays alive';
     is_error $e->req('GET', $gone), 404, 'BLOB_UPLOAD_UNKNOWN', 'status of an expired session';
-    is_error patch($e, $gone, 'efgh', 4), 404, 'BLOB_UPLOAD_UNKNOWN', 'PATCH of an expired session';
+    is_error patch_chunk($e, $gone, 'efgh', 4), 404, 'BLOB_UPLOAD_UNKNOWN', 'PATCH of an expired session';
     is_error close_upload($e, $gone, sha256('abcd')), 404, 'BLOB_UPLOAD_UNKNOWN',
         'PUT of an expired session';
     my $deadline = time + 6;
@@ -688,11 +517,11 @@ subtest 'abandoned sessions expire and are swept' => sub {
     ok -f $_, "$_ kept" for session_files($e, $busy);
 
     my $fresh = start_upload($e, 'expire/repo');
-    is_status patch($e, $fresh, 'abcd', 0), 202, 'a new session works';
+    is_status patch_chunk($e, $fresh, 'abcd', 0), 202, 'a new session works';
     is_status close_upload($e, $fresh, sha256('abcd')), 201, 'and closes';
     cmp_ok time - $t0, '<', 15, 'bounded time';
 };
 
-is $srv->crash_lines, '', 'no worker crashed';
+stops_cleanly $srv;
 
 done_testing;

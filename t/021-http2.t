@@ -6,24 +6,16 @@ BEGIN { push @INC, 't/lib' }
 use strict;
 use warnings;
 use Test::More;
-use Digest::SHA qw(sha256_hex);
 use File::Temp qw(tempdir);
 use OCI::Harness;
+use OCI::Test;
 
 my $curl = '/usr/bin/curl';
 plan skip_all => 'curl not installed' unless -x $curl;
 
 my $h2_port = OCI::Server::free_port();
 my $srv = OCI::Harness->start(workers => 2, vars => { TEST_NGINX_H2_PORT => $h2_port },
-                              config => <<'CONF');
-    listen 127.0.0.1:$TEST_NGINX_H2_PORT http2;
-
-    location /v2/ {
-        oci_registry on;
-        oci_storage $TEST_NGINX_STORAGE;
-        client_max_body_size 0;
-    }
-CONF
+    config => "    listen 127.0.0.1:\$TEST_NGINX_H2_PORT http2;\n\n" . registry_conf());
 
 my $tmp = tempdir(CLEANUP => 1);
 my $h2 = "http://127.0.0.1:$h2_port";
@@ -40,10 +32,8 @@ sub curl {
     return ($out, $headers, $code // 0);
 }
 
-sub spew { open my $fh, '>:raw', $_[0] or die; print $fh $_[1]; close $fh }
-
-my $blob = join '', map { chr int rand 256 } 1 .. 3_000_000;
-my $d = 'sha256:' . sha256_hex($blob);
+my $blob = random_bytes(3_000_000);
+my $d = sha256($blob);
 spew("$tmp/blob", $blob);
 spew("$tmp/c1", substr $blob, 0, 1_000_000);
 spew("$tmp/c2", substr $blob, 1_000_000);
@@ -78,6 +68,6 @@ for my $repo (qw(mono chunked)) {
 is $code, 400, 'errors over HTTP/2';
 like $out, qr/"code":"MANIFEST_INVALID"/, 'with the JSON body';
 
-is $srv->crash_lines, '', 'no worker crashed';
+stops_cleanly $srv;
 
 done_testing;

@@ -9,42 +9,18 @@ use warnings;
 use Test::More;
 use Fcntl qw(:flock O_RDWR O_CREAT);
 use POSIX qw(WNOHANG);
-use Digest::SHA qw(sha256_hex);
-use JSON::XS;
 use Time::HiRes qw(time sleep);
 use OCI::Harness;
+use OCI::Test;
 
-my $srv = OCI::Harness->start(workers => 1, config => <<'CONF');
-    location /v2/ {
-        oci_registry on;
-        oci_storage $TEST_NGINX_STORAGE;
-        oci_delete on;
-        client_max_body_size 0;
-    }
-CONF
+my $srv = OCI::Harness->start(workers => 1, config => registry_conf('oci_delete on;'));
 
-my $JSON = JSON::XS->new->canonical;
-
-sub push_blob {
-    my ($bytes) = @_;
-    my $d = 'sha256:' . sha256_hex($bytes);
-    is $srv->req('POST', "/v2/l/blobs/uploads/?digest=$d", body => $bytes)->code,
-        201, 'blob pushed';
-    return $d;
-}
-
-my $config = push_blob('{"n":1}');
-my $manifest = $JSON->encode({
-    schemaVersion => 2, mediaType => 'application/vnd.oci.image.manifest.v1+json',
-    config => { mediaType => 'application/vnd.oci.image.config.v1+json',
-                digest => $config, size => 7 },
-    layers => [] });
+my $manifest = enc(image_manifest(config => push_blob($srv, 'l', '{"n":1}', OCI_CONFIG),
+                                  layers => []));
 
 sub put_tag {
     my ($tag) = @_;
-    return $srv->req('PUT', "/v2/l/manifests/$tag", body => $manifest,
-                     headers => [ 'Content-Type' =>
-                                  'application/vnd.oci.image.manifest.v1+json' ]);
+    return put_manifest($srv, 'l', $tag, $manifest, OCI_MANIFEST);
 }
 
 is put_tag('first')->code, 201, 'a first tag creates the lock file';
@@ -98,8 +74,7 @@ subtest 'a hold of over a second gives 503 UNAVAILABLE' => sub {
     my $res = put_tag('late');
     my $took = time - $t0;
     is $res->code, 503, '503';
-    my $body = eval { decode_json($res->content) } || {};
-    is $body->{errors}[0]{code}, 'UNAVAILABLE', 'UNAVAILABLE';
+    is error_code($res), 'UNAVAILABLE', 'UNAVAILABLE';
     is $res->header('Retry-After'), '1', 'Retry-After';
     cmp_ok $took, '<', 2.4, 'without waiting for the holder';
     waitpid $pid, 0;
@@ -107,6 +82,6 @@ subtest 'a hold of over a second gives 503 UNAVAILABLE' => sub {
     is put_tag('late')->code, 201, 'and a retry succeeds';
 };
 
-is $srv->crash_lines, '', 'no worker crashed';
+stops_cleanly $srv;
 
 done_testing;

@@ -9,144 +9,30 @@ use strict;
 use warnings;
 use OCI::Harness;
 use OCI::Redis;
+use OCI::Sandbox;
+use OCI::Test;
 use Test::More;
-use Digest::SHA qw(sha256_hex);
-use File::Find ();
-use File::Path qw(make_path remove_tree);
-use File::Temp qw(tempdir);
-use IPC::Run ();
-use JSON::XS;
+use Digest::SHA;
+use JSON::XS qw(decode_json);
 use Time::HiRes qw(time);
 
 my $T0 = time;
 
-sub which {
-    my ($prog) = @_;
-    for my $dir (split /:/, $ENV{PATH} // '/usr/bin:/bin') {
-        return "$dir/$prog" if -x "$dir/$prog";
-    }
-    return undef;
-}
-
 my @missing = grep { !which($_) } qw(skopeo umoci);
 plan skip_all => "@missing not installed (make test installs them)" if @missing;
 
-my $JSON = JSON::XS->new->canonical;
-
-my $LOCATION = <<'CONF';
-    location /v2/ {
-        oci_registry on;
-        oci_storage $TEST_NGINX_STORAGE;
-        oci_delete on;
-        oci_tags_page_size 2;
-        client_max_body_size 0;
-        access_log logs/e2e.log e2e;
-        oci_redis unix:@REDIS@;
-    }
-CONF
-my $HTTP = q{log_format e2e '$request_method $request_uri $status $request_length';};
-
-my $MT_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-my $MT_INDEX    = 'application/vnd.oci.image.index.v1+json';
-my $REF_NAME    = 'org.opencontainers.image.ref.name';
-
-# --- files --------------------------------------------------------------------
-
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<:raw', $file or die "cannot read $file: $!\n";
-    local $/;
-    my $d = <$fh>;
-    return $d // '';
-}
-
-sub spew {
-    my ($file, $data) = @_;
-    open my $fh, '>:raw', $file or die "cannot write $file: $!\n";
-    print {$fh} $data;
-    close $fh or die "cannot write $file: $!\n";
-}
-
-sub random_bytes {
-    my ($n) = @_;
-    my $s = pack 'N*', map { int rand 4294967296 } 1 .. int($n / 4) + 1;
-    return substr $s, 0, $n;
-}
+my $REF_NAME = 'org.opencontainers.image.ref.name';
 
 sub file_sha256 {
     my ($file) = @_;
     return Digest::SHA->new(256)->addfile($file, 'b')->hexdigest;
 }
 
-# --- the scratch directory ------------------------------------------------------
-#
 # skopeo keeps a blob-info cache (which repositories of which registry hold
-# a digest; it is what makes it try cross-repository mounts). For a normal
-# user it lives under $HOME, which we point into the scratch directory. For
-# root it is /var/lib/containers/cache whatever $HOME says, so as root skopeo
-# runs as nobody (setpriv), with the scratch directory (in /tmp, which
-# nobody can reach) handed to nobody.
-
-my @AS_USER;
-my ($UID, $GID);
-if ($> == 0) {
-    my @pw = getpwnam('nobody');
-    if (@pw && which('setpriv')) {
-        ($UID, $GID) = @pw[2, 3];
-        @AS_USER = ('setpriv', "--reuid=$UID", "--regid=$GID", '--clear-groups', '--');
-    } else {
-        diag 'running skopeo as root: its blob-info cache is /var/lib/containers/cache';
-    }
-}
-my $TMP = @AS_USER ? tempdir('oci-e2e-XXXXXX', DIR => '/tmp')
-                   : tempdir('oci-e2e-XXXXXX', TMPDIR => 1);
-make_path(map { "$TMP/$_" } qw(home run config skopeo-tmp));
-chmod 0700, "$TMP/run";
-spew("$TMP/auth.json", qq({"auths":{}}\n));
-spew("$TMP/registries.conf", "# private, empty: no mirrors, no search registries\n");
-
-my %ENV_SKOPEO = (
-    HOME                       => "$TMP/home",
-    XDG_RUNTIME_DIR            => "$TMP/run",
-    XDG_CONFIG_HOME            => "$TMP/config",
-    XDG_DATA_HOME              => "$TMP/home/.local/share",
-    XDG_CACHE_HOME             => "$TMP/home/.cache",
-    REGISTRY_AUTH_FILE         => "$TMP/auth.json",
-    CONTAINERS_REGISTRIES_CONF => "$TMP/registries.conf",
-    TMPDIR                     => "$TMP/skopeo-tmp",
-);
-
-sub give_scratch_away {
-    return unless defined $UID;
-    File::Find::find({ no_chdir => 1, wanted => sub { chown $UID, $GID, $_ } }, $TMP);
-}
-
-# Runs a command (bounded in time); returns (exit status, stdout, stderr).
-sub run_cmd {
-    my ($cmd, %o) = @_;
-    my ($out, $err) = ('', '');
-    local @ENV{ keys %{ $o{env} || {} } } = values %{ $o{env} || {} };
-    my $ok = eval {
-        IPC::Run::run($cmd, \undef, \$out, \$err, IPC::Run::timeout($o{timeout} // 60));
-        1;
-    };
-    return (-1, $out, "$err\n$@") unless $ok;
-    return ($? >> 8, $out, $err);
-}
-
-sub skopeo {
-    my (@args) = @_;
-    return run_cmd([ @AS_USER, 'skopeo', '--insecure-policy', '--tmpdir', "$TMP/skopeo-tmp",
-                     @args ], env => \%ENV_SKOPEO);
-}
-
-# skopeo must succeed: one test, with its stderr on failure.
-sub skopeo_ok {
-    my ($what, @args) = @_;
-    my ($rc, $out, $err) = skopeo(@args);
-    ok $rc == 0, $what or diag "skopeo @args\nexit $rc\n$err";
-    return $rc == 0 ? $out : undef;
-}
+# a digest; it is what makes it try cross-repository mounts): the sandbox
+# keeps it in its scratch directory.
+my $SB = OCI::Sandbox->new('oci-e2e');
+my $TMP = $SB->dir;
 
 sub umoci {
     my (@args) = @_;
@@ -167,7 +53,7 @@ sub layout_ref {
     return $d;
 }
 
-sub blob_path {
+sub layout_blob {
     my ($layout, $digest) = @_;
     my ($alg, $hex) = split /:/, $digest, 2;
     return "$layout/blobs/$alg/$hex";
@@ -183,23 +69,23 @@ sub add_index {
         my ($ref, $os, $arch) = @$r;
         my $d = layout_ref($layout, $ref) or die "no $ref in $layout\n";
         push @manifests, {
-            mediaType => $d->{mediaType} // $MT_MANIFEST,
+            mediaType => $d->{mediaType} // OCI_MANIFEST,
             digest    => $d->{digest},
             size      => $d->{size},
             platform  => { os => $os, architecture => $arch },
         };
     }
-    my $body = $JSON->encode({ schemaVersion => 2, mediaType => $MT_INDEX,
+    my $body = enc({ schemaVersion => 2, mediaType => OCI_INDEX,
                                manifests => \@manifests });
-    my $digest = 'sha256:' . sha256_hex($body);
-    spew(blob_path($layout, $digest), $body);
+    my $digest = sha256($body);
+    spew(layout_blob($layout, $digest), $body);
 
     my $index = layout_index($layout);
     $index->{manifests} = [ grep { ($_->{annotations}{$REF_NAME} // '') ne $name }
                             @{ $index->{manifests} } ];
-    push @{ $index->{manifests} }, { mediaType => $MT_INDEX, digest => $digest,
+    push @{ $index->{manifests} }, { mediaType => OCI_INDEX, digest => $digest,
         size => length $body, annotations => { $REF_NAME => $name } };
-    spew("$layout/index.json.tmp", $JSON->encode($index));
+    spew("$layout/index.json.tmp", enc($index));
     rename "$layout/index.json.tmp", "$layout/index.json" or die "rename: $!\n";
     return $digest;
 }
@@ -209,7 +95,7 @@ sub reachable {
     my ($layout, $digest, $seen) = @_;
     $seen //= {};
     return $seen if $seen->{$digest}++;
-    my $m = decode_json(slurp(blob_path($layout, $digest)));
+    my $m = decode_json(slurp(layout_blob($layout, $digest)));
     if ($m->{manifests}) {
         reachable($layout, $_->{digest}, $seen) for @{ $m->{manifests} };
     } else {
@@ -242,12 +128,12 @@ for my $arch (qw(amd64 arm64)) {
 }
 umoci('gc', '--layout', $SRC);
 my $INDEX = add_index($SRC, 'multi', [ 'amd64', 'linux', 'amd64' ], [ 'arm64', 'linux', 'arm64' ]);
-give_scratch_away();
+$SB->give_away;
 
 my $IMAGE = layout_ref($SRC, 'image')->{digest};
 my $AMD   = layout_ref($SRC, 'amd64')->{digest};
 my $ARM   = layout_ref($SRC, 'arm64')->{digest};
-my $image_m = decode_json(slurp(blob_path($SRC, $IMAGE)));
+my $image_m = decode_json(slurp(layout_blob($SRC, $IMAGE)));
 is scalar @{ $image_m->{layers} }, 2, 'umoci built an image of two layers';
 cmp_ok $image_m->{layers}[0]{size}, '>', 8 * 1024 * 1024, 'its first layer is over 8 MiB';
 
@@ -255,26 +141,27 @@ cmp_ok $image_m->{layers}[0]{size}, '>', 8 * 1024 * 1024, 'its first layer is ov
 
 # the referrers index, for the artifact with a subject
 my $redis = OCI::Redis->start or BAIL_OUT('redis-server is needed');
-$LOCATION =~ s/\@REDIS\@/$redis->socket/e;
 
-my $srv = OCI::Harness->start(config => $LOCATION, http_config => $HTTP, workers => 2,
-                              log_level => 'info');
+my $srv = OCI::Harness->start(workers => 2, log_level => 'info',
+    http_config => q{log_format e2e '$request_method $request_uri $status $request_length';},
+    config => registry_conf('oci_delete on;', 'oci_tags_page_size 2;',
+                            'access_log logs/e2e.log e2e;', 'oci_redis unix:' . $redis->socket . ';'));
 my $E2E_LOG = $srv->path('logs', 'e2e.log');
 my $REG = '127.0.0.1:' . $srv->port;
 my @NOTLS = ('--tls-verify=false');
 
 sub registry_digest {
     my ($ref) = @_;
-    my ($rc, $out, $err) = skopeo('inspect', @NOTLS, '--raw', "docker://$REG/$ref");
-    return $rc == 0 ? ('sha256:' . sha256_hex($out), $out) : ('', $err);
+    my ($rc, $out, $err) = $SB->run('skopeo', 'inspect', @NOTLS, '--raw', "docker://$REG/$ref");
+    return $rc == 0 ? (sha256($out), $out) : ('', $err);
 }
 sub digest_of { (registry_digest(@_))[0] }
 
 # --- push ---------------------------------------------------------------------
 
-skopeo_ok('push the image', 'copy', '--preserve-digests', '--dest-tls-verify=false',
+$SB->run_ok('push the image', 'skopeo', 'copy', '--preserve-digests', '--dest-tls-verify=false',
           "oci:$SRC:image", "docker://$REG/e2e/image:v1");
-skopeo_ok('push the index with --all', 'copy', '--all', '--preserve-digests',
+$SB->run_ok('push the index with --all', 'skopeo', 'copy', '--all', '--preserve-digests',
           '--dest-tls-verify=false', "oci:$SRC:multi", "docker://$REG/e2e/multi:v1");
 
 # skopeo streams a blob as one PATCH (chunked transfer encoding)
@@ -285,23 +172,25 @@ is scalar @big, 1, 'the big layer went through one PATCH of over 9 MiB (202)'
 
 my ($got, $raw) = registry_digest('e2e/image:v1');
 is $got, $IMAGE, 'image manifest digest through the registry equals the pushed one';
-is $raw, slurp(blob_path($SRC, $IMAGE)), 'and so are its bytes';
+is $raw, slurp(layout_blob($SRC, $IMAGE)), 'and so are its bytes';
 ($got, $raw) = registry_digest('e2e/multi:v1');
 is $got, $INDEX, 'index digest through the registry equals the pushed one';
 is(digest_of("e2e/multi\@$ARM"), $ARM, 'the arm64 manifest is there by digest');
 
-my $out = skopeo_ok('inspect --format {{.Digest}}', 'inspect', @NOTLS, '--format', '{{.Digest}}',
+my $out = $SB->run_ok('inspect --format {{.Digest}}', 'skopeo', 'inspect', @NOTLS,
+                      '--format', '{{.Digest}}',
                     "docker://$REG/e2e/image:v1");
 is +($out // '') =~ s/\s+\z//r, $IMAGE, 'inspect reports the pushed digest';
 
-$out = skopeo_ok('inspect the image', 'inspect', @NOTLS, "docker://$REG/e2e/image:v1");
+$out = $SB->run_ok('inspect the image', 'skopeo', 'inspect', @NOTLS, "docker://$REG/e2e/image:v1");
 my $info = eval { decode_json($out // '') } || {};
 is_deeply [ $info->{Os}, $info->{Architecture}, scalar @{ $info->{Layers} || [] } ],
           [ 'linux', 'amd64', 2 ], 'inspect: linux/amd64, two layers';
 is_deeply $info->{Layers}, [ map { $_->{digest} } @{ $image_m->{layers} } ],
           'inspect: the layers pushed';
 
-$out = skopeo_ok('inspect the index for arm64', '--override-arch', 'arm64', 'inspect', @NOTLS,
+$out = $SB->run_ok('inspect the index for arm64', 'skopeo', '--override-arch', 'arm64',
+                  'inspect', @NOTLS,
                  "docker://$REG/e2e/multi:v1");
 $info = eval { decode_json($out // '') } || {};
 is $info->{Architecture}, 'arm64', 'the index resolves to the arm64 image';
@@ -309,11 +198,11 @@ is $info->{Architecture}, 'arm64', 'the index resolves to the arm64 image';
 # three more tags, so that the list takes two pages of 2 (Link: rel="next")
 for my $tag (qw(v2 v3 v4)) {
     my $res = $srv->req('PUT', "/v2/e2e/image/manifests/$tag",
-                        body => slurp(blob_path($SRC, $IMAGE)),
-                        headers => [ 'Content-Type' => $MT_MANIFEST ]);
+                        body => slurp(layout_blob($SRC, $IMAGE)),
+                        headers => [ 'Content-Type' => OCI_MANIFEST ]);
     is $res->code, 201, "tag $tag added by PUT";
 }
-$out = skopeo_ok('list-tags', 'list-tags', @NOTLS, "docker://$REG/e2e/image");
+$out = $SB->run_ok('list-tags', 'skopeo', 'list-tags', @NOTLS, "docker://$REG/e2e/image");
 $info = eval { decode_json($out // '') } || {};
 is_deeply $info->{Tags}, [qw(v1 v2 v3 v4)], 'list-tags follows the pages and lists all tags';
 
@@ -323,29 +212,29 @@ is_deeply $info->{Tags}, [qw(v1 v2 v3 v4)], 'list-tags follows the pages and lis
 # config, one layer, an artifactType, and the image as its subject.
 sub add_artifact {
     my ($layout, $name, $subject) = @_;
-    my $empty = 'sha256:' . sha256_hex('{}');
-    spew(blob_path($layout, $empty), '{}');
+    my $empty = sha256('{}');
+    spew(layout_blob($layout, $empty), '{}');
     my $payload = "signature of $subject->{digest} " . rand();
-    my $pd = 'sha256:' . sha256_hex($payload);
-    spew(blob_path($layout, $pd), $payload);
-    my $body = $JSON->encode({
-        schemaVersion => 2, mediaType => $MT_MANIFEST,
+    my $pd = sha256($payload);
+    spew(layout_blob($layout, $pd), $payload);
+    my $body = enc({
+        schemaVersion => 2, mediaType => OCI_MANIFEST,
         artifactType => 'application/vnd.example.signature',
         config => { mediaType => 'application/vnd.oci.empty.v1+json',
                     digest => $empty, size => 2 },
         layers => [ { mediaType => 'application/vnd.example.signature.v1',
                       digest => $pd, size => length $payload } ],
-        subject => { mediaType => $subject->{mediaType} // $MT_MANIFEST,
+        subject => { mediaType => $subject->{mediaType} // OCI_MANIFEST,
                      digest => $subject->{digest}, size => $subject->{size} },
         annotations => { 'org.example.signer' => 'e2e' } });
-    my $digest = 'sha256:' . sha256_hex($body);
-    spew(blob_path($layout, $digest), $body);
+    my $digest = sha256($body);
+    spew(layout_blob($layout, $digest), $body);
     my $index = layout_index($layout);
-    push @{ $index->{manifests} }, { mediaType => $MT_MANIFEST, digest => $digest,
+    push @{ $index->{manifests} }, { mediaType => OCI_MANIFEST, digest => $digest,
         size => length $body, annotations => { $REF_NAME => $name } };
-    spew("$layout/index.json.tmp", $JSON->encode($index));
+    spew("$layout/index.json.tmp", enc($index));
     rename "$layout/index.json.tmp", "$layout/index.json" or die "rename: $!\n";
-    give_scratch_away();
+    $SB->give_away;
     return ($digest, length $body);
 }
 
@@ -353,14 +242,14 @@ my ($SIG, $SIG_SIZE) = add_artifact($SRC, 'sig', layout_ref($SRC, 'image'));
 my $res = $srv->req('GET', "/v2/e2e/image/referrers/$IMAGE");
 is_deeply decode_json($res->content)->{manifests}, [], 'no referrers before the artifact';
 
-skopeo_ok('push the artifact', 'copy', '--preserve-digests', '--dest-tls-verify=false',
+$SB->run_ok('push the artifact', 'skopeo', 'copy', '--preserve-digests', '--dest-tls-verify=false',
           "oci:$SRC:sig", "docker://$REG/e2e/image:sig");
 is digest_of('e2e/image:sig'), $SIG, 'the artifact digest round-trips';
 
 $res = $srv->req('GET', "/v2/e2e/image/referrers/$IMAGE");
 is $res->code, 200, 'referrers of the image: 200';
 is_deeply decode_json($res->content)->{manifests}, [ {
-    mediaType => $MT_MANIFEST, digest => $SIG, size => $SIG_SIZE,
+    mediaType => OCI_MANIFEST, digest => $SIG, size => $SIG_SIZE,
     artifactType => 'application/vnd.example.signature',
     annotations => { 'org.example.signer' => 'e2e' } } ],
     'the artifact is listed with its artifactType and annotations';
@@ -395,11 +284,11 @@ sub same_layout {
 
 my $OUT1 = "$TMP/pulled-image";
 my $OUT2 = "$TMP/pulled-multi";
-if (skopeo_ok('pull the image', 'copy', '--preserve-digests', '--src-tls-verify=false',
+if ($SB->run_ok('pull the image', 'skopeo', 'copy', '--preserve-digests', '--src-tls-verify=false',
               "docker://$REG/e2e/image:v1", "oci:$OUT1:image")) {
     same_layout($OUT1, 'image', $IMAGE, 'image');
 }
-if (skopeo_ok('pull the index with --all', 'copy', '--all', '--preserve-digests',
+if ($SB->run_ok('pull the index with --all', 'skopeo', 'copy', '--all', '--preserve-digests',
               '--src-tls-verify=false', "docker://$REG/e2e/multi:v1", "oci:$OUT2:multi")) {
     same_layout($OUT2, 'multi', $INDEX, 'index');
 }
@@ -407,7 +296,7 @@ if (skopeo_ok('pull the index with --all', 'copy', '--all', '--preserve-digests'
 # --- a third repository: skopeo mounts what its cache says e2e/image has ---------
 
 my $access_off = -s $E2E_LOG || 0;
-skopeo_ok('push the image to a third repository', 'copy', '--preserve-digests',
+$SB->run_ok('push the image to a third repository', 'skopeo', 'copy', '--preserve-digests',
           '--dest-tls-verify=false', "oci:$SRC:image", "docker://$REG/e2e/third:v1");
 is(digest_of('e2e/third:v1'), $IMAGE, 'third repository: same manifest digest');
 
@@ -428,14 +317,14 @@ is scalar @shared, scalar @blobs, 'as the same files as in e2e/image (hard links
 
 # --- delete -------------------------------------------------------------------
 
-skopeo_ok('skopeo delete', 'delete', @NOTLS, "docker://$REG/e2e/third:v1");
+$SB->run_ok('skopeo delete', 'skopeo', 'delete', @NOTLS, "docker://$REG/e2e/third:v1");
 $res = $srv->req('HEAD', "/v2/e2e/third/manifests/$IMAGE");
 is $res->code, 404, 'the deleted manifest is gone by digest';
 $res = $srv->req('GET', '/v2/e2e/third/manifests/v1');
 is $res->code, 404, 'and by tag';
-my ($rc) = skopeo('inspect', @NOTLS, '--raw', "docker://$REG/e2e/third:v1");
+my ($rc) = $SB->run('skopeo', 'inspect', @NOTLS, '--raw', "docker://$REG/e2e/third:v1");
 isnt $rc, 0, 'skopeo inspect fails after the delete';
-skopeo_ok('skopeo delete of the index', 'delete', @NOTLS, "docker://$REG/e2e/multi:v1");
+$SB->run_ok('skopeo delete of the index', 'skopeo', 'delete', @NOTLS, "docker://$REG/e2e/multi:v1");
 is $srv->req('HEAD', "/v2/e2e/multi/manifests/$INDEX")->code, 404, 'the index is gone';
 is $srv->req('HEAD', "/v2/e2e/multi/manifests/$ARM")->code, 200,
     'the manifests it listed stay (by digest)';
@@ -445,22 +334,7 @@ is $res->code, 200, 'and so are its blobs';
 
 # --- the server ---------------------------------------------------------------
 
-is $srv->crash_lines, '', 'no worker crashed';
-my @bad = grep { /\[(?:crit|alert|emerg)\]/ } split /^/m, $srv->error_log;
-is_deeply \@bad, [], 'no crit/alert/emerg in error.log';
-is $srv->stop, 0, 'nginx exits cleanly';
-is $srv->valgrind_errors, '', 'valgrind is happy (when used)';
+stops_cleanly $srv;
 
 note sprintf 'took %.1f s', time - $T0;
 done_testing;
-
-END {
-    # keep the scratch directory of a failed run for a look
-    if ($TMP && -d $TMP) {
-        if ($ENV{TEST_NGINX_NO_CLEAN} || !Test::More->builder->is_passing) {
-            Test::More::diag("scratch directory kept: $TMP");
-        } else {
-            remove_tree($TMP);
-        }
-    }
-}

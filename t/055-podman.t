@@ -22,24 +22,15 @@ BEGIN { push @INC, 't/lib' }
 use strict;
 use warnings;
 use OCI::Harness;
+use OCI::Sandbox;
+use OCI::Test;
 use Test::More;
 use Digest::SHA qw(sha256_hex);
-use File::Find ();
-use File::Path qw(make_path remove_tree);
-use File::Temp qw(tempdir);
-use IPC::Run ();
-use JSON::XS;
+use File::Path qw(make_path);
+use JSON::XS qw(decode_json);
 use Time::HiRes qw(time sleep);
 
 my $T0 = time;
-
-sub which {
-    my ($prog) = @_;
-    for my $dir (split /:/, $ENV{PATH} // '/usr/bin:/bin') {
-        return "$dir/$prog" if -x "$dir/$prog";
-    }
-    return undef;
-}
 
 plan skip_all => 'htpasswd not installed (apache2-utils; make test installs it)'
     unless which('htpasswd');
@@ -48,81 +39,16 @@ my @skopeo_missing = grep { !which($_) } qw(skopeo umoci);
 plan skip_all => "neither podman/buildah nor skopeo/umoci are installed"
     if @podman_missing && @skopeo_missing;
 
-my $MT_OCI    = 'application/vnd.oci.image.manifest.v1+json';
-my $MT_INDEX  = 'application/vnd.oci.image.index.v1+json';
-my $MT_DOCKER = 'application/vnd.docker.distribution.manifest.v2+json';
-my $MT_LIST   = 'application/vnd.docker.distribution.manifest.list.v2+json';
-my $ACCEPT    = join ', ', $MT_OCI, $MT_INDEX, $MT_DOCKER, $MT_LIST;
-
-# --- files and commands --------------------------------------------------------
-
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<:raw', $file or return '';
-    local $/;
-    my $d = <$fh>;
-    return $d // '';
-}
-
-sub spew {
-    my ($file, $data) = @_;
-    open my $fh, '>:raw', $file or die "cannot write $file: $!\n";
-    print {$fh} $data;
-    close $fh or die "cannot write $file: $!\n";
-}
-
-sub random_bytes {
-    my ($n) = @_;
-    my $s = pack 'N*', map { int rand 4294967296 } 1 .. int($n / 4) + 1;
-    return substr $s, 0, $n;
-}
-
-# Runs a command (bounded in time); returns (exit status, stdout, stderr).
-sub run_cmd {
-    my ($cmd, %o) = @_;
-    my ($out, $err) = ('', '');
-    my $in = $o{stdin};
-    local @ENV{ keys %{ $o{env} || {} } } = values %{ $o{env} || {} };
-    my $ok = eval {
-        IPC::Run::run($cmd, \$in, \$out, \$err, IPC::Run::timeout($o{timeout} // 60));
-        1;
-    };
-    return (-1, $out, "$err\n$@") unless $ok;
-    return ($? >> 8, $out, $err);
-}
-
-# The rootless tools repeat warnings about missing subuid ranges (nobody
-# has none: they fall back to a single-ID mapping, which is all an image
-# built from scratch needs). Leave them out of diagnostics.
-sub quiet {
-    my ($err) = @_;
-    return join '', grep { !/level=warning|level=error msg="cannot find UID\/GID/ }
-        split /^/m, $err // '';
-}
+my $ACCEPT = join ', ', OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST;
 
 # --- the scratch directory ------------------------------------------------------
 #
-# As root, the tools run as nobody (setpriv): root's podman and buildah
-# keep their blob-info cache in /var/lib/containers/cache and network
-# state under /etc/containers and /run/containers whatever the options say.
-# Rootless, everything follows HOME, XDG_* and the options below.
+# The sandbox runs the tools as nobody when we are root; their storage
+# (the vfs driver), runroot, tmpdir and policy are in it too.
 
-my (@AS_USER, $UID, $GID);
-if ($> == 0) {
-    my @pw = getpwnam('nobody');
-    if (@pw && which('setpriv')) {
-        ($UID, $GID) = @pw[2, 3];
-        @AS_USER = ('setpriv', "--reuid=$UID", "--regid=$GID", '--clear-groups', '--');
-    } else {
-        diag 'running the clients as root: their caches are under /var/lib/containers';
-    }
-}
-my $TMP = @AS_USER ? tempdir('oci-podman-XXXXXX', DIR => '/tmp')
-                   : tempdir('oci-podman-XXXXXX', TMPDIR => 1);
-make_path(map { "$TMP/$_" } qw(root runroot tmp home run config/containers data cache
-                                ctx skopeo-tmp));
-chmod 0700, "$TMP/run";
-spew("$TMP/registries.conf", "# private, empty: no mirrors, no search registries\n");
+my $SB = OCI::Sandbox->new('oci-podman');
+my $TMP = $SB->dir;
+make_path(map { "$TMP/$_" } qw(root runroot ctx));
 spew("$TMP/storage.conf", <<"CONF");
 [storage]
 driver = "vfs"
@@ -132,59 +58,16 @@ CONF
 spew("$TMP/containers.conf", qq{[engine]\nevents_logger = "none"\n});
 spew("$TMP/config/containers/policy.json",
      qq({"default":[{"type":"insecureAcceptAnything"}]}\n));
-spew("$TMP/auth.json", qq({"auths":{}}\n));
-
-my %ENV_TOOLS = (
-    HOME                       => "$TMP/home",
-    XDG_RUNTIME_DIR            => "$TMP/run",
-    XDG_CONFIG_HOME            => "$TMP/config",
-    XDG_DATA_HOME              => "$TMP/data",
-    XDG_CACHE_HOME             => "$TMP/cache",
-    TMPDIR                     => "$TMP/tmp",
-    REGISTRY_AUTH_FILE         => "$TMP/auth.json",
-    CONTAINERS_REGISTRIES_CONF => "$TMP/registries.conf",
-    CONTAINERS_STORAGE_CONF    => "$TMP/storage.conf",
-    CONTAINERS_CONF            => "$TMP/containers.conf",
-);
-
-sub give_scratch_away {
-    return unless defined $UID;
-    File::Find::find({ no_chdir => 1, wanted => sub { chown $UID, $GID, $_ } }, $TMP);
-}
-
+$SB->env(CONTAINERS_STORAGE_CONF => "$TMP/storage.conf",
+         CONTAINERS_CONF         => "$TMP/containers.conf");
 my @STORE = ('--root', "$TMP/root", '--runroot', "$TMP/runroot", '--storage-driver', 'vfs');
+$SB->prefix(podman => [ @STORE, '--tmpdir', "$TMP/tmp" ]);
+$SB->prefix(buildah => \@STORE);
 
-sub podman {
-    my (@args) = @_;
-    my %o = ref $args[-1] eq 'HASH' ? %{ pop @args } : ();
-    return run_cmd([ @AS_USER, 'podman', @STORE, '--tmpdir', "$TMP/tmp", @args ],
-                   env => \%ENV_TOOLS, %o);
-}
-
-sub buildah {
-    my (@args) = @_;
-    return run_cmd([ @AS_USER, 'buildah', @STORE, @args ], env => \%ENV_TOOLS);
-}
-
-sub skopeo {
-    my (@args) = @_;
-    return run_cmd([ @AS_USER, 'skopeo', '--insecure-policy', '--tmpdir', "$TMP/skopeo-tmp",
-                     @args ], env => \%ENV_TOOLS);
-}
-
-# A tool must succeed: one test, with its stderr on failure; returns stdout
-# (undef on failure). tool_ok strips trailing white space, tool_raw does not.
-sub tool_raw {
-    my ($what, $tool, @args) = @_;
-    my $fn = { podman => \&podman, buildah => \&buildah, skopeo => \&skopeo }->{$tool};
-    my ($rc, $out, $err) = $fn->(@args);
-    ok $rc == 0, $what
-        or diag "$tool @{[ grep { !ref } @args ]}\nexit $rc\n" . quiet($err);
-    return $rc == 0 ? $out // '' : undef;
-}
-
+# A tool must succeed: one test; stdout without trailing white space, or
+# undef.
 sub tool_ok {
-    my $out = tool_raw(@_);
+    my $out = $SB->run_ok(@_);
     return defined $out ? $out =~ s/\s+\z//r : undef;
 }
 
@@ -234,7 +117,7 @@ sub served {
     my $res = $srv->req('GET', "/v2/$repo/manifests/$ref", headers => [ Accept => $ACCEPT, @auth ]);
     return ('', '', '', {}) unless $res->code == 200;
     return ('sha256:' . sha256_hex($res->content), $res->header('Docker-Content-Digest') // '',
-            $res->header('Content-Type') // '', eval { decode_json($res->content) } || {});
+            $res->header('Content-Type') // '', dec($res->content) || {});
 }
 
 # What the auth_basic location answers without credentials.
@@ -251,17 +134,17 @@ if ($ENV{TEST_OCI_NO_PODMAN}) {
 } elsif (@podman_missing) {
     $why_not = "@podman_missing not installed (make test installs them)";
 } else {
-    give_scratch_away();
-    my ($rc, $out, $err) = buildah('from', '--name', 'probe', 'scratch');
+    $SB->give_away;
+    my ($rc, $out, $err) = $SB->run('buildah', 'from', '--name', 'probe', 'scratch');
     if ($rc) {
-        $why_not = "buildah cannot create a working container here (exit $rc): " . quiet($err);
+        $why_not = "buildah cannot create a working container here (exit $rc): " . $SB->quiet($err);
         # the usual reason: no user namespace for a rootless buildah
-        my ($urc, undef, $uerr) = run_cmd([ @AS_USER, 'unshare', '--user', '--map-root-user', 'true' ]);
+        my ($urc, undef, $uerr) = $SB->run('unshare', '--user', '--map-root-user', 'true');
         $why_not .= "; unshare --user fails too (exit $urc): $uerr" if $urc;
     } else {
-        buildah('rm', 'probe');
-        ($rc, $out, $err) = podman('images');
-        $why_not = "podman cannot open its storage here (exit $rc): " . quiet($err) if $rc;
+        $SB->run('buildah', 'rm', 'probe');
+        ($rc, $out, $err) = $SB->run('podman', 'images');
+        $why_not = "podman cannot open its storage here (exit $rc): " . $SB->quiet($err) if $rc;
     }
 }
 diag "podman/buildah part skipped: $why_not" if $why_not;
@@ -277,7 +160,7 @@ sub build_image {
     make_path($ctx);
     spew("$ctx/data.bin", random_bytes($o{size} // 200_000));
     spew("$ctx/hello.txt", "hello from $name " . sha256_hex(random_bytes(32)) . "\n");
-    give_scratch_away();
+    $SB->give_away;
     my $c = tool_ok("buildah from scratch ($name)", 'buildah', 'from', '--name', "wc-$name", 'scratch')
         // return;
     tool_ok("buildah copy ($name)", 'buildah', 'copy', $c, "$ctx/data.bin", "$ctx/hello.txt", '/data/')
@@ -288,14 +171,14 @@ sub build_image {
             '--rm', $c, "localhost/e2e/$name:v1") // return;
     my $out = tool_ok("podman inspect ($name)", 'podman', 'image', 'inspect', "localhost/e2e/$name:v1")
         // return;
-    my $info = (eval { decode_json($out) } || [])->[0] || {};
+    my $info = (dec($out) || [])->[0] || {};
     return $IMG{$name} = { id => $info->{Id}, layers => $info->{RootFS}{Layers} || [] };
 }
 
 sub inspect_image {
     my ($ref) = @_;
-    my ($rc, $out) = podman('image', 'inspect', $ref);
-    return $rc ? {} : (eval { decode_json($out) } || [])->[0] || {};
+    my ($rc, $out) = $SB->run('podman', 'image', 'inspect', $ref);
+    return $rc ? {} : (dec($out) || [])->[0] || {};
 }
 
 sub podman_part {
@@ -315,7 +198,7 @@ sub podman_part {
     my ($sha, $dcd, $ct, $m) = served($open, 'e2e/app', 'v1');
     is $sha, $pushed, 'the registry serves the manifest podman pushed, byte for byte';
     is $dcd, $pushed, 'Docker-Content-Digest agrees';
-    is $ct, $MT_OCI, 'as an OCI image manifest';
+    is $ct, OCI_MANIFEST, 'as an OCI image manifest';
     is slurp($open->storage . '/repositories/e2e/app/_tags/v1') =~ s/\s+\z//r, $pushed,
         'the tag file holds the digest';
     my $log = access_log($open);
@@ -333,7 +216,7 @@ sub podman_part {
     is $info->{Id}, $IMG{app}{id}, 'same image ID (config digest) as built';
     is_deeply $info->{RootFS}{Layers}, $IMG{app}{layers}, 'same layers (diff IDs) as built';
     if (which('skopeo')) {
-        my $out = tool_raw('skopeo inspect --raw', 'skopeo', 'inspect', '--tls-verify=false',
+        my $out = $SB->run_ok('skopeo inspect --raw', 'skopeo', 'inspect', '--tls-verify=false',
                            '--raw', "docker://$REG/e2e/app:v1");
         is 'sha256:' . sha256_hex($out // ''), $pushed, 'skopeo inspect --raw: the same manifest bytes';
     }
@@ -356,7 +239,7 @@ sub podman_part {
     my $dpushed = slurp($ddfile) =~ s/\s+\z//r;
     ($sha, $dcd, $ct) = served($open, 'e2e/docker', 'v1');
     is $sha, $dpushed, 'buildah: the registry serves the pushed manifest';
-    is $ct, $MT_DOCKER, 'as a Docker schema 2 manifest';
+    is $ct, DOCKER_MANIFEST, 'as a Docker schema 2 manifest';
     tool_ok('podman rmi (docker)', 'podman', 'rmi', 'localhost/e2e/docker:v1');
     tool_ok('podman pull (docker)', 'podman', 'pull', '--tls-verify=false', "$REG/e2e/docker:v1");
     $info = inspect_image("$REG/e2e/docker:v1");
@@ -375,7 +258,7 @@ sub podman_part {
     my $mpushed = slurp($mfile) =~ s/\s+\z//r;
     ($sha, $dcd, $ct, $m) = served($open, 'e2e/multi', 'v1');
     is $sha, $mpushed, 'the registry serves the pushed manifest list';
-    like $ct, qr/^\Q$MT_LIST\E$|^\Q$MT_INDEX\E$/, 'as a list/index';
+    like $ct, qr/^(?:\Q${\ DOCKER_LIST}\E|\Q${\ OCI_INDEX}\E)$/, 'as a list/index';
     is_deeply [ sort map { $_->{platform}{architecture} } @{ $m->{manifests} || [] } ],
               [qw(amd64 arm64)], 'of amd64 and arm64';
     for my $d (@{ $m->{manifests} || [] }) {
@@ -393,26 +276,26 @@ sub podman_part {
     my $AUTHFILE = "$TMP/home/podman-auth.json";     # empty: podman wants it to exist
     my @AF = ('--authfile', $AUTHFILE);
     spew($AUTHFILE, qq({"auths":{}}\n));
-    chown $UID, $GID, $AUTHFILE if defined $UID;
-    my ($rc, undef, $err) = podman('login', '--tls-verify=false', @AF, '-u', 'alice',
+    chown $SB->uid, $SB->gid, $AUTHFILE if defined $SB->uid;
+    my ($rc, undef, $err) = $SB->run('podman', 'login', '--tls-verify=false', @AF, '-u', 'alice',
                                    '--password-stdin', $AREG, { stdin => "wrong\n" });
     isnt $rc, 0, 'podman login with a wrong password fails';
     like $err, qr/401|unauthorized|invalid username\/password/i, 'saying the credentials are wrong'
-        or diag quiet($err);
+        or diag $SB->quiet($err);
     unlike slurp($AUTHFILE), qr/\Q$AREG\E/, 'and stores nothing';
 
     $off = length access_log($auth);
-    ($rc, undef, $err) = podman('push', '--tls-verify=false', @AF, "$REG/e2e/app:v1",
+    ($rc, undef, $err) = $SB->run('podman', 'push', '--tls-verify=false', @AF, "$REG/e2e/app:v1",
                                 "docker://$AREG/alice/app:v1");
     isnt $rc, 0, 'podman push without credentials fails';
-    like $err, qr/401|unauthorized|authentication required/i, 'as unauthorized' or diag quiet($err);
+    like $err, qr/401|unauthorized|authentication required/i, 'as unauthorized' or diag $SB->quiet($err);
     $log = substr(access_log($auth), $off);
     like $log, qr{^\S+ /v2/\S* 401 - }m, 'access log: 401 for the anonymous requests';
     unlike $log, qr{ 20[12] }, 'nothing was accepted';
 
     tool_ok('podman login -u alice -p secret', 'podman', 'login', '--tls-verify=false', @AF,
             '-u', 'alice', '-p', 'secret', $AREG) // return;
-    my $stored = eval { decode_json(slurp($AUTHFILE)) } || {};
+    my $stored = dec(slurp($AUTHFILE)) || {};
     ok $stored->{auths}{$AREG}{auth}, 'the credentials are in the private auth file';
     tool_ok('podman push with the stored credentials', 'podman', 'push', '--tls-verify=false', @AF,
             '--digestfile', "$TMP/tmp/auth.digest", "$REG/e2e/app:v1", "docker://$AREG/alice/app:v1")
@@ -431,9 +314,9 @@ sub podman_part {
     is $info->{Id}, $IMG{app}{id}, 'same image ID as built';
 
     tool_ok('podman logout', 'podman', 'logout', @AF, $AREG);
-    ($rc, undef, $err) = podman('pull', '--tls-verify=false', @AF, "$AREG/alice/app:v1");
+    ($rc, undef, $err) = $SB->run('podman', 'pull', '--tls-verify=false', @AF, "$AREG/alice/app:v1");
     isnt $rc, 0, 'after logout a pull is refused';
-    like $err, qr/401|unauthorized|authentication required/i, 'as unauthorized' or diag quiet($err);
+    like $err, qr/401|unauthorized|authentication required/i, 'as unauthorized' or diag $SB->quiet($err);
 }
 
 # --- the fallback: skopeo (login, copy) against the same locations ---------------
@@ -451,7 +334,7 @@ sub skopeo_part {
     my ($rc, undef, $err) = run_cmd([ 'umoci', 'insert', '--image', "$SRC:image", "$TMP/ctx/data.bin",
                                       '/data.bin' ]);
     die "umoci insert: $err" if $rc;
-    give_scratch_away();
+    $SB->give_away;
     my $index = decode_json(slurp("$SRC/index.json"));
     my $digest = $index->{manifests}[0]{digest};
 
@@ -461,19 +344,19 @@ sub skopeo_part {
 
     my $AUTHFILE = "$TMP/home/skopeo-auth.json";
     my @AF = ('--authfile', $AUTHFILE);
-    ($rc, undef, $err) = skopeo('login', '--tls-verify=false', @AF, '-u', 'alice', '-p', 'wrong', $AREG);
+    ($rc, undef, $err) = $SB->run('skopeo', 'login', '--tls-verify=false', @AF, '-u', 'alice', '-p', 'wrong', $AREG);
     isnt $rc, 0, 'skopeo login with a wrong password fails';
     my $off = length access_log($auth);
-    ($rc, undef, $err) = skopeo('copy', '--dest-tls-verify=false', @AF, "oci:$SRC:image",
+    ($rc, undef, $err) = $SB->run('skopeo', 'copy', '--dest-tls-verify=false', @AF, "oci:$SRC:image",
                                 "docker://$AREG/alice/app:v1");
     isnt $rc, 0, 'skopeo copy without credentials fails';
-    like $err, qr/401|unauthorized|authentication required/i, 'as unauthorized' or diag quiet($err);
+    like $err, qr/401|unauthorized|authentication required/i, 'as unauthorized' or diag $SB->quiet($err);
     like substr(access_log($auth), $off), qr{^\S+ /v2/\S* 401 - }m, 'access log: 401';
     tool_ok('skopeo login -u alice -p secret', 'skopeo', 'login', '--tls-verify=false', @AF,
             '-u', 'alice', '-p', 'secret', $AREG) // return;
     tool_ok('skopeo copy with the stored credentials', 'skopeo', 'copy', '--preserve-digests',
             '--dest-tls-verify=false', @AF, "oci:$SRC:image", "docker://$AREG/alice/app:v1") // return;
-    my $out = tool_raw('skopeo inspect --raw with the stored credentials', 'skopeo', 'inspect',
+    my $out = $SB->run_ok('skopeo inspect --raw with the stored credentials', 'skopeo', 'inspect',
                        '--tls-verify=false', @AF, '--raw', "docker://$AREG/alice/app:v1");
     is 'sha256:' . sha256_hex($out // ''), $digest, 'the same manifest bytes come back';
     tool_ok('skopeo copy --creds (no auth file)', 'skopeo', 'copy', '--src-tls-verify=false',
@@ -487,29 +370,17 @@ subtest 'skopeo instead of podman' => \&skopeo_part;
 
 # --- the servers ----------------------------------------------------------------
 
-for my $srv ($open, $auth) {
-    is $srv->crash_lines, '', 'no worker crashed';
-    my @bad = grep { /\[(?:crit|alert|emerg)\]/ } split /^/m, $srv->error_log;
-    is_deeply \@bad, [], 'no crit/alert/emerg in error.log';
-    is $srv->stop, 0, 'nginx exits cleanly';
-    is $srv->valgrind_errors, '', 'valgrind is happy (when used)';
-}
+stops_cleanly $_ for $open, $auth;
 
 note sprintf 'took %.1f s', time - $T0;
 done_testing;
 
 END {
     # rootless podman leaves a pause process (catatonit) holding its user
-    # namespace; it is ours: stop it by its pid
-    if ($TMP && -d $TMP) {
-        for my $pidfile (glob("$TMP/tmp/pause.pid"), glob("$TMP/run/libpod/tmp/pause.pid")) {
-            my ($pid) = slurp($pidfile) =~ /^(\d+)/ or next;
-            kill 'TERM', $pid if slurp("/proc/$pid/cmdline") =~ /catatonit|podman/;
-        }
-        if ($ENV{TEST_NGINX_NO_CLEAN} || !Test::More->builder->is_passing) {
-            Test::More::diag("scratch directory kept: $TMP");
-        } else {
-            remove_tree($TMP);
-        }
+    # namespace; it is ours: stop it by its pid (OCI::Sandbox then removes
+    # the scratch directory)
+    for my $pidfile (glob("$TMP/tmp/pause.pid"), glob("$TMP/run/libpod/tmp/pause.pid")) {
+        my ($pid) = slurp($pidfile) =~ /^(\d+)/ or next;
+        kill 'TERM', $pid if slurp("/proc/$pid/cmdline") =~ /catatonit|podman/;
     }
 }

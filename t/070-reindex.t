@@ -6,107 +6,27 @@ BEGIN { push @INC, 't/lib' }
 use strict;
 use warnings;
 use Test::More;
-use File::Path qw(make_path);
-use File::Spec;
 use File::Temp qw(tempdir);
-use FindBin;
-use IO::Socket::UNIX;
-use IPC::Open3;
-use JSON::XS;
-use Symbol qw(gensym);
-use Time::HiRes qw(sleep);
 use Digest::SHA qw(sha256_hex sha512_hex);
+use OCI::Redis;
+use OCI::Test;
 
-my $REDIS_SERVER = (grep { -x } map { "$_/redis-server" } split /:/, $ENV{PATH})[0];
-plan skip_all => 'redis-server is not installed' unless $REDIS_SERVER;
-
-my $ROOT = File::Spec->rel2abs("$FindBin::Bin/..");
-my $BUILD = $ENV{OCI_BUILD} // 'build';
-$BUILD = "$ROOT/$BUILD" unless File::Spec->file_name_is_absolute($BUILD);
-my $ADMIN = "$BUILD/oci-admin";
-unless (-x $ADMIN) {
-    fail("$ADMIN exists");
-    diag("build it first: make -f tools/tools.mk BUILD=$BUILD");
-    done_testing;
-    exit;
-}
-
-# OCI_VALGRIND=1 runs the tool under valgrind: any error fails the test
-my @WRAP = $ENV{OCI_VALGRIND}
-    ? qw(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite)
-    : ();
-
-use constant {
-    OCI_MANIFEST => 'application/vnd.oci.image.manifest.v1+json',
-    OCI_INDEX    => 'application/vnd.oci.image.index.v1+json',
-    OCI_CONFIG   => 'application/vnd.oci.image.config.v1+json',
-    OCI_EMPTY    => 'application/vnd.oci.empty.v1+json',
-    OCI_LAYER    => 'application/vnd.oci.image.layer.v1.tar+gzip',
-};
+my $redis = OCI::Redis->start or plan skip_all => 'redis-server is not installed';
+need_admin();
 
 my $TMP = tempdir('oci-reindex-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $STORAGE = "$TMP/storage";
-my $SOCK = "$TMP/redis.sock";
-
-# --- redis ------------------------------------------------------------------
-
-my $redis_pid = fork // die "fork: $!";
-if ($redis_pid == 0) {
-    open STDOUT, '>', "$TMP/redis.log";
-    open STDERR, '>&', \*STDOUT;
-    exec $REDIS_SERVER, '--port', '0', '--unixsocket', $SOCK,
-         '--unixsocketperm', '700', '--save', '', '--appendonly', 'no',
-         '--dir', $TMP, '--databases', '4';
-    exit 127;
-}
-
-END { if ($redis_pid) { kill 'TERM', $redis_pid; waitpid $redis_pid, 0 } }
-
-my $R;
-for (1 .. 100) {
-    $R = IO::Socket::UNIX->new(Peer => $SOCK) and last;
-    sleep 0.05;
-}
-$R or BAIL_OUT("redis-server did not start: " . `cat $TMP/redis.log`);
-
-# a minimal RESP client
-sub redis {
-    my @argv = @_;
-    my $cmd = '*' . @argv . "\r\n" . join '', map { '$' . length($_) . "\r\n$_\r\n" } @argv;
-    print $R $cmd;
-    return resp_read();
-}
-
-sub resp_read {
-    my $line = <$R> // die "redis: connection closed";
-    $line =~ s/\r\n$//;
-    my ($t, $v) = (substr($line, 0, 1), substr($line, 1));
-    return $v if $t eq '+' or $t eq ':';
-    die "redis: $v\n" if $t eq '-';
-    if ($t eq '$') {
-        return undef if $v < 0;
-        my $buf = '';
-        read($R, $buf, $v + 2) == $v + 2 or die "redis: short read";
-        return substr($buf, 0, $v);
-    }
-    if ($t eq '*') {
-        return undef if $v < 0;
-        return [ map { resp_read() } 1 .. $v ];
-    }
-    die "redis: unexpected reply $line";
-}
-
-redis('PING') eq 'PONG' or BAIL_OUT('no PONG');
+my $SOCK = $redis->socket;
 
 # every key of the current database: { key => [zset pairs] | {hash} | string }
 sub dump_keys {
     my ($match) = @_;
     my %d;
-    for my $k (@{ redis('KEYS', $match // '*') }) {
-        my $type = redis('TYPE', $k);
-        $d{$k} = $type eq 'zset' ? redis('ZRANGE', $k, 0, -1, 'WITHSCORES')
-               : $type eq 'hash' ? { @{ redis('HGETALL', $k) } }
-               : $type eq 'string' ? redis('GET', $k)
+    for my $k (@{ $redis->call('KEYS', $match // '*') }) {
+        my $type = $redis->call('TYPE', $k);
+        $d{$k} = $type eq 'zset' ? $redis->call('ZRANGE', $k, 0, -1, 'WITHSCORES')
+               : $type eq 'hash' ? { @{ $redis->call('HGETALL', $k) } }
+               : $type eq 'string' ? $redis->call('GET', $k)
                : "<$type>";
     }
     return \%d;
@@ -114,68 +34,25 @@ sub dump_keys {
 
 # --- storage ----------------------------------------------------------------
 
-my $JSON = JSON::XS->new->utf8->canonical;
-
-sub spew {
-    my ($path, $bytes) = @_;
-    (my $dir = $path) =~ s{/[^/]+$}{};
-    make_path($dir);
-    open my $f, '>:raw', $path or die "$path: $!";
-    print $f $bytes;
-    close $f or die "$path: $!";
-}
-
-sub digest_of {
-    my ($bytes, $alg) = @_;
-    $alg //= 'sha256';
-    return "$alg:" . ($alg eq 'sha512' ? sha512_hex($bytes) : sha256_hex($bytes));
-}
-
-sub blob_path {
-    my ($digest) = @_;
-    my ($alg, $hex) = split /:/, $digest;
-    return "$STORAGE/blobs/$alg/" . substr($hex, 0, 2) . "/$hex";
-}
-
-# a manifest pushed to a repository: content in blobs/, a hard link and
-# .type in _manifests/; returns its descriptor
-sub put_manifest {
-    my ($name, $json, $type, %o) = @_;
-    my $digest = $o{digest} // digest_of($json, $o{alg});
-    my ($alg, $hex) = split /:/, $digest;
-    my $blob = blob_path($digest);
-    spew($blob, $json);
-    my $link = "$STORAGE/repositories/$name/_manifests/$alg/$hex";
-    make_path("$STORAGE/repositories/$name/_manifests/$alg");
-    spew("$link.type", $type) unless $o{no_type};
-    link $blob, $link or die "link $link: $!";
-    return { mediaType => $type, digest => $digest, size => length $json };
-}
-
-sub put_tag {
-    my ($name, $tag, $digest) = @_;
-    spew("$STORAGE/repositories/$name/_tags/$tag", $digest);
-}
-
 sub desc_json {
     my ($d) = @_;
     return qq({"mediaType":"$d->{mediaType}","digest":"$d->{digest}","size":$d->{size}});
 }
 
-sub image {
+sub image_json {
     my (%o) = @_;
     my $config = $o{config} // qq({"mediaType":") . OCI_CONFIG . qq(","digest":")
-        . digest_of("config $o{salt}") . qq(","size":42});
+        . sha256("config $o{salt}") . qq(","size":42});
     my $j = qq({"schemaVersion":2,"mediaType":") . OCI_MANIFEST . '"';
     $j .= qq(,"artifactType":"$o{artifactType}") if $o{artifactType};
     $j .= qq(,"config":$config,"layers":[{"mediaType":") . OCI_LAYER
-        . qq(","digest":") . digest_of("layer $o{salt}") . qq(","size":7}]);
+        . qq(","digest":") . sha256("layer $o{salt}") . qq(","size":7}]);
     $j .= qq(,"subject":) . desc_json($o{subject}) if $o{subject};
     $j .= qq(,"annotations":$o{annotations}) if $o{annotations};
     return "$j}";
 }
 
-sub index_of {
+sub index_json {
     my (%o) = @_;
     my $j = qq({"schemaVersion":2,"mediaType":") . OCI_INDEX . '"';
     $j .= qq(,"artifactType":"$o{artifactType}") if $o{artifactType};
@@ -196,82 +73,78 @@ sub expect_desc {
 }
 
 my $EMPTY_CONFIG = qq({"mediaType":") . OCI_EMPTY . qq(","digest":")
-    . digest_of('{}') . qq(","size":2});
+    . sha256('{}') . qq(","size":2});
 
 # library/app, nested: an image and an index as subjects, four referrers
 my $app = 'library/app';
-my $m1 = put_manifest($app, image(salt => 'm1'), OCI_MANIFEST);
-my $i1 = put_manifest($app, index_of(manifests => [$m1]), OCI_INDEX);
+my $m1 = store_manifest($STORAGE, $app, image_json(salt => 'm1'));
+my $i1 = store_manifest($STORAGE, $app, index_json(manifests => [$m1]));
 
 my $r1_ann = '{"org.example.b":"2","org.example.a":"1"}';
-my $r1 = put_manifest($app, image(salt => 'r1', config => $EMPTY_CONFIG,
+my $r1 = store_manifest($STORAGE, $app, image_json(salt => 'r1', config => $EMPTY_CONFIG,
     artifactType => 'application/vnd.example.signature', subject => $m1,
-    annotations => $r1_ann), OCI_MANIFEST);
-my $r2 = put_manifest($app, image(salt => 'r2', subject => $m1,
+    annotations => $r1_ann));
+my $r2 = store_manifest($STORAGE, $app, image_json(salt => 'r2', subject => $m1,
     config => qq({"mediaType":"application/vnd.example.sbom.config.v1+json","digest":")
-        . digest_of('sbom') . qq(","size":4})), OCI_MANIFEST);
-my $r3 = put_manifest($app, index_of(manifests => [$r1],
+        . sha256('sbom') . qq(","size":4})));
+my $r3 = store_manifest($STORAGE, $app, index_json(manifests => [$r1],
     artifactType => 'application/vnd.example.bundle', subject => $m1,
-    annotations => '{"org.example.kind":"bundle"}'), OCI_INDEX);
+    annotations => '{"org.example.kind":"bundle"}'));
 # a referrer of the index, stored under its sha512 digest
-my $r4 = put_manifest($app, image(salt => 'r4', config => $EMPTY_CONFIG,
-    artifactType => 'application/vnd.example.attestation', subject => $i1),
-    OCI_MANIFEST, alg => 'sha512');
-put_tag($app, 'v1', $m1->{digest});
+my $r4 = store_manifest($STORAGE, $app, image_json(salt => 'r4', config => $EMPTY_CONFIG,
+    artifactType => 'application/vnd.example.attestation', subject => $i1), alg => 'sha512');
+store_tag($STORAGE, $app, 'v1', $m1->{digest});
 
 # a corrupt referrer: its bytes do not hash to its name
-my $bad_json = image(salt => 'bad', config => $EMPTY_CONFIG,
+my $bad_json = image_json(salt => 'bad', config => $EMPTY_CONFIG,
     artifactType => 'application/vnd.example.bad', subject => $m1);
-my $bad = put_manifest($app, $bad_json, OCI_MANIFEST,
-    digest => digest_of("$bad_json tampered"));
+my $bad = store_manifest($STORAGE, $app, $bad_json,
+    digest => sha256("$bad_json tampered"));
 
 # a link whose .type is gone (a delete cut short) is not stored
-my $half = put_manifest($app, image(salt => 'half', config => $EMPTY_CONFIG,
-    artifactType => 'application/vnd.example.half', subject => $m1),
-    OCI_MANIFEST, no_type => 1);
+my $half = store_manifest($STORAGE, $app, image_json(salt => 'half', config => $EMPTY_CONFIG,
+    artifactType => 'application/vnd.example.half', subject => $m1), no_type => 1);
 
 # "library" is a repository too, its referrer's subject is not stored
-my $lib_subject = { mediaType => OCI_MANIFEST, digest => digest_of('absent'), size => 99 };
-my $r6 = put_manifest('library', image(salt => 'r6', config => $EMPTY_CONFIG,
-    artifactType => 'application/vnd.example.note', subject => $lib_subject),
-    OCI_MANIFEST);
+my $lib_subject = { mediaType => OCI_MANIFEST, digest => sha256('absent'), size => 99 };
+my $r6 = store_manifest($STORAGE, 'library', image_json(salt => 'r6', config => $EMPTY_CONFIG,
+    artifactType => 'application/vnd.example.note', subject => $lib_subject));
 
 # other/deep/repo: a fallback tag from before the referrers API, listing
 # A (no subject field), C (which also names the subject) and B, not stored
 my $deep = 'other/deep/repo';
-my $s_digest = digest_of('legacy subject');
+my $s_digest = sha256('legacy subject');
 (my $s_tag = $s_digest) =~ s/:/-/;
 my $s_desc = { mediaType => OCI_MANIFEST, digest => $s_digest, size => 123 };
-my $fa = put_manifest($deep, image(salt => 'fa', config => $EMPTY_CONFIG,
-    artifactType => 'application/vnd.example.legacy-sig'), OCI_MANIFEST);
-my $fc = put_manifest($deep, image(salt => 'fc', config => $EMPTY_CONFIG,
-    artifactType => 'application/vnd.example.legacy-sbom', subject => $s_desc),
-    OCI_MANIFEST);
-my $fb = { mediaType => OCI_MANIFEST, digest => digest_of('never pushed'), size => 5 };
-my $fi = put_manifest($deep, index_of(manifests => [$fa, $fb, $fc]), OCI_INDEX);
-put_tag($deep, $s_tag, $fi->{digest});
+my $fa = store_manifest($STORAGE, $deep, image_json(salt => 'fa', config => $EMPTY_CONFIG,
+    artifactType => 'application/vnd.example.legacy-sig'));
+my $fc = store_manifest($STORAGE, $deep, image_json(salt => 'fc', config => $EMPTY_CONFIG,
+    artifactType => 'application/vnd.example.legacy-sbom', subject => $s_desc));
+my $fb = { mediaType => OCI_MANIFEST, digest => sha256('never pushed'), size => 5 };
+my $fi = store_manifest($STORAGE, $deep, index_json(manifests => [$fa, $fb, $fc]));
+store_tag($STORAGE, $deep, $s_tag, $fi->{digest});
 # a tag that looks like one but points to an image manifest: not a list
-put_tag($deep, 'sha256-' . sha256_hex('other subject'), $fa->{digest});
+store_tag($STORAGE, $deep, 'sha256-' . sha256_hex('other subject'), $fa->{digest});
 
 # sha512 subjects: the tag holds the first 64 hex digits only, the rest is
 # found from the manifest stored (X) or from the entries' subject (Y)
-my $x512 = put_manifest($deep, image(salt => 'x512'), OCI_MANIFEST, alg => 'sha512');
-my $fd = put_manifest($deep, image(salt => 'fd', config => $EMPTY_CONFIG,
-    artifactType => 'application/vnd.example.d'), OCI_MANIFEST);
-my $fi2 = put_manifest($deep, index_of(manifests => [$fd]), OCI_INDEX);
-put_tag($deep, 'sha512-' . substr($x512->{digest}, 7, 64), $fi2->{digest});
-my $y512 = { mediaType => OCI_MANIFEST, digest => digest_of('y', 'sha512'), size => 77 };
-my $fe = put_manifest($deep, image(salt => 'fe', config => $EMPTY_CONFIG,
-    artifactType => 'application/vnd.example.e', subject => $y512), OCI_MANIFEST);
-my $fi3 = put_manifest($deep, index_of(manifests => [$fe]), OCI_INDEX);
-put_tag($deep, 'sha512-' . substr($y512->{digest}, 7, 64), $fi3->{digest});
+my $x512 = store_manifest($STORAGE, $deep, image_json(salt => 'x512'), alg => 'sha512');
+my $fd = store_manifest($STORAGE, $deep, image_json(salt => 'fd', config => $EMPTY_CONFIG,
+    artifactType => 'application/vnd.example.d'));
+my $fi2 = store_manifest($STORAGE, $deep, index_json(manifests => [$fd]));
+store_tag($STORAGE, $deep, 'sha512-' . substr($x512->{digest}, 7, 64), $fi2->{digest});
+my $y512 = { mediaType => OCI_MANIFEST, digest => sha512('y'), size => 77 };
+my $fe = store_manifest($STORAGE, $deep, image_json(salt => 'fe', config => $EMPTY_CONFIG,
+    artifactType => 'application/vnd.example.e', subject => $y512));
+my $fi3 = store_manifest($STORAGE, $deep, index_json(manifests => [$fe]));
+store_tag($STORAGE, $deep, 'sha512-' . substr($y512->{digest}, 7, 64), $fi3->{digest});
 # and a sha512 tag whose subject nothing tells
 my $z_tag = 'sha512-' . substr(sha512_hex('z'), 0, 64);
-put_tag($deep, $z_tag, $fi2->{digest});
+store_tag($STORAGE, $deep, $z_tag, $fi2->{digest});
 
 # not repositories: an invalid name, a directory of the registry's own
-put_manifest('Bad', image(salt => 'x', subject => $m1), OCI_MANIFEST);
-put_manifest('library/app/_blobs/x', image(salt => 'y', subject => $m1), OCI_MANIFEST);
+store_manifest($STORAGE, 'Bad', image_json(salt => 'x', subject => $m1));
+store_manifest($STORAGE, 'library/app/_blobs/x', image_json(salt => 'y', subject => $m1));
 
 my %expect = (
     "oci:{$app\@$m1->{digest}}" => {
@@ -311,90 +184,75 @@ sub expected_dump {
 
 # --- running the tool -------------------------------------------------------
 
-sub admin {
-    my (@args) = @_;
-    my $err = gensym;
-    my $pid = open3(my $in, my $out, $err, @WRAP, $ADMIN, @args);
-    close $in;
-    my $stdout = do { local $/; <$out> } // '';
-    my $stderr = do { local $/; <$err> } // '';
-    waitpid $pid, 0;
-    return ($? >> 8, $stdout, $stderr);
-}
-
 sub reindex {
-    my (@extra) = @_;
-    return admin('reindex', '--storage', $STORAGE, '--redis', "unix:$SOCK", @extra);
+    return oci_admin('reindex', '--storage', $STORAGE, '--redis', "unix:$SOCK", @_);
 }
 
 sub reindex_json {
-    my ($rc, $out, $err) = reindex('--json', @_);
-    my $j = eval { decode_json($out) };
-    ok $j, '--json prints a JSON object' or diag "stdout: $out\nstderr: $err";
-    return ($rc, $j // {}, $err);
+    return oci_admin_json('reindex', '--storage', $STORAGE, '--redis', "unix:$SOCK", @_);
 }
 
 # --- usage ------------------------------------------------------------------
 
 {
-    my ($rc, $out) = admin('--help');
+    my ($rc, $out) = oci_admin('--help');
     is $rc, 0, 'oci-admin --help: exit 0';
     like $out, qr/^usage: oci-admin <command>.*\breindex\b/s, 'oci-admin --help lists reindex';
 
-    ($rc, $out) = admin('reindex', '--help');
+    ($rc, $out) = oci_admin('reindex', '--help');
     is $rc, 0, 'reindex --help: exit 0';
     like $out, qr/--storage <root>.*--redis <addr>.*--prefix.*--json.*--quiet/s,
         'reindex --help lists the options';
 
     my $err;
-    ($rc, $out, $err) = admin('reindex', '--redis', "unix:$SOCK");
+    ($rc, $out, $err) = oci_admin('reindex', '--redis', "unix:$SOCK");
     is $rc, 1, 'no --storage: exit 1';
     like $err, qr/--storage and --redis are required/, '... and says so';
 
-    ($rc) = admin('reindex', '--storage', $STORAGE, '--redis', "unix:$SOCK", '--db', 'x');
+    ($rc) = oci_admin('reindex', '--storage', $STORAGE, '--redis', "unix:$SOCK", '--db', 'x');
     is $rc, 1, '--db x: exit 1';
-    ($rc) = admin('reindex', '--storage', $STORAGE, '--redis', "unix:$SOCK", '--prefix', 'a{b');
+    ($rc) = oci_admin('reindex', '--storage', $STORAGE, '--redis', "unix:$SOCK", '--prefix', 'a{b');
     is $rc, 1, '--prefix with "{": exit 1';
-    ($rc) = admin('reindex', '--storage', "$TMP/nowhere", '--redis', "unix:$SOCK");
+    ($rc) = oci_admin('reindex', '--storage', "$TMP/nowhere", '--redis', "unix:$SOCK");
     is $rc, 1, 'a storage that does not exist: exit 1';
-    ($rc) = admin('frobnicate');
+    ($rc) = oci_admin('frobnicate');
     is $rc, 1, 'unknown command: exit 1';
 
-    ($rc) = admin('reindex', '--storage', $STORAGE, '--redis', 'localhost:0');
+    ($rc) = oci_admin('reindex', '--storage', $STORAGE, '--redis', 'localhost:0');
     is $rc, 1, 'a malformed --redis: exit 1';
 
-    ($rc, $out, $err) = admin('reindex', '--storage', $STORAGE, '--redis', "unix:$TMP/none.sock");
+    ($rc, $out, $err) = oci_admin('reindex', '--storage', $STORAGE, '--redis', "unix:$TMP/none.sock");
     is $rc, 2, 'Redis unreachable: exit 2';
     like $err, qr/cannot connect to Redis/, '... and says so';
 }
 
 # --- first run: stale and wrong entries are there already -------------------
 
-my $bogus = digest_of('bogus');
-redis('ZADD', "oci:{$app\@$m1->{digest}}:refs", 0, $bogus);
-redis('HSET', "oci:{$app\@$m1->{digest}}:desc", $bogus, '{"bogus":1}');
+my $bogus = sha256('bogus');
+$redis->call('ZADD', "oci:{$app\@$m1->{digest}}:refs", 0, $bogus);
+$redis->call('HSET', "oci:{$app\@$m1->{digest}}:desc", $bogus, '{"bogus":1}');
 # right member, wrong score and descriptor
-redis('ZADD', "oci:{$app\@$m1->{digest}}:refs", 5, $r1->{digest});
-redis('HSET', "oci:{$app\@$m1->{digest}}:desc", $r1->{digest}, '{"old":1}');
+$redis->call('ZADD', "oci:{$app\@$m1->{digest}}:refs", 5, $r1->{digest});
+$redis->call('HSET', "oci:{$app\@$m1->{digest}}:desc", $r1->{digest}, '{"old":1}');
 # the corrupt manifest and the half-deleted one were indexed once
-redis('ZADD', "oci:{$app\@$m1->{digest}}:refs", 0, $bad->{digest}, 0, $half->{digest});
+$redis->call('ZADD', "oci:{$app\@$m1->{digest}}:refs", 0, $bad->{digest}, 0, $half->{digest});
 # a stored manifest listed under a subject it does not refer to
-redis('ZADD', "oci:{$app\@$i1->{digest}}:refs", 0, $r1->{digest});
-redis('HSET', "oci:{$app\@$i1->{digest}}:desc", $r1->{digest}, '{}');
+$redis->call('ZADD', "oci:{$app\@$i1->{digest}}:refs", 0, $r1->{digest});
+$redis->call('HSET', "oci:{$app\@$i1->{digest}}:desc", $r1->{digest}, '{}');
 # a repository that is gone
-redis('ZADD', "oci:{gone/repo\@$m1->{digest}}:refs", 0, $r2->{digest});
-redis('HSET', "oci:{gone/repo\@$m1->{digest}}:desc", $r2->{digest}, '{}');
+$redis->call('ZADD', "oci:{gone/repo\@$m1->{digest}}:refs", 0, $r2->{digest});
+$redis->call('HSET', "oci:{gone/repo\@$m1->{digest}}:desc", $r2->{digest}, '{}');
 # the fallback entry not stored
-redis('ZADD', "oci:{$deep\@$s_digest}:refs", 0, $fb->{digest});
+$redis->call('ZADD', "oci:{$deep\@$s_digest}:refs", 0, $fb->{digest});
 # not the index's: left alone
-redis('SET', 'oci:unrelated', 'keep');
-redis('SET', "oci:{$app\@$m1->{digest}}:lock", 'keep');
-redis('ZADD', 'oci:{NotAName@sha256:x}:refs', 0, 'keep');
+$redis->call('SET', 'oci:unrelated', 'keep');
+$redis->call('SET', "oci:{$app\@$m1->{digest}}:lock", 'keep');
+$redis->call('ZADD', 'oci:{NotAName@sha256:x}:refs', 0, 'keep');
 
 {
     my ($rc, $j, $err) = reindex_json();
     is $rc, 3, 'first run: exit 3, corrupt content found' or diag $err;
-    like $err, qr{\Q$STORAGE/repositories/$app/_manifests/sha256/\E\S+: corrupt, skipped: the content is \Q${\ digest_of($bad_json)}\E\n}s,
+    like $err, qr{\Q$STORAGE/repositories/$app/_manifests/sha256/\E\S+: corrupt, skipped: the content is \Q${\ sha256($bad_json)}\E\n}s,
         'the corrupt manifest is reported' or diag $err;
     like $err, qr{"Bad" is not a valid repository name, skipped}, 'the invalid name is reported';
     like $err, qr{/_tags/$z_tag: found no sha512 subject it lists referrers of, skipped},
@@ -416,24 +274,24 @@ redis('ZADD', 'oci:{NotAName@sha256:x}:refs', 0, 'keep');
     $want->{'oci:{NotAName@sha256:x}:refs'} = [ 'keep', 0 ];
     is_deeply $dump, $want, 'the index is exactly what the storage holds'
         or diag explain $dump;
-    is redis('GET', 'oci:unrelated'), 'keep', 'other keys of the prefix are left alone';
+    is $redis->call('GET', 'oci:unrelated'), 'keep', 'other keys of the prefix are left alone';
 
-    is redis('HGET', "oci:{$app\@$m1->{digest}}:desc", $r1->{digest}),
+    is $redis->call('HGET', "oci:{$app\@$m1->{digest}}:desc", $r1->{digest}),
        qq({"mediaType":"@{[OCI_MANIFEST]}","digest":"$r1->{digest}","size":$r1->{size},)
        . qq("artifactType":"application/vnd.example.signature","annotations":$r1_ann}),
        'an image manifest: artifactType and annotations in their order';
-    like redis('HGET', "oci:{$app\@$m1->{digest}}:desc", $r2->{digest}),
+    like $redis->call('HGET', "oci:{$app\@$m1->{digest}}:desc", $r2->{digest}),
        qr/"artifactType":"application\/vnd.example.sbom.config.v1\+json"}$/,
        'without artifactType: config.mediaType';
-    like redis('HGET', "oci:{$app\@$m1->{digest}}:desc", $r3->{digest}),
+    like $redis->call('HGET', "oci:{$app\@$m1->{digest}}:desc", $r3->{digest}),
        qr/^\{"mediaType":"\Q@{[OCI_INDEX]}\E",.*"annotations":\{"org.example.kind":"bundle"\}\}$/,
        'an index as a referrer';
-    is_deeply redis('ZRANGE', "oci:{$deep\@$s_digest}:refs", 0, -1),
+    is_deeply $redis->call('ZRANGE', "oci:{$deep\@$s_digest}:refs", 0, -1),
         [ sort $fa->{digest}, $fc->{digest} ],
         'fallback tag: the stored entries, the missing one not listed';
 }
 
-redis('DEL', 'oci:{NotAName@sha256:x}:refs', "oci:{$app\@$m1->{digest}}:lock", 'oci:unrelated');
+$redis->call('DEL', 'oci:{NotAName@sha256:x}:refs', "oci:{$app\@$m1->{digest}}:lock", 'oci:unrelated');
 
 # --- idempotency ------------------------------------------------------------
 
@@ -470,7 +328,7 @@ my $before = dump_keys();
 # --- FLUSHALL, then reindex restores the same keys --------------------------
 
 {
-    redis('FLUSHALL');
+    $redis->call('FLUSHALL');
     is_deeply dump_keys(), {}, 'flushed';
     my ($rc, $j) = reindex_json();
     is $rc, 0, 'reindex after FLUSHALL: exit 0';
@@ -481,25 +339,25 @@ my $before = dump_keys();
 # --- prefixes do not touch each other ---------------------------------------
 
 {
-    redis('ZADD', "other:{gone/repo\@$m1->{digest}}:refs", 0, $r2->{digest});
+    $redis->call('ZADD', "other:{gone/repo\@$m1->{digest}}:refs", 0, $r2->{digest});
     my ($rc, $j) = reindex_json('--prefix', 'other:');
     is $rc, 0, '--prefix other: exit 0';
     is $j->{removed}, 1, 'the stale entry under other: removed';
     is_deeply dump_keys('other:*'), expected_dump('other:'), 'the index under other:';
     is_deeply dump_keys('oci:*'), $before, 'oci: untouched';
 
-    redis('ZADD', "other:{gone/repo\@$m1->{digest}}:refs", 0, $r2->{digest});
-    redis('ZADD', "oci*:{gone/repo\@$m1->{digest}}:refs", 0, $r2->{digest});
+    $redis->call('ZADD', "other:{gone/repo\@$m1->{digest}}:refs", 0, $r2->{digest});
+    $redis->call('ZADD', "oci*:{gone/repo\@$m1->{digest}}:refs", 0, $r2->{digest});
     ($rc, $j) = reindex_json();
     is $j->{removed}, 0, 'a run for oci: removes nothing under other: or oci*:';
-    is redis('ZSCORE', "other:{gone/repo\@$m1->{digest}}:refs", $r2->{digest}), 0,
+    is $redis->call('ZSCORE', "other:{gone/repo\@$m1->{digest}}:refs", $r2->{digest}), 0,
         'other: stale entry still there';
 
     ($rc, $j) = reindex_json('--prefix', 'oci*:');
     is $j->{removed}, 1, 'a glob character in the prefix matches itself only';
     is_deeply dump_keys('oci:*'), $before, 'oci: untouched by oci*:';
-    redis('DEL', map { "oci*:$_" } map { s/^oci://r } keys %$before);
-    redis('DEL', keys %{ dump_keys('other:*') });
+    $redis->call('DEL', map { "oci*:$_" } map { s/^oci://r } keys %$before);
+    $redis->call('DEL', keys %{ dump_keys('other:*') });
 }
 
 # --- --db -------------------------------------------------------------------
@@ -508,10 +366,10 @@ my $before = dump_keys();
     my ($rc, $j) = reindex_json('--db', 2);
     is $rc, 0, '--db 2: exit 0';
     is $j->{added}, 9, '--db 2: all added';
-    redis('SELECT', 2);
+    $redis->call('SELECT', 2);
     is_deeply dump_keys(), $before, '--db 2: the same index in database 2';
-    redis('FLUSHDB');
-    redis('SELECT', 0);
+    $redis->call('FLUSHDB');
+    $redis->call('SELECT', 0);
     is_deeply dump_keys(), $before, 'database 0 untouched';
 }
 
@@ -521,14 +379,14 @@ my $before = dump_keys();
     my ($alg, $hex) = split /:/, $r2->{digest};
     unlink "$STORAGE/repositories/$app/_manifests/$alg/$hex.type",
            "$STORAGE/repositories/$app/_manifests/$alg/$hex";
-    my $r7 = put_manifest($deep, image(salt => 'r7', config => $EMPTY_CONFIG,
-        artifactType => 'application/vnd.example.new', subject => $m1), OCI_MANIFEST);
+    my $r7 = store_manifest($STORAGE, $deep, image_json(salt => 'r7', config => $EMPTY_CONFIG,
+        artifactType => 'application/vnd.example.new', subject => $m1));
 
     my ($rc, $j) = reindex_json();
     is_deeply [ @$j{qw(added removed rewritten)} ], [ 1, 1, 0 ], 'one added, one removed';
-    is_deeply redis('ZRANGE', "oci:{$app\@$m1->{digest}}:refs", 0, -1),
+    is_deeply $redis->call('ZRANGE', "oci:{$app\@$m1->{digest}}:refs", 0, -1),
         [ sort $r1->{digest}, $r3->{digest} ], 'the deleted referrer is gone';
-    is redis('HGET', "oci:{$deep\@$m1->{digest}}:desc", $r7->{digest}),
+    is $redis->call('HGET', "oci:{$deep\@$m1->{digest}}:desc", $r7->{digest}),
         expect_desc($r7, 'application/vnd.example.new'), 'the new one is there';
 }
 
@@ -536,19 +394,19 @@ my $before = dump_keys();
 
 {
     my $key = "oci:{library\@$lib_subject->{digest}}:desc";
-    redis('DEL', $key);
-    redis('SET', $key, 'not a hash');
+    $redis->call('DEL', $key);
+    $redis->call('SET', $key, 'not a hash');
     my ($rc, $out, $err) = reindex();
     is $rc, 4, 'a key of the wrong type: exit 4';
     like $err, qr/key "\Q$key\E": WRONGTYPE .*, left alone/, '... reported';
     like $out, qr/, 1 errors;/, '... and counted';
-    is redis('GET', $key), 'not a hash', '... and left alone';
-    redis('DEL', $key);
+    is $redis->call('GET', $key), 'not a hash', '... and left alone';
+    $redis->call('DEL', $key);
     ($rc, $out) = reindex();
     is $rc, 0, 'once removed: exit 0';
     like $out, qr/; 0 added, 0 removed, 1 rewritten;/,
         '... and the entry, in the sorted set still, is rewritten';
-    is redis('HGET', $key, $r6->{digest}), expect_desc($r6, 'application/vnd.example.note'),
+    is $redis->call('HGET', $key, $r6->{digest}), expect_desc($r6, 'application/vnd.example.note'),
         '... with its descriptor';
 }
 

@@ -11,144 +11,40 @@ use strict;
 use warnings;
 use Test::More;
 use Compress::Zlib qw(crc32);
-use Digest::SHA qw(sha256_hex sha512_hex);
+use Digest::SHA qw(sha256_hex);
 use File::Find;
 use File::Path qw(make_path remove_tree);
-use File::Spec;
 use File::Temp qw(tempdir);
-use FindBin;
 use IPC::Open3;
-use JSON::XS;
+use JSON::XS qw(decode_json);
 use Symbol qw(gensym);
-use Time::HiRes qw(sleep time);
+use OCI::Test;
 
-my $ROOT = File::Spec->rel2abs("$FindBin::Bin/..");
-my $BUILD = $ENV{OCI_BUILD} // 'build';
-$BUILD = "$ROOT/$BUILD" unless File::Spec->file_name_is_absolute($BUILD);
-my $ADMIN = "$BUILD/oci-admin";
-unless (-x $ADMIN) {
-    fail("$ADMIN exists");
-    diag("build it first: make -f tools/tools.mk BUILD=$BUILD");
-    done_testing;
-    exit;
-}
-
-# OCI_VALGRIND=1 runs the tool under valgrind: any error fails the test
-my @WRAP = $ENV{OCI_VALGRIND}
-    ? qw(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite)
-    : ();
-
-use constant {
-    OCI_MANIFEST => 'application/vnd.oci.image.manifest.v1+json',
-    OCI_INDEX    => 'application/vnd.oci.image.index.v1+json',
-    OCI_CONFIG   => 'application/vnd.oci.image.config.v1+json',
-    OCI_EMPTY    => 'application/vnd.oci.empty.v1+json',
-    OCI_LAYER    => 'application/vnd.oci.image.layer.v1.tar+gzip',
-};
+need_admin();
 
 my $OFFSET = 10 * 86400;        # --age-offset 10d
 
 my $TMP = tempdir('oci-fsck-gc-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $S;                          # the storage being built
 
-my $JSON = JSON::XS->new->utf8->canonical;
-
 # --- building a storage ----------------------------------------------------
 
-sub spew {
-    my ($path, $bytes) = @_;
-    (my $dir = $path) =~ s{/[^/]+$}{};
-    make_path($dir);
-    open my $f, '>:raw', $path or die "$path: $!";
-    print $f $bytes;
-    close $f or die "$path: $!";
-}
-
-sub slurp {
-    my ($path) = @_;
-    open my $f, '<:raw', $path or return undef;
-    local $/;
-    return <$f>;
-}
-
-sub digest_of {
-    my ($bytes, $alg) = @_;
-    $alg //= 'sha256';
-    return "$alg:" . ($alg eq 'sha512' ? sha512_hex($bytes) : sha256_hex($bytes));
-}
-
-sub blob_path {
-    my ($digest) = @_;
-    my ($alg, $hex) = split /:/, $digest;
-    return "$S/blobs/$alg/" . substr($hex, 0, 2) . "/$hex";
-}
-
-sub link_path {
-    my ($name, $dir, $digest) = @_;
-    my ($alg, $hex) = split /:/, $digest;
-    return "$S/repositories/$name/$dir/$alg/$hex";
-}
-
-# a blob pushed to a repository: content in blobs/, a hard link in _blobs/
-sub put_blob {
-    my ($name, $bytes, $type) = @_;
-    my $digest = digest_of($bytes);
-    my $blob = blob_path($digest);
-    spew($blob, $bytes) unless -e $blob;
-    if (defined $name) {
-        my $link = link_path($name, '_blobs', $digest);
-        (my $dir = $link) =~ s{/[^/]+$}{};
-        make_path($dir);
-        link $blob, $link or die "link $link: $!" unless -e $link;
-    }
-    return { mediaType => $type // OCI_LAYER, digest => $digest, size => length $bytes };
-}
-
-# a manifest pushed: content in blobs/, a hard link and .type in _manifests/
-sub put_manifest {
-    my ($name, $json, %o) = @_;
-    my $type = $o{type} // ($json =~ /"manifests"/ ? OCI_INDEX : OCI_MANIFEST);
-    my $digest = digest_of($json);
-    my $blob = blob_path($digest);
-    spew($blob, $json) unless -e $blob;
-    my $link = link_path($name, '_manifests', $digest);
-    (my $dir = $link) =~ s{/[^/]+$}{};
-    make_path($dir);
-    spew("$link.type", $type) unless $o{no_type};
-    link $blob, $link or die "link $link: $!";
-    return { mediaType => $type, digest => $digest, size => length $json };
-}
-
-sub put_tag {
-    my ($name, $tag, $digest) = @_;
-    spew("$S/repositories/$name/_tags/$tag", $digest);
-}
-
-sub desc { my ($d) = @_; return { map { $_ => $d->{$_} } qw(mediaType digest size) } }
-
 # an image manifest with blobs of its own in the repository
-sub image {
+sub image_in {
     my ($name, $salt, %o) = @_;
-    my $config = $o{config} // put_blob($name, "config $salt", OCI_CONFIG);
-    my @layers = @{ $o{layers} // [ put_blob($name, "layer $salt") ] };
-    my %m = (schemaVersion => 2, mediaType => OCI_MANIFEST,
-             config => desc($config), layers => [ map { desc($_) } @layers ]);
-    $m{subject} = desc($o{subject}) if $o{subject};
-    $m{artifactType} = $o{artifactType} if $o{artifactType};
-    return $JSON->encode(\%m);
+    my $config = $o{config} // store_blob($S, $name, "config $salt", OCI_CONFIG);
+    my @layers = @{ $o{layers} // [ store_blob($S, $name, "layer $salt") ] };
+    return enc(image_manifest(config => $config, layers => \@layers, subject => $o{subject},
+                              artifactType => $o{artifactType}));
 }
 
-sub index_of {
-    my (@children) = @_;
-    return $JSON->encode({ schemaVersion => 2, mediaType => OCI_INDEX,
-                           manifests => [ map { desc($_) } @children ] });
-}
+sub index_listing { enc(index_manifest(manifests => [@_])) }
 
 # a referrer: an artifact with the empty config and a layer of its own
 sub referrer {
     my ($name, $salt, $subject) = @_;
-    my $empty = put_blob($name, '{}', OCI_EMPTY);
-    return put_manifest($name, image($name, $salt, config => $empty,
+    my $empty = store_blob($S, $name, '{}', OCI_EMPTY);
+    return store_manifest($S, $name, image_in($name, $salt, config => $empty,
         subject => $subject, artifactType => "application/vnd.example.$salt"));
 }
 
@@ -184,33 +80,9 @@ sub snapshot {
 
 # --- running the tool -------------------------------------------------------
 
-sub admin {
-    my (@args) = @_;
-    my $err = gensym;
-    my $pid = open3(my $in, my $out, $err, @WRAP, $ADMIN, @args);
-    close $in;
-    my $stdout = do { local $/; <$out> } // '';
-    my $stderr = do { local $/; <$err> } // '';
-    waitpid $pid, 0;
-    return ($? >> 8, $stdout, $stderr);
-}
+sub fsck { oci_admin_json('fsck', '--storage', $S, @_) }
 
-sub fsck {
-    my (@extra) = @_;
-    my ($rc, $out, $err) = admin('fsck', '--storage', $S, '--json', @extra);
-    my $j = eval { decode_json($out) };
-    ok $j, 'fsck --json prints a JSON object' or diag "stdout: $out\nstderr: $err";
-    return ($rc, $j // {}, $err);
-}
-
-sub gc {
-    my (@extra) = @_;
-    my ($rc, $out, $err) = admin('gc', '--storage', $S, '--age-offset', '10d',
-                                 '--json', @extra);
-    my $j = eval { decode_json($out) };
-    ok $j, 'gc --json prints a JSON object' or diag "stdout: $out\nstderr: $err";
-    return ($rc, $j // {}, $err);
-}
+sub gc { oci_admin_json('gc', '--storage', $S, '--age-offset', '10d', @_) }
 
 # the problems of a fsck --json, as "kind repository ref"
 sub problems {
@@ -225,37 +97,37 @@ sub problems {
     $S = "$TMP/empty";
     make_path($S);
 
-    my ($rc, $out) = admin('--help');
+    my ($rc, $out) = oci_admin('--help');
     like $out, qr/\bfsck\b.*\bgc\b/s, 'oci-admin --help lists fsck and gc';
 
-    ($rc, $out) = admin('fsck', '--help');
+    ($rc, $out) = oci_admin('fsck', '--help');
     is $rc, 0, 'fsck --help: exit 0';
     like $out, qr/--storage <root>.*--repair.*--json.*--quiet/s, 'fsck --help lists the options';
 
-    ($rc, $out) = admin('gc', '--help');
+    ($rc, $out) = oci_admin('gc', '--help');
     is $rc, 0, 'gc --help: exit 0';
     like $out, qr/--untagged.*--grace.*--orphan-referrers-grace.*--redis.*--dry-run/s,
         'gc --help lists the options';
     unlike $out, qr/pause-after-mark|age-offset/, '... but not the test hooks';
 
     my $err;
-    ($rc, $out, $err) = admin('fsck');
+    ($rc, $out, $err) = oci_admin('fsck');
     is $rc, 1, 'fsck without --storage: exit 1';
-    ($rc) = admin('fsck', '--storage', "$TMP/nowhere");
+    ($rc) = oci_admin('fsck', '--storage', "$TMP/nowhere");
     is $rc, 1, 'fsck of a storage that does not exist: exit 1';
-    ($rc, $out, $err) = admin('gc', '--storage', $S, '--grace', '1y');
+    ($rc, $out, $err) = oci_admin('gc', '--storage', $S, '--grace', '1y');
     is $rc, 1, 'gc --grace 1y: exit 1';
     like $err, qr/--grace "1y" is not a duration/, '... and says so';
-    ($rc) = admin('gc', '--storage', $S, '--prefix', 'a{');
+    ($rc) = oci_admin('gc', '--storage', $S, '--prefix', 'a{');
     is $rc, 1, 'gc --prefix with "{": exit 1';
-    ($rc, $out, $err) = admin('gc', '--storage', $S, '--redis', "unix:$TMP/none.sock");
+    ($rc, $out, $err) = oci_admin('gc', '--storage', $S, '--redis', "unix:$TMP/none.sock");
     is $rc, 2, 'gc with Redis unreachable: exit 2';
 
-    ($rc, $out) = admin('fsck', '--storage', $S);
+    ($rc, $out) = oci_admin('fsck', '--storage', $S);
     is $rc, 0, 'fsck of an empty storage: exit 0';
     like $out, qr/^fsck: 0 blob files .* 0 problems, 0 repaired, 0 remain; 0 errors; [\d.]+ s\n\z/,
         '... and the summary line';
-    ($rc, $out) = admin('gc', '--storage', $S);
+    ($rc, $out) = oci_admin('gc', '--storage', $S);
     is $rc, 0, 'gc of an empty storage: exit 0';
     like $out, qr/^gc: 0 repositories, .*deleted 0 manifests, 0 blob links, 0 blob files/,
         '... and the summary line';
@@ -266,14 +138,14 @@ sub problems {
 $S = "$TMP/fsck";
 
 my $app = 'library/app';
-my $layer = put_blob($app, 'layer bytes of m1');
-my $m1 = put_manifest($app, image($app, 'm1', layers => [ $layer ]));
-put_tag($app, 'v1', $m1->{digest});
-my $m2 = put_manifest($app, image($app, 'm2'));
-my $i1 = put_manifest($app, index_of($m1, $m2));
-put_tag($app, 'multi', $i1->{digest});
+my $layer = store_blob($S, $app, 'layer bytes of m1');
+my $m1 = store_manifest($S, $app, image_in($app, 'm1', layers => [ $layer ]));
+store_tag($S, $app, 'v1', $m1->{digest});
+my $m2 = store_manifest($S, $app, image_in($app, 'm2'));
+my $i1 = store_manifest($S, $app, index_listing($m1, $m2));
+store_tag($S, $app, 'multi', $i1->{digest});
 my $r1 = referrer($app, 'sig', $m1);
-my $other = put_blob('other', 'a blob of another repository');
+my $other = store_blob($S, 'other', 'a blob of another repository');
 
 {
     my ($rc, $j, $err) = fsck();
@@ -292,22 +164,22 @@ my $other = put_blob('other', 'a blob of another repository');
 my $layer_bytes = 'layer bytes of m1';
 {
     # in place: the repository link shares the inode
-    open my $f, '+<:raw', blob_path($layer->{digest}) or die $!;
+    open my $f, '+<:raw', blob_path($S, $layer->{digest}) or die $!;
     print $f 'L';
     close $f;
 }
-my $corrupt_actual = digest_of('Layer bytes of m1');
+my $corrupt_actual = sha256('Layer bytes of m1');
 
-put_tag($app, 'gone', digest_of('never pushed'));
-unlink link_path($app, '_manifests', $m2->{digest}) . '.type';
-spew(link_path($app, '_manifests', digest_of('deleted')) . '.type', OCI_MANIFEST);
+store_tag($S, $app, 'gone', sha256('never pushed'));
+unlink link_path($S, $app, '_manifests', $m2->{digest}) . '.type';
+spew(link_path($S, $app, '_manifests', sha256('deleted')) . '.type', OCI_MANIFEST);
 
 # a copy instead of a hard link, and a link whose blobs/ file is gone
-my $copy = put_blob('other', 'copied, not linked');
-unlink link_path('other', '_blobs', $copy->{digest});
-spew(link_path('other', '_blobs', $copy->{digest}), 'copied, not linked');
-my $lost = put_blob('other', 'its blobs/ file is lost');
-unlink blob_path($lost->{digest});
+my $copy = store_blob($S, 'other', 'copied, not linked');
+unlink link_path($S, 'other', '_blobs', $copy->{digest});
+spew(link_path($S, 'other', '_blobs', $copy->{digest}), 'copied, not linked');
+my $lost = store_blob($S, 'other', 'its blobs/ file is lost');
+unlink blob_path($S, $lost->{digest});
 
 my $bad_id = 'a' x 32;
 spew("$S/_uploads/$bad_id.state", 'garbage');
@@ -323,7 +195,7 @@ my @found = sort
     "corrupt $app $layer->{digest}",
     "dangling-tag $app gone",
     "missing-type $app $m2->{digest}",
-    "orphan-type $app " . digest_of('deleted'),
+    "orphan-type $app " . sha256('deleted'),
     "unlinked other $copy->{digest}",
     "unlinked other $lost->{digest}",
     "upload-corrupt - _uploads/$bad_id",
@@ -341,7 +213,7 @@ my @found = sort
     my $blob_rel = 'blobs/sha256/' . substr($layer->{digest}, 7, 2) . '/' . substr($layer->{digest}, 7);
     like $err, qr/^oci-admin: corrupt - \Q$layer->{digest}\E: \Q$blob_rel\E: the content is \Q$corrupt_actual\E$/m,
         'stderr: kind, repository, digest, what is wrong';
-    like $err, qr/^oci-admin: dangling-tag \Q$app\E gone: points to \Q${\ digest_of('never pushed')}\E, which is not stored$/m,
+    like $err, qr/^oci-admin: dangling-tag \Q$app\E gone: points to \Q${\ sha256('never pushed')}\E, which is not stored$/m,
         'stderr: the dangling tag';
     like $err, qr/^oci-admin: missing-type \Q$app $m2->{digest}\E: no \.type file$/m,
         'stderr: the missing .type';
@@ -350,13 +222,13 @@ my @found = sort
     is $j->{remaining}, 10, 'JSON: ten remain';
     my ($p) = grep { $_->{kind} eq 'dangling-tag' } @{ $j->{problems} };
     is_deeply $p, { kind => 'dangling-tag', repository => $app, ref => 'gone',
-                    problem => "points to ${\ digest_of('never pushed')}, which is not stored",
+                    problem => "points to ${\ sha256('never pushed')}, which is not stored",
                     repaired => JSON::XS::false, action => undef },
         'JSON: a problem';
 }
 
 {
-    my ($rc, $out, $err) = admin('fsck', '--storage', $S, '--quiet');
+    my ($rc, $out, $err) = oci_admin('fsck', '--storage', $S, '--quiet');
     like $out, qr/^fsck: 12 blob files \(\d+ bytes hashed\), 2 repositories, 4 manifests, 3 tags, 3 upload sessions; 10 problems \(2 corrupt, 2 unlinked, 1 missing-type, 1 missing-manifest, 1 orphan-type, 1 dangling-tag, 1 upload-corrupt, 1 upload-expired\), 0 repaired, 10 remain; 0 errors; [\d.]+ s\n\z/,
         'the summary line' or diag $out;
 }
@@ -381,20 +253,20 @@ my @found = sort
     is slurp($qfile), 'Layer bytes of m1', 'the corrupt content is in quarantine, not deleted';
     like $err, qr/^oci-admin: corrupt - \Q$layer->{digest}\E: .*; repaired: moved to _quarantine\/\d{8}T\d{6}Z\/blobs\//m,
         '... and says where';
-    ok !-e blob_path($layer->{digest}), 'the blobs/ file is gone';
-    ok !-e link_path($app, '_blobs', $layer->{digest}), 'the repository link is removed';
+    ok !-e blob_path($S, $layer->{digest}), 'the blobs/ file is gone';
+    ok !-e link_path($S, $app, '_blobs', $layer->{digest}), 'the repository link is removed';
 
     ok !-e "$S/repositories/$app/_tags/gone", 'the dangling tag is removed';
     ok -e "$S/repositories/$app/_tags/v1", 'the other tags are not';
-    is slurp(link_path($app, '_manifests', $m2->{digest}) . '.type'), OCI_MANIFEST,
+    is slurp(link_path($S, $app, '_manifests', $m2->{digest}) . '.type'), OCI_MANIFEST,
         'the missing .type is recreated from mediaType';
-    ok !-e link_path($app, '_manifests', digest_of('deleted')) . '.type', 'the orphan .type is removed';
+    ok !-e link_path($S, $app, '_manifests', sha256('deleted')) . '.type', 'the orphan .type is removed';
 
-    my @a = stat link_path('other', '_blobs', $copy->{digest});
-    my @b = stat blob_path($copy->{digest});
+    my @a = stat link_path($S, 'other', '_blobs', $copy->{digest});
+    my @b = stat blob_path($S, $copy->{digest});
     is "$a[0]:$a[1]", "$b[0]:$b[1]", 'the copy is replaced by a hard link';
-    @a = stat link_path('other', '_blobs', $lost->{digest});
-    @b = stat blob_path($lost->{digest});
+    @a = stat link_path($S, 'other', '_blobs', $lost->{digest});
+    @b = stat blob_path($S, $lost->{digest});
     ok @b && "$a[0]:$a[1]" eq "$b[0]:$b[1]", 'the lost blobs/ file is linked again';
 
     ok !-e "$S/_uploads/$bad_id.state" && !-e "$S/_uploads/$bad_id.data", 'the corrupt session is removed';
@@ -409,7 +281,7 @@ my @found = sort
     is_deeply problems($j), [ "missing-blob $app $m1->{digest}" ],
         '... for the manifest that misses its layer only' or diag $err;
 
-    put_blob($app, $layer_bytes);
+    store_blob($S, $app, $layer_bytes);
     ($rc, $j, $err) = fsck();
     is $rc, 0, 'the layer pushed again: exit 0' or diag $err;
 }
@@ -444,15 +316,15 @@ my @found = sort
 # sha512 content
 
 {
-    my $m3 = put_manifest($app, image($app, 'm3'));
-    spew(link_path($app, '_manifests', $m3->{digest}) . '.type', " \n");
+    my $m3 = store_manifest($S, $app, image_in($app, 'm3'));
+    spew(link_path($S, $app, '_manifests', $m3->{digest}) . '.type', " \n");
     spew("$S/repositories/$app/_tags/junk", 'not a digest');
-    my $bad = put_manifest($app, '{"schemaVersion":2,"mediaType":"' . OCI_MANIFEST . '"}');
+    my $bad = store_manifest($S, $app, '{"schemaVersion":2,"mediaType":"' . OCI_MANIFEST . '"}');
     my $big = 'sha512 content ' x 100;
-    my $d512 = digest_of($big, 'sha512');
-    spew(blob_path($d512), $big);
+    my $d512 = sha512($big);
+    spew(blob_path($S, $d512), $big);
     make_path("$S/repositories/$app/_blobs/sha512");
-    link blob_path($d512), link_path($app, '_blobs', $d512) or die $!;
+    link blob_path($S, $d512), link_path($S, $app, '_blobs', $d512) or die $!;
 
     my ($rc, $j, $err) = fsck('--repair');
     is $rc, 3, 'an invalid manifest cannot be repaired: exit 3';
@@ -461,18 +333,18 @@ my @found = sort
         or diag $err;
     like $err, qr/^oci-admin: invalid-manifest \Q$app $bad->{digest}\E: not a valid \Q${\ OCI_MANIFEST}\E: .*config.*; not repaired: push it again or delete it$/m,
         '... says why it is not valid';
-    is slurp(link_path($app, '_manifests', $m3->{digest}) . '.type'), OCI_MANIFEST,
+    is slurp(link_path($S, $app, '_manifests', $m3->{digest}) . '.type'), OCI_MANIFEST,
         'the .type rewritten';
     ok !-e "$S/repositories/$app/_tags/junk", 'the tag moved to quarantine';
     ok scalar(grep { -e "$_/repositories/$app/_tags/junk" } glob "$S/_quarantine/*"),
         '... where it is';
-    unlink link_path($app, '_manifests', $bad->{digest}), link_path($app, '_manifests', $bad->{digest}) . '.type';
-    spew(blob_path($d512), 'x' . $big);
+    unlink link_path($S, $app, '_manifests', $bad->{digest}), link_path($S, $app, '_manifests', $bad->{digest}) . '.type';
+    spew(blob_path($S, $d512), 'x' . $big);
     ($rc, $j, $err) = fsck();
     is $rc, 3, 'a corrupt sha512 blob: exit 3';
     is_deeply problems($j), [ sort "corrupt - $d512", "corrupt $app $d512" ],
         'a corrupt sha512 blob is found' or diag $err;
-    spew(blob_path($d512), $big);       # in place: the link shares it
+    spew(blob_path($S, $d512), $big);       # in place: the link shares it
     ($rc) = fsck();
     is $rc, 0, 'then: exit 0';
 }
@@ -480,10 +352,10 @@ my @found = sort
 # a corrupt manifest: quarantined with its .type, the tag naming it removed
 
 {
-    my $mc = put_manifest($app, image($app, 'mc'));
-    put_tag($app, 'mc', $mc->{digest});
+    my $mc = store_manifest($S, $app, image_in($app, 'mc'));
+    store_tag($S, $app, 'mc', $mc->{digest});
     {
-        open my $f, '+<:raw', blob_path($mc->{digest}) or die $!;
+        open my $f, '+<:raw', blob_path($S, $mc->{digest}) or die $!;
         print $f '{"schemaVersion":2}';
         close $f;
     }
@@ -494,7 +366,7 @@ my @found = sort
     my $hex = substr($mc->{digest}, 7);
     my ($q) = grep { -e "$_/blobs/sha256/" . substr($hex, 0, 2) . "/$hex" } glob "$S/_quarantine/*";
     ok $q, 'the corrupt manifest is in quarantine';
-    ok !-e link_path($app, '_manifests', $mc->{digest}), '... its link removed';
+    ok !-e link_path($S, $app, '_manifests', $mc->{digest}), '... its link removed';
     ok -e "$q/repositories/$app/_manifests/sha256/$hex.type", '... its .type moved along';
     like $err, qr/^oci-admin: corrupt \Q$app $mc->{digest}\E: repositories\/\Q$app\E\/_manifests\/sha256\/$hex: a hard link of corrupt content; repaired: removed, the content is in quarantine$/m,
         '... and the link is reported';
@@ -508,39 +380,39 @@ my @found = sort
 $S = "$TMP/gc";
 
 # shared/a and shared/b push the same layer; b's manifest is then deleted
-my $shared = put_blob('shared/a', 'a layer both push');
-put_blob('shared/b', 'a layer both push');
-my $ma = put_manifest('shared/a', image('shared/a', 'ma', layers => [ $shared ]));
-put_tag('shared/a', 'latest', $ma->{digest});
-my $mb = put_manifest('shared/b', image('shared/b', 'mb', layers => [ $shared ]));
-my $cb = digest_of('config mb');
-unlink link_path('shared/b', '_manifests', $mb->{digest}) . '.type',
-       link_path('shared/b', '_manifests', $mb->{digest});
+my $shared = store_blob($S, 'shared/a', 'a layer both push');
+store_blob($S, 'shared/b', 'a layer both push');
+my $ma = store_manifest($S, 'shared/a', image_in('shared/a', 'ma', layers => [ $shared ]));
+store_tag($S, 'shared/a', 'latest', $ma->{digest});
+my $mb = store_manifest($S, 'shared/b', image_in('shared/b', 'mb', layers => [ $shared ]));
+my $cb = sha256('config mb');
+unlink link_path($S, 'shared/b', '_manifests', $mb->{digest}) . '.type',
+       link_path($S, 'shared/b', '_manifests', $mb->{digest});
 
 # app: what --untagged keeps and deletes
-my $g1 = put_manifest($app, image($app, 'g1'));
-put_tag($app, 'v1', $g1->{digest});
-my $c2 = put_manifest($app, image($app, 'c2'));
-my $c3 = put_manifest($app, image($app, 'c3'));
-my $gi = put_manifest($app, index_of($c2, $c3));
-put_tag($app, 'multi', $gi->{digest});
+my $g1 = store_manifest($S, $app, image_in($app, 'g1'));
+store_tag($S, $app, 'v1', $g1->{digest});
+my $c2 = store_manifest($S, $app, image_in($app, 'c2'));
+my $c3 = store_manifest($S, $app, image_in($app, 'c3'));
+my $gi = store_manifest($S, $app, index_listing($c2, $c3));
+store_tag($S, $app, 'multi', $gi->{digest});
 my $sbom = referrer($app, 'sbom', $g1);
 my $sbom_sig = referrer($app, 'sbom-sig', $sbom);
 my $c2_sig = referrer($app, 'c2-sig', $c2);
-my $u1 = put_manifest($app, image($app, 'u1'));
+my $u1 = store_manifest($S, $app, image_in($app, 'u1'));
 my $u1_sig = referrer($app, 'u1-sig', $u1);
-my $orphan_old = referrer($app, 'orphan-old', { mediaType => OCI_MANIFEST, digest => digest_of('absent'), size => 1 });
-my $orphan_new = referrer($app, 'orphan-new', { mediaType => OCI_MANIFEST, digest => digest_of('later'), size => 1 });
-young(2 * 3600, blob_path($orphan_new->{digest}));
-my $uy = put_manifest($app, image($app, 'uy'));
-young(600, blob_path($uy->{digest}));
+my $orphan_old = referrer($app, 'orphan-old', { mediaType => OCI_MANIFEST, digest => sha256('absent'), size => 1 });
+my $orphan_new = referrer($app, 'orphan-new', { mediaType => OCI_MANIFEST, digest => sha256('later'), size => 1 });
+young(2 * 3600, blob_path($S, $orphan_new->{digest}));
+my $uy = store_manifest($S, $app, image_in($app, 'uy'));
+young(600, blob_path($S, $uy->{digest}));
 
-my $junk_old = put_blob($app, 'a blob no manifest uses');
-my $junk_new = put_blob($app, 'a blob just uploaded');
-young(600, blob_path($junk_new->{digest}));
-my $loose_old = put_blob(undef, 'in blobs/ only');
-my $loose_new = put_blob(undef, 'in blobs/ only, young');
-young(600, blob_path($loose_new->{digest}));
+my $junk_old = store_blob($S, $app, 'a blob no manifest uses');
+my $junk_new = store_blob($S, $app, 'a blob just uploaded');
+young(600, blob_path($S, $junk_new->{digest}));
+my $loose_old = store_blob($S, undef, 'in blobs/ only');
+my $loose_new = store_blob($S, undef, 'in blobs/ only, young');
+young(600, blob_path($S, $loose_new->{digest}));
 
 spew("$S/_tmp/old", 'old temporary');
 young(2 * 86400 + 3600, "$S/_tmp/old");
@@ -552,22 +424,22 @@ young(3 * 86400, "$S/_uploads/" . ('d' x 32) . '.data', "$S/_uploads/" . ('d' x 
 sub size_of { return (lstat $_[0])[7] }
 
 # what a gc without --untagged deletes
-my @gone_links = (link_path('shared/b', '_blobs', $shared->{digest}),
-                  link_path('shared/b', '_blobs', $cb),
-                  link_path($app, '_blobs', $junk_old->{digest}));
-my @gone_files = (blob_path($cb), blob_path($mb->{digest}), blob_path($junk_old->{digest}),
-                  blob_path($loose_old->{digest}));
+my @gone_links = (link_path($S, 'shared/b', '_blobs', $shared->{digest}),
+                  link_path($S, 'shared/b', '_blobs', $cb),
+                  link_path($S, $app, '_blobs', $junk_old->{digest}));
+my @gone_files = (blob_path($S, $cb), blob_path($S, $mb->{digest}), blob_path($S, $junk_old->{digest}),
+                  blob_path($S, $loose_old->{digest}));
 my $gone_bytes = 0;
 $gone_bytes += size_of($_) for @gone_files;
 
 # and what --untagged deletes then: u1, its referrer and the old orphan
 my @gone_manifests = ($u1, $u1_sig, $orphan_old);
-my @gone_links2 = map { link_path($app, '_blobs', $_) }
-    digest_of('config u1'), digest_of('layer u1'), digest_of('layer u1-sig'),
-    digest_of('layer orphan-old');
-my @gone_files2 = ((map { blob_path($_->{digest}) } @gone_manifests),
-    map { blob_path($_) } digest_of('config u1'), digest_of('layer u1'),
-    digest_of('layer u1-sig'), digest_of('layer orphan-old'));
+my @gone_links2 = map { link_path($S, $app, '_blobs', $_) }
+    sha256('config u1'), sha256('layer u1'), sha256('layer u1-sig'),
+    sha256('layer orphan-old');
+my @gone_files2 = ((map { blob_path($S, $_->{digest}) } @gone_manifests),
+    map { blob_path($S, $_) } sha256('config u1'), sha256('layer u1'),
+    sha256('layer u1-sig'), sha256('layer orphan-old'));
 my $gone_bytes2 = 0;
 $gone_bytes2 += size_of($_) for @gone_files2;
 
@@ -584,7 +456,7 @@ my @kept_manifests = ($g1, $c2, $c3, $gi, $sbom, $sbom_sig, $c2_sig, $orphan_new
     is_deeply [ @$j{qw(repositories manifests)} ], [ 3, 13 ], 'repositories, manifests';
 
     my $out;
-    ($rc, $out) = admin('gc', '--storage', $S, '--age-offset', '10d', '--dry-run');
+    ($rc, $out) = oci_admin('gc', '--storage', $S, '--age-offset', '10d', '--dry-run');
     like $out, qr/^gc \(dry run\): 3 repositories, 13 manifests, \d+ blob links, \d+ blob files; would delete 0 manifests, 3 blob links, 4 blob files \($gone_bytes bytes\), 3 temporary files \(\d+ bytes\); kept \d+ younger than the grace/,
         '--dry-run: the summary line' or diag $out;
 }
@@ -595,11 +467,11 @@ my @kept_manifests = ($g1, $c2, $c3, $gi, $sbom, $sbom_sig, $c2_sig, $orphan_new
     is_deeply [ @$j{qw(deleted_manifests deleted_blob_links deleted_blob_files freed_bytes deleted_temporary)} ],
               [ 0, 3, 4, $gone_bytes, 3 ], 'gc: as the dry run said' or diag explain $j;
     ok !-e $_, 'gone: ' . ($_ =~ s{^\Q$S/\E}{}r) for @gone_links, @gone_files;
-    ok -e blob_path($shared->{digest}), 'a blob shared/a still uses survives';
-    ok -e link_path('shared/a', '_blobs', $shared->{digest}), '... with its link in shared/a';
-    ok -e link_path($app, '_blobs', $junk_new->{digest}), 'a young unreferenced link is kept';
-    ok -e blob_path($loose_new->{digest}), 'a young blob file nobody links is kept';
-    ok -e link_path($app, '_manifests', $_->{digest}), 'without --untagged, manifests stay'
+    ok -e blob_path($S, $shared->{digest}), 'a blob shared/a still uses survives';
+    ok -e link_path($S, 'shared/a', '_blobs', $shared->{digest}), '... with its link in shared/a';
+    ok -e link_path($S, $app, '_blobs', $junk_new->{digest}), 'a young unreferenced link is kept';
+    ok -e blob_path($S, $loose_new->{digest}), 'a young blob file nobody links is kept';
+    ok -e link_path($S, $app, '_manifests', $_->{digest}), 'without --untagged, manifests stay'
         for @gone_manifests;
     ok !-e "$S/_tmp/old", 'an old temporary file is removed';
     ok -e "$S/_tmp/new", 'a newer one is not';
@@ -623,10 +495,10 @@ sub refs_of {
 
 SKIP: {
     skip 'redis-server is not installed', 3 unless $redis;
-    my ($rc, $out, $err) = admin('reindex', '--storage', $S, @redis, '--quiet');
+    my ($rc, $out, $err) = oci_admin('reindex', '--storage', $S, @redis, '--quiet');
     is $rc, 0, 'reindex before gc --untagged' or diag $err;
     is_deeply refs_of($u1), [ $u1_sig->{digest} ], '... indexes the referrer of u1';
-    is $redis->cli('HEXISTS', "oci:{$app\@${\ digest_of('absent')}}:desc", $orphan_old->{digest}), 1,
+    is $redis->cli('HEXISTS', "oci:{$app\@${\ sha256('absent')}}:desc", $orphan_old->{digest}), 1,
         '... and the old orphan';
 }
 
@@ -645,13 +517,13 @@ SKIP: {
     is_deeply [ @$j{qw(deleted_manifests deleted_blob_links deleted_blob_files freed_bytes kept_orphans)} ],
               [ 3, 4, 7, $gone_bytes2, 1 ], '... as the dry run said' or diag explain $j;
     for my $m (@gone_manifests) {
-        my $l = link_path($app, '_manifests', $m->{digest});
+        my $l = link_path($S, $app, '_manifests', $m->{digest});
         ok !-e $l && !-e "$l.type", "deleted: manifest $m->{digest}, link and .type";
     }
     ok !-e $_, 'gone: ' . ($_ =~ s{^\Q$S/\E}{}r) for @gone_links2, @gone_files2;
-    ok -e link_path($app, '_manifests', $_->{digest}) && -e link_path($app, '_manifests', $_->{digest}) . '.type',
+    ok -e link_path($S, $app, '_manifests', $_->{digest}) && -e link_path($S, $app, '_manifests', $_->{digest}) . '.type',
         "kept: $_->{digest}" for @kept_manifests;
-    ok -e link_path($app, '_blobs', digest_of('{}')), 'the empty config kept referrers share stays';
+    ok -e link_path($S, $app, '_blobs', sha256('{}')), 'the empty config kept referrers share stays';
 
     SKIP: {
         skip 'redis-server is not installed', 3 unless $redis;
@@ -669,19 +541,19 @@ SKIP: {
 {
     my ($rc, $j, $err) = gc('--untagged', '--orphan-referrers-grace', '1h');
     is $j->{deleted_manifests}, 1, 'a shorter --orphan-referrers-grace: the young orphan goes too';
-    ok !-e link_path($app, '_manifests', $orphan_new->{digest}), '... deleted';
+    ok !-e link_path($S, $app, '_manifests', $orphan_new->{digest}), '... deleted';
 }
 
 # a repository that only ever got blobs is collected; one with a corrupt
 # manifest is not touched at all
 
 {
-    my $abandoned = put_blob('abandoned/upload', 'pushed, never used');
+    my $abandoned = store_blob($S, 'abandoned/upload', 'pushed, never used');
     my $broken = 'broken/repo';
-    my $unused = put_blob($broken, 'unused, but the repository is broken');
-    my $mx = put_manifest($broken, image($broken, 'mx'));
+    my $unused = store_blob($S, $broken, 'unused, but the repository is broken');
+    my $mx = store_manifest($S, $broken, image_in($broken, 'mx'));
     {
-        open my $f, '+<:raw', blob_path($mx->{digest}) or die $!;
+        open my $f, '+<:raw', blob_path($S, $mx->{digest}) or die $!;
         print $f 'X';
         close $f;
     }
@@ -690,11 +562,11 @@ SKIP: {
     like $err, qr/^oci-admin: \Q$S\E\/repositories\/\Q$broken\E: not collected: manifest \Q$mx->{digest}\E is corrupt; "oci-admin fsck" tells more$/m,
         '... it is not collected, and says why' or diag $err;
     is $j->{skipped_repositories}, 1, '... counted';
-    ok -e link_path($broken, '_blobs', $unused->{digest}), '... its unused blob stays';
-    ok -e link_path($broken, '_manifests', $mx->{digest}), '... and its manifest';
-    ok !-e link_path('abandoned/upload', '_blobs', $abandoned->{digest}),
+    ok -e link_path($S, $broken, '_blobs', $unused->{digest}), '... its unused blob stays';
+    ok -e link_path($S, $broken, '_manifests', $mx->{digest}), '... and its manifest';
+    ok !-e link_path($S, 'abandoned/upload', '_blobs', $abandoned->{digest}),
         'a repository with blobs only is collected';
-    ok !-e blob_path($abandoned->{digest}), '... and the content';
+    ok !-e blob_path($S, $abandoned->{digest}), '... and the content';
     remove_tree("$S/repositories/broken");
 }
 
@@ -703,19 +575,19 @@ SKIP: {
 
 {
     my $name = 'push/during';
-    my $x = put_blob($name, 'uploaded long ago, used by a manifest pushed during gc');
-    my $z = put_blob($name, 'uploaded long ago, used by nothing');
-    my $t = put_manifest($name, image($name, 't'));
+    my $x = store_blob($S, $name, 'uploaded long ago, used by a manifest pushed during gc');
+    my $z = store_blob($S, $name, 'uploaded long ago, used by nothing');
+    my $t = store_manifest($S, $name, image_in($name, 't'));
 
     my $err = gensym;
-    my $pid = open3(my $in, my $out, $err, @WRAP, $ADMIN, 'gc', '--storage', $S,
-                    '--age-offset', '10d', '--untagged', '--json', '--pause-after-mark', '2');
+    my $pid = open3(my $in, my $out, $err, admin_command('gc', '--storage', $S,
+                    '--age-offset', '10d', '--untagged', '--json', '--pause-after-mark', '2'));
     close $in;
     my $line = <$err> // '';
     like $line, qr/^oci-admin: gc: marked, pausing 2 s$/, 'gc paused after the mark';
 
-    my $n = put_manifest($name, image($name, 'n', layers => [ $x ]));
-    put_tag($name, 'late', $t->{digest});
+    my $n = store_manifest($S, $name, image_in($name, 'n', layers => [ $x ]));
+    store_tag($S, $name, 'late', $t->{digest});
 
     my $stdout = do { local $/; <$out> } // '';
     my $stderr = do { local $/; <$err> } // '';
@@ -723,12 +595,12 @@ SKIP: {
     is $? >> 8, 0, 'gc: exit 0' or diag $stderr;
     my $j = eval { decode_json($stdout) } // {};
 
-    ok -e link_path($name, '_blobs', $x->{digest}), 'a blob a manifest pushed during gc uses is kept';
-    ok -e link_path($name, '_manifests', $n->{digest}), '... and the manifest';
-    ok -e link_path($name, '_manifests', $t->{digest}), 'a manifest tagged during gc is kept';
-    ok -e link_path($name, '_blobs', digest_of('config t')), '... and its blobs';
-    ok !-e link_path($name, '_blobs', $z->{digest}), 'an unused old blob of the same repository goes';
-    ok !-e blob_path($z->{digest}), '... and its content';
+    ok -e link_path($S, $name, '_blobs', $x->{digest}), 'a blob a manifest pushed during gc uses is kept';
+    ok -e link_path($S, $name, '_manifests', $n->{digest}), '... and the manifest';
+    ok -e link_path($S, $name, '_manifests', $t->{digest}), 'a manifest tagged during gc is kept';
+    ok -e link_path($S, $name, '_blobs', sha256('config t')), '... and its blobs';
+    ok !-e link_path($S, $name, '_blobs', $z->{digest}), 'an unused old blob of the same repository goes';
+    ok !-e blob_path($S, $z->{digest}), '... and its content';
 }
 
 done_testing;

@@ -110,14 +110,22 @@ sub request {
     return $self->read_response($method);
 }
 
-=head2 chunk_body(@chunks)
+=head2 request_once($port, $method, $path, %opt)
 
-The chunked encoding of the given chunks, with the final 0-chunk.
+One request on a new connection to 127.0.0.1:$port, with C<Connection:
+close> (options as for C<request>, plus C<timeout>, default 10 s). The
+response's C<request> records method and URL.
 
 =cut
 
-sub chunk_body {
-    return join('', map { sprintf("%x\r\n%s\r\n", length, $_) } grep { length } @_) . "0\r\n\r\n";
+sub request_once {
+    my ($port, $method, $path, %o) = @_;
+    my $c = OCI::Client->new(port => $port, timeout => delete $o{timeout} // 10);
+    my $res = $c->request($method, $path, keepalive => 0, %o);
+    $c->close;
+    require HTTP::Request;
+    $res->request(HTTP::Request->new($method, "http://127.0.0.1:$port$path"));
+    return $res;
 }
 
 sub connected { $_[0]{sock} ? 1 : 0 }

@@ -62,8 +62,9 @@ written piece by piece, C<pause> apart, default 0.05 s) and reads
 C<responses> responses (default 1; C<methods> gives each one's method, for
 HEAD). Returns the list of responses (the first one in scalar context).
 
-When the object goes away, nginx is stopped and the server root removed if
-all tests so far passed (C<TEST_NGINX_NO_CLEAN> keeps it).
+When the object goes away, or at the latest when the script ends, nginx is
+stopped and the server root removed if all tests so far passed
+(C<TEST_NGINX_NO_CLEAN> keeps it).
 
 =cut
 
@@ -71,15 +72,18 @@ use strict;
 use warnings;
 use Carp qw(croak);
 use File::Path qw(make_path);
-use HTTP::Request;
+use Scalar::Util qw(weaken);
 use OCI::Client;
 use parent 'OCI::Server';
 
 my $Count = 0;
+my @Made;          # weak: every server launched, for the END block
 
 sub launch {
     my ($class, %o) = @_;
     my $self = $class->new(label => OCI::Server::suite_label() . '.' . ++$Count, %o);
+    push @Made, $self;
+    weaken($Made[-1]);
     $self->{vars}{TEST_NGINX_STORAGE} = $self->storage;
     $self->prepare;
     make_path($self->storage);
@@ -111,11 +115,7 @@ sub connect {
 
 sub req {
     my ($self, $method, $path, %o) = @_;
-    my $c = $self->connect(timeout => delete $o{timeout} // 10);
-    my $res = $c->request($method, $path, keepalive => 0, %o);
-    $c->close;
-    $res->request(HTTP::Request->new($method, $self->url($path)));
-    return $res;
+    return OCI::Client::request_once($self->{port}, $method, $path, %o);
 }
 
 sub raw {
@@ -137,6 +137,14 @@ sub DESTROY {
     my ($self) = @_;
     local ($?, $@);
     eval { $self->cleanup };
+}
+
+# A server still referenced when the script ends (by a named sub, say) is
+# cleaned up here, while Test::Builder can still tell whether all passed:
+# in global destruction it cannot, and the server root would stay.
+END {
+    local ($?, $@);
+    eval { $_->cleanup } for grep { defined } @Made;
 }
 
 1;

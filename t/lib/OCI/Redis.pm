@@ -10,6 +10,7 @@ OCI::Redis - a private redis-server for a test, on a unix socket
     my $redis = OCI::Redis->start or plan skip_all => 'no redis-server';
     $redis->socket;                 # path, for "oci_redis unix:<path>;"
     $redis->cli('HGETALL', $key);   # redis-cli's output, chomped
+    $redis->call('ZRANGE', $k, 0, -1);   # the reply as Perl data (RESP)
     $redis->pause; $redis->resume;  # SIGSTOP / SIGCONT
     $redis->stop; $redis->start_again;
 
@@ -18,11 +19,17 @@ OCI::Redis - a private redis-server for a test, on a unix socket
 The server listens on no TCP port, keeps no data on disk, and is stopped
 when the object goes away (also if the test dies).
 
+C<call> speaks RESP on a connection of its own, kept open (so a C<SELECT>
+holds for the calls after it): a status or integer reply comes back as a
+string, a bulk string as a string or undef, an array as an array ref; an
+error reply dies.
+
 =cut
 
 use strict;
 use warnings;
 use File::Temp qw(tempdir);
+use IO::Socket::UNIX;
 use Time::HiRes qw(sleep);
 
 sub start {
@@ -64,11 +71,38 @@ sub cli {
     return $out;
 }
 
+sub call {
+    my ($self, @argv) = @_;
+    $self->{conn} ||= IO::Socket::UNIX->new(Peer => $self->{socket})
+        or die "redis: cannot connect to $self->{socket}: $!\n";
+    print { $self->{conn} } '*' . @argv . "\r\n",
+        map { '$' . length($_) . "\r\n$_\r\n" } @argv;
+    return $self->_reply;
+}
+
+sub _reply {
+    my ($self) = @_;
+    my $fh = $self->{conn};
+    my $line = <$fh> // die "redis: connection closed\n";
+    $line =~ s/\r\n$//;
+    my ($t, $v) = (substr($line, 0, 1), substr($line, 1));
+    return $v if $t eq '+' || $t eq ':';
+    die "redis: $v\n" if $t eq '-';
+    return undef if $v < 0;
+    if ($t eq '$') {
+        read($fh, my $buf, $v + 2) == $v + 2 or die "redis: short read\n";
+        return substr($buf, 0, $v);
+    }
+    return [ map { $self->_reply } 1 .. $v ] if $t eq '*';
+    die "redis: unexpected reply $line\n";
+}
+
 sub pause  { kill 'STOP', $_[0]{pid} }
 sub resume { kill 'CONT', $_[0]{pid} }
 
 sub stop {
     my ($self) = @_;
+    close delete $self->{conn} if $self->{conn};
     return unless $self->{pid};
     kill 'CONT', $self->{pid};
     kill 'TERM', $self->{pid};

@@ -146,7 +146,6 @@ BEGIN {
     push @INC, $lib if length $lib && !grep { $_ eq $lib } @INC;
 }
 use Test::Base -base;
-use File::Path ();
 use List::Util qw(shuffle);
 use Test::LongString ();
 use Time::HiRes qw(sleep);
@@ -272,10 +271,7 @@ sub _write_user_files {
           split /^>>> /m, $spec;
     for my $f (@files) {
         my ($path, $data) = @$f;
-        my $file = $srv->html_dir . "/$path";
-        (my $dir = $file) =~ s{/[^/]*$}{};
-        File::Path::make_path($dir);
-        OCI::Server::_spew($file, $srv->expand($data));
+        OCI::Server::spew($srv->html_dir . "/$path", $srv->expand($data));
     }
 }
 
