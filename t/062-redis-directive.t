@@ -4,6 +4,7 @@
 
 BEGIN { push @INC, 't/lib' }   # appended: an installed Test::Nginx wins
 use Test::Nginx::Socket 'no_plan';
+use OCI::Test qw(data_config);
 
 no_shuffle();
 
@@ -16,15 +17,7 @@ add_block_preprocessor(sub {
     return unless defined $redis;
 
     chomp $redis;
-
-    $block->set_value(config => <<"CONF");
-    location /v2/ {
-        oci_registry on;
-        oci_storage \$TEST_NGINX_HTML_DIR/storage;
-        client_max_body_size 0;
-        oci_redis $redis;
-    }
-CONF
+    $block->set_value(config => data_config("oci_redis $redis;"));
 });
 
 run_tests();
