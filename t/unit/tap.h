@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 
@@ -23,6 +24,11 @@ static void tap_diag(const char *fmt, ...)
 static int tap_ok(int ok, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), unused));
 static int tap_done(void) __attribute__((unused));
+static uint64_t tap_rng(void) __attribute__((unused));
+
+
+/* the state of tap_rng(): a test sets its own seed, so runs repeat */
+static uint64_t  tap_rng_state = 0x9e3779b97f4a7c15ULL;
 
 
 static void
@@ -77,6 +83,23 @@ tap_done(void)
     }
 
     return tap_failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+
+/* xorshift64: cheap pseudo-random numbers for randomized cases */
+
+static uint64_t
+tap_rng(void)
+{
+    uint64_t  x;
+
+    x = tap_rng_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    tap_rng_state = x;
+
+    return x;
 }
 
 

@@ -30,24 +30,6 @@ typedef struct {
 } case_t;
 
 
-static uint64_t  rng_state = 0x2545f4914f6cdd1dULL;
-
-
-static uint64_t
-rng(void)
-{
-    uint64_t  x;
-
-    x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng_state = x;
-
-    return x;
-}
-
-
 /* printable form of a test string for the TAP description */
 
 static const char *
@@ -510,10 +492,10 @@ gen(char *buf, size_t max_len, const char *alphabet, const char *seed)
     alen = strlen(alphabet);
 
     if (seed == NULL) {
-        len = (size_t) (rng() % (max_len + 1));
+        len = (size_t) (tap_rng() % (max_len + 1));
 
         for (j = 0; j < len; j++) {
-            buf[j] = alphabet[rng() % ((rng() & 1) ? alen : 4)];
+            buf[j] = alphabet[tap_rng() % ((tap_rng() & 1) ? alen : 4)];
         }
 
         buf[len] = '\0';
@@ -523,20 +505,20 @@ gen(char *buf, size_t max_len, const char *alphabet, const char *seed)
     len = strlen(seed);
     memcpy(buf, seed, len + 1);
 
-    for (k = rng() % 4; k; k--) {
-        pos = (size_t) (rng() % (len + 1));
+    for (k = tap_rng() % 4; k; k--) {
+        pos = (size_t) (tap_rng() % (len + 1));
 
-        switch (rng() % 3) {
+        switch (tap_rng() % 3) {
         case 0:
             if (pos < len) {
-                buf[pos] = alphabet[rng() % alen];
+                buf[pos] = alphabet[tap_rng() % alen];
             }
             break;
 
         case 1:
             if (len < max_len) {
                 memmove(buf + pos + 1, buf + pos, len - pos + 1);
-                buf[pos] = alphabet[rng() % alen];
+                buf[pos] = alphabet[tap_rng() % alen];
                 len++;
             }
             break;
@@ -762,6 +744,8 @@ test_differential(void)
 int
 main(void)
 {
+    tap_rng_state = 0x2545f4914f6cdd1dULL;
+
     test_names();
     test_tags();
     test_digests();

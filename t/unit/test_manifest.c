@@ -672,24 +672,6 @@ test_big(void)
 }
 
 
-static uint64_t  rng_state = 0x853c49e6748fea9bULL;
-
-
-static uint64_t
-rng(void)
-{
-    uint64_t  x;
-
-    x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng_state = x;
-
-    return x;
-}
-
-
 /* random byte edits of the valid documents: no crash, consistent answers */
 
 static void
@@ -707,17 +689,17 @@ test_mutations(size_t rounds)
 
     for (i = 0; i < rounds; i++) {
         do {
-            j = (size_t) (rng() % (sizeof(cases) / sizeof(cases[0])));
+            j = (size_t) (tap_rng() % (sizeof(cases) / sizeof(cases[0])));
         } while (cases[j].rc != OK);
 
         body = unquote(cases[j].body, &len);
 
-        for (k = (int) (rng() % 4) + 1; k; k--) {
-            if (rng() & 1) {
-                body[rng() % len] = (char) rng();
+        for (k = (int) (tap_rng() % 4) + 1; k; k--) {
+            if (tap_rng() & 1) {
+                body[tap_rng() % len] = (char) tap_rng();
 
             } else {
-                body[rng() % len] = interesting[rng()
+                body[tap_rng() % len] = interesting[tap_rng()
                                                 % (sizeof(interesting) - 1)];
             }
         }
@@ -753,6 +735,8 @@ test_mutations(size_t rounds)
 int
 main(void)
 {
+    tap_rng_state = 0x853c49e6748fea9bULL;
+
     test_table();
     test_fields();
     test_big();

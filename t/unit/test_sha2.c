@@ -20,9 +20,8 @@
 #include "tap.h"
 
 
-static uint64_t  rng_state = 0x9e3779b97f4a7c15ULL;
-static int       impls[2];
-static int       nimpls;
+static int  impls[2];
+static int  nimpls;
 
 
 static uint32_t
@@ -61,28 +60,13 @@ reseal(u_char *st)
 }
 
 
-static uint64_t
-rng(void)
-{
-    uint64_t  x;
-
-    x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng_state = x;
-
-    return x;
-}
-
-
 static void
 rng_fill(u_char *p, size_t len)
 {
     size_t  i;
 
     for (i = 0; i < len; i++) {
-        p[i] = (u_char) (rng() >> 24);
+        p[i] = (u_char) (tap_rng() >> 24);
     }
 }
 
@@ -195,7 +179,7 @@ test_vectors(int alg, int impl)
     s.impl = impl;
 
     for (i = 0; i < 1000000; i += piece) {
-        piece = 1 + (size_t) (rng() % 9973);
+        piece = 1 + (size_t) (tap_rng() % 9973);
         if (piece > 1000000 - i) {
             piece = 1000000 - i;
         }
@@ -259,27 +243,27 @@ test_resume(int alg, size_t rounds)
 
         /* mostly small inputs, where the block boundaries are */
 
-        switch (rng() % 4) {
+        switch (tap_rng() % 4) {
         case 0:
-            len = (size_t) (rng() % 300);
+            len = (size_t) (tap_rng() % 300);
             break;
         case 1:
         case 2:
-            len = (size_t) (rng() % 5000);
+            len = (size_t) (tap_rng() % 5000);
             break;
         default:
-            len = (size_t) (rng() % (1 << 20));
+            len = (size_t) (tap_rng() % (1 << 20));
         }
 
         rng_fill(buf, len);
         evp(alg, buf, len, ref);
 
         ngx_oci_sha2_init(&s, alg);
-        s.impl = impls[rng() % nimpls];
+        s.impl = impls[tap_rng() % nimpls];
 
         for (off = 0; off < len; off += piece) {
-            piece = (rng() % 3 == 0) ? (size_t) (rng() % 130)
-                                     : (size_t) (rng() % (len - off + 1));
+            piece = (tap_rng() % 3 == 0) ? (size_t) (tap_rng() % 130)
+                                     : (size_t) (tap_rng() % (len - off + 1));
             if (piece > len - off) {
                 piece = len - off;
             }
@@ -309,7 +293,7 @@ test_resume(int alg, size_t rounds)
 
             /* resume on a "different worker", perhaps another impl */
 
-            impl = impls[rng() % nimpls];
+            impl = impls[tap_rng() % nimpls];
             mixed += (impl != s.impl);
             r.impl = impl;
             s = r;
@@ -464,7 +448,7 @@ main(int argc, char **argv)
 
     env = getenv("SHA2_TEST_SEED");
     if (env) {
-        rng_state = strtoull(env, NULL, 0) | 1;
+        tap_rng_state = strtoull(env, NULL, 0) | 1;
     }
 
     env = getenv("SHA2_TEST_ROUNDS");
