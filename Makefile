@@ -57,9 +57,11 @@ test: deps-test
 	$(MAKE) -f t/unit/unit.mk BUILD=$(BUILD) unit
 	OCI_BUILD=$(BUILD) TEST_NGINX_LOAD_MODULES=$(MODULE) prove -r t/
 
+STYLE_FILES = src/*.[ch] tools/*.[ch] t/unit/*.[ch] fuzz/*.c bench/*.c
+
 style:
-	@! grep -nE '.{81,}' src/*.[ch] tools/*.[ch] \
-	    && ! grep -nP '\t| +$$' src/*.[ch] tools/*.[ch] && echo "style ok"
+	@! grep -nE '.{81,}' $(STYLE_FILES) \
+	    && ! grep -nP '\t| +$$' $(STYLE_FILES) && echo "style ok"
 
 clean:
 	rm -rf $(BUILD)
