@@ -17,67 +17,79 @@
 #define NGX_OCI_REF_FANOUT  3     /* "/<alg>/<xx>/<hex>" */
 
 
+/* a string and its length, known at compile time */
 typedef struct {
-    const char  *dir;
-    int          name;            /* "/<name>" follows dir */
-    const char  *sub;             /* "/<sub>" after the name, or NULL */
-    int          ref;
-    const char  *suffix;
+    const char  *s;
+    size_t       len;
+} ngx_oci_layout_str_t;
+
+#define S(str)  { str, sizeof(str) - 1 }
+#define NONE    { "", 0 }
+
+
+typedef struct {
+    ngx_oci_layout_str_t  dir;
+    int                   name;   /* "/<name>" follows dir */
+    ngx_oci_layout_str_t  sub;    /* "/<sub>" after the name, if any */
+    int                   ref;
+    ngx_oci_layout_str_t  suffix;
 } ngx_oci_layout_kind_t;
 
 
-static u_char *ngx_oci_layout_add(u_char *p, u_char *end, const char *s,
-    size_t len);
+static inline u_char *ngx_oci_layout_add(u_char *p, u_char *end,
+    const char *s, size_t len);
 static u_char *ngx_oci_layout_ref(u_char *p, u_char *end, int kind,
     const u_char *ref, size_t ref_len);
 
 
-#define R  NGX_OCI_LAYOUT_REPOS_DIR
+#define R  S(NGX_OCI_LAYOUT_REPOS_DIR)
 
 static const ngx_oci_layout_kind_t  ngx_oci_layout_kinds[] = {
     /* NGX_OCI_LAYOUT_BLOBS */
-    { NGX_OCI_LAYOUT_BLOBS_DIR, 0, NULL, NGX_OCI_REF_NONE, "" },
+    { S(NGX_OCI_LAYOUT_BLOBS_DIR), 0, NONE, NGX_OCI_REF_NONE, NONE },
     /* NGX_OCI_LAYOUT_BLOB */
-    { NGX_OCI_LAYOUT_BLOBS_DIR, 0, NULL, NGX_OCI_REF_FANOUT, "" },
+    { S(NGX_OCI_LAYOUT_BLOBS_DIR), 0, NONE, NGX_OCI_REF_FANOUT, NONE },
     /* NGX_OCI_LAYOUT_REPOS */
-    { R, 0, NULL, NGX_OCI_REF_NONE, "" },
+    { R, 0, NONE, NGX_OCI_REF_NONE, NONE },
     /* NGX_OCI_LAYOUT_REPO */
-    { R, 1, NULL, NGX_OCI_REF_NONE, "" },
+    { R, 1, NONE, NGX_OCI_REF_NONE, NONE },
     /* NGX_OCI_LAYOUT_REPO_BLOBS_DIR */
-    { R, 1, NGX_OCI_LAYOUT_REPO_BLOBS, NGX_OCI_REF_NONE, "" },
+    { R, 1, S(NGX_OCI_LAYOUT_REPO_BLOBS), NGX_OCI_REF_NONE, NONE },
     /* NGX_OCI_LAYOUT_REPO_BLOB */
-    { R, 1, NGX_OCI_LAYOUT_REPO_BLOBS, NGX_OCI_REF_DIGEST, "" },
+    { R, 1, S(NGX_OCI_LAYOUT_REPO_BLOBS), NGX_OCI_REF_DIGEST, NONE },
     /* NGX_OCI_LAYOUT_MANIFESTS_DIR */
-    { R, 1, NGX_OCI_LAYOUT_REPO_MANIFESTS, NGX_OCI_REF_NONE, "" },
+    { R, 1, S(NGX_OCI_LAYOUT_REPO_MANIFESTS), NGX_OCI_REF_NONE, NONE },
     /* NGX_OCI_LAYOUT_MANIFEST */
-    { R, 1, NGX_OCI_LAYOUT_REPO_MANIFESTS, NGX_OCI_REF_DIGEST, "" },
+    { R, 1, S(NGX_OCI_LAYOUT_REPO_MANIFESTS), NGX_OCI_REF_DIGEST, NONE },
     /* NGX_OCI_LAYOUT_MANIFEST_TYPE */
-    { R, 1, NGX_OCI_LAYOUT_REPO_MANIFESTS, NGX_OCI_REF_DIGEST,
-      NGX_OCI_LAYOUT_TYPE_SUFFIX },
+    { R, 1, S(NGX_OCI_LAYOUT_REPO_MANIFESTS), NGX_OCI_REF_DIGEST,
+      S(NGX_OCI_LAYOUT_TYPE_SUFFIX) },
     /* NGX_OCI_LAYOUT_TAGS_DIR */
-    { R, 1, NGX_OCI_LAYOUT_REPO_TAGS, NGX_OCI_REF_NONE, "" },
+    { R, 1, S(NGX_OCI_LAYOUT_REPO_TAGS), NGX_OCI_REF_NONE, NONE },
     /* NGX_OCI_LAYOUT_TAG */
-    { R, 1, NGX_OCI_LAYOUT_REPO_TAGS, NGX_OCI_REF_TEXT, "" },
+    { R, 1, S(NGX_OCI_LAYOUT_REPO_TAGS), NGX_OCI_REF_TEXT, NONE },
     /* NGX_OCI_LAYOUT_TAG_LOCK_FILE */
-    { R, 1, NGX_OCI_LAYOUT_REPO_TAGS, NGX_OCI_REF_NONE,
-      "/" NGX_OCI_LAYOUT_TAG_LOCK },
+    { R, 1, S(NGX_OCI_LAYOUT_REPO_TAGS), NGX_OCI_REF_NONE,
+      S("/" NGX_OCI_LAYOUT_TAG_LOCK) },
     /* NGX_OCI_LAYOUT_UPLOADS */
-    { NGX_OCI_LAYOUT_UPLOADS_DIR, 0, NULL, NGX_OCI_REF_NONE, "" },
+    { S(NGX_OCI_LAYOUT_UPLOADS_DIR), 0, NONE, NGX_OCI_REF_NONE, NONE },
     /* NGX_OCI_LAYOUT_UPLOAD_DATA */
-    { NGX_OCI_LAYOUT_UPLOADS_DIR, 0, NULL, NGX_OCI_REF_TEXT,
-      NGX_OCI_LAYOUT_DATA_SUFFIX },
+    { S(NGX_OCI_LAYOUT_UPLOADS_DIR), 0, NONE, NGX_OCI_REF_TEXT,
+      S(NGX_OCI_LAYOUT_DATA_SUFFIX) },
     /* NGX_OCI_LAYOUT_UPLOAD_STATE */
-    { NGX_OCI_LAYOUT_UPLOADS_DIR, 0, NULL, NGX_OCI_REF_TEXT,
-      NGX_OCI_LAYOUT_STATE_SUFFIX },
+    { S(NGX_OCI_LAYOUT_UPLOADS_DIR), 0, NONE, NGX_OCI_REF_TEXT,
+      S(NGX_OCI_LAYOUT_STATE_SUFFIX) },
     /* NGX_OCI_LAYOUT_TMP */
-    { NGX_OCI_LAYOUT_TMP_DIR, 0, NULL, NGX_OCI_REF_NONE, "" },
+    { S(NGX_OCI_LAYOUT_TMP_DIR), 0, NONE, NGX_OCI_REF_NONE, NONE },
     /* NGX_OCI_LAYOUT_TMP_FILE */
-    { NGX_OCI_LAYOUT_TMP_DIR, 0, NULL, NGX_OCI_REF_TEXT, "" },
+    { S(NGX_OCI_LAYOUT_TMP_DIR), 0, NONE, NGX_OCI_REF_TEXT, NONE },
     /* NGX_OCI_LAYOUT_QUARANTINE */
-    { NGX_OCI_LAYOUT_QUARANTINE_DIR, 0, NULL, NGX_OCI_REF_NONE, "" }
+    { S(NGX_OCI_LAYOUT_QUARANTINE_DIR), 0, NONE, NGX_OCI_REF_NONE, NONE }
 };
 
 #undef R
+#undef S
+#undef NONE
 
 
 size_t
@@ -101,20 +113,20 @@ ngx_oci_layout_path(u_char *buf, size_t size, ngx_oci_layout_e what,
     p = buf;
     end = buf + size - 1;
 
-    p = ngx_oci_layout_add(p, end, k->dir, strlen(k->dir));
+    p = ngx_oci_layout_add(p, end, k->dir.s, k->dir.len);
 
     if (k->name) {
         p = ngx_oci_layout_add(p, end, "/", 1);
         p = ngx_oci_layout_add(p, end, (const char *) name, name_len);
     }
 
-    if (k->sub) {
+    if (k->sub.len) {
         p = ngx_oci_layout_add(p, end, "/", 1);
-        p = ngx_oci_layout_add(p, end, k->sub, strlen(k->sub));
+        p = ngx_oci_layout_add(p, end, k->sub.s, k->sub.len);
     }
 
     p = ngx_oci_layout_ref(p, end, k->ref, ref, ref_len);
-    p = ngx_oci_layout_add(p, end, k->suffix, strlen(k->suffix));
+    p = ngx_oci_layout_add(p, end, k->suffix.s, k->suffix.len);
 
     if (p == NULL) {
         return 0;
@@ -128,7 +140,7 @@ ngx_oci_layout_path(u_char *buf, size_t size, ngx_oci_layout_e what,
 
 /* appends, or NULL when there is no room (or no p to begin with) */
 
-static u_char *
+static inline u_char *
 ngx_oci_layout_add(u_char *p, u_char *end, const char *s, size_t len)
 {
     if (p == NULL || (size_t) (end - p) < len) {
