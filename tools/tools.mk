@@ -24,27 +24,14 @@ TOOLS_DIR = $(OCI_TOOLS_ROOT)/tools
 
 OCI_ADMIN = $(BUILD)/oci-admin
 
-OCI_ADMIN_SRCS = $(TOOLS_DIR)/oci_admin.c \
-                 $(TOOLS_DIR)/oci_admin_walk.c \
-                 $(TOOLS_DIR)/oci_admin_redis.c \
-                 $(TOOLS_DIR)/oci_admin_reindex.c \
-                 $(TOOLS_DIR)/oci_admin_reindex_sync.c \
-                 $(TOOLS_DIR)/oci_admin_store.c \
-                 $(TOOLS_DIR)/oci_admin_fsck.c \
-                 $(TOOLS_DIR)/oci_admin_gc.c \
-                 $(TOOLS_SRC)/ngx_oci_sha2.c \
-                 $(TOOLS_SRC)/ngx_oci_grammar.c \
-                 $(TOOLS_SRC)/ngx_oci_manifest_check.c \
-                 $(TOOLS_SRC)/ngx_oci_index_schema.c
+# the module's pure files the tool is linked with, each with its header
+OCI_ADMIN_CORE = sha2 grammar manifest_check index_schema layout
 
-OCI_ADMIN_DEPS = $(OCI_ADMIN_SRCS) \
-                 $(TOOLS_DIR)/oci_admin.h \
-                 $(TOOLS_DIR)/oci_admin_reindex.h \
-                 $(TOOLS_DIR)/oci_admin_store.h \
-                 $(TOOLS_SRC)/ngx_oci_sha2.h \
-                 $(TOOLS_SRC)/ngx_oci_grammar.h \
-                 $(TOOLS_SRC)/ngx_oci_manifest_check.h \
-                 $(TOOLS_SRC)/ngx_oci_index_schema.h
+OCI_ADMIN_SRCS = $(wildcard $(TOOLS_DIR)/*.c) \
+                 $(OCI_ADMIN_CORE:%=$(TOOLS_SRC)/ngx_oci_%.c)
+
+OCI_ADMIN_DEPS = $(OCI_ADMIN_SRCS) $(wildcard $(TOOLS_DIR)/*.h) \
+                 $(OCI_ADMIN_CORE:%=$(TOOLS_SRC)/ngx_oci_%.h)
 
 .PHONY: tools tools-style
 

@@ -1,0 +1,157 @@
+
+/*
+ * oci-admin: warnings, the progress line and the JSON summary.
+ *
+ * The progress line is the process's one line of stderr, so its state is
+ * the file's: every warning has to clear it first, whoever prints it.
+ */
+
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "oci_admin_message.h"
+
+
+static void oci_admin_progress_clear(void);
+
+
+static int     oci_admin_progress_on;
+static int     oci_admin_progress_shown;
+static double  oci_admin_progress_last;
+
+
+void
+oci_admin_warn(const char *fmt, ...)
+{
+    va_list  args;
+
+    oci_admin_progress_clear();
+
+    fputs("oci-admin: ", stderr);
+
+    va_start(args, fmt);
+    vfprintf(stderr, fmt, args);
+    va_end(args);
+
+    fputc('\n', stderr);
+}
+
+
+void
+oci_admin_progress_init(int enabled)
+{
+    oci_admin_progress_on = enabled;
+    oci_admin_progress_shown = 0;
+    oci_admin_progress_last = 0;
+}
+
+
+void
+oci_admin_progress(int force, const char *fmt, ...)
+{
+    int      n, pad;
+    char     line[256];
+    double   now;
+    va_list  args;
+
+    if (!oci_admin_progress_on) {
+        return;
+    }
+
+    now = oci_admin_now();
+
+    if (!force && now - oci_admin_progress_last < 0.1) {
+        return;
+    }
+
+    oci_admin_progress_last = now;
+
+    va_start(args, fmt);
+    n = vsnprintf(line, sizeof(line), fmt, args);
+    va_end(args);
+
+    if (n < 0) {
+        return;
+    }
+
+    if ((size_t) n >= sizeof(line)) {
+        n = sizeof(line) - 1;
+    }
+
+    /* spaces over what a longer previous line left */
+
+    pad = oci_admin_progress_shown > n ? oci_admin_progress_shown - n : 0;
+
+    fprintf(stderr, "\r%s%*s", line, pad, "");
+    fflush(stderr);
+
+    oci_admin_progress_shown = n;
+}
+
+
+void
+oci_admin_progress_end(void)
+{
+    oci_admin_progress_clear();
+    oci_admin_progress_on = 0;
+}
+
+
+static void
+oci_admin_progress_clear(void)
+{
+    if (oci_admin_progress_shown) {
+        fprintf(stderr, "\r%*s\r", oci_admin_progress_shown, "");
+        fflush(stderr);
+        oci_admin_progress_shown = 0;
+    }
+}
+
+
+double
+oci_admin_now(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+
+double
+oci_admin_ms(double seconds)
+{
+    return (double) (long long) (seconds * 1000 + 0.5) / 1000;
+}
+
+
+int
+oci_admin_print_json(json_t *o)
+{
+    int    rc;
+    char  *s;
+
+    if (o == NULL) {
+        oci_admin_warn("out of memory");
+        return -1;
+    }
+
+    s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+
+    json_decref(o);
+
+    if (s == NULL) {
+        oci_admin_warn("out of memory");
+        return -1;
+    }
+
+    rc = printf("%s\n", s) < 0 || fflush(stdout) != 0 ? -1 : 0;
+
+    free(s);
+
+    return rc;
+}
