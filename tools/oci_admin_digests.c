@@ -13,37 +13,46 @@
 
 
 typedef struct {
-    oci_admin_digests_t  *ds;
     const char           *root;
     ngx_oci_layout_e      what;
+    oci_admin_file_pt     file;
+    void                 *data;
+    uint64_t             *errors;
+    const char           *alg;          /* of the directory being walked */
+    const char           *xx;           /* of blobs/<alg>/<xx>, or NULL */
     char                  path[OCI_ADMIN_PATH_LEN];
 } oci_admin_dwalk_t;
 
 
-static int oci_admin_digests_alg(oci_admin_dwalk_t *w, int n,
-    oci_admin_name_t *alg);
-static int oci_admin_digests_fan(oci_admin_dwalk_t *w, int n,
-    const char *alg, oci_admin_name_t *xx);
+static int oci_admin_digests_dir(oci_admin_dwalk_t *w, int n,
+    oci_admin_name_t *e, int depth);
+static int oci_admin_digests_belongs(oci_admin_dwalk_t *w,
+    oci_admin_name_t *e, int depth);
 static int oci_admin_digests_file(oci_admin_dwalk_t *w, int n,
-    const char *alg, const char *xx, oci_admin_name_t *e);
-static int oci_admin_digests_stray(oci_admin_dwalk_t *w, const char *why);
+    oci_admin_name_t *e);
+static int oci_admin_digests_call(oci_admin_dwalk_t *w, int kind,
+    const char *why, oci_admin_digest_t *d);
 static int oci_admin_digests_join(oci_admin_dwalk_t *w, int n,
     const char *name);
 static int oci_admin_digests_ls(oci_admin_dwalk_t *w, oci_admin_ls_t *ls);
 
 
 int
-oci_admin_digests(oci_admin_digests_t *ds, const char *root,
-    oci_admin_repo_t *repo, ngx_oci_layout_e what)
+oci_admin_digests(const char *root, oci_admin_repo_t *repo,
+    ngx_oci_layout_e what, oci_admin_file_pt file, void *data,
+    uint64_t *errors)
 {
     int                rc, n;
     size_t             i;
     oci_admin_ls_t     algs;
     oci_admin_dwalk_t  w;
 
-    w.ds = ds;
     w.root = root;
     w.what = what;
+    w.file = file;
+    w.data = data;
+    w.errors = errors;
+    w.xx = NULL;
 
     n = repo ? oci_admin_repo_layout(w.path, repo, what, NULL)
              : oci_admin_layout(w.path, root, what, NULL, 0, NULL);
@@ -55,7 +64,7 @@ oci_admin_digests(oci_admin_digests_t *ds, const char *root,
     rc = OCI_ADMIN_OK;
 
     for (i = 0; rc == OCI_ADMIN_OK && i < algs.n; i++) {
-        rc = oci_admin_digests_alg(&w, n, &algs.e[i]);
+        rc = oci_admin_digests_dir(&w, n, &algs.e[i], 0);
     }
 
     oci_admin_ls_free(&algs);
@@ -64,81 +73,69 @@ oci_admin_digests(oci_admin_digests_t *ds, const char *root,
 }
 
 
+/*
+ * "<alg>" at depth 0, and under blobs/ "<alg>/<xx>" at depth 1, <xx>
+ * being the first two digits of the digests it holds
+ */
+
 static int
-oci_admin_digests_alg(oci_admin_dwalk_t *w, int n, oci_admin_name_t *alg)
+oci_admin_digests_dir(oci_admin_dwalk_t *w, int n, oci_admin_name_t *e,
+    int depth)
 {
-    int             rc;
+    int             rc, fan;
     size_t          i;
     oci_admin_ls_t  ls;
 
-    n = oci_admin_digests_join(w, n, alg->name);
+    n = oci_admin_digests_join(w, n, e->name);
     if (n < 0) {
         return OCI_ADMIN_OK;
     }
 
-    if (alg->type != DT_DIR
-        || (strcmp(alg->name, "sha256") != 0
-            && strcmp(alg->name, "sha512") != 0))
-    {
-        return oci_admin_digests_stray(w, "not part of the storage layout");
+    if (!oci_admin_digests_belongs(w, e, depth)) {
+        return oci_admin_digests_call(w, OCI_ADMIN_FILE_STRAY,
+                                      "not part of the storage layout", NULL);
     }
 
     if (oci_admin_digests_ls(w, &ls) != OCI_ADMIN_OK) {
         return OCI_ADMIN_OK;
     }
 
+    fan = (depth == 0 && w->what == NGX_OCI_LAYOUT_BLOBS);
     rc = OCI_ADMIN_OK;
 
     for (i = 0; rc == OCI_ADMIN_OK && i < ls.n; i++) {
-        rc = (w->what == NGX_OCI_LAYOUT_BLOBS)
-             ? oci_admin_digests_fan(w, n, alg->name, &ls.e[i])
-             : oci_admin_digests_file(w, n, alg->name, NULL, &ls.e[i]);
+        rc = fan ? oci_admin_digests_dir(w, n, &ls.e[i], 1)
+                 : oci_admin_digests_file(w, n, &ls.e[i]);
     }
 
     oci_admin_ls_free(&ls);
 
-    if (rc == OCI_ADMIN_OK && w->ds->done) {
-        rc = w->ds->done(w->ds);
+    if (rc == OCI_ADMIN_OK && depth == 0) {
+        rc = oci_admin_digests_call(w, OCI_ADMIN_FILE_DONE, NULL, NULL);
     }
 
     return rc;
 }
 
 
-/* "blobs/<alg>/<xx>": the first two digits of the digests it holds */
-
 static int
-oci_admin_digests_fan(oci_admin_dwalk_t *w, int n, const char *alg,
-    oci_admin_name_t *xx)
+oci_admin_digests_belongs(oci_admin_dwalk_t *w, oci_admin_name_t *e,
+    int depth)
 {
-    int             rc;
-    size_t          i;
-    oci_admin_ls_t  ls;
-
-    n = oci_admin_digests_join(w, n, xx->name);
-    if (n < 0) {
-        return OCI_ADMIN_OK;
+    if (e->type != DT_DIR) {
+        return 0;
     }
 
-    if (xx->type != DT_DIR || strlen(xx->name) != 2
-        || strspn(xx->name, "0123456789abcdef") != 2)
-    {
-        return oci_admin_digests_stray(w, "not part of the storage layout");
+    if (depth == 1) {
+        w->xx = e->name;
+
+        return strlen(e->name) == 2
+               && strspn(e->name, "0123456789abcdef") == 2;
     }
 
-    if (oci_admin_digests_ls(w, &ls) != OCI_ADMIN_OK) {
-        return OCI_ADMIN_OK;
-    }
+    w->alg = e->name;
 
-    rc = OCI_ADMIN_OK;
-
-    for (i = 0; rc == OCI_ADMIN_OK && i < ls.n; i++) {
-        rc = oci_admin_digests_file(w, n, alg, xx->name, &ls.e[i]);
-    }
-
-    oci_admin_ls_free(&ls);
-
-    return rc;
+    return strcmp(e->name, "sha256") == 0 || strcmp(e->name, "sha512") == 0;
 }
 
 
@@ -148,59 +145,60 @@ oci_admin_digests_fan(oci_admin_dwalk_t *w, int n, const char *alg,
  */
 
 static int
-oci_admin_digests_file(oci_admin_dwalk_t *w, int n, const char *alg,
-    const char *xx, oci_admin_name_t *e)
+oci_admin_digests_file(oci_admin_dwalk_t *w, int n, oci_admin_name_t *e)
 {
-    int                m;
-    char               digest[OCI_ADMIN_PATH_LEN];
-    const char        *dot;
-    oci_admin_file_t   f;
+    int                 m;
+    char                digest[OCI_ADMIN_PATH_LEN];
+    const char         *dot;
+    oci_admin_digest_t  d;
 
     if (oci_admin_digests_join(w, n, e->name) < 0) {
         return OCI_ADMIN_OK;
     }
 
+    if (e->type != DT_REG) {
+        return oci_admin_digests_call(w, OCI_ADMIN_FILE_STRAY,
+                                      "not a regular file", NULL);
+    }
+
     dot = (w->what == NGX_OCI_LAYOUT_MANIFESTS_DIR) ? strchr(e->name, '.')
                                                     : NULL;
 
-    m = oci_admin_path(digest, "%s:%.*s", alg,
+    m = oci_admin_path(digest, "%s:%.*s", w->alg,
                        dot ? (int) (dot - e->name) : (int) strlen(e->name),
                        e->name);
 
-    if (e->type != DT_REG) {
-        return oci_admin_digests_stray(w, "not a regular file");
-    }
-
-    if (m < 0 || oci_admin_digest_set(&f.d, digest, m) != 0
-        || (xx && strncmp(e->name, xx, 2) != 0)
+    if (m < 0 || oci_admin_digest_set(&d, digest, m) != 0
+        || (w->xx && strncmp(e->name, w->xx, 2) != 0)
         || (dot && strcmp(dot, NGX_OCI_LAYOUT_TYPE_SUFFIX) != 0))
     {
-        return oci_admin_digests_stray(w, xx ? "not named by its digest"
-                                             : "not named by a digest");
+        return oci_admin_digests_call(w, OCI_ADMIN_FILE_STRAY,
+                                      w->xx ? "not named by its digest"
+                                            : "not named by a digest",
+                                      NULL);
     }
 
-    f.kind = dot ? OCI_ADMIN_FILE_TYPE : OCI_ADMIN_FILE_DIGEST;
-    f.why = NULL;
-    f.path = w->path;
-    f.rel = oci_admin_rel(w->root, w->path);
-
-    return w->ds->file(w->ds, &f);
+    return oci_admin_digests_call(w, dot ? OCI_ADMIN_FILE_TYPE
+                                         : OCI_ADMIN_FILE_DIGEST, NULL, &d);
 }
 
 
 static int
-oci_admin_digests_stray(oci_admin_dwalk_t *w, const char *why)
+oci_admin_digests_call(oci_admin_dwalk_t *w, int kind, const char *why,
+    oci_admin_digest_t *d)
 {
     oci_admin_file_t  f;
 
-    memset(&f, 0, sizeof(oci_admin_file_t));
-
-    f.kind = OCI_ADMIN_FILE_STRAY;
+    f.kind = kind;
     f.why = why;
     f.path = w->path;
     f.rel = oci_admin_rel(w->root, w->path);
 
-    return w->ds->file(w->ds, &f);
+    if (d) {
+        f.d = *d;
+    }
+
+    return w->file(w->data, &f);
 }
 
 
@@ -230,7 +228,9 @@ oci_admin_digests_ls(oci_admin_dwalk_t *w, oci_admin_ls_t *ls)
 
     rc = oci_admin_ls(w->path, ls);
 
-    w->ds->errors += (rc == OCI_ADMIN_ERROR);
+    if (rc == OCI_ADMIN_ERROR && w->errors) {
+        (*w->errors)++;
+    }
 
     return rc;
 }

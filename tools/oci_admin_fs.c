@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ngx_oci_sha2.h"
+#include "oci_admin_array.h"
 #include "oci_admin_fs.h"
 #include "oci_admin_message.h"
 
@@ -23,9 +24,11 @@
 
 
 static int oci_admin_ls_add(DIR *dir, struct dirent *de, oci_admin_ls_t *ls,
-    size_t *size);
+    size_t *nalloc);
 static int oci_admin_name_cmp(const void *a, const void *b);
 static int oci_admin_read_fd(int fd, size_t max, u_char **data, size_t *len,
+    char *reason, size_t reason_len);
+static ssize_t oci_admin_read_some(int fd, u_char *buf, size_t size,
     char *reason, size_t reason_len);
 static void oci_admin_hex(const u_char *md, size_t len, char *hex);
 
@@ -34,7 +37,7 @@ int
 oci_admin_ls(const char *path, oci_admin_ls_t *ls)
 {
     DIR            *dir;
-    size_t          size;
+    size_t          nalloc;
     struct dirent  *de;
 
     ls->e = NULL;
@@ -50,7 +53,7 @@ oci_admin_ls(const char *path, oci_admin_ls_t *ls)
         return OCI_ADMIN_ERROR;
     }
 
-    size = 0;
+    nalloc = 0;
 
     for ( ;; ) {
         errno = 0;
@@ -64,7 +67,7 @@ oci_admin_ls(const char *path, oci_admin_ls_t *ls)
             continue;
         }
 
-        if (oci_admin_ls_add(dir, de, ls, &size) != 0) {
+        if (oci_admin_ls_add(dir, de, ls, &nalloc) != 0) {
             oci_admin_warn("%s: out of memory", path);
             closedir(dir);
             oci_admin_ls_free(ls);
@@ -93,21 +96,18 @@ oci_admin_ls(const char *path, oci_admin_ls_t *ls)
 
 static int
 oci_admin_ls_add(DIR *dir, struct dirent *de, oci_admin_ls_t *ls,
-    size_t *size)
+    size_t *nalloc)
 {
     struct stat        st;
     oci_admin_name_t  *e;
 
-    if (ls->n == *size) {
-        *size = *size ? *size * 2 : 32;
-
-        e = realloc(ls->e, *size * sizeof(oci_admin_name_t));
-        if (e == NULL) {
-            return -1;
-        }
-
-        ls->e = e;
+    e = oci_admin_array_room(ls->e, ls->n, nalloc, sizeof(oci_admin_name_t),
+                             32);
+    if (e == NULL) {
+        return -1;
     }
+
+    ls->e = e;
 
     e = &ls->e[ls->n];
 
@@ -295,23 +295,18 @@ oci_admin_read_fd(int fd, size_t max, u_char **data, size_t *len,
             p = np;
         }
 
-        n = read(fd, p + got, size - got);
+        n = oci_admin_read_some(fd, p + got, size - got, reason, reason_len);
 
-        if (n == -1) {
-            if (errno == EINTR) {
-                continue;
-            }
-
-            snprintf(reason, reason_len, "read(): %s", strerror(errno));
-            free(p);
-            return OCI_ADMIN_ERROR;
-        }
-
-        if (n == 0) {
+        if (n <= 0) {
             break;
         }
 
         got += n;
+    }
+
+    if (n == -1) {
+        free(p);
+        return OCI_ADMIN_ERROR;
     }
 
     p[got] = '\0';
@@ -320,6 +315,26 @@ oci_admin_read_fd(int fd, size_t max, u_char **data, size_t *len,
     *len = got;
 
     return OCI_ADMIN_OK;
+}
+
+
+/* read(), again when interrupted: -1 with the reason */
+
+static ssize_t
+oci_admin_read_some(int fd, u_char *buf, size_t size, char *reason,
+    size_t reason_len)
+{
+    ssize_t  n;
+
+    do {
+        n = read(fd, buf, size);
+    } while (n == -1 && errno == EINTR);
+
+    if (n == -1) {
+        snprintf(reason, reason_len, "read(): %s", strerror(errno));
+    }
+
+    return n;
 }
 
 
@@ -399,19 +414,10 @@ oci_admin_hash_fd(int fd, int alg, char *hex, uint64_t *bytes,
     ngx_oci_sha2_init(&sha, alg);
 
     for ( ;; ) {
-        n = read(fd, buf, OCI_ADMIN_READ_SIZE);
+        n = oci_admin_read_some(fd, buf, OCI_ADMIN_READ_SIZE, reason,
+                                reason_len);
 
-        if (n == -1) {
-            if (errno == EINTR) {
-                continue;
-            }
-
-            snprintf(reason, reason_len, "read(): %s", strerror(errno));
-            free(buf);
-            return OCI_ADMIN_ERROR;
-        }
-
-        if (n == 0) {
+        if (n <= 0) {
             break;
         }
 
@@ -420,6 +426,10 @@ oci_admin_hash_fd(int fd, int alg, char *hex, uint64_t *bytes,
     }
 
     free(buf);
+
+    if (n == -1) {
+        return OCI_ADMIN_ERROR;
+    }
 
     oci_admin_hex(md, ngx_oci_sha2_final(&sha, md), hex);
 

@@ -66,7 +66,7 @@ oci_admin_fsck(int argc, char **argv)
 
     memset(&fx, 0, sizeof(oci_admin_fsck_t));
 
-    fx.upload_timeout = 3600;
+    fx.upload_timeout = 3600 * OCI_ADMIN_NS;
 
     rc = oci_admin_options(&fx.opt, &oci_admin_fsck_getopt, &fx, argc, argv);
     if (rc != -1) {
@@ -117,9 +117,11 @@ oci_admin_fsck_usage(FILE *f)
 "line per problem on stderr, a summary on stdout.\n"
 "\n"
 "  --storage <root>        the oci_storage directory\n"
-"  --repair                move corrupt content to <root>/_quarantine/,\n"
+"  --repair                move corrupt content to <root>/"
+    NGX_OCI_LAYOUT_QUARANTINE_DIR "/,\n"
 "                          remove links to it, tags naming nothing and\n"
-"                          abandoned sessions, recreate missing .type files\n"
+"                          abandoned sessions, recreate missing "
+    NGX_OCI_LAYOUT_TYPE_SUFFIX " files\n"
 "  --upload-timeout <dur>  as oci_upload_timeout (default: 1h)\n"
 "  --json                  print the summary as a JSON object\n"
 "  --quiet                 no progress line on a terminal\n"
@@ -144,13 +146,8 @@ oci_admin_fsck_option(void *data, int c, char *arg)
         return 0;
 
     case 'u':
-        if (oci_admin_duration(arg, &fx->upload_timeout) != 0) {
-            fprintf(stderr, "oci-admin fsck: --upload-timeout \"%s\" is "
-                    "not a duration (30s, 10m, 1h, 7d)\n", arg);
-            return -1;
-        }
-
-        return 0;
+        return oci_admin_option_duration("fsck", "upload-timeout", arg,
+                                         &fx->upload_timeout);
 
     default:
         return 1;

@@ -17,6 +17,9 @@
 #include "oci_admin_message.h"
 
 
+/* in messages */
+#define OCI_FSCK_BLOBS        NGX_OCI_LAYOUT_BLOBS_DIR "/"
+
 /* oci_admin_inode_t.n of a hashed inode */
 #define OCI_FSCK_HASHED       1
 #define OCI_FSCK_QUARANTINED  2
@@ -43,8 +46,7 @@ typedef struct {
 } oci_fsck_link_t;
 
 
-static int oci_admin_fsck_blob_file(oci_admin_digests_t *ds,
-    oci_admin_file_t *f);
+static int oci_admin_fsck_blob_file(void *data, oci_admin_file_t *f);
 static void oci_admin_fsck_blob(oci_admin_fsck_t *fx, oci_admin_digest_t *d,
     const char *path);
 static int oci_admin_fsck_content(oci_admin_fsck_t *fx, const char *path,
@@ -65,29 +67,20 @@ static uint64_t oci_admin_fsck_prefix(const char *hex);
 void
 oci_admin_fsck_blobs(oci_admin_fsck_t *fx)
 {
-    oci_admin_digests_t  ds;
-
-    memset(&ds, 0, sizeof(oci_admin_digests_t));
-
-    ds.data = fx;
-    ds.file = oci_admin_fsck_blob_file;
-
-    (void) oci_admin_digests(&ds, fx->opt.storage, NULL,
-                             NGX_OCI_LAYOUT_BLOBS);
-
-    fx->errors += ds.errors;
+    (void) oci_admin_digests(fx->opt.storage, NULL, NGX_OCI_LAYOUT_BLOBS,
+                             oci_admin_fsck_blob_file, fx, &fx->errors);
 }
 
 
 static int
-oci_admin_fsck_blob_file(oci_admin_digests_t *ds, oci_admin_file_t *f)
+oci_admin_fsck_blob_file(void *data, oci_admin_file_t *f)
 {
-    oci_admin_fsck_t  *fx = ds->data;
+    oci_admin_fsck_t  *fx = data;
 
     if (f->kind == OCI_ADMIN_FILE_STRAY) {
         oci_admin_fsck_stray(fx, f->rel, f->why);
 
-    } else {
+    } else if (f->kind == OCI_ADMIN_FILE_DIGEST) {
         oci_admin_fsck_blob(fx, &f->d, f->path);
     }
 
@@ -300,7 +293,7 @@ oci_admin_fsck_link_right(oci_admin_fsck_t *fx, oci_fsck_link_t *l)
         /* without --repair only: the blobs/ pass quarantined it */
         oci_admin_fsck_problem(fx, OCI_FSCK_UNLINKED, l->repo->name,
                                l->d->str, oci_admin_fsck_left(fx),
-                               "its blobs/ file is still there",
+                               "its " OCI_FSCK_BLOBS " file is still there",
                                "%s: not a hard link of %s, which is "
                                "corrupt", l->rel, l->blob_rel);
         return 1;
@@ -312,7 +305,7 @@ oci_admin_fsck_link_right(oci_admin_fsck_t *fx, oci_fsck_link_t *l)
     }
 
     outcome = OCI_FSCK_NOT_TRIED;
-    snprintf(action, sizeof(action), "linked into blobs/");
+    snprintf(action, sizeof(action), "linked into " OCI_FSCK_BLOBS);
 
     if (fx->repair) {
         outcome = OCI_FSCK_REPAIRED;
@@ -326,7 +319,8 @@ oci_admin_fsck_link_right(oci_admin_fsck_t *fx, oci_fsck_link_t *l)
     }
 
     oci_admin_fsck_problem(fx, OCI_FSCK_UNLINKED, l->repo->name, l->d->str,
-                           outcome, action, "%s: its blobs/ file is missing",
+                           outcome, action,
+                           "%s: its " OCI_FSCK_BLOBS " file is missing",
                            l->rel);
     return 1;
 }

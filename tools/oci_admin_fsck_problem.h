@@ -50,7 +50,7 @@ enum {
 typedef struct {
     oci_admin_opts_t    opt;
     int                 repair;
-    int64_t             upload_timeout;     /* seconds */
+    int64_t             upload_timeout;     /* ns */
 
     oci_admin_imap_t    inodes;             /* hashed: a digest's prefix */
     json_t             *problems;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "oci_admin_array.h"
 #include "oci_admin_digests.h"
 #include "oci_admin_fsck_content.h"
 #include "oci_admin_fsck_repair.h"
@@ -26,7 +27,7 @@
 typedef struct {
     oci_admin_digest_t  *d;
     size_t               n;
-    size_t               size;
+    size_t               nalloc;
 } oci_fsck_list_t;
 
 /* a directory of the repository being checked */
@@ -34,6 +35,7 @@ typedef struct {
 typedef struct {
     oci_admin_fsck_t    *fx;
     oci_admin_repo_t    *repo;
+    ngx_oci_layout_e     what;
     oci_fsck_list_t      types;         /* ".type" files */
     oci_fsck_list_t      valid;         /* manifests stored and valid */
 } oci_fsck_dir_t;
@@ -43,15 +45,9 @@ static int oci_admin_fsck_repo_stray(oci_admin_walk_t *w, const char *rel);
 static int oci_admin_fsck_repo_invalid(oci_admin_walk_t *w, const char *name,
     size_t len);
 static int oci_admin_fsck_repo(oci_admin_walk_t *w, oci_admin_repo_t *repo);
-static void oci_admin_fsck_repo_blobs(oci_admin_fsck_t *fx,
-    oci_admin_repo_t *repo);
-static int oci_admin_fsck_repo_blob(oci_admin_digests_t *ds,
-    oci_admin_file_t *f);
-static void oci_admin_fsck_repo_manifests(oci_admin_fsck_t *fx,
-    oci_admin_repo_t *repo);
-static int oci_admin_fsck_repo_manifest(oci_admin_digests_t *ds,
-    oci_admin_file_t *f);
-static int oci_admin_fsck_repo_alg_done(oci_admin_digests_t *ds);
+static void oci_admin_fsck_repo_dir(oci_admin_fsck_t *fx,
+    oci_admin_repo_t *repo, ngx_oci_layout_e what);
+static int oci_admin_fsck_repo_file(void *data, oci_admin_file_t *f);
 static void oci_admin_fsck_list_add(oci_admin_fsck_t *fx,
     oci_fsck_list_t *l, oci_admin_digest_t *d);
 static void oci_admin_fsck_orphan(oci_admin_fsck_t *fx,
@@ -123,80 +119,35 @@ oci_admin_fsck_repo(oci_admin_walk_t *w, oci_admin_repo_t *repo)
 
     /* links to blobs first: the manifests' references are checked after */
 
-    oci_admin_fsck_repo_blobs(fx, repo);
-    oci_admin_fsck_repo_manifests(fx, repo);
+    oci_admin_fsck_repo_dir(fx, repo, NGX_OCI_LAYOUT_REPO_BLOBS_DIR);
+    oci_admin_fsck_repo_dir(fx, repo, NGX_OCI_LAYOUT_MANIFESTS_DIR);
     oci_admin_fsck_tags(fx, repo);
 
     return OCI_ADMIN_OK;
 }
 
 
-static void
-oci_admin_fsck_repo_blobs(oci_admin_fsck_t *fx, oci_admin_repo_t *repo)
-{
-    oci_admin_digests_t   ds;
-    oci_fsck_dir_t  ctx;
-
-    memset(&ctx, 0, sizeof(oci_fsck_dir_t));
-    memset(&ds, 0, sizeof(oci_admin_digests_t));
-
-    ctx.fx = fx;
-    ctx.repo = repo;
-
-    ds.data = &ctx;
-    ds.file = oci_admin_fsck_repo_blob;
-
-    (void) oci_admin_digests(&ds, fx->opt.storage, repo,
-                             NGX_OCI_LAYOUT_REPO_BLOBS_DIR);
-
-    fx->errors += ds.errors;
-}
-
-
-static int
-oci_admin_fsck_repo_blob(oci_admin_digests_t *ds, oci_admin_file_t *f)
-{
-    oci_fsck_dir_t  *ctx = ds->data;
-
-    if (f->kind == OCI_ADMIN_FILE_STRAY) {
-        oci_admin_fsck_stray(ctx->fx, f->rel, f->why);
-
-    } else {
-        (void) oci_admin_fsck_link(ctx->fx, ctx->repo,
-                                   NGX_OCI_LAYOUT_REPO_BLOB, &f->d);
-    }
-
-    return OCI_ADMIN_OK;
-}
-
-
 /*
- * Three passes over each "_manifests/<alg>/": the links' content and
- * media types as they come, then once it is done the ".type" files
- * (repairs may have removed links, or recreated types), then what the
- * stored manifests refer to.
+ * "_blobs" or "_manifests".  Three passes over each "_manifests/<alg>/":
+ * the links' content and media types as they come, then once it is done
+ * the ".type" files (repairs may have removed links, or recreated types),
+ * then what the stored manifests refer to.
  */
 
 static void
-oci_admin_fsck_repo_manifests(oci_admin_fsck_t *fx, oci_admin_repo_t *repo)
+oci_admin_fsck_repo_dir(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
+    ngx_oci_layout_e what)
 {
-    oci_admin_digests_t   ds;
     oci_fsck_dir_t  ctx;
 
     memset(&ctx, 0, sizeof(oci_fsck_dir_t));
-    memset(&ds, 0, sizeof(oci_admin_digests_t));
 
     ctx.fx = fx;
     ctx.repo = repo;
+    ctx.what = what;
 
-    ds.data = &ctx;
-    ds.file = oci_admin_fsck_repo_manifest;
-    ds.done = oci_admin_fsck_repo_alg_done;
-
-    (void) oci_admin_digests(&ds, fx->opt.storage, repo,
-                             NGX_OCI_LAYOUT_MANIFESTS_DIR);
-
-    fx->errors += ds.errors;
+    (void) oci_admin_digests(fx->opt.storage, repo, what,
+                             oci_admin_fsck_repo_file, &ctx, &fx->errors);
 
     free(ctx.types.d);
     free(ctx.valid.d);
@@ -204,9 +155,10 @@ oci_admin_fsck_repo_manifests(oci_admin_fsck_t *fx, oci_admin_repo_t *repo)
 
 
 static int
-oci_admin_fsck_repo_manifest(oci_admin_digests_t *ds, oci_admin_file_t *f)
+oci_admin_fsck_repo_file(void *data, oci_admin_file_t *f)
 {
-    oci_fsck_dir_t  *ctx = ds->data;
+    size_t           i;
+    oci_fsck_dir_t  *ctx = data;
 
     switch (f->kind) {
 
@@ -218,7 +170,26 @@ oci_admin_fsck_repo_manifest(oci_admin_digests_t *ds, oci_admin_file_t *f)
         oci_admin_fsck_list_add(ctx->fx, &ctx->types, &f->d);
         break;
 
+    case OCI_ADMIN_FILE_DONE:
+        for (i = 0; i < ctx->types.n; i++) {
+            oci_admin_fsck_orphan(ctx->fx, ctx->repo, &ctx->types.d[i]);
+        }
+
+        for (i = 0; i < ctx->valid.n; i++) {
+            oci_admin_fsck_refs(ctx->fx, ctx->repo, &ctx->valid.d[i]);
+        }
+
+        ctx->types.n = 0;
+        ctx->valid.n = 0;
+        break;
+
     default:
+        if (ctx->what == NGX_OCI_LAYOUT_REPO_BLOBS_DIR) {
+            (void) oci_admin_fsck_link(ctx->fx, ctx->repo,
+                                       NGX_OCI_LAYOUT_REPO_BLOB, &f->d);
+            break;
+        }
+
         ctx->fx->manifests++;
 
         if (oci_admin_fsck_link(ctx->fx, ctx->repo, NGX_OCI_LAYOUT_MANIFEST,
@@ -236,48 +207,21 @@ oci_admin_fsck_repo_manifest(oci_admin_digests_t *ds, oci_admin_file_t *f)
 }
 
 
-static int
-oci_admin_fsck_repo_alg_done(oci_admin_digests_t *ds)
-{
-    size_t                 i;
-    oci_fsck_dir_t  *ctx = ds->data;
-
-    for (i = 0; i < ctx->types.n; i++) {
-        oci_admin_fsck_orphan(ctx->fx, ctx->repo, &ctx->types.d[i]);
-    }
-
-    for (i = 0; i < ctx->valid.n; i++) {
-        oci_admin_fsck_refs(ctx->fx, ctx->repo, &ctx->valid.d[i]);
-    }
-
-    ctx->types.n = 0;
-    ctx->valid.n = 0;
-
-    return OCI_ADMIN_OK;
-}
-
-
 static void
 oci_admin_fsck_list_add(oci_admin_fsck_t *fx, oci_fsck_list_t *l,
     oci_admin_digest_t *d)
 {
-    size_t               size;
     oci_admin_digest_t  *a;
 
-    if (l->n == l->size) {
-        size = l->size ? l->size * 2 : 64;
-
-        a = realloc(l->d, size * sizeof(oci_admin_digest_t));
-        if (a == NULL) {
-            oci_admin_warn("out of memory");
-            fx->errors++;
-            return;
-        }
-
-        l->d = a;
-        l->size = size;
+    a = oci_admin_array_room(l->d, l->n, &l->nalloc,
+                             sizeof(oci_admin_digest_t), 64);
+    if (a == NULL) {
+        oci_admin_warn("out of memory");
+        fx->errors++;
+        return;
     }
 
+    l->d = a;
     l->d[l->n++] = *d;
 }
 
@@ -288,7 +232,9 @@ static void
 oci_admin_fsck_orphan(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
     oci_admin_digest_t *d)
 {
+    int          outcome;
     char         path[OCI_ADMIN_PATH_LEN], type[OCI_ADMIN_PATH_LEN];
+    const char  *action;
     struct stat  st;
 
     /* gone with a quarantined manifest, or its manifest is there */
@@ -304,21 +250,22 @@ oci_admin_fsck_orphan(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
         return;
     }
 
-    if (!fx->repair) {
-        oci_admin_fsck_problem(fx, OCI_FSCK_ORPHAN_TYPE, repo->name, d->str,
-                               OCI_FSCK_NOT_TRIED, NULL,
-                               "a .type file without its manifest");
+    outcome = OCI_FSCK_NOT_TRIED;
+    action = NULL;
 
-    } else if (unlink(type) == 0 || errno == ENOENT) {
-        oci_admin_fsck_problem(fx, OCI_FSCK_ORPHAN_TYPE, repo->name, d->str,
-                               OCI_FSCK_REPAIRED, "removed",
-                               "a .type file without its manifest");
+    if (fx->repair) {
+        outcome = OCI_FSCK_REPAIRED;
+        action = "removed";
 
-    } else {
-        oci_admin_fsck_problem(fx, OCI_FSCK_ORPHAN_TYPE, repo->name, d->str,
-                               OCI_FSCK_FAILED, strerror(errno),
-                               "a .type file without its manifest");
+        if (unlink(type) != 0 && errno != ENOENT) {
+            outcome = OCI_FSCK_FAILED;
+            action = strerror(errno);
+        }
     }
+
+    oci_admin_fsck_problem(fx, OCI_FSCK_ORPHAN_TYPE, repo->name, d->str,
+                           outcome, action, "a " NGX_OCI_LAYOUT_TYPE_SUFFIX
+                           " file without its manifest");
 }
 
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -177,7 +178,7 @@ static int
 oci_admin_fsck_upload_judge(oci_admin_fsck_t *fx, oci_fsck_session_t *s,
     char *reason, size_t size)
 {
-    int64_t   newest, idle;
+    int64_t   newest, idle, timeout;
     uint64_t  offset;
 
     newest = s->data ? oci_admin_mtime(&s->data_st) : 0;
@@ -187,6 +188,7 @@ oci_admin_fsck_upload_judge(oci_admin_fsck_t *fx, oci_fsck_session_t *s,
     }
 
     idle = (oci_admin_clock() - newest) / OCI_ADMIN_NS;
+    timeout = fx->upload_timeout / OCI_ADMIN_NS;
 
     reason[0] = '\0';
 
@@ -211,13 +213,13 @@ oci_admin_fsck_upload_judge(oci_admin_fsck_t *fx, oci_fsck_session_t *s,
             return OCI_FSCK_UPLOAD_CORRUPT;
         }
 
-    } else if (idle > fx->upload_timeout) {
+    } else if (idle > timeout) {
         /* a session being opened has a data file only, for a moment */
         snprintf(reason, size, "a data file without a state");
         return OCI_FSCK_UPLOAD_CORRUPT;
     }
 
-    if (idle <= fx->upload_timeout + OCI_FSCK_SWEEP_DELAY) {
+    if (idle <= timeout + OCI_FSCK_SWEEP_DELAY) {
         return -1;
     }
 
@@ -269,38 +271,27 @@ static int
 oci_admin_fsck_state(const char *path, uint64_t *offset, char *reason,
     size_t reason_len)
 {
-    int              fd;
-    u_char           buf[OCI_FSCK_STATE_MAX + 1], *p;
+    int              rc;
+    char             why[200];
+    u_char          *buf, *p;
     size_t           len, i;
-    ssize_t          n;
     ngx_oci_sha2_t   sha;
 
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd == -1) {
-        snprintf(reason, reason_len, "state: open(): %s", strerror(errno));
+    rc = oci_admin_read(path, OCI_FSCK_STATE_MAX + 1, NULL, &buf, &len, why,
+                        sizeof(why));
+
+    if (rc == OCI_ADMIN_MISSING || rc == OCI_ADMIN_ERROR) {
+        snprintf(reason, reason_len, "state: %s", why);
         return OCI_ADMIN_CORRUPT;
     }
 
-    for (len = 0; len < sizeof(buf); len += n) {
-        n = read(fd, buf + len, sizeof(buf) - len);
-
-        if (n == -1 && errno == EINTR) {
-            n = 0;
-            continue;
-        }
-
-        if (n <= 0) {
-            break;
-        }
-    }
-
-    close(fd);
-
+    rc = OCI_ADMIN_CORRUPT;
     p = buf;
 
-    if (len < 8 + 8 + 2 || memcmp(p, OCI_FSCK_STATE_MAGIC, 8) != 0) {
-        snprintf(reason, reason_len, "the state file is corrupt");
-        return OCI_ADMIN_CORRUPT;
+    if (buf == NULL || len < 8 + 8 + 2
+        || memcmp(p, OCI_FSCK_STATE_MAGIC, 8) != 0)
+    {
+        goto done;
     }
 
     p += 8;
@@ -314,14 +305,21 @@ oci_admin_fsck_state(const char *path, uint64_t *offset, char *reason,
     i = (p[0] << 8) | p[1];
     p += 2;
 
-    if (len != 8 + 8 + 2 + i + NGX_OCI_SHA2_STATE_SIZE
-        || !ngx_oci_name_valid(p, i)
-        || ngx_oci_sha2_load(&sha, p + i, NGX_OCI_SHA2_STATE_SIZE) != 0
-        || sha.total != *offset)
+    if (len == 8 + 8 + 2 + i + NGX_OCI_SHA2_STATE_SIZE
+        && ngx_oci_name_valid(p, i)
+        && ngx_oci_sha2_load(&sha, p + i, NGX_OCI_SHA2_STATE_SIZE) == 0
+        && sha.total == *offset)
     {
-        snprintf(reason, reason_len, "the state file is corrupt");
-        return OCI_ADMIN_CORRUPT;
+        rc = OCI_ADMIN_OK;
     }
 
-    return OCI_ADMIN_OK;
+done:
+
+    if (rc != OCI_ADMIN_OK) {
+        snprintf(reason, reason_len, "the state file is corrupt");
+    }
+
+    free(buf);
+
+    return rc;
 }

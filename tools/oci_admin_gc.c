@@ -112,7 +112,8 @@ oci_admin_gc_usage(FILE *f)
 "usage: oci-admin gc --storage <root> [options]\n"
 "\n"
 "Deletes what nothing refers to: repository links to blobs that no kept\n"
-"manifest uses, then files in blobs/ that no repository links, then old\n"
+"manifest uses, then files in " NGX_OCI_LAYOUT_BLOBS_DIR "/ that no "
+    "repository links, then old\n"
 "temporary files.  With --untagged, also manifests that are not tagged,\n"
 "not in a kept index and not referrers of a kept manifest.  Safe to run\n"
 "while nginx serves.\n"
@@ -148,8 +149,7 @@ oci_admin_gc_option(void *data, int c, char *arg)
 {
     oci_admin_gc_t  *gx = data;
 
-    char     *end;
-    int64_t   s;
+    char  *end;
 
     switch (c) {
 
@@ -158,27 +158,15 @@ oci_admin_gc_option(void *data, int c, char *arg)
         return 0;
 
     case 'g':
+        return oci_admin_option_duration("gc", "grace", arg, &gx->grace);
+
     case 'o':
+        return oci_admin_option_duration("gc", "orphan-referrers-grace", arg,
+                                         &gx->orphan_grace);
+
     case 'A':
-        if (oci_admin_duration(arg, &s) != 0) {
-            fprintf(stderr, "oci-admin gc: --%s \"%s\" is not a "
-                    "duration (30s, 10m, 1h, 7d)\n",
-                    c == 'g' ? "grace" : c == 'o'
-                    ? "orphan-referrers-grace" : "age-offset", arg);
-            return -1;
-        }
-
-        if (c == 'g') {
-            gx->grace = s * OCI_ADMIN_NS;
-
-        } else if (c == 'o') {
-            gx->orphan_grace = s * OCI_ADMIN_NS;
-
-        } else {
-            gx->offset = s * OCI_ADMIN_NS;
-        }
-
-        return 0;
+        return oci_admin_option_duration("gc", "age-offset", arg,
+                                         &gx->offset);
 
     case 'Z':
         gx->pause = strtol(arg, &end, 10);

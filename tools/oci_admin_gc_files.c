@@ -22,8 +22,7 @@
 #define OCI_GC_TMP_EXTRA  (86400 * OCI_ADMIN_NS)
 
 
-static int oci_admin_gc_blob_file(oci_admin_digests_t *ds,
-    oci_admin_file_t *f);
+static int oci_admin_gc_blob_file(void *data, oci_admin_file_t *f);
 static int oci_admin_gc_blob_unused(oci_admin_gc_t *gx, struct stat *st);
 static void oci_admin_gc_blob(oci_admin_gc_t *gx, const char *path);
 static void oci_admin_gc_relink(oci_admin_gc_t *gx, const char *path,
@@ -34,25 +33,18 @@ static int oci_admin_gc_locked(const char *name, const char *path);
 void
 oci_admin_gc_blobs(oci_admin_gc_t *gx)
 {
-    oci_admin_digests_t  ds;
-
-    memset(&ds, 0, sizeof(oci_admin_digests_t));
-
-    ds.data = gx;
-    ds.file = oci_admin_gc_blob_file;
-
-    (void) oci_admin_digests(&ds, gx->opt.storage, NULL,
-                             NGX_OCI_LAYOUT_BLOBS);
+    (void) oci_admin_digests(gx->opt.storage, NULL, NGX_OCI_LAYOUT_BLOBS,
+                             oci_admin_gc_blob_file, gx, NULL);
 }
 
 
 static int
-oci_admin_gc_blob_file(oci_admin_digests_t *ds, oci_admin_file_t *f)
+oci_admin_gc_blob_file(void *data, oci_admin_file_t *f)
 {
     /* strays are for fsck to report, and a human to judge */
 
     if (f->kind == OCI_ADMIN_FILE_DIGEST) {
-        oci_admin_gc_blob(ds->data, f->path);
+        oci_admin_gc_blob(data, f->path);
     }
 
     return OCI_ADMIN_OK;

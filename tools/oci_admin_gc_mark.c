@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oci_admin_array.h"
 #include "oci_admin_digests.h"
 #include "oci_admin_gc_mark.h"
 #include "oci_admin_manifest.h"
@@ -53,8 +54,7 @@ typedef struct {
 static int oci_admin_gc_mark_repo(oci_admin_walk_t *w,
     oci_admin_repo_t *repo);
 static int oci_admin_gc_nodes(oci_gc_mark_t *m);
-static int oci_admin_gc_node_file(oci_admin_digests_t *ds,
-    oci_admin_file_t *f);
+static int oci_admin_gc_node_file(void *data, oci_admin_file_t *f);
 static int oci_admin_gc_node(oci_gc_mark_t *m, oci_admin_digest_t *d);
 static void oci_admin_gc_nodes_free(oci_gc_mark_t *m);
 static int oci_admin_gc_keep(oci_gc_mark_t *m);
@@ -63,12 +63,12 @@ static void oci_admin_gc_graces(oci_gc_mark_t *m);
 static void oci_admin_gc_hold(oci_gc_mark_t *m, ssize_t k);
 static void oci_admin_gc_closure(oci_gc_mark_t *m);
 static ssize_t oci_admin_gc_find(oci_gc_mark_t *m, const char *digest);
+static int oci_admin_gc_node_cmp(const void *digest, const void *node);
 static int oci_admin_gc_referrer_cmp(const void *a, const void *b);
 static int oci_admin_gc_candidates(oci_gc_mark_t *m);
 static int oci_admin_gc_links(oci_gc_mark_t *m, oci_gc_repo_t *r,
     oci_admin_set_t *keep);
-static int oci_admin_gc_link_file(oci_admin_digests_t *ds,
-    oci_admin_file_t *f);
+static int oci_admin_gc_link_file(void *data, oci_admin_file_t *f);
 static int oci_admin_gc_push(oci_admin_gc_t *gx, oci_gc_repo_t *r,
     const char *name);
 
@@ -154,19 +154,17 @@ oci_admin_gc_mark_repo(oci_admin_walk_t *w, oci_admin_repo_t *repo)
 static int
 oci_admin_gc_nodes(oci_gc_mark_t *m)
 {
-    int                  rc;
-    oci_admin_digests_t  ds;
+    int       rc;
+    uint64_t  errors;
 
-    memset(&ds, 0, sizeof(oci_admin_digests_t));
+    errors = 0;
 
-    ds.data = m;
-    ds.file = oci_admin_gc_node_file;
+    rc = oci_admin_digests(m->gx->opt.storage, m->repo,
+                           NGX_OCI_LAYOUT_MANIFESTS_DIR,
+                           oci_admin_gc_node_file, m, &errors);
 
-    rc = oci_admin_digests(&ds, m->gx->opt.storage, m->repo,
-                           NGX_OCI_LAYOUT_MANIFESTS_DIR);
-
-    if (ds.errors) {
-        m->gx->errors += ds.errors;
+    if (errors) {
+        m->gx->errors += errors;
         m->unsure = "its manifests cannot be listed";
     }
 
@@ -177,13 +175,13 @@ oci_admin_gc_nodes(oci_gc_mark_t *m)
 
 
 static int
-oci_admin_gc_node_file(oci_admin_digests_t *ds, oci_admin_file_t *f)
+oci_admin_gc_node_file(void *data, oci_admin_file_t *f)
 {
     if (f->kind != OCI_ADMIN_FILE_DIGEST) {
         return OCI_ADMIN_OK;
     }
 
-    return oci_admin_gc_node(ds->data, &f->d);
+    return oci_admin_gc_node(data, &f->d);
 }
 
 
@@ -191,7 +189,6 @@ static int
 oci_admin_gc_node(oci_gc_mark_t *m, oci_admin_digest_t *d)
 {
     int                    rc;
-    size_t                 size;
     int64_t                t;
     oci_gc_node_t         *node;
     oci_admin_manifest_t   mf;
@@ -216,18 +213,13 @@ oci_admin_gc_node(oci_gc_mark_t *m, oci_admin_digest_t *d)
         return OCI_ADMIN_OK;
     }
 
-    if (m->nnodes == m->nodes_size) {
-        size = m->nodes_size ? m->nodes_size * 2 : 64;
-
-        node = realloc(m->nodes, size * sizeof(oci_gc_node_t));
-        if (node == NULL) {
-            goto nomem;
-        }
-
-        m->nodes = node;
-        m->nodes_size = size;
+    node = oci_admin_array_room(m->nodes, m->nnodes, &m->nodes_size,
+                                sizeof(oci_gc_node_t), 64);
+    if (node == NULL) {
+        goto nomem;
     }
 
+    m->nodes = node;
     node = &m->nodes[m->nnodes];
 
     memset(node, 0, sizeof(oci_gc_node_t));
@@ -432,9 +424,9 @@ oci_admin_gc_closure(oci_gc_mark_t *m)
     while (m->top) {
         node = &m->nodes[m->stack[--m->top]];
 
-        for (i = 0; i < node->refs.nchildren; i++) {
+        for (i = 0; i < node->refs.children.n; i++) {
             oci_admin_gc_hold(m, oci_admin_gc_find(m,
-                                                   node->refs.children[i]));
+                                                   node->refs.children.s[i]));
         }
 
         /* the first referrer of this node, then all that follow */
@@ -466,29 +458,23 @@ oci_admin_gc_closure(oci_gc_mark_t *m)
 static ssize_t
 oci_admin_gc_find(oci_gc_mark_t *m, const char *digest)
 {
-    int     c;
-    size_t  lo, hi, mid;
+    oci_gc_node_t  *node;
 
-    lo = 0;
-    hi = m->nnodes;
-
-    while (lo < hi) {
-        mid = (lo + hi) / 2;
-        c = strcmp(m->nodes[mid].digest, digest);
-
-        if (c == 0) {
-            return mid;
-        }
-
-        if (c < 0) {
-            lo = mid + 1;
-
-        } else {
-            hi = mid;
-        }
+    if (m->nnodes == 0) {
+        return -1;
     }
 
-    return -1;
+    node = bsearch(digest, m->nodes, m->nnodes, sizeof(oci_gc_node_t),
+                   oci_admin_gc_node_cmp);
+
+    return node ? node - m->nodes : -1;
+}
+
+
+static int
+oci_admin_gc_node_cmp(const void *digest, const void *node)
+{
+    return strcmp(digest, ((const oci_gc_node_t *) node)->digest);
 }
 
 
@@ -521,9 +507,9 @@ oci_admin_gc_candidates(oci_gc_mark_t *m)
         node = &m->nodes[i];
 
         if (!node->keep) {
-            if (oci_admin_gc_cand_add(&r.manifests, &r.nmanifests,
-                                      node->digest, node->refs.subject,
-                                      &node->st, node->stamp)
+            if (oci_admin_gc_cand_add(&r, 1, node->digest,
+                                      node->refs.subject, &node->st,
+                                      node->stamp)
                 != 0)
             {
                 rc = OCI_ADMIN_ERROR;
@@ -532,9 +518,9 @@ oci_admin_gc_candidates(oci_gc_mark_t *m)
             continue;
         }
 
-        for (j = 0; rc == OCI_ADMIN_OK && j < node->refs.nblobs; j++) {
-            if (oci_admin_set_add(&keep, node->refs.blobs[j],
-                                  strlen(node->refs.blobs[j]))
+        for (j = 0; rc == OCI_ADMIN_OK && j < node->refs.blobs.n; j++) {
+            if (oci_admin_set_add(&keep, node->refs.blobs.s[j],
+                                  strlen(node->refs.blobs.s[j]))
                 < 0)
             {
                 rc = OCI_ADMIN_ERROR;
@@ -567,35 +553,28 @@ oci_admin_gc_candidates(oci_gc_mark_t *m)
 static int
 oci_admin_gc_links(oci_gc_mark_t *m, oci_gc_repo_t *r, oci_admin_set_t *keep)
 {
-    int                  rc;
-    oci_gc_links_t       links;
-    oci_admin_digests_t  ds;
+    int             rc;
+    oci_gc_links_t  links;
 
     links.m = m;
     links.r = r;
     links.keep = keep;
 
-    memset(&ds, 0, sizeof(oci_admin_digests_t));
-
-    ds.data = &links;
-    ds.file = oci_admin_gc_link_file;
-
-    rc = oci_admin_digests(&ds, m->gx->opt.storage, m->repo,
-                           NGX_OCI_LAYOUT_REPO_BLOBS_DIR);
-
-    m->gx->errors += ds.errors;
+    rc = oci_admin_digests(m->gx->opt.storage, m->repo,
+                           NGX_OCI_LAYOUT_REPO_BLOBS_DIR,
+                           oci_admin_gc_link_file, &links, &m->gx->errors);
 
     return rc == OCI_ADMIN_OK ? OCI_ADMIN_OK : OCI_ADMIN_ERROR;
 }
 
 
 static int
-oci_admin_gc_link_file(oci_admin_digests_t *ds, oci_admin_file_t *f)
+oci_admin_gc_link_file(void *data, oci_admin_file_t *f)
 {
     int64_t          stamp;
     struct stat      st;
     oci_admin_gc_t  *gx;
-    oci_gc_links_t  *links = ds->data;
+    oci_gc_links_t  *links = data;
 
     if (f->kind != OCI_ADMIN_FILE_DIGEST) {
         return OCI_ADMIN_OK;
@@ -617,9 +596,11 @@ oci_admin_gc_link_file(oci_admin_digests_t *ds, oci_admin_file_t *f)
         return OCI_ADMIN_OK;
     }
 
-    return oci_admin_gc_cand_add(&links->r->blobs, &links->r->nblobs,
-                                 f->d.str, NULL, &st, stamp) == 0
-           ? OCI_ADMIN_OK : OCI_ADMIN_ABORT;
+    if (oci_admin_gc_cand_add(links->r, 0, f->d.str, NULL, &st, stamp) != 0) {
+        return OCI_ADMIN_ABORT;
+    }
+
+    return OCI_ADMIN_OK;
 }
 
 
@@ -628,24 +609,19 @@ oci_admin_gc_link_file(oci_admin_digests_t *ds, oci_admin_file_t *f)
 static int
 oci_admin_gc_push(oci_admin_gc_t *gx, oci_gc_repo_t *r, const char *name)
 {
-    size_t          n;
     oci_gc_repo_t  *rs;
 
     if (r->nmanifests == 0 && r->nblobs == 0) {
         return OCI_ADMIN_OK;
     }
 
-    if (gx->nrepos == gx->repos_size) {
-        n = gx->repos_size ? gx->repos_size * 2 : 16;
-
-        rs = realloc(gx->repos, n * sizeof(oci_gc_repo_t));
-        if (rs == NULL) {
-            return OCI_ADMIN_ERROR;
-        }
-
-        gx->repos = rs;
-        gx->repos_size = n;
+    rs = oci_admin_array_room(gx->repos, gx->nrepos, &gx->repos_size,
+                              sizeof(oci_gc_repo_t), 16);
+    if (rs == NULL) {
+        return OCI_ADMIN_ERROR;
     }
+
+    gx->repos = rs;
 
     r->name = strdup(name);
     if (r->name == NULL) {

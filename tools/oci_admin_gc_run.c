@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "oci_admin_array.h"
 #include "oci_admin_gc_run.h"
 #include "oci_admin_message.h"
 #include "oci_admin_store.h"
@@ -119,22 +120,23 @@ oci_admin_gc_progress(oci_admin_gc_t *gx)
 
 
 int
-oci_admin_gc_cand_add(oci_gc_cand_t **list, size_t *n, const char *digest,
+oci_admin_gc_cand_add(oci_gc_repo_t *r, int manifest, const char *digest,
     const char *subject, const struct stat *st, int64_t stamp)
 {
-    oci_gc_cand_t  *l, *c;
+    size_t          *n;
+    oci_gc_cand_t  **list, *c;
 
-    /* a power of two: grow */
+    list = manifest ? &r->manifests : &r->blobs;
+    n = manifest ? &r->nmanifests : &r->nblobs;
 
-    if ((*n & (*n - 1)) == 0) {
-        l = realloc(*list, (*n ? *n * 2 : 1) * sizeof(oci_gc_cand_t));
-        if (l == NULL) {
-            return -1;
-        }
-
-        *list = l;
+    c = oci_admin_array_room(*list, *n, manifest ? &r->manifests_size
+                                                 : &r->blobs_size,
+                             sizeof(oci_gc_cand_t), 4);
+    if (c == NULL) {
+        return -1;
     }
 
+    *list = c;
     c = &(*list)[*n];
 
     memset(c, 0, sizeof(oci_gc_cand_t));

@@ -40,8 +40,10 @@ typedef struct {
     char               *name;
     oci_gc_cand_t      *manifests;      /* sorted by digest */
     size_t              nmanifests;
+    size_t              manifests_size;
     oci_gc_cand_t      *blobs;          /* sorted by digest */
     size_t              nblobs;
+    size_t              blobs_size;
     int                 unsure;
 } oci_gc_repo_t;
 
@@ -118,8 +120,8 @@ void oci_admin_gc_touched(oci_admin_gc_t *gx, const struct stat *before,
 
 void oci_admin_gc_progress(oci_admin_gc_t *gx);
 
-/* 0, or -1 out of memory */
-int oci_admin_gc_cand_add(oci_gc_cand_t **list, size_t *n,
+/* a candidate of r, a manifest or a blob link: 0, or -1 out of memory */
+int oci_admin_gc_cand_add(oci_gc_repo_t *r, int manifest,
     const char *digest, const char *subject, const struct stat *st,
     int64_t stamp);
 void oci_admin_gc_repo_free(oci_gc_repo_t *r);

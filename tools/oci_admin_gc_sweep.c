@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -37,8 +38,7 @@ typedef struct {
 static void oci_admin_gc_sweep_manifests(oci_gc_sweep_t *s);
 static void oci_admin_gc_sweep_links(oci_gc_sweep_t *s);
 static void oci_admin_gc_rescan(oci_gc_sweep_t *s);
-static int oci_admin_gc_rescan_file(oci_admin_digests_t *ds,
-    oci_admin_file_t *f);
+static int oci_admin_gc_rescan_file(void *data, oci_admin_file_t *f);
 static void oci_admin_gc_retag(oci_gc_sweep_t *s);
 static void oci_admin_gc_unmark(oci_gc_sweep_t *s, const char *digest,
     int depth);
@@ -46,6 +46,7 @@ static int oci_admin_gc_follow(oci_gc_sweep_t *s, const char *digest,
     oci_admin_refs_t *refs);
 static oci_gc_cand_t *oci_admin_gc_cand_find(oci_gc_cand_t *list, size_t n,
     const char *digest);
+static int oci_admin_gc_cand_cmp(const void *digest, const void *c);
 static void oci_admin_gc_manifest(oci_gc_sweep_t *s, oci_gc_cand_t *c);
 static void oci_admin_gc_link(oci_gc_sweep_t *s, oci_gc_cand_t *c);
 static int oci_admin_gc_remove(oci_admin_gc_t *gx, oci_gc_cand_t *c,
@@ -183,28 +184,22 @@ oci_admin_gc_sweep_links(oci_gc_sweep_t *s)
 static void
 oci_admin_gc_rescan(oci_gc_sweep_t *s)
 {
-    oci_admin_digests_t  ds;
-
-    memset(&ds, 0, sizeof(oci_admin_digests_t));
-
-    ds.data = s;
-    ds.file = oci_admin_gc_rescan_file;
-
-    (void) oci_admin_digests(&ds, s->gx->opt.storage, &s->repo,
-                             NGX_OCI_LAYOUT_MANIFESTS_DIR);
+    (void) oci_admin_digests(s->gx->opt.storage, &s->repo,
+                             NGX_OCI_LAYOUT_MANIFESTS_DIR,
+                             oci_admin_gc_rescan_file, s, NULL);
 
     oci_admin_gc_retag(s);
 }
 
 
 static int
-oci_admin_gc_rescan_file(oci_admin_digests_t *ds, oci_admin_file_t *f)
+oci_admin_gc_rescan_file(void *data, oci_admin_file_t *f)
 {
     char             type[OCI_ADMIN_PATH_LEN];
     int64_t          stamp, t;
     struct stat      st;
     oci_gc_cand_t   *c;
-    oci_gc_sweep_t  *s = ds->data;
+    oci_gc_sweep_t  *s = data;
 
     if (f->kind != OCI_ADMIN_FILE_DIGEST
         || oci_admin_repo_layout(type, &s->repo, NGX_OCI_LAYOUT_MANIFEST_TYPE,
@@ -312,16 +307,17 @@ oci_admin_gc_unmark(oci_gc_sweep_t *s, const char *digest, int depth)
         return;
     }
 
-    for (i = 0; i < refs.nblobs; i++) {
-        c = oci_admin_gc_cand_find(s->r->blobs, s->r->nblobs, refs.blobs[i]);
+    for (i = 0; i < refs.blobs.n; i++) {
+        c = oci_admin_gc_cand_find(s->r->blobs, s->r->nblobs,
+                                   refs.blobs.s[i]);
 
         if (c) {
             c->keep = 1;
         }
     }
 
-    for (i = 0; i < refs.nchildren && !s->r->unsure; i++) {
-        oci_admin_gc_unmark(s, refs.children[i], depth + 1);
+    for (i = 0; i < refs.children.n && !s->r->unsure; i++) {
+        oci_admin_gc_unmark(s, refs.children.s[i], depth + 1);
     }
 
     oci_admin_refs_free(&refs);
@@ -377,29 +373,19 @@ oci_admin_gc_follow(oci_gc_sweep_t *s, const char *digest,
 static oci_gc_cand_t *
 oci_admin_gc_cand_find(oci_gc_cand_t *list, size_t n, const char *digest)
 {
-    int     c;
-    size_t  lo, hi, mid;
-
-    lo = 0;
-    hi = n;
-
-    while (lo < hi) {
-        mid = (lo + hi) / 2;
-        c = strcmp(list[mid].digest, digest);
-
-        if (c == 0) {
-            return &list[mid];
-        }
-
-        if (c < 0) {
-            lo = mid + 1;
-
-        } else {
-            hi = mid;
-        }
+    if (n == 0) {
+        return NULL;
     }
 
-    return NULL;
+    return bsearch(digest, list, n, sizeof(oci_gc_cand_t),
+                   oci_admin_gc_cand_cmp);
+}
+
+
+static int
+oci_admin_gc_cand_cmp(const void *digest, const void *c)
+{
+    return strcmp(digest, ((const oci_gc_cand_t *) c)->digest);
 }
 
 

@@ -13,60 +13,45 @@
 #include "oci_admin_message.h"
 
 
-static size_t oci_admin_key(char **key, size_t size, const char *prefix,
-    size_t prefix_len, const char *name, size_t name_len,
-    const char *subject, const char *suffix);
-
-
 int
 oci_admin_keys_init(oci_admin_keys_t *k, const char *prefix,
     size_t prefix_len, const char *name, size_t name_len,
     const char *subject)
 {
-    size_t  size;
+    size_t  i, size, len[2];
 
-    /* the braces, "@" and the longer suffix fit in 16 */
+    static const char  *suffix[2] = { NGX_OCI_INDEX_REFS, NGX_OCI_INDEX_DESC };
+
+    /* one buffer for both; the braces, "@" and a suffix fit in 16 */
 
     size = prefix_len + name_len + strlen(subject) + 16;
 
-    k->refs_len = oci_admin_key(&k->refs, size, prefix, prefix_len, name,
-                                name_len, subject, NGX_OCI_INDEX_REFS);
-    k->desc_len = oci_admin_key(&k->desc, size, prefix, prefix_len, name,
-                                name_len, subject, NGX_OCI_INDEX_DESC);
-
-    if (k->refs == NULL || k->desc == NULL) {
+    k->refs = malloc(2 * size);
+    if (k->refs == NULL) {
         oci_admin_warn("out of memory");
-        oci_admin_keys_free(k);
         return -1;
     }
 
-    if (k->refs_len == 0 || k->desc_len == 0) {
-        oci_admin_warn("cannot build the keys of %.*s@%s", (int) name_len,
-                       name, subject);
-        oci_admin_keys_free(k);
-        return -1;
+    k->desc = k->refs + size;
+
+    for (i = 0; i < 2; i++) {
+        len[i] = ngx_oci_index_key((u_char *) k->refs + i * size, size,
+                                   (u_char *) prefix, prefix_len,
+                                   (u_char *) name, name_len,
+                                   (u_char *) subject, strlen(subject),
+                                   suffix[i]);
+        if (len[i] == 0) {
+            oci_admin_warn("cannot build the keys of %.*s@%s",
+                           (int) name_len, name, subject);
+            oci_admin_keys_free(k);
+            return -1;
+        }
     }
+
+    k->refs_len = len[0];
+    k->desc_len = len[1];
 
     return 0;
-}
-
-
-/* *key malloc()ed, NULL out of memory; the length, 0 when it fails */
-
-static size_t
-oci_admin_key(char **key, size_t size, const char *prefix, size_t prefix_len,
-    const char *name, size_t name_len, const char *subject,
-    const char *suffix)
-{
-    *key = malloc(size);
-
-    if (*key == NULL) {
-        return 0;
-    }
-
-    return ngx_oci_index_key((u_char *) *key, size, (u_char *) prefix,
-                             prefix_len, (u_char *) name, name_len,
-                             (u_char *) subject, strlen(subject), suffix);
 }
 
 
@@ -74,7 +59,6 @@ void
 oci_admin_keys_free(oci_admin_keys_t *k)
 {
     free(k->refs);
-    free(k->desc);
 
     k->refs = NULL;
     k->desc = NULL;

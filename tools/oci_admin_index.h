@@ -17,7 +17,8 @@
 
 typedef struct {
     char              *refs;            /* the sorted set of digests */
-    char              *desc;            /* the hash of descriptors */
+    char              *desc;            /* the hash of descriptors, in the
+                                           same buffer */
     size_t             refs_len;
     size_t             desc_len;
 } oci_admin_keys_t;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oci_admin_array.h"
 #include "oci_admin_digests.h"
 #include "oci_admin_manifest.h"
 #include "oci_admin_message.h"
@@ -24,9 +25,11 @@ typedef struct {
 
 static void oci_admin_manifest_type(oci_admin_repo_t *repo,
     oci_admin_digest_t *d, oci_admin_manifest_t *mf);
-static int oci_admin_manifest_match(oci_admin_digests_t *ds,
-    oci_admin_file_t *f);
-static int oci_admin_refs_add(char ***list, size_t *n, json_t *d);
+static int oci_admin_manifest_match(void *data, oci_admin_file_t *f);
+static int oci_admin_refs_add(oci_admin_strings_t *l, json_t *d);
+static int oci_admin_refs_add_all(oci_admin_strings_t *l,
+    json_t *array);
+static void oci_admin_refs_list_free(oci_admin_strings_t *l);
 
 
 int
@@ -91,12 +94,14 @@ oci_admin_manifest_type(oci_admin_repo_t *repo, oci_admin_digest_t *d,
                                  &type, &len, reason, sizeof(reason));
 
     if (mf->type_rc == OCI_ADMIN_MISSING) {
-        snprintf(mf->reason, sizeof(mf->reason), "no .type file");
+        snprintf(mf->reason, sizeof(mf->reason),
+                 "no " NGX_OCI_LAYOUT_TYPE_SUFFIX " file");
         return;
     }
 
     if (mf->type_rc != OCI_ADMIN_OK) {
-        snprintf(mf->reason, sizeof(mf->reason), ".type: %s", reason);
+        snprintf(mf->reason, sizeof(mf->reason),
+                 NGX_OCI_LAYOUT_TYPE_SUFFIX ": %s", reason);
         return;
     }
 
@@ -105,7 +110,8 @@ oci_admin_manifest_type(oci_admin_repo_t *repo, oci_admin_digest_t *d,
     if (len == 0 || len > OCI_ADMIN_TYPE_LEN) {
         mf->type_rc = OCI_ADMIN_CORRUPT;
         snprintf(mf->reason, sizeof(mf->reason),
-                 "the .type file does not hold a media type");
+                 "the " NGX_OCI_LAYOUT_TYPE_SUFFIX " file does not hold a "
+                 "media type");
 
     } else {
         memcpy(mf->type, type + start, len);
@@ -216,8 +222,8 @@ int
 oci_admin_manifest_find(oci_admin_repo_t *repo, const char *prefix,
     oci_admin_digest_t *d)
 {
-    oci_admin_find_t     find;
-    oci_admin_digests_t  ds;
+    uint64_t          errors;
+    oci_admin_find_t  find;
 
     if (strchr(prefix, ':') == NULL) {
         return OCI_ADMIN_MISSING;
@@ -228,15 +234,12 @@ oci_admin_manifest_find(oci_admin_repo_t *repo, const char *prefix,
     find.found = 0;
     find.d = d;
 
-    memset(&ds, 0, sizeof(oci_admin_digests_t));
+    errors = 0;
 
-    ds.data = &find;
-    ds.file = oci_admin_manifest_match;
+    (void) oci_admin_digests(repo->root, repo, NGX_OCI_LAYOUT_MANIFESTS_DIR,
+                             oci_admin_manifest_match, &find, &errors);
 
-    (void) oci_admin_digests(&ds, repo->root, repo,
-                             NGX_OCI_LAYOUT_MANIFESTS_DIR);
-
-    if (ds.errors) {
+    if (errors) {
         return OCI_ADMIN_ERROR;
     }
 
@@ -246,9 +249,9 @@ oci_admin_manifest_find(oci_admin_repo_t *repo, const char *prefix,
 
 
 static int
-oci_admin_manifest_match(oci_admin_digests_t *ds, oci_admin_file_t *f)
+oci_admin_manifest_match(void *data, oci_admin_file_t *f)
 {
-    oci_admin_find_t  *find = ds->data;
+    oci_admin_find_t  *find = data;
 
     if (f->kind != OCI_ADMIN_FILE_DIGEST
         || strncmp(f->d.str, find->prefix, find->len) != 0)
@@ -267,35 +270,16 @@ oci_admin_manifest_match(oci_admin_digests_t *ds, oci_admin_file_t *f)
 int
 oci_admin_refs_get(ngx_oci_manifest_t *m, oci_admin_refs_t *refs)
 {
-    size_t         i;
     size_t         len;
     const u_char  *p;
 
     memset(refs, 0, sizeof(oci_admin_refs_t));
 
-    if (m->config && oci_admin_refs_add(&refs->blobs, &refs->nblobs,
-                                        m->config)
-                     != 0)
+    if ((m->config && oci_admin_refs_add(&refs->blobs, m->config) != 0)
+        || oci_admin_refs_add_all(&refs->blobs, m->layers) != 0
+        || oci_admin_refs_add_all(&refs->children, m->manifests) != 0)
     {
         goto nomem;
-    }
-
-    for (i = 0; i < json_array_size(m->layers); i++) {
-        if (oci_admin_refs_add(&refs->blobs, &refs->nblobs,
-                               json_array_get(m->layers, i))
-            != 0)
-        {
-            goto nomem;
-        }
-    }
-
-    for (i = 0; i < json_array_size(m->manifests); i++) {
-        if (oci_admin_refs_add(&refs->children, &refs->nchildren,
-                               json_array_get(m->manifests, i))
-            != 0)
-        {
-            goto nomem;
-        }
     }
 
     if (m->subject
@@ -321,18 +305,9 @@ nomem:
 void
 oci_admin_refs_free(oci_admin_refs_t *refs)
 {
-    size_t  i;
+    oci_admin_refs_list_free(&refs->blobs);
+    oci_admin_refs_list_free(&refs->children);
 
-    for (i = 0; i < refs->nblobs; i++) {
-        free(refs->blobs[i]);
-    }
-
-    for (i = 0; i < refs->nchildren; i++) {
-        free(refs->children[i]);
-    }
-
-    free(refs->blobs);
-    free(refs->children);
     free(refs->subject);
 
     memset(refs, 0, sizeof(oci_admin_refs_t));
@@ -342,9 +317,9 @@ oci_admin_refs_free(oci_admin_refs_t *refs)
 /* 0, also for a descriptor without a usable digest; -1 out of memory */
 
 static int
-oci_admin_refs_add(char ***list, size_t *n, json_t *d)
+oci_admin_refs_add(oci_admin_strings_t *l, json_t *d)
 {
-    char          *s, **l;
+    char          *s, **a;
     size_t         len;
     const u_char  *p;
 
@@ -352,23 +327,49 @@ oci_admin_refs_add(char ***list, size_t *n, json_t *d)
         return 0;
     }
 
-    /* a power of two: grow */
-
-    if ((*n & (*n - 1)) == 0) {
-        l = realloc(*list, (*n ? *n * 2 : 1) * sizeof(char *));
-        if (l == NULL) {
-            return -1;
-        }
-
-        *list = l;
+    a = oci_admin_array_room(l->s, l->n, &l->nalloc, sizeof(char *), 4);
+    if (a == NULL) {
+        return -1;
     }
+
+    l->s = a;
 
     s = strndup((const char *) p, len);
     if (s == NULL) {
         return -1;
     }
 
-    (*list)[(*n)++] = s;
+    l->s[l->n++] = s;
 
     return 0;
+}
+
+
+/* the descriptors of a JSON array, which may be NULL */
+
+static int
+oci_admin_refs_add_all(oci_admin_strings_t *l, json_t *array)
+{
+    size_t  i;
+
+    for (i = 0; i < json_array_size(array); i++) {
+        if (oci_admin_refs_add(l, json_array_get(array, i)) != 0) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+oci_admin_refs_list_free(oci_admin_strings_t *l)
+{
+    size_t  i;
+
+    for (i = 0; i < l->n; i++) {
+        free(l->s[i]);
+    }
+
+    free(l->s);
 }

@@ -92,11 +92,15 @@ int oci_admin_manifest_find(oci_admin_repo_t *repo, const char *prefix,
  */
 
 typedef struct {
-    char      **blobs;
-    size_t      nblobs;
-    char      **children;
-    size_t      nchildren;
-    char       *subject;
+    char                **s;
+    size_t                n;
+    size_t                nalloc;
+} oci_admin_strings_t;
+
+typedef struct {
+    oci_admin_strings_t        blobs;
+    oci_admin_strings_t        children;
+    char                      *subject;
 } oci_admin_refs_t;
 
 int oci_admin_refs_get(ngx_oci_manifest_t *m, oci_admin_refs_t *refs);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "oci_admin_fs.h"
 #include "oci_admin_message.h"
 #include "oci_admin_options.h"
 
@@ -17,6 +18,7 @@ static int oci_admin_option(oci_admin_opts_t *o, const oci_admin_getopt_t *g,
     int c, char **argv);
 static int oci_admin_options_check(oci_admin_opts_t *o,
     const oci_admin_getopt_t *g);
+static int oci_admin_duration(const char *s, int64_t *seconds);
 
 
 int
@@ -220,6 +222,24 @@ oci_admin_options_redis(oci_admin_opts_t *o, oci_admin_redis_t *r)
 
 
 int
+oci_admin_option_duration(const char *cmd, const char *name,
+    const char *arg, int64_t *ns)
+{
+    int64_t  seconds;
+
+    if (oci_admin_duration(arg, &seconds) != 0) {
+        fprintf(stderr, "oci-admin %s: --%s \"%s\" is not a duration (30s, "
+                "10m, 1h, 7d)\n", cmd, name, arg);
+        return -1;
+    }
+
+    *ns = seconds * OCI_ADMIN_NS;
+
+    return 0;
+}
+
+
+static int
 oci_admin_duration(const char *s, int64_t *seconds)
 {
     int64_t      n, unit;

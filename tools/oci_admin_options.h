@@ -75,10 +75,12 @@ int oci_admin_options(oci_admin_opts_t *o, const oci_admin_getopt_t *g,
 int oci_admin_options_redis(oci_admin_opts_t *o, oci_admin_redis_t *r);
 
 /*
- * "30s", "10m", "1h", "7d", "2w" or a number of seconds: 0, or -1 when
- * it is none of these or more than 100 years
+ * The value of the option --<name> of the subcommand cmd: "30s", "10m",
+ * "1h", "7d", "2w" or a number of seconds, in nanoseconds in *ns.  0, or
+ * -1 after a message when it is none of these or more than 100 years.
  */
-int oci_admin_duration(const char *s, int64_t *seconds);
+int oci_admin_option_duration(const char *cmd, const char *name,
+    const char *arg, int64_t *ns);
 
 
 #endif /* _OCI_ADMIN_OPTIONS_H_INCLUDED_ */

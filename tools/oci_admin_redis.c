@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "oci_admin_array.h"
 #include "oci_admin_message.h"
 #include "oci_admin_redis.h"
 
@@ -366,28 +367,30 @@ oci_admin_redis_lost(oci_admin_redis_t *r)
 int
 oci_admin_cmd_push(oci_admin_cmd_t *c, const char *p, size_t len)
 {
-    int           cap;
+    size_t        cap;
     size_t       *l;
     const char  **a;
 
-    if (c->argc == c->cap) {
-        cap = c->cap ? c->cap * 2 : 16;
+    /* both grow alike: cap is theirs once both have grown */
 
-        a = realloc(c->argv, cap * sizeof(const char *));
-        if (a == NULL) {
-            return -1;
-        }
+    cap = c->cap;
 
-        c->argv = a;
-
-        l = realloc(c->len, cap * sizeof(size_t));
-        if (l == NULL) {
-            return -1;
-        }
-
-        c->len = l;
-        c->cap = cap;
+    a = oci_admin_array_room(c->argv, c->argc, &cap, sizeof(const char *),
+                             16);
+    if (a == NULL) {
+        return -1;
     }
+
+    c->argv = a;
+    cap = c->cap;
+
+    l = oci_admin_array_room(c->len, c->argc, &cap, sizeof(size_t), 16);
+    if (l == NULL) {
+        return -1;
+    }
+
+    c->len = l;
+    c->cap = cap;
 
     c->argv[c->argc] = p;
     c->len[c->argc] = len;

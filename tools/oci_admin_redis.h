@@ -68,7 +68,7 @@ typedef struct {
     const char  **argv;
     size_t       *len;
     int           argc;
-    int           cap;
+    size_t        cap;
 } oci_admin_cmd_t;
 
 /* 0, or -1 out of memory */

@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "ngx_oci_index_schema.h"
+#include "oci_admin_array.h"
 #include "oci_admin_message.h"
 #include "oci_admin_referrers.h"
 #include "oci_admin_reindex.h"
@@ -301,21 +302,15 @@ static int
 oci_admin_reindex_add(oci_admin_reindex_t *rx, const char *subject,
     oci_admin_digest_t *d, oci_admin_manifest_t *mf, int fallback)
 {
-    size_t                 size;
     oci_admin_referrer_t  *e;
 
-    if (rx->nentries == rx->entries_size) {
-        size = rx->entries_size ? rx->entries_size * 2 : 64;
-
-        e = realloc(rx->entries, size * sizeof(oci_admin_referrer_t));
-        if (e == NULL) {
-            goto nomem;
-        }
-
-        rx->entries = e;
-        rx->entries_size = size;
+    e = oci_admin_array_room(rx->entries, rx->nentries, &rx->entries_size,
+                             sizeof(oci_admin_referrer_t), 64);
+    if (e == NULL) {
+        goto nomem;
     }
 
+    rx->entries = e;
     e = &rx->entries[rx->nentries];
 
     e->subject = strdup(subject);

@@ -57,17 +57,18 @@ static int oci_admin_pair_found(oci_admin_reindex_t *rx,
     oci_admin_group_t *g, oci_admin_pair_t *p);
 static int oci_admin_pair_extra(oci_admin_reindex_t *rx,
     oci_admin_group_t *g, oci_admin_pair_t *p, oci_admin_member_t *m);
-static int oci_admin_pair_set(oci_admin_pair_t *p, const char *s,
-    size_t len, const char *descriptor);
+static int oci_admin_pair_set(oci_admin_pair_t *p, oci_admin_member_t *key,
+    const char *descriptor);
 static int oci_admin_member_right(oci_admin_member_t *z,
     oci_admin_member_t *h, const char *descriptor);
 static int oci_admin_members(redisReply *r, const char *key,
     oci_admin_member_t **out, size_t *n);
 static int oci_admin_member_cmp(const void *a, const void *b);
 static oci_admin_member_t *oci_admin_member_find(oci_admin_member_t *m,
-    size_t n, const char *p, size_t len);
+    size_t n, oci_admin_member_t *key);
 static oci_admin_referrer_t *oci_admin_referrer_find(
-    oci_admin_referrer_t *e, size_t n, const char *p, size_t len);
+    oci_admin_referrer_t *e, size_t n, oci_admin_member_t *key);
+static int oci_admin_referrer_cmp(const void *key, const void *e);
 static int oci_admin_reindex_evaluate(oci_admin_reindex_t *rx,
     oci_admin_repo_t *repo, const char *subject, const char *p, size_t len,
     char **descriptor);
@@ -257,17 +258,14 @@ oci_admin_reindex_group(oci_admin_reindex_t *rx, oci_admin_group_t *g)
     }
 
     for (i = 0; rc == OCI_ADMIN_OK && i < p.zn; i++) {
-        if (!oci_admin_referrer_find(g->entries, g->n, p.zm[i].str,
-                                     p.zm[i].len))
-        {
+        if (!oci_admin_referrer_find(g->entries, g->n, &p.zm[i])) {
             rc = oci_admin_pair_extra(rx, g, &p, &p.zm[i]);
         }
     }
 
     for (i = 0; rc == OCI_ADMIN_OK && i < p.hn; i++) {
-        if (!oci_admin_referrer_find(g->entries, g->n, p.hm[i].str,
-                                     p.hm[i].len)
-            && !oci_admin_member_find(p.zm, p.zn, p.hm[i].str, p.hm[i].len))
+        if (!oci_admin_referrer_find(g->entries, g->n, &p.hm[i])
+            && !oci_admin_member_find(p.zm, p.zn, &p.hm[i]))
         {
             rc = oci_admin_pair_extra(rx, g, &p, &p.hm[i]);
         }
@@ -337,17 +335,19 @@ static int
 oci_admin_pair_found(oci_admin_reindex_t *rx, oci_admin_group_t *g,
     oci_admin_pair_t *p)
 {
-    size_t                 i, len;
+    size_t                 i;
     oci_admin_digest_t     d;
-    oci_admin_member_t    *z, *h;
+    oci_admin_member_t     key, *z, *h;
     oci_admin_referrer_t  *e;
 
     for (i = 0; i < g->n; i++) {
         e = &g->entries[i];
-        len = strlen(e->digest);
 
-        z = oci_admin_member_find(p->zm, p->zn, e->digest, len);
-        h = oci_admin_member_find(p->hm, p->hn, e->digest, len);
+        key.str = e->digest;
+        key.len = strlen(e->digest);
+
+        z = oci_admin_member_find(p->zm, p->zn, &key);
+        h = oci_admin_member_find(p->hm, p->hn, &key);
 
         if (oci_admin_member_right(z, h, e->descriptor)) {
             continue;
@@ -355,7 +355,7 @@ oci_admin_pair_found(oci_admin_reindex_t *rx, oci_admin_group_t *g,
 
         /* deleted since the walk saw it? */
 
-        if (oci_admin_digest_set(&d, e->digest, len) != 0
+        if (oci_admin_digest_set(&d, key.str, key.len) != 0
             || !oci_admin_manifest_stored(g->repo, &d))
         {
             continue;
@@ -368,7 +368,7 @@ oci_admin_pair_found(oci_admin_reindex_t *rx, oci_admin_group_t *g,
             rx->rewritten++;
         }
 
-        if (oci_admin_pair_set(p, e->digest, len, e->descriptor) != 0) {
+        if (oci_admin_pair_set(p, &key, e->descriptor) != 0) {
             return OCI_ADMIN_ERROR;
         }
     }
@@ -392,8 +392,8 @@ oci_admin_pair_extra(oci_admin_reindex_t *rx, oci_admin_group_t *g,
     char                *descriptor;
     oci_admin_member_t  *z, *h;
 
-    z = oci_admin_member_find(p->zm, p->zn, m->str, m->len);
-    h = oci_admin_member_find(p->hm, p->hn, m->str, m->len);
+    z = oci_admin_member_find(p->zm, p->zn, m);
+    h = oci_admin_member_find(p->hm, p->hn, m);
 
     ok = oci_admin_reindex_evaluate(rx, g->repo, g->subject, m->str, m->len,
                                     &descriptor);
@@ -422,26 +422,26 @@ oci_admin_pair_extra(oci_admin_reindex_t *rx, oci_admin_group_t *g,
 
     rx->rewritten++;
 
-    return oci_admin_pair_set(p, m->str, m->len, descriptor) == 0
-           ? OCI_ADMIN_OK : OCI_ADMIN_ERROR;
+    return oci_admin_pair_set(p, m, descriptor) == 0 ? OCI_ADMIN_OK
+                                                     : OCI_ADMIN_ERROR;
 }
 
 
-/* queues what makes the member s right; 0, or -1 out of memory */
+/* queues what makes the member right; 0, or -1 out of memory */
 
 static int
-oci_admin_pair_set(oci_admin_pair_t *p, const char *s, size_t len,
+oci_admin_pair_set(oci_admin_pair_t *p, oci_admin_member_t *key,
     const char *descriptor)
 {
     size_t               dlen;
     oci_admin_member_t  *z, *h;
 
-    z = oci_admin_member_find(p->zm, p->zn, s, len);
-    h = oci_admin_member_find(p->hm, p->hn, s, len);
+    z = oci_admin_member_find(p->zm, p->zn, key);
+    h = oci_admin_member_find(p->hm, p->hn, key);
 
     if (!(z && z->value_len == 1 && z->value[0] == '0')) {
         if (oci_admin_cmd_push(&p->ch.zadd, "0", 1) != 0
-            || oci_admin_cmd_push(&p->ch.zadd, s, len) != 0)
+            || oci_admin_cmd_push(&p->ch.zadd, key->str, key->len) != 0)
         {
             return -1;
         }
@@ -452,7 +452,7 @@ oci_admin_pair_set(oci_admin_pair_t *p, const char *s, size_t len,
     if (!(h && h->value_len == dlen
           && memcmp(h->value, descriptor, dlen) == 0))
     {
-        if (oci_admin_cmd_push(&p->ch.hset, s, len) != 0
+        if (oci_admin_cmd_push(&p->ch.hset, key->str, key->len) != 0
             || oci_admin_cmd_push(&p->ch.hset, descriptor, dlen) != 0)
         {
             return -1;
@@ -547,57 +547,37 @@ oci_admin_member_cmp(const void *a, const void *b)
 
 
 static oci_admin_member_t *
-oci_admin_member_find(oci_admin_member_t *m, size_t n, const char *p,
-    size_t len)
+oci_admin_member_find(oci_admin_member_t *m, size_t n,
+    oci_admin_member_t *key)
 {
-    oci_admin_member_t  key;
-
-    if (n == 0) {
-        return NULL;
-    }
-
-    key.str = p;
-    key.len = len;
-
-    return bsearch(&key, m, n, sizeof(oci_admin_member_t),
-                   oci_admin_member_cmp);
+    return n ? bsearch(key, m, n, sizeof(oci_admin_member_t),
+                       oci_admin_member_cmp)
+             : NULL;
 }
 
 
+/* entries are sorted by digest with strcmp(), the order of members */
+
 static oci_admin_referrer_t *
-oci_admin_referrer_find(oci_admin_referrer_t *e, size_t n, const char *p,
-    size_t len)
+oci_admin_referrer_find(oci_admin_referrer_t *e, size_t n,
+    oci_admin_member_t *key)
 {
-    int     rc;
-    size_t  lo, hi, mid, l;
+    return n ? bsearch(key, e, n, sizeof(oci_admin_referrer_t),
+                       oci_admin_referrer_cmp)
+             : NULL;
+}
 
-    /* entries are sorted by digest with strcmp(), the same order */
 
-    lo = 0;
-    hi = n;
+static int
+oci_admin_referrer_cmp(const void *key, const void *e)
+{
+    oci_admin_member_t           m;
+    const oci_admin_referrer_t  *r = e;
 
-    while (lo < hi) {
-        mid = lo + (hi - lo) / 2;
-        l = strlen(e[mid].digest);
+    m.str = r->digest;
+    m.len = strlen(r->digest);
 
-        rc = memcmp(e[mid].digest, p, l < len ? l : len);
-        if (rc == 0) {
-            rc = (l > len) - (l < len);
-        }
-
-        if (rc == 0) {
-            return &e[mid];
-        }
-
-        if (rc < 0) {
-            lo = mid + 1;
-
-        } else {
-            hi = mid;
-        }
-    }
-
-    return NULL;
+    return oci_admin_member_cmp(key, &m);
 }
 
 

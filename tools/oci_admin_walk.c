@@ -33,8 +33,7 @@ static int oci_admin_walk_found(oci_admin_walk_t *w, const char *name,
 static int oci_admin_walk_repo(oci_admin_walk_t *w, oci_admin_repo_t *repo);
 static int oci_admin_walk_manifests(oci_admin_walk_t *w,
     oci_admin_repo_t *repo);
-static int oci_admin_walk_manifest(oci_admin_digests_t *ds,
-    oci_admin_file_t *f);
+static int oci_admin_walk_manifest(void *data, oci_admin_file_t *f);
 static int oci_admin_walk_tags(oci_admin_walk_t *w, oci_admin_repo_t *repo);
 
 
@@ -219,30 +218,20 @@ oci_admin_walk_repo(oci_admin_walk_t *w, oci_admin_repo_t *repo)
 static int
 oci_admin_walk_manifests(oci_admin_walk_t *w, oci_admin_repo_t *repo)
 {
-    int                   rc;
-    oci_admin_digests_t   ds;
     oci_admin_walk_ctx_t  ctx;
 
     ctx.w = w;
     ctx.repo = repo;
 
-    memset(&ds, 0, sizeof(oci_admin_digests_t));
-
-    ds.data = &ctx;
-    ds.file = oci_admin_walk_manifest;
-
-    rc = oci_admin_digests(&ds, w->root, repo, NGX_OCI_LAYOUT_MANIFESTS_DIR);
-
-    w->errors += ds.errors;
-
-    return rc;
+    return oci_admin_digests(w->root, repo, NGX_OCI_LAYOUT_MANIFESTS_DIR,
+                             oci_admin_walk_manifest, &ctx, &w->errors);
 }
 
 
 static int
-oci_admin_walk_manifest(oci_admin_digests_t *ds, oci_admin_file_t *f)
+oci_admin_walk_manifest(void *data, oci_admin_file_t *f)
 {
-    oci_admin_walk_ctx_t  *ctx = ds->data;
+    oci_admin_walk_ctx_t  *ctx = data;
 
     if (f->kind != OCI_ADMIN_FILE_DIGEST) {
         return OCI_ADMIN_OK;
