@@ -33,10 +33,33 @@
 #include "oci_admin_store.h"
 
 
-static void oci_admin_fsck_usage(FILE *f);
 static int oci_admin_fsck_option(void *data, int c, char *arg);
 static void oci_admin_fsck_root(oci_admin_fsck_t *fx);
 static int oci_admin_fsck_known(const char *name);
+
+
+static const char  oci_admin_fsck_usage[] =
+"usage: oci-admin fsck --storage <root> [--repair] [options]\n"
+"\n"
+"Checks the storage: every blob file is hashed and compared with its\n"
+"name, every repository link with its blob, every manifest is parsed and\n"
+"what it refers to looked for, every tag must name a stored manifest;\n"
+"stray files and corrupt or abandoned upload sessions are reported.  One\n"
+"line per problem on stderr, a summary on stdout.\n"
+"\n"
+"  --storage <root>        the oci_storage directory\n"
+"  --repair                move corrupt content to <root>/"
+    NGX_OCI_LAYOUT_QUARANTINE_DIR "/,\n"
+"                          remove links to it, tags naming nothing and\n"
+"                          abandoned sessions, recreate missing "
+    NGX_OCI_LAYOUT_TYPE_SUFFIX " files\n"
+"  --upload-timeout <dur>  as oci_upload_timeout (default: 1h)\n"
+"  --json                  print the summary as a JSON object\n"
+"  --quiet                 no progress line on a terminal\n"
+"  --help                  this text\n"
+"\n"
+"exit status: 0 clean (or all repaired), 1 usage error, 3 problems remain,\n"
+"4 I/O errors (on stderr)\n";
 
 
 static struct option  oci_admin_fsck_long[] = {
@@ -96,39 +119,7 @@ oci_admin_fsck(int argc, char **argv)
     json_decref(fx.problems);
     oci_admin_imap_free(&fx.inodes);
 
-    if (rc != 0 || fx.errors) {
-        return OCI_ADMIN_EXIT_ERROR;
-    }
-
-    return fx.found > fx.repaired ? OCI_ADMIN_EXIT_CORRUPT : OCI_ADMIN_EXIT_OK;
-}
-
-
-static void
-oci_admin_fsck_usage(FILE *f)
-{
-    fprintf(f,
-"usage: oci-admin fsck --storage <root> [--repair] [options]\n"
-"\n"
-"Checks the storage: every blob file is hashed and compared with its\n"
-"name, every repository link with its blob, every manifest is parsed and\n"
-"what it refers to looked for, every tag must name a stored manifest;\n"
-"stray files and corrupt or abandoned upload sessions are reported.  One\n"
-"line per problem on stderr, a summary on stdout.\n"
-"\n"
-"  --storage <root>        the oci_storage directory\n"
-"  --repair                move corrupt content to <root>/"
-    NGX_OCI_LAYOUT_QUARANTINE_DIR "/,\n"
-"                          remove links to it, tags naming nothing and\n"
-"                          abandoned sessions, recreate missing "
-    NGX_OCI_LAYOUT_TYPE_SUFFIX " files\n"
-"  --upload-timeout <dur>  as oci_upload_timeout (default: 1h)\n"
-"  --json                  print the summary as a JSON object\n"
-"  --quiet                 no progress line on a terminal\n"
-"  --help                  this text\n"
-"\n"
-"exit status: 0 clean (or all repaired), 1 usage error, 3 problems remain,\n"
-"4 I/O errors (on stderr)\n");
+    return oci_admin_exit(rc, 0, fx.errors, fx.found - fx.repaired);
 }
 
 

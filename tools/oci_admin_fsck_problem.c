@@ -107,8 +107,20 @@ oci_admin_fsck_progress(oci_admin_fsck_t *fx)
 int
 oci_admin_fsck_report(oci_admin_fsck_t *fx)
 {
-    double   seconds;
-    json_t  *counts;
+    double              seconds;
+    json_t             *tail;
+    oci_admin_count_t   c[] = {
+        { "blob_files", fx->blob_files },
+        { "bytes_hashed", fx->bytes },
+        { "repositories", fx->repositories },
+        { "manifests", fx->manifests },
+        { "tags", fx->tags },
+        { "upload_sessions", fx->uploads },
+        { "problems_found", fx->found },
+        { "repaired", fx->repaired },
+        { "remaining", fx->found - fx->repaired },
+        { "errors", fx->errors }
+    };
 
     seconds = oci_admin_now() - fx->start;
 
@@ -117,28 +129,16 @@ oci_admin_fsck_report(oci_admin_fsck_t *fx)
         return fflush(stdout) == 0 ? 0 : -1;
     }
 
-    counts = oci_admin_fsck_counts(fx);
-    if (counts == NULL) {
+    tail = json_pack("{sosOsb}", "counts", oci_admin_fsck_counts(fx),
+                     "problems", fx->problems, "repair", fx->repair);
+
+    if (tail == NULL) {
         oci_admin_warn("out of memory");
         return -1;
     }
 
-    return oci_admin_print_json(json_pack(
-                  "{sIsIsIsIsIsIsIsIsIsIsosOsbsf}",
-                  "blob_files", (json_int_t) fx->blob_files,
-                  "bytes_hashed", (json_int_t) fx->bytes,
-                  "repositories", (json_int_t) fx->repositories,
-                  "manifests", (json_int_t) fx->manifests,
-                  "tags", (json_int_t) fx->tags,
-                  "upload_sessions", (json_int_t) fx->uploads,
-                  "problems_found", (json_int_t) fx->found,
-                  "repaired", (json_int_t) fx->repaired,
-                  "remaining", (json_int_t) (fx->found - fx->repaired),
-                  "errors", (json_int_t) fx->errors,
-                  "counts", counts,
-                  "problems", fx->problems,
-                  "repair", fx->repair,
-                  "seconds", oci_admin_ms(seconds)));
+    return oci_admin_print_json(json_object(), c, sizeof(c) / sizeof(c[0]),
+                                tail, seconds);
 }
 
 

@@ -21,12 +21,44 @@
 #include "oci_admin_message.h"
 
 
-static void oci_admin_gc_usage(FILE *f);
 static int oci_admin_gc_option(void *data, int c, char *arg);
 static int oci_admin_gc_run(oci_admin_gc_t *gx);
 static void oci_admin_gc_sweep_all(oci_admin_gc_t *gx);
 static int oci_admin_gc_end(oci_admin_gc_t *gx, int rc);
 static int oci_admin_gc_report(oci_admin_gc_t *gx);
+
+
+static const char  oci_admin_gc_usage[] =
+"usage: oci-admin gc --storage <root> [options]\n"
+"\n"
+"Deletes what nothing refers to: repository links to blobs that no kept\n"
+"manifest uses, then files in " NGX_OCI_LAYOUT_BLOBS_DIR "/ that no "
+    "repository links, then old\n"
+"temporary files.  With --untagged, also manifests that are not tagged,\n"
+"not in a kept index and not referrers of a kept manifest.  Safe to run\n"
+"while nginx serves.\n"
+"\n"
+"  --storage <root>                 the oci_storage directory\n"
+"  --untagged                       delete unreferenced manifests too\n"
+"  --grace <dur>                    keep anything younger (default: 1h)\n"
+"  --orphan-referrers-grace <dur>   keep referrers whose subject is not\n"
+"                                   stored this long (default: 24h)\n"
+"  --redis <addr>                   remove deleted referrers from the\n"
+"                                   index: host[:port], [v6]:port or\n"
+"                                   unix:/path, as oci_redis\n"
+"  --password <pw>                  AUTH (default: $REDISCLI_AUTH)\n"
+"  --db <n>                         database number (default: 0)\n"
+"  --prefix <p>                     as oci_redis_prefix (default: \"oci:\")\n"
+"  --dry-run                        change nothing, report what would go\n"
+"  --json                           print the summary as a JSON object\n"
+"  --quiet                          no progress line on a terminal\n"
+"  --help                           this text\n"
+"\n"
+"Durations: 30s, 10m, 1h, 7d, 2w.\n"
+"\n"
+"exit status: 0 done, 1 usage error, 2 Redis unreachable or failing,\n"
+"3 repositories with corrupt manifests or tags skipped, 4 other errors\n"
+"(on stderr)\n";
 
 
 static struct option  oci_admin_gc_long[] = {
@@ -102,43 +134,6 @@ oci_admin_gc(int argc, char **argv)
     oci_admin_imap_free(&gx.inodes);
 
     return oci_admin_gc_end(&gx, rc);
-}
-
-
-static void
-oci_admin_gc_usage(FILE *f)
-{
-    fprintf(f,
-"usage: oci-admin gc --storage <root> [options]\n"
-"\n"
-"Deletes what nothing refers to: repository links to blobs that no kept\n"
-"manifest uses, then files in " NGX_OCI_LAYOUT_BLOBS_DIR "/ that no "
-    "repository links, then old\n"
-"temporary files.  With --untagged, also manifests that are not tagged,\n"
-"not in a kept index and not referrers of a kept manifest.  Safe to run\n"
-"while nginx serves.\n"
-"\n"
-"  --storage <root>                 the oci_storage directory\n"
-"  --untagged                       delete unreferenced manifests too\n"
-"  --grace <dur>                    keep anything younger (default: 1h)\n"
-"  --orphan-referrers-grace <dur>   keep referrers whose subject is not\n"
-"                                   stored this long (default: 24h)\n"
-"  --redis <addr>                   remove deleted referrers from the\n"
-"                                   index: host[:port], [v6]:port or\n"
-"                                   unix:/path, as oci_redis\n"
-"  --password <pw>                  AUTH (default: $REDISCLI_AUTH)\n"
-"  --db <n>                         database number (default: 0)\n"
-"  --prefix <p>                     as oci_redis_prefix (default: \"oci:\")\n"
-"  --dry-run                        change nothing, report what would go\n"
-"  --json                           print the summary as a JSON object\n"
-"  --quiet                          no progress line on a terminal\n"
-"  --help                           this text\n"
-"\n"
-"Durations: 30s, 10m, 1h, 7d, 2w.\n"
-"\n"
-"exit status: 0 done, 1 usage error, 2 Redis unreachable or failing,\n"
-"3 repositories with corrupt manifests or tags skipped, 4 other errors\n"
-"(on stderr)\n");
 }
 
 
@@ -269,51 +264,42 @@ oci_admin_gc_end(oci_admin_gc_t *gx, int rc)
                        "\"oci-admin reindex\" runs");
     }
 
-    if (oci_admin_gc_report(gx) != 0) {
-        return OCI_ADMIN_EXIT_ERROR;
-    }
-
-    if (gx->redis_failed) {
-        return OCI_ADMIN_EXIT_REDIS;
-    }
-
-    if (gx->errors) {
-        return OCI_ADMIN_EXIT_ERROR;
-    }
-
-    return gx->skipped ? OCI_ADMIN_EXIT_CORRUPT : OCI_ADMIN_EXIT_OK;
+    return oci_admin_exit(oci_admin_gc_report(gx), gx->redis_failed,
+                          gx->errors, gx->skipped);
 }
 
 
 static int
 oci_admin_gc_report(oci_admin_gc_t *gx)
 {
-    double  seconds;
+    double              seconds;
+    oci_admin_count_t   c[] = {
+        { "repositories", gx->repositories },
+        { "manifests", gx->manifests },
+        { "blob_links", gx->blob_links },
+        { "blob_files", gx->blob_files },
+        { "deleted_manifests", gx->del_manifests },
+        { "deleted_blob_links", gx->del_links },
+        { "deleted_blob_files", gx->del_files },
+        { "freed_bytes", gx->del_bytes },
+        { "deleted_temporary", gx->del_tmp },
+        { "temporary_bytes", gx->tmp_bytes },
+        { "kept_young", gx->kept_young },
+        { "kept_orphans", gx->kept_orphans },
+        { "changed", gx->changed },
+        { "unindexed", gx->unindexed },
+        { "skipped_repositories", gx->skipped },
+        { "errors", gx->errors }
+    };
 
     seconds = oci_admin_now() - gx->start;
 
     if (gx->opt.json) {
-        return oci_admin_print_json(json_pack(
-                  "{sbsbsIsIsIsIsIsIsIsIsIsIsIsIsIsIsIsIsf}",
-                  "dry_run", gx->dry_run,
-                  "untagged", gx->untagged,
-                  "repositories", (json_int_t) gx->repositories,
-                  "manifests", (json_int_t) gx->manifests,
-                  "blob_links", (json_int_t) gx->blob_links,
-                  "blob_files", (json_int_t) gx->blob_files,
-                  "deleted_manifests", (json_int_t) gx->del_manifests,
-                  "deleted_blob_links", (json_int_t) gx->del_links,
-                  "deleted_blob_files", (json_int_t) gx->del_files,
-                  "freed_bytes", (json_int_t) gx->del_bytes,
-                  "deleted_temporary", (json_int_t) gx->del_tmp,
-                  "temporary_bytes", (json_int_t) gx->tmp_bytes,
-                  "kept_young", (json_int_t) gx->kept_young,
-                  "kept_orphans", (json_int_t) gx->kept_orphans,
-                  "changed", (json_int_t) gx->changed,
-                  "unindexed", (json_int_t) gx->unindexed,
-                  "skipped_repositories", (json_int_t) gx->skipped,
-                  "errors", (json_int_t) gx->errors,
-                  "seconds", oci_admin_ms(seconds)));
+        return oci_admin_print_json(json_pack("{sbsb}",
+                                              "dry_run", gx->dry_run,
+                                              "untagged", gx->untagged),
+                                    c, sizeof(c) / sizeof(c[0]), NULL,
+                                    seconds);
     }
 
     printf("gc%s: %llu repositories, %llu manifests, %llu blob links, "

@@ -16,6 +16,8 @@
 
 
 static void oci_admin_progress_clear(void);
+static json_t *oci_admin_json(json_t *o, const oci_admin_count_t *c,
+    size_t n, json_t *tail, double seconds);
 
 
 static int     oci_admin_progress_on;
@@ -122,25 +124,36 @@ oci_admin_now(void)
 }
 
 
-double
-oci_admin_ms(double seconds)
+int
+oci_admin_exit(int printed, int redis_failed, uint64_t errors,
+    uint64_t corrupt)
 {
-    return (double) (long long) (seconds * 1000 + 0.5) / 1000;
+    if (printed != 0) {
+        return OCI_ADMIN_EXIT_ERROR;
+    }
+
+    if (redis_failed) {
+        return OCI_ADMIN_EXIT_REDIS;
+    }
+
+    if (errors) {
+        return OCI_ADMIN_EXIT_ERROR;
+    }
+
+    return corrupt ? OCI_ADMIN_EXIT_CORRUPT : OCI_ADMIN_EXIT_OK;
 }
 
 
 int
-oci_admin_print_json(json_t *o)
+oci_admin_print_json(json_t *o, const oci_admin_count_t *c, size_t n,
+    json_t *tail, double seconds)
 {
     int    rc;
     char  *s;
 
-    if (o == NULL) {
-        oci_admin_warn("out of memory");
-        return -1;
-    }
+    o = oci_admin_json(o, c, n, tail, seconds);
 
-    s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    s = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
 
     json_decref(o);
 
@@ -154,4 +167,43 @@ oci_admin_print_json(json_t *o)
     free(s);
 
     return rc;
+}
+
+
+/* the summary object: NULL out of memory */
+
+static json_t *
+oci_admin_json(json_t *o, const oci_admin_count_t *c, size_t n, json_t *tail,
+    double seconds)
+{
+    int     rc;
+    size_t  i;
+
+    /* milliseconds are enough */
+
+    seconds = (double) (long long) (seconds * 1000 + 0.5) / 1000;
+
+    rc = (o == NULL);
+
+    for (i = 0; rc == 0 && i < n; i++) {
+        rc = json_object_set_new(o, c[i].name,
+                                 json_integer((json_int_t) c[i].n));
+    }
+
+    if (rc == 0 && tail) {
+        rc = json_object_update(o, tail);
+    }
+
+    if (rc == 0) {
+        rc = json_object_set_new(o, "seconds", json_real(seconds));
+    }
+
+    json_decref(tail);
+
+    if (rc != 0) {
+        json_decref(o);
+        return NULL;
+    }
+
+    return o;
 }

@@ -9,7 +9,12 @@
 #define _OCI_ADMIN_MESSAGE_H_INCLUDED_
 
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <jansson.h>
+
+#include "oci_admin_defs.h"
 
 
 /* stderr, "oci-admin: " first, the progress line cleared */
@@ -30,14 +35,32 @@ void oci_admin_progress_end(void);
 /* seconds from a monotonic clock */
 double oci_admin_now(void);
 
-/* seconds rounded to milliseconds, as the JSON summaries give them */
-double oci_admin_ms(double seconds);
+/*
+ * The exit status of a run that got to its end, the same rules for every
+ * subcommand: OCI_ADMIN_EXIT_ERROR when the summary could not be printed
+ * (printed is not 0), else OCI_ADMIN_EXIT_REDIS when Redis failed, else
+ * OCI_ADMIN_EXIT_ERROR after errors, else OCI_ADMIN_EXIT_CORRUPT when
+ * corrupt content is left, else OCI_ADMIN_EXIT_OK
+ */
+int oci_admin_exit(int printed, int redis_failed, uint64_t errors,
+    uint64_t corrupt);
+
+
+/* a counter of a summary, as --json names it */
+
+typedef struct {
+    const char  *name;
+    uint64_t     n;
+} oci_admin_count_t;
 
 /*
- * Prints the summary object o as one compact line and flushes stdout,
- * dropping the reference to o: 0, or -1 after a message
+ * The summary as one compact JSON object on stdout: the members of o,
+ * the counters, the members of tail if not NULL, then "seconds" rounded
+ * to milliseconds.  The references to o and tail are taken; o NULL is
+ * out of memory.  0, or -1 after a message.
  */
-int oci_admin_print_json(json_t *o);
+int oci_admin_print_json(json_t *o, const oci_admin_count_t *c, size_t n,
+    json_t *tail, double seconds);
 
 
 #endif /* _OCI_ADMIN_MESSAGE_H_INCLUDED_ */

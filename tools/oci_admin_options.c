@@ -4,6 +4,7 @@
  */
 
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -140,7 +141,7 @@ oci_admin_option(oci_admin_opts_t *o, const oci_admin_getopt_t *g, int c,
         return -1;
 
     case 'h':
-        g->usage(stdout);
+        fputs(g->usage, stdout);
         return OCI_ADMIN_EXIT_OK;
 
     case ':':

@@ -11,8 +11,8 @@
 
 
 #include <getopt.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "oci_admin_defs.h"
 #include "oci_admin_redis.h"
@@ -50,7 +50,7 @@ typedef struct {
 typedef struct {
     const char             *name;       /* "gc", for messages */
     const struct option    *longopts;
-    void                  (*usage)(FILE *f);
+    const char             *usage;     /* the text of --help */
 
     /*
      * The subcommand's own options, looked at first: 0 taken, 1 not its

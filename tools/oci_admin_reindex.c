@@ -34,7 +34,6 @@
 #include "oci_admin_walk.h"
 
 
-static void oci_admin_reindex_usage(FILE *f);
 static void oci_admin_reindex_progress(oci_admin_reindex_t *rx);
 static int oci_admin_reindex_repo(oci_admin_walk_t *w,
     oci_admin_repo_t *repo);
@@ -56,6 +55,27 @@ static int oci_admin_reindex_rest(oci_admin_reindex_t *rx);
 static int oci_admin_reindex_end(oci_admin_reindex_t *rx,
     oci_admin_walk_t *w, int rc);
 static int oci_admin_reindex_report(oci_admin_reindex_t *rx);
+
+
+static const char  oci_admin_reindex_usage[] =
+"usage: oci-admin reindex --storage <root> --redis <addr> [options]\n"
+"\n"
+"Rebuilds the referrers index in Redis from the manifests in the storage:\n"
+"adds what is missing, rewrites wrong descriptors, removes entries whose\n"
+"manifest is not stored.  A second run changes nothing.\n"
+"\n"
+"  --storage <root>   the oci_storage directory\n"
+"  --redis <addr>     host[:port], [v6]:port or unix:/path, as oci_redis\n"
+"  --password <pw>    AUTH with this password (default: $REDISCLI_AUTH)\n"
+"  --db <n>           database number (default: 0)\n"
+"  --prefix <p>       key prefix, as oci_redis_prefix (default: \"oci:\")\n"
+"  --json             print the summary as a JSON object\n"
+"  --quiet            no progress line on a terminal\n"
+"  --help             this text\n"
+"\n"
+"exit status: 0 done, 1 usage error, 2 Redis unreachable or failing,\n"
+"3 corrupt content found (and skipped, the rest indexed), 4 other errors\n"
+"(on stderr)\n";
 
 
 static struct option  oci_admin_reindex_long[] = {
@@ -124,31 +144,6 @@ oci_admin_reindex(int argc, char **argv)
     oci_admin_set_free(&rx.done);
 
     return oci_admin_reindex_end(&rx, &w, rc);
-}
-
-
-static void
-oci_admin_reindex_usage(FILE *f)
-{
-    fprintf(f,
-"usage: oci-admin reindex --storage <root> --redis <addr> [options]\n"
-"\n"
-"Rebuilds the referrers index in Redis from the manifests in the storage:\n"
-"adds what is missing, rewrites wrong descriptors, removes entries whose\n"
-"manifest is not stored.  A second run changes nothing.\n"
-"\n"
-"  --storage <root>   the oci_storage directory\n"
-"  --redis <addr>     host[:port], [v6]:port or unix:/path, as oci_redis\n"
-"  --password <pw>    AUTH with this password (default: $REDISCLI_AUTH)\n"
-"  --db <n>           database number (default: 0)\n"
-"  --prefix <p>       key prefix, as oci_redis_prefix (default: \"oci:\")\n"
-"  --json             print the summary as a JSON object\n"
-"  --quiet            no progress line on a terminal\n"
-"  --help             this text\n"
-"\n"
-"exit status: 0 done, 1 usage error, 2 Redis unreachable or failing,\n"
-"3 corrupt content found (and skipped, the rest indexed), 4 other errors\n"
-"(on stderr)\n");
 }
 
 
@@ -498,35 +493,33 @@ oci_admin_reindex_end(oci_admin_reindex_t *rx, oci_admin_walk_t *w, int rc)
                        "skipped", (unsigned long long) w->invalid_names);
     }
 
-    if (oci_admin_reindex_report(rx) != 0 || rx->errors) {
-        return OCI_ADMIN_EXIT_ERROR;
-    }
-
-    return rx->corrupt ? OCI_ADMIN_EXIT_CORRUPT : OCI_ADMIN_EXIT_OK;
+    return oci_admin_exit(oci_admin_reindex_report(rx), 0, rx->errors,
+                          rx->corrupt);
 }
 
 
 static int
 oci_admin_reindex_report(oci_admin_reindex_t *rx)
 {
-    double  seconds;
+    double              seconds;
+    oci_admin_count_t   c[] = {
+        { "repositories", rx->repositories },
+        { "manifests", rx->manifests },
+        { "referrers_indexed", rx->referrers },
+        { "fallback_entries", rx->fallback },
+        { "fallback_missing", rx->fallback_missing },
+        { "added", rx->added },
+        { "removed", rx->removed },
+        { "rewritten", rx->rewritten },
+        { "skipped_corrupt", rx->corrupt },
+        { "errors", rx->errors }
+    };
 
     seconds = oci_admin_now() - rx->start;
 
     if (rx->opt.json) {
-        return oci_admin_print_json(json_pack(
-                  "{sIsIsIsIsIsIsIsIsIsIsf}",
-                  "repositories", (json_int_t) rx->repositories,
-                  "manifests", (json_int_t) rx->manifests,
-                  "referrers_indexed", (json_int_t) rx->referrers,
-                  "fallback_entries", (json_int_t) rx->fallback,
-                  "fallback_missing", (json_int_t) rx->fallback_missing,
-                  "added", (json_int_t) rx->added,
-                  "removed", (json_int_t) rx->removed,
-                  "rewritten", (json_int_t) rx->rewritten,
-                  "skipped_corrupt", (json_int_t) rx->corrupt,
-                  "errors", (json_int_t) rx->errors,
-                  "seconds", oci_admin_ms(seconds)));
+        return oci_admin_print_json(json_object(), c,
+                                    sizeof(c) / sizeof(c[0]), NULL, seconds);
     }
 
     printf("reindex: %llu repositories, %llu manifests, %llu referrers "

@@ -546,13 +546,14 @@ oci_admin_member_cmp(const void *a, const void *b)
 }
 
 
+/* m is never NULL: oci_admin_members() allocates an element more */
+
 static oci_admin_member_t *
 oci_admin_member_find(oci_admin_member_t *m, size_t n,
     oci_admin_member_t *key)
 {
-    return n ? bsearch(key, m, n, sizeof(oci_admin_member_t),
-                       oci_admin_member_cmp)
-             : NULL;
+    return bsearch(key, m, n, sizeof(oci_admin_member_t),
+                   oci_admin_member_cmp);
 }
 
 
