@@ -26,7 +26,7 @@ typedef struct {
 static void oci_admin_usage(FILE *f);
 
 
-static oci_admin_command_t  oci_admin_commands[] = {
+static const oci_admin_command_t  oci_admin_commands[] = {
     { "reindex", oci_admin_reindex,
       "rebuild the referrers index in Redis from the storage" },
     { "fsck", oci_admin_fsck,
@@ -40,7 +40,7 @@ static oci_admin_command_t  oci_admin_commands[] = {
 int
 main(int argc, char **argv)
 {
-    oci_admin_command_t  *cmd;
+    const oci_admin_command_t  *cmd;
 
     /* a connection closed by the server is an error, not a signal */
 
@@ -74,7 +74,7 @@ main(int argc, char **argv)
 static void
 oci_admin_usage(FILE *f)
 {
-    oci_admin_command_t  *cmd;
+    const oci_admin_command_t  *cmd;
 
     fprintf(f,
             "usage: oci-admin <command> [options]\n"

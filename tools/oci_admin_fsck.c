@@ -62,7 +62,7 @@ static const char  oci_admin_fsck_usage[] =
 "4 I/O errors (on stderr)\n";
 
 
-static struct option  oci_admin_fsck_long[] = {
+static const struct option  oci_admin_fsck_long[] = {
     OCI_ADMIN_OPTION_STORAGE,
     { "repair",         no_argument,       NULL, 'R' },
     { "upload-timeout", required_argument, NULL, 'u' },
@@ -75,7 +75,7 @@ static struct option  oci_admin_fsck_long[] = {
  * does not have.  Room is kept under the root for the paths fsck makes.
  */
 
-static oci_admin_getopt_t  oci_admin_fsck_getopt = {
+static const oci_admin_getopt_t  oci_admin_fsck_getopt = {
     "fsck", oci_admin_fsck_long, oci_admin_fsck_usage, oci_admin_fsck_option,
     0, 256
 };

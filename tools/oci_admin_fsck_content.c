@@ -93,7 +93,7 @@ oci_admin_fsck_blob(oci_admin_fsck_t *fx, oci_admin_digest_t *d,
     const char *path)
 {
     int          outcome;
-    char         to[OCI_ADMIN_PATH_LEN], action[OCI_ADMIN_PATH_LEN + 16];
+    char         action[2 * OCI_ADMIN_PATH_LEN];
     char         actual[OCI_ADMIN_DIGEST_LEN + 1];
     const char  *rel;
     struct stat  st;
@@ -118,13 +118,9 @@ oci_admin_fsck_blob(oci_admin_fsck_t *fx, oci_admin_digest_t *d,
     action[0] = '\0';
 
     if (fx->repair) {
-        if (oci_admin_fsck_quarantine(fx, rel, to) != 0) {
-            outcome = OCI_FSCK_FAILED;
-            snprintf(action, sizeof(action), "%s", strerror(errno));
+        outcome = oci_admin_fsck_quarantine(fx, rel, action, sizeof(action));
 
-        } else {
-            outcome = OCI_FSCK_REPAIRED;
-            snprintf(action, sizeof(action), "moved to %s", to);
+        if (outcome == OCI_FSCK_REPAIRED) {
             oci_admin_fsck_quarantined(fx, &st);
         }
     }
@@ -370,8 +366,8 @@ oci_admin_fsck_link_copy(oci_admin_fsck_t *fx, oci_fsck_link_t *l)
 static int
 oci_admin_fsck_link_corrupt(oci_admin_fsck_t *fx, oci_fsck_link_t *l)
 {
-    char          to[OCI_ADMIN_PATH_LEN], type[OCI_ADMIN_PATH_LEN];
-    char          action[OCI_ADMIN_PATH_LEN + 64];
+    char          type[OCI_ADMIN_PATH_LEN], action[2 * OCI_ADMIN_PATH_LEN];
+    char          ignored[2 * OCI_ADMIN_PATH_LEN];
     const char   *actual;
     struct stat   st;
 
@@ -415,7 +411,7 @@ oci_admin_fsck_link_corrupt(oci_admin_fsck_t *fx, oci_fsck_link_t *l)
     {
         (void) oci_admin_fsck_quarantine(fx,
                                          oci_admin_rel(fx->opt.storage, type),
-                                         to);
+                                         ignored, sizeof(ignored));
     }
 
     oci_admin_fsck_problem(fx, OCI_FSCK_CORRUPT, l->repo->name, l->d->str,
@@ -436,7 +432,6 @@ static int
 oci_admin_fsck_link_away(oci_admin_fsck_t *fx, oci_fsck_link_t *l,
     char *action, size_t size)
 {
-    char                to[OCI_ADMIN_PATH_LEN];
     oci_admin_inode_t  *e;
 
     e = oci_admin_imap_get(&fx->inodes, l->st.st_dev, l->st.st_ino, 0);
@@ -457,8 +452,9 @@ oci_admin_fsck_link_away(oci_admin_fsck_t *fx, oci_fsck_link_t *l,
         return 0;
     }
 
-    if (oci_admin_fsck_quarantine(fx, l->rel, to) != 0) {
-        snprintf(action, size, "%s", strerror(errno));
+    if (oci_admin_fsck_quarantine(fx, l->rel, action, size)
+        != OCI_FSCK_REPAIRED)
+    {
         oci_admin_fsck_problem(fx, OCI_FSCK_CORRUPT, l->repo->name,
                                l->d->str, OCI_FSCK_FAILED, action,
                                "%s: the content is %s", l->rel,
@@ -467,8 +463,6 @@ oci_admin_fsck_link_away(oci_admin_fsck_t *fx, oci_fsck_link_t *l,
     }
 
     oci_admin_fsck_quarantined(fx, &l->st);
-
-    snprintf(action, size, "moved to %s", to);
 
     return 0;
 }

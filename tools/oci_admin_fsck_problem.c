@@ -16,7 +16,7 @@ static void oci_admin_fsck_summary(oci_admin_fsck_t *fx, double seconds);
 static json_t *oci_admin_fsck_counts(oci_admin_fsck_t *fx);
 
 
-static const char  *oci_admin_fsck_kinds[] = {
+static const char  *const oci_admin_fsck_kinds[] = {
     "corrupt",
     "unlinked",
     "missing-type",

@@ -16,11 +16,29 @@
 #include "oci_admin_store.h"
 
 
+static int oci_admin_fsck_move(oci_admin_fsck_t *fx, const char *rel);
 static int oci_admin_fsck_quarantine_dir(oci_admin_fsck_t *fx);
 
 
 int
-oci_admin_fsck_quarantine(oci_admin_fsck_t *fx, const char *rel, char *to)
+oci_admin_fsck_quarantine(oci_admin_fsck_t *fx, const char *rel,
+    char *action, size_t size)
+{
+    if (oci_admin_fsck_move(fx, rel) != 0) {
+        snprintf(action, size, "%s", strerror(errno));
+        return OCI_FSCK_FAILED;
+    }
+
+    snprintf(action, size, "moved to %s/%s", fx->quarantine, rel);
+
+    return OCI_FSCK_REPAIRED;
+}
+
+
+/* 0, or -1 with errno */
+
+static int
+oci_admin_fsck_move(oci_admin_fsck_t *fx, const char *rel)
 {
     char  from[OCI_ADMIN_PATH_LEN], path[OCI_ADMIN_PATH_LEN];
 
@@ -39,10 +57,6 @@ oci_admin_fsck_quarantine(oci_admin_fsck_t *fx, const char *rel, char *to)
 
     if (oci_admin_mkdirs(path) != 0 || rename(from, path) != 0) {
         return -1;
-    }
-
-    if (oci_admin_path(to, "%s/%s", fx->quarantine, rel) < 0) {
-        strcpy(to, fx->quarantine);
     }
 
     return 0;

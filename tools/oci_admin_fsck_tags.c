@@ -67,7 +67,7 @@ oci_admin_fsck_tag(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
     const char *tag)
 {
     int                 rc, outcome;
-    char                action[OCI_ADMIN_PATH_LEN + 32];
+    char                action[2 * OCI_ADMIN_PATH_LEN];
     oci_admin_digest_t  d;
 
     fx->tags++;
@@ -116,13 +116,16 @@ oci_admin_fsck_untag(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
     size_t size)
 {
     int                 fd, outcome;
-    char                path[OCI_ADMIN_PATH_LEN], to[OCI_ADMIN_PATH_LEN];
+    char                path[OCI_ADMIN_PATH_LEN];
+    const char         *rel;
     oci_admin_digest_t  again;
 
     if (oci_admin_repo_layout(path, repo, NGX_OCI_LAYOUT_TAG, tag) < 0) {
         snprintf(action, size, "path too long");
         return OCI_FSCK_FAILED;
     }
+
+    rel = oci_admin_rel(fx->opt.storage, path);
 
     fd = oci_admin_tags_lock(repo);
     if (fd == -1) {
@@ -148,16 +151,8 @@ oci_admin_fsck_untag(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
             snprintf(action, size, "unlink(): %s", strerror(errno));
         }
 
-    } else if (oci_admin_fsck_quarantine(fx,
-                                         oci_admin_rel(fx->opt.storage, path),
-                                         to)
-               == 0)
-    {
-        outcome = OCI_FSCK_REPAIRED;
-        snprintf(action, size, "moved to %s", to);
-
     } else {
-        snprintf(action, size, "%s", strerror(errno));
+        outcome = oci_admin_fsck_quarantine(fx, rel, action, size);
     }
 
     close(fd);

@@ -61,7 +61,7 @@ static const char  oci_admin_gc_usage[] =
 "(on stderr)\n";
 
 
-static struct option  oci_admin_gc_long[] = {
+static const struct option  oci_admin_gc_long[] = {
     OCI_ADMIN_OPTION_STORAGE,
     { "untagged",                no_argument,       NULL, 'u' },
     { "grace",                   required_argument, NULL, 'g' },
@@ -83,7 +83,7 @@ static struct option  oci_admin_gc_long[] = {
 
 /* room under the root for the paths gc makes */
 
-static oci_admin_getopt_t  oci_admin_gc_getopt = {
+static const oci_admin_getopt_t  oci_admin_gc_getopt = {
     "gc", oci_admin_gc_long, oci_admin_gc_usage, oci_admin_gc_option, 0, 256
 };
 

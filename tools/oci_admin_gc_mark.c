@@ -46,6 +46,9 @@ typedef struct {
     oci_gc_referrer_t  *refs;           /* sorted by subject */
     size_t              nrefs;
 
+    oci_gc_repo_t       r;              /* its candidates */
+    oci_admin_set_t     blobs;          /* what kept manifests use */
+
     const char         *unsure;         /* why it is not collected */
     char                unsure_buf[OCI_ADMIN_PATH_LEN + 64];
 } oci_gc_mark_t;
@@ -66,20 +69,9 @@ static ssize_t oci_admin_gc_find(oci_gc_mark_t *m, const char *digest);
 static int oci_admin_gc_node_cmp(const void *digest, const void *node);
 static int oci_admin_gc_referrer_cmp(const void *a, const void *b);
 static int oci_admin_gc_candidates(oci_gc_mark_t *m);
-static int oci_admin_gc_links(oci_gc_mark_t *m, oci_gc_repo_t *r,
-    oci_admin_set_t *keep);
 static int oci_admin_gc_link_file(void *data, oci_admin_file_t *f);
 static int oci_admin_gc_push(oci_admin_gc_t *gx, oci_gc_repo_t *r,
     const char *name);
-
-
-/* the blob links of a repository, and what keeps them */
-
-typedef struct {
-    oci_gc_mark_t      *m;
-    oci_gc_repo_t      *r;
-    oci_admin_set_t    *keep;
-} oci_gc_links_t;
 
 
 int
@@ -492,14 +484,12 @@ oci_admin_gc_referrer_cmp(const void *a, const void *b)
 static int
 oci_admin_gc_candidates(oci_gc_mark_t *m)
 {
-    int              rc;
-    size_t           i, j;
-    oci_gc_node_t   *node;
-    oci_gc_repo_t    r;
-    oci_admin_set_t  keep;
+    int             rc;
+    size_t          i, j;
+    oci_gc_node_t  *node;
 
-    memset(&r, 0, sizeof(oci_gc_repo_t));
-    memset(&keep, 0, sizeof(oci_admin_set_t));
+    memset(&m->r, 0, sizeof(oci_gc_repo_t));
+    memset(&m->blobs, 0, sizeof(oci_admin_set_t));
 
     rc = OCI_ADMIN_OK;
 
@@ -507,7 +497,7 @@ oci_admin_gc_candidates(oci_gc_mark_t *m)
         node = &m->nodes[i];
 
         if (!node->keep) {
-            if (oci_admin_gc_cand_add(&r, 1, node->digest,
+            if (oci_admin_gc_cand_add(&m->r, 1, node->digest,
                                       node->refs.subject, &node->st,
                                       node->stamp)
                 != 0)
@@ -519,7 +509,7 @@ oci_admin_gc_candidates(oci_gc_mark_t *m)
         }
 
         for (j = 0; rc == OCI_ADMIN_OK && j < node->refs.blobs.n; j++) {
-            if (oci_admin_set_add(&keep, node->refs.blobs.s[j],
+            if (oci_admin_set_add(&m->blobs, node->refs.blobs.s[j],
                                   strlen(node->refs.blobs.s[j]))
                 < 0)
             {
@@ -528,43 +518,27 @@ oci_admin_gc_candidates(oci_gc_mark_t *m)
         }
     }
 
+    /* the repository's links to blobs that no kept manifest uses, if old */
+
     if (rc == OCI_ADMIN_OK) {
-        rc = oci_admin_gc_links(m, &r, &keep);
+        rc = oci_admin_digests(m->gx->opt.storage, m->repo,
+                               NGX_OCI_LAYOUT_REPO_BLOBS_DIR,
+                               oci_admin_gc_link_file, m, &m->gx->errors);
     }
 
-    oci_admin_set_free(&keep);
+    oci_admin_set_free(&m->blobs);
 
     if (rc == OCI_ADMIN_OK) {
-        rc = oci_admin_gc_push(m->gx, &r, m->repo->name);
+        rc = oci_admin_gc_push(m->gx, &m->r, m->repo->name);
     }
 
     if (rc != OCI_ADMIN_OK) {
         oci_admin_warn("out of memory");
-        oci_admin_gc_repo_free(&r);
+        oci_admin_gc_repo_free(&m->r);
         return OCI_ADMIN_ABORT;
     }
 
     return OCI_ADMIN_OK;
-}
-
-
-/* the repository's links to blobs that no kept manifest uses, if old */
-
-static int
-oci_admin_gc_links(oci_gc_mark_t *m, oci_gc_repo_t *r, oci_admin_set_t *keep)
-{
-    int             rc;
-    oci_gc_links_t  links;
-
-    links.m = m;
-    links.r = r;
-    links.keep = keep;
-
-    rc = oci_admin_digests(m->gx->opt.storage, m->repo,
-                           NGX_OCI_LAYOUT_REPO_BLOBS_DIR,
-                           oci_admin_gc_link_file, &links, &m->gx->errors);
-
-    return rc == OCI_ADMIN_OK ? OCI_ADMIN_OK : OCI_ADMIN_ERROR;
 }
 
 
@@ -574,16 +548,16 @@ oci_admin_gc_link_file(void *data, oci_admin_file_t *f)
     int64_t          stamp;
     struct stat      st;
     oci_admin_gc_t  *gx;
-    oci_gc_links_t  *links = data;
+    oci_gc_mark_t   *m = data;
 
     if (f->kind != OCI_ADMIN_FILE_DIGEST) {
         return OCI_ADMIN_OK;
     }
 
-    gx = links->m->gx;
+    gx = m->gx;
     gx->blob_links++;
 
-    if (oci_admin_set_has(links->keep, f->d.str, f->d.len)
+    if (oci_admin_set_has(&m->blobs, f->d.str, f->d.len)
         || lstat(f->path, &st) == -1)
     {
         return OCI_ADMIN_OK;
@@ -596,7 +570,7 @@ oci_admin_gc_link_file(void *data, oci_admin_file_t *f)
         return OCI_ADMIN_OK;
     }
 
-    if (oci_admin_gc_cand_add(links->r, 0, f->d.str, NULL, &st, stamp) != 0) {
+    if (oci_admin_gc_cand_add(&m->r, 0, f->d.str, NULL, &st, stamp) != 0) {
         return OCI_ADMIN_ABORT;
     }
 

@@ -78,14 +78,14 @@ static const char  oci_admin_reindex_usage[] =
 "(on stderr)\n";
 
 
-static struct option  oci_admin_reindex_long[] = {
+static const struct option  oci_admin_reindex_long[] = {
     OCI_ADMIN_OPTION_STORAGE,
     OCI_ADMIN_OPTIONS_REDIS,
     OCI_ADMIN_OPTIONS_OUTPUT,
     { NULL, 0, NULL, 0 }
 };
 
-static oci_admin_getopt_t  oci_admin_reindex_getopt = {
+static const oci_admin_getopt_t  oci_admin_reindex_getopt = {
     "reindex", oci_admin_reindex_long, oci_admin_reindex_usage, NULL, 1, 0
 };
 
