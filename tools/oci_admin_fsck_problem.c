@@ -92,7 +92,7 @@ oci_admin_fsck_stray(oci_admin_fsck_t *fx, const char *rel, const char *why)
 void
 oci_admin_fsck_progress(oci_admin_fsck_t *fx)
 {
-    oci_admin_progress(0, "fsck: %llu blob files, %.1f MB hashed, "
+    oci_admin_progress("fsck: %llu blob files, %.1f MB hashed, "
                        "%llu repositories, %llu manifests, %llu problems, "
                        "%.1f s",
                        (unsigned long long) fx->blob_files,

@@ -107,7 +107,7 @@ oci_admin_gc_touched(oci_admin_gc_t *gx, const struct stat *before, int fd)
 void
 oci_admin_gc_progress(oci_admin_gc_t *gx)
 {
-    oci_admin_progress(0, "gc: %s: %llu repositories, %llu manifests, "
+    oci_admin_progress("gc: %s: %llu repositories, %llu manifests, "
                        "%llu blob links, %llu swept, %llu blob files, "
                        "%.1f s", gx->phase,
                        (unsigned long long) gx->repositories,

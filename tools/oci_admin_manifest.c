@@ -27,8 +27,7 @@ static void oci_admin_manifest_type(oci_admin_repo_t *repo,
     oci_admin_digest_t *d, oci_admin_manifest_t *mf);
 static int oci_admin_manifest_match(void *data, oci_admin_file_t *f);
 static int oci_admin_refs_add(oci_admin_strings_t *l, json_t *d);
-static int oci_admin_refs_add_all(oci_admin_strings_t *l,
-    json_t *array);
+static int oci_admin_refs_add_all(oci_admin_strings_t *l, json_t *array);
 static void oci_admin_refs_list_free(oci_admin_strings_t *l);
 
 

@@ -98,9 +98,9 @@ typedef struct {
 } oci_admin_strings_t;
 
 typedef struct {
-    oci_admin_strings_t        blobs;
-    oci_admin_strings_t        children;
-    char                      *subject;
+    oci_admin_strings_t   blobs;
+    oci_admin_strings_t   children;
+    char                 *subject;
 } oci_admin_refs_t;
 
 int oci_admin_refs_get(ngx_oci_manifest_t *m, oci_admin_refs_t *refs);

@@ -52,7 +52,7 @@ oci_admin_progress_init(int enabled)
 
 
 void
-oci_admin_progress(int force, const char *fmt, ...)
+oci_admin_progress(const char *fmt, ...)
 {
     int      n, pad;
     char     line[256];
@@ -65,7 +65,7 @@ oci_admin_progress(int force, const char *fmt, ...)
 
     now = oci_admin_now();
 
-    if (!force && now - oci_admin_progress_last < 0.1) {
+    if (now - oci_admin_progress_last < 0.1) {
         return;
     }
 

@@ -1,7 +1,7 @@
 
 /*
  * oci-admin: what it tells the operator.  Warnings on stderr, the
- * progress line, and the JSON summary on stdout.
+ * progress line, the JSON summary on stdout, and the exit status.
  */
 
 
@@ -23,13 +23,12 @@ void oci_admin_warn(const char *fmt, ...)
 
 /*
  * The progress line: a single line of stderr rewritten with "\r", at most
- * ten times a second unless "force", and only when enabled (stderr is a
- * terminal and --quiet was not given).  oci_admin_progress_end() erases
- * it.
+ * ten times a second, and only when enabled (stderr is a terminal and
+ * --quiet was not given).  oci_admin_progress_end() erases it.
  */
 void oci_admin_progress_init(int enabled);
-void oci_admin_progress(int force, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void oci_admin_progress(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 void oci_admin_progress_end(void);
 
 /* seconds from a monotonic clock */

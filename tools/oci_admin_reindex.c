@@ -150,7 +150,7 @@ oci_admin_reindex(int argc, char **argv)
 static void
 oci_admin_reindex_progress(oci_admin_reindex_t *rx)
 {
-    oci_admin_progress(0, "reindex: %llu repositories, %llu manifests, "
+    oci_admin_progress("reindex: %llu repositories, %llu manifests, "
                        "%llu indexed, %.1f s",
                        (unsigned long long) rx->repositories,
                        (unsigned long long) rx->manifests,

@@ -42,20 +42,15 @@ int
 oci_admin_repo_init(oci_admin_repo_t *repo, const char *root,
     const char *name, size_t len)
 {
-    int  n;
-
-    if (!ngx_oci_name_valid((const u_char *) name, len)) {
-        return -1;
-    }
-
-    n = oci_admin_layout(repo->path, root, NGX_OCI_LAYOUT_REPO, name, len,
-                         NULL);
-    if (n < 0) {
+    if (!ngx_oci_name_valid((const u_char *) name, len)
+        || oci_admin_layout(repo->path, root, NGX_OCI_LAYOUT_REPO, name, len,
+                            NULL)
+           < 0)
+    {
         return -1;
     }
 
     repo->root = root;
-    repo->path_len = n;
     repo->name_len = len;
     memcpy(repo->name, name, len);
     repo->name[len] = '\0';

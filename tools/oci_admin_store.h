@@ -46,7 +46,6 @@ int oci_admin_digest_set(oci_admin_digest_t *d, const char *p, size_t len);
 typedef struct {
     const char  *root;
     size_t       name_len;
-    size_t       path_len;
     char         name[NGX_OCI_NAME_MAX_LEN + 1];
     char         path[OCI_ADMIN_PATH_LEN];    /* <root>/repositories/<name> */
 } oci_admin_repo_t;
