@@ -30,7 +30,7 @@
 #include "oci_admin_message.h"
 #include "oci_admin_referrers.h"
 #include "oci_admin_reindex.h"
-#include "oci_admin_reindex_sync.h"
+#include "oci_admin_reindex_scan.h"
 #include "oci_admin_walk.h"
 
 

@@ -96,13 +96,5 @@ int oci_admin_batch_add(oci_admin_reindex_t *rx, oci_admin_batch_t *b);
  */
 int oci_admin_batch_flush(oci_admin_reindex_t *rx, oci_admin_batch_t *b);
 
-/*
- * One round of SCAN from *cursor, which is updated: the pairs whose keys
- * it finds and rx->done does not hold are synchronized.  The same
- * results.
- */
-int oci_admin_reindex_scan(oci_admin_reindex_t *rx, char *cursor,
-    size_t size);
-
 
 #endif /* _OCI_ADMIN_REINDEX_SYNC_H_INCLUDED_ */
