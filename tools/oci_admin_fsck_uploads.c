@@ -5,11 +5,9 @@
 
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,7 +37,6 @@ typedef struct {
 } oci_fsck_session_t;
 
 
-static int oci_admin_fsck_session_file(const char *name, int *data);
 static void oci_admin_fsck_upload(oci_admin_fsck_t *fx,
     oci_fsck_session_t *s);
 static int oci_admin_fsck_upload_judge(oci_admin_fsck_t *fx,
@@ -76,7 +73,7 @@ oci_admin_fsck_uploads(oci_admin_fsck_t *fx)
 
     for (i = 0; i < ls.n; i++) {
         if (ls.e[i].type != DT_REG
-            || oci_admin_fsck_session_file(ls.e[i].name, &data) != 0)
+            || oci_admin_upload_file(ls.e[i].name, &data) != 0)
         {
             snprintf(path, sizeof(path), "%s/%s", NGX_OCI_LAYOUT_UPLOADS_DIR,
                      ls.e[i].name);
@@ -93,7 +90,7 @@ oci_admin_fsck_uploads(oci_admin_fsck_t *fx)
 
         if (data && i + 1 < ls.n && ls.e[i + 1].type == DT_REG
             && strncmp(ls.e[i + 1].name, s.id, NGX_OCI_UPLOAD_ID_LEN) == 0
-            && oci_admin_fsck_session_file(ls.e[i + 1].name, &data) == 0
+            && oci_admin_upload_file(ls.e[i + 1].name, &data) == 0
             && !data)
         {
             s.state = 1;
@@ -104,27 +101,6 @@ oci_admin_fsck_uploads(oci_admin_fsck_t *fx)
     }
 
     oci_admin_ls_free(&ls);
-}
-
-
-/* "<id>.data" or "<id>.state": 0 with *data set, or -1 */
-
-static int
-oci_admin_fsck_session_file(const char *name, int *data)
-{
-    const char  *suffix;
-
-    if (strlen(name) <= NGX_OCI_UPLOAD_ID_LEN
-        || !ngx_oci_upload_id_valid((u_char *) name, NGX_OCI_UPLOAD_ID_LEN))
-    {
-        return -1;
-    }
-
-    suffix = name + NGX_OCI_UPLOAD_ID_LEN;
-
-    *data = (strcmp(suffix, NGX_OCI_LAYOUT_DATA_SUFFIX) == 0);
-
-    return *data || strcmp(suffix, NGX_OCI_LAYOUT_STATE_SUFFIX) == 0 ? 0 : -1;
 }
 
 
@@ -239,12 +215,12 @@ oci_admin_fsck_upload_remove(oci_fsck_session_t *s, char *action,
 
     outcome = OCI_FSCK_FAILED;
 
-    fd = s->data ? open(s->data_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    fd = s->data ? oci_admin_upload_lock(s->data_path) : -1;
 
     if (s->data && fd == -1) {
         snprintf(action, size, "open(): %s", strerror(errno));
 
-    } else if (fd != -1 && flock(fd, LOCK_EX | LOCK_NB) == -1) {
+    } else if (fd == -2) {
         snprintf(action, size, "in use by a request");
 
     } else if ((s->state && unlink(s->state_path) != 0 && errno != ENOENT)
@@ -257,7 +233,7 @@ oci_admin_fsck_upload_remove(oci_fsck_session_t *s, char *action,
         snprintf(action, size, "removed");
     }
 
-    if (fd != -1) {
+    if (fd >= 0) {
         close(fd);
     }
 

@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "oci_admin_digests.h"
@@ -27,7 +26,6 @@ static int oci_admin_gc_blob_unused(oci_admin_gc_t *gx, struct stat *st);
 static void oci_admin_gc_blob(oci_admin_gc_t *gx, const char *path);
 static void oci_admin_gc_relink(oci_admin_gc_t *gx, const char *path,
     int fd);
-static int oci_admin_gc_locked(const char *name, const char *path);
 
 
 void
@@ -175,7 +173,7 @@ oci_admin_gc_relink(oci_admin_gc_t *gx, const char *path, int fd)
 void
 oci_admin_gc_tmp(oci_admin_gc_t *gx, ngx_oci_layout_e what)
 {
-    int             fd;
+    int             fd, data;
     char            dir[OCI_ADMIN_PATH_LEN], path[OCI_ADMIN_PATH_LEN];
     size_t          i;
     struct stat     st;
@@ -197,11 +195,15 @@ oci_admin_gc_tmp(oci_admin_gc_t *gx, ngx_oci_layout_e what)
             continue;
         }
 
-        fd = (what == NGX_OCI_LAYOUT_UPLOADS)
-             ? oci_admin_gc_locked(ls.e[i].name, path) : -1;
+        fd = -1;
 
-        if (fd == -2) {
-            continue;
+        if (what == NGX_OCI_LAYOUT_UPLOADS
+            && oci_admin_upload_file(ls.e[i].name, &data) == 0 && data)
+        {
+            fd = oci_admin_upload_lock(path);
+            if (fd < 0) {
+                continue;
+            }
         }
 
         if (!gx->dry_run && unlink(path) != 0) {
@@ -221,39 +223,4 @@ oci_admin_gc_tmp(oci_admin_gc_t *gx, ngx_oci_layout_e what)
     }
 
     oci_admin_ls_free(&ls);
-}
-
-
-/*
- * A session's data file, locked here so that no request takes it while
- * it goes: the descriptor to close() after; -1 for other files; -2 when
- * a request holds it, or it cannot be opened
- */
-
-static int
-oci_admin_gc_locked(const char *name, const char *path)
-{
-    int     fd;
-    size_t  len, slen;
-
-    len = strlen(name);
-    slen = sizeof(NGX_OCI_LAYOUT_DATA_SUFFIX) - 1;
-
-    if (len <= slen
-        || strcmp(name + len - slen, NGX_OCI_LAYOUT_DATA_SUFFIX) != 0)
-    {
-        return -1;
-    }
-
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-
-    if (fd == -1 || flock(fd, LOCK_EX | LOCK_NB) == -1) {
-        if (fd != -1) {
-            close(fd);
-        }
-
-        return -2;
-    }
-
-    return fd;
 }

@@ -206,6 +206,41 @@ oci_admin_tag_read(oci_admin_repo_t *repo, const char *tag,
 
 
 int
+oci_admin_upload_file(const char *name, int *data)
+{
+    const char  *suffix;
+
+    if (strlen(name) <= NGX_OCI_UPLOAD_ID_LEN
+        || !ngx_oci_upload_id_valid((u_char *) name, NGX_OCI_UPLOAD_ID_LEN))
+    {
+        return -1;
+    }
+
+    suffix = name + NGX_OCI_UPLOAD_ID_LEN;
+
+    *data = (strcmp(suffix, NGX_OCI_LAYOUT_DATA_SUFFIX) == 0);
+
+    return *data || strcmp(suffix, NGX_OCI_LAYOUT_STATE_SUFFIX) == 0 ? 0 : -1;
+}
+
+
+int
+oci_admin_upload_lock(const char *path)
+{
+    int  fd;
+
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+    if (fd != -1 && flock(fd, LOCK_EX | LOCK_NB) == -1) {
+        close(fd);
+        return -2;
+    }
+
+    return fd;
+}
+
+
+int
 oci_admin_tags_lock(oci_admin_repo_t *repo)
 {
     int   fd;

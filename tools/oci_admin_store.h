@@ -100,6 +100,17 @@ int oci_admin_tag_kind(oci_admin_name_t *e, const char **why);
 int oci_admin_tag_read(oci_admin_repo_t *repo, const char *tag,
     oci_admin_digest_t *d);
 
+/* "<id>.data" or "<id>.state" of an upload session: 0, *data set; or -1 */
+int oci_admin_upload_file(const char *name, int *data);
+
+/*
+ * Locks the data file of an upload session as the module's sweeper does,
+ * so that no request takes the session meanwhile: the descriptor to
+ * close(); -1 with errno when it cannot be opened; -2 when a request
+ * holds it
+ */
+int oci_admin_upload_lock(const char *path);
+
 /*
  * flock(LOCK_EX) on "_tags/.lock", the module's lock for tag changes,
  * waiting for it: the module holds it for a few system calls.  The
