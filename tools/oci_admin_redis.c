@@ -11,7 +11,9 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "oci_admin.h"
+#include "oci_admin_array.h"
+#include "oci_admin_message.h"
+#include "oci_admin_redis.h"
 
 
 #define OCI_ADMIN_REDIS_PORT     6379
@@ -19,6 +21,8 @@
 #define OCI_ADMIN_COMMAND_TIME   60
 
 
+static int oci_admin_redis_setup(oci_admin_redis_t *r, const char *addr,
+    const char *what, int argc, const char **argv, size_t *argvlen);
 static int oci_admin_redis_open(oci_admin_redis_t *r, const char *addr);
 static int oci_admin_redis_check(oci_admin_redis_t *r, redisReply *reply);
 static void oci_admin_redis_lost(oci_admin_redis_t *r);
@@ -29,10 +33,9 @@ oci_admin_redis_connect(oci_admin_redis_t *r, const char *addr,
     const char *password, long db)
 {
     int             rc;
-    char            n[32];
+    char            n[32], select[64];
     const char     *argv[2];
     size_t          argvlen[2];
-    redisReply     *reply;
     struct timeval  tv;
 
     memset(r, 0, sizeof(oci_admin_redis_t));
@@ -58,65 +61,34 @@ oci_admin_redis_connect(oci_admin_redis_t *r, const char *addr,
         return -1;
     }
 
-    if (password) {
-        argv[0] = "AUTH";
-        argvlen[0] = 4;
-        argv[1] = password;
-        argvlen[1] = strlen(password);
+    argv[0] = "AUTH";
+    argv[1] = password;
 
-        reply = oci_admin_redis_command(r, 2, argv, argvlen);
-        if (reply == NULL) {
-            goto failed;
-        }
-
-        if (reply->type == REDIS_REPLY_ERROR) {
-            oci_admin_warn("Redis at %s: AUTH: %s", addr, reply->str);
-            freeReplyObject(reply);
-            goto failed;
-        }
-
-        freeReplyObject(reply);
+    if (password
+        && oci_admin_redis_setup(r, addr, "AUTH", 2, argv, argvlen) != 0)
+    {
+        goto failed;
     }
 
-    if (db > 0) {
-        snprintf(n, sizeof(n), "%ld", db);
+    snprintf(n, sizeof(n), "%ld", db);
+    snprintf(select, sizeof(select), "SELECT %s", n);
 
-        argv[0] = "SELECT";
-        argvlen[0] = 6;
-        argv[1] = n;
-        argvlen[1] = strlen(n);
+    argv[0] = "SELECT";
+    argv[1] = n;
 
-        reply = oci_admin_redis_command(r, 2, argv, argvlen);
-        if (reply == NULL) {
-            goto failed;
-        }
-
-        if (reply->type == REDIS_REPLY_ERROR) {
-            oci_admin_warn("Redis at %s: SELECT %s: %s", addr, n, reply->str);
-            freeReplyObject(reply);
-            goto failed;
-        }
-
-        freeReplyObject(reply);
+    if (db > 0
+        && oci_admin_redis_setup(r, addr, select, 2, argv, argvlen) != 0)
+    {
+        goto failed;
     }
 
     /* a server wanting a password says so here */
 
     argv[0] = "PING";
-    argvlen[0] = 4;
 
-    reply = oci_admin_redis_command(r, 1, argv, argvlen);
-    if (reply == NULL) {
+    if (oci_admin_redis_setup(r, addr, "PING", 1, argv, argvlen) != 0) {
         goto failed;
     }
-
-    if (reply->type == REDIS_REPLY_ERROR) {
-        oci_admin_warn("Redis at %s: PING: %s", addr, reply->str);
-        freeReplyObject(reply);
-        goto failed;
-    }
-
-    freeReplyObject(reply);
 
     return 0;
 
@@ -125,6 +97,40 @@ failed:
     oci_admin_redis_close(r);
 
     return -1;
+}
+
+
+/*
+ * A command of the connection's setup, its arguments strings, "what" it
+ * is called in messages: 0, or -1 after a message when the link failed
+ * or the reply is an error
+ */
+
+static int
+oci_admin_redis_setup(oci_admin_redis_t *r, const char *addr,
+    const char *what, int argc, const char **argv, size_t *argvlen)
+{
+    int          i;
+    redisReply  *reply;
+
+    for (i = 0; i < argc; i++) {
+        argvlen[i] = strlen(argv[i]);
+    }
+
+    reply = oci_admin_redis_command(r, argc, argv, argvlen);
+    if (reply == NULL) {
+        return -1;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        oci_admin_warn("Redis at %s: %s: %s", addr, what, reply->str);
+        freeReplyObject(reply);
+        return -1;
+    }
+
+    freeReplyObject(reply);
+
+    return 0;
 }
 
 
@@ -355,4 +361,53 @@ oci_admin_redis_lost(oci_admin_redis_t *r)
 {
     oci_admin_warn("Redis: %s", r->ctx->err ? r->ctx->errstr
                                             : "connection lost");
+}
+
+
+int
+oci_admin_cmd_push(oci_admin_cmd_t *c, const char *p, size_t len)
+{
+    size_t        cap;
+    size_t       *l;
+    const char  **a;
+
+    /* both grow alike: cap is theirs once both have grown */
+
+    cap = c->cap;
+
+    a = oci_admin_array_room(c->argv, c->argc, &cap, sizeof(const char *),
+                             16);
+    if (a == NULL) {
+        return -1;
+    }
+
+    c->argv = a;
+    cap = c->cap;
+
+    l = oci_admin_array_room(c->len, c->argc, &cap, sizeof(size_t), 16);
+    if (l == NULL) {
+        return -1;
+    }
+
+    c->len = l;
+    c->cap = cap;
+
+    c->argv[c->argc] = p;
+    c->len[c->argc] = len;
+    c->argc++;
+
+    return 0;
+}
+
+
+void
+oci_admin_cmd_free(oci_admin_cmd_t *c)
+{
+    free(c->argv);
+    free(c->len);
+
+    c->argv = NULL;
+    c->len = NULL;
+    c->argc = 0;
+    c->cap = 0;
 }

@@ -10,91 +10,144 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include <jansson.h>
-
-#include "oci_admin.h"
-#include "oci_admin_reindex.h"
 #include "ngx_oci_index_schema.h"
-
-
-#define OCI_ADMIN_SCAN_COUNT    "1000"
-
-#define OCI_ADMIN_VALID         0
-#define OCI_ADMIN_INVALID       1
+#include "oci_admin_message.h"
+#include "oci_admin_referrers.h"
+#include "oci_admin_reindex_sync.h"
 
 
 /* a member of what Redis holds: a digest with its score or descriptor */
 
 typedef struct {
-    const char         *str;
-    size_t              len;
-    const char         *value;
-    size_t              value_len;
+    const char           *str;
+    size_t                len;
+    const char           *value;
+    size_t                value_len;
 } oci_admin_member_t;
 
 
-/* the changes to one pair's keys */
+/* a pair being synchronized: what Redis holds, the changes it needs */
 
 typedef struct {
-    oci_admin_cmd_t     zadd;
-    oci_admin_cmd_t     hset;
-    oci_admin_cmd_t     zrem;
-    oci_admin_cmd_t     hdel;
-} oci_admin_change_t;
+    oci_admin_member_t   *zm;
+    size_t                zn;
+    oci_admin_member_t   *hm;
+    size_t                hn;
+    oci_admin_change_t    ch;
+    char                **made;         /* descriptors ch refers to */
+    size_t                nmade;
+} oci_admin_pair_t;
 
 
+static int oci_admin_reindex_sync(oci_admin_reindex_t *rx,
+    oci_admin_group_t *g, size_t n);
+static int oci_admin_reindex_read(oci_admin_reindex_t *rx,
+    oci_admin_group_t *g, size_t n);
+static void oci_admin_reindex_done(oci_admin_reindex_t *rx,
+    oci_admin_group_t *g, int *rc);
 static int oci_admin_reindex_group(oci_admin_reindex_t *rx,
     oci_admin_group_t *g);
+static int oci_admin_pair_init(oci_admin_pair_t *p, oci_admin_group_t *g);
+static void oci_admin_pair_free(oci_admin_pair_t *p);
+static int oci_admin_pair_found(oci_admin_reindex_t *rx,
+    oci_admin_group_t *g, oci_admin_pair_t *p);
+static int oci_admin_pair_extra(oci_admin_reindex_t *rx,
+    oci_admin_group_t *g, oci_admin_pair_t *p, oci_admin_member_t *m);
+static int oci_admin_pair_set(oci_admin_pair_t *p, oci_admin_member_t *key,
+    const char *descriptor);
 static int oci_admin_member_right(oci_admin_member_t *z,
     oci_admin_member_t *h, const char *descriptor);
-static int oci_admin_change_set(oci_admin_change_t *ch, const char *p,
-    size_t len, const char *descriptor, oci_admin_member_t *z,
-    oci_admin_member_t *h);
-static int oci_admin_change_write(oci_admin_redis_t *r,
-    oci_admin_change_t *ch);
-static int oci_admin_reindex_members(redisReply *r, const char *key,
+static int oci_admin_members(redisReply *r, const char *key,
     oci_admin_member_t **out, size_t *n);
 static int oci_admin_member_cmp(const void *a, const void *b);
 static oci_admin_member_t *oci_admin_member_find(oci_admin_member_t *m,
-    size_t n, const char *p, size_t len);
-static oci_admin_entry_t *oci_admin_entry_find(oci_admin_entry_t *e,
-    size_t n, const char *p, size_t len);
+    size_t n, oci_admin_member_t *key);
+static oci_admin_referrer_t *oci_admin_referrer_find(
+    oci_admin_referrer_t *e, size_t n, oci_admin_member_t *key);
+static int oci_admin_referrer_cmp(const void *key, const void *e);
 static int oci_admin_reindex_evaluate(oci_admin_reindex_t *rx,
     oci_admin_repo_t *repo, const char *subject, const char *p, size_t len,
     char **descriptor);
-static int oci_admin_reindex_stored(oci_admin_repo_t *repo, const char *p,
-    size_t len);
-static int oci_admin_reindex_keys(oci_admin_reindex_t *rx,
-    oci_admin_group_t *g);
-static void oci_admin_group_free(oci_admin_group_t *g);
-static int oci_admin_reindex_scan_key(oci_admin_reindex_t *rx,
-    const char *key, size_t len, oci_admin_group_t *g);
+
+
+oci_admin_group_t *
+oci_admin_batch_next(oci_admin_batch_t *b)
+{
+    memset(&b->g[b->n], 0, sizeof(oci_admin_group_t));
+
+    return &b->g[b->n];
+}
 
 
 int
+oci_admin_batch_add(oci_admin_reindex_t *rx, oci_admin_batch_t *b)
+{
+    if (++b->n < OCI_ADMIN_GROUPS) {
+        return OCI_ADMIN_OK;
+    }
+
+    return oci_admin_batch_flush(rx, b);
+}
+
+
+int
+oci_admin_batch_flush(oci_admin_reindex_t *rx, oci_admin_batch_t *b)
+{
+    int  rc;
+
+    rc = b->n ? oci_admin_reindex_sync(rx, b->g, b->n) : OCI_ADMIN_OK;
+
+    b->n = 0;
+
+    return rc;
+}
+
+
+static int
 oci_admin_reindex_sync(oci_admin_reindex_t *rx, oci_admin_group_t *g,
     size_t n)
 {
-    int          rc, len;
-    char         pair[NGX_OCI_NAME_MAX_LEN + 1 + OCI_ADMIN_DIGEST_LEN + 1];
+    int     rc;
+    size_t  i;
+
+    rc = oci_admin_reindex_read(rx, g, n);
+
+    for (i = 0; rc == OCI_ADMIN_OK && i < n; i++) {
+        rc = oci_admin_reindex_group(rx, &g[i]);
+    }
+
+    for (i = 0; i < n; i++) {
+        oci_admin_reindex_done(rx, &g[i], &rc);
+    }
+
+    return rc;
+}
+
+
+/* the keys of the pairs, then what Redis holds there, in one round trip */
+
+static int
+oci_admin_reindex_read(oci_admin_reindex_t *rx, oci_admin_group_t *g,
+    size_t n)
+{
     size_t       i;
     const char  *argv[5];
     size_t       argvlen[5];
 
-    rc = OCI_ADMIN_OK;
-
     for (i = 0; i < n; i++) {
-        if (oci_admin_reindex_keys(rx, &g[i]) != 0) {
-            rc = OCI_ADMIN_ABORT;
-            goto done;
+        if (oci_admin_keys_init(&g[i].keys, rx->opt.prefix,
+                                rx->opt.prefix_len, g[i].repo->name,
+                                g[i].repo->name_len, g[i].subject)
+            != 0)
+        {
+            return OCI_ADMIN_ABORT;
         }
 
         argv[0] = "ZRANGE";
         argvlen[0] = 6;
-        argv[1] = g[i].refs;
-        argvlen[1] = g[i].refs_len;
+        argv[1] = g[i].keys.refs;
+        argvlen[1] = g[i].keys.refs_len;
         argv[2] = "0";
         argvlen[2] = 1;
         argv[3] = "-1";
@@ -108,8 +161,8 @@ oci_admin_reindex_sync(oci_admin_reindex_t *rx, oci_admin_group_t *g,
 
         argv[0] = "HGETALL";
         argvlen[0] = 7;
-        argv[1] = g[i].desc;
-        argvlen[1] = g[i].desc_len;
+        argv[1] = g[i].keys.desc;
+        argvlen[1] = g[i].keys.desc_len;
 
         if (oci_admin_redis_append(&rx->redis, 2, argv, argvlen) != 0) {
             goto failed;
@@ -128,82 +181,34 @@ oci_admin_reindex_sync(oci_admin_reindex_t *rx, oci_admin_group_t *g,
         }
     }
 
-    for (i = 0; rc == OCI_ADMIN_OK && i < n; i++) {
-        rc = oci_admin_reindex_group(rx, &g[i]);
-    }
-
-    goto done;
+    return OCI_ADMIN_OK;
 
 failed:
 
     rx->redis_failed = 1;
-    rc = OCI_ADMIN_ABORT;
 
-done:
-
-    for (i = 0; i < n; i++) {
-        len = snprintf(pair, sizeof(pair), "%s@%s", g[i].repo->name,
-                       g[i].subject);
-
-        if (len < 0 || (size_t) len >= sizeof(pair)
-            || oci_admin_set_add(&rx->done, pair, len) < 0)
-        {
-            oci_admin_warn("out of memory");
-            rc = OCI_ADMIN_ABORT;
-        }
-
-        oci_admin_group_free(&g[i]);
-    }
-
-    return rc;
+    return OCI_ADMIN_ABORT;
 }
 
 
-static int
-oci_admin_reindex_keys(oci_admin_reindex_t *rx, oci_admin_group_t *g)
-{
-    size_t  size, sl;
-
-    sl = strlen(g->subject);
-    size = rx->opt.prefix_len + g->repo->name_len + sl + 16;
-
-    g->refs = malloc(size);
-    g->desc = malloc(size);
-
-    if (g->refs == NULL || g->desc == NULL) {
-        oci_admin_warn("out of memory");
-        return -1;
-    }
-
-    g->refs_len = ngx_oci_index_key((u_char *) g->refs, size,
-                                       (u_char *) rx->opt.prefix,
-                                       rx->opt.prefix_len,
-                                       (u_char *) g->repo->name,
-                                       g->repo->name_len,
-                                       (u_char *) g->subject, sl,
-                                       NGX_OCI_INDEX_REFS);
-
-    g->desc_len = ngx_oci_index_key((u_char *) g->desc, size,
-                                       (u_char *) rx->opt.prefix,
-                                       rx->opt.prefix_len,
-                                       (u_char *) g->repo->name,
-                                       g->repo->name_len,
-                                       (u_char *) g->subject, sl,
-                                       NGX_OCI_INDEX_DESC);
-
-    if (g->refs_len == 0 || g->desc_len == 0) {
-        oci_admin_warn("cannot build the keys of %s@%s", g->repo->name,
-                       g->subject);
-        return -1;
-    }
-
-    return 0;
-}
-
+/* the pair is synchronized, or given up: it is not looked at again */
 
 static void
-oci_admin_group_free(oci_admin_group_t *g)
+oci_admin_reindex_done(oci_admin_reindex_t *rx, oci_admin_group_t *g,
+    int *rc)
 {
+    int   len;
+    char  pair[NGX_OCI_NAME_MAX_LEN + 1 + OCI_ADMIN_DIGEST_LEN + 1];
+
+    len = snprintf(pair, sizeof(pair), "%s@%s", g->repo->name, g->subject);
+
+    if (len < 0 || (size_t) len >= sizeof(pair)
+        || oci_admin_set_add(&rx->done, pair, len) < 0)
+    {
+        oci_admin_warn("out of memory");
+        *rc = OCI_ADMIN_ABORT;
+    }
+
     if (g->zset) {
         freeReplyObject(g->zset);
     }
@@ -212,75 +217,130 @@ oci_admin_group_free(oci_admin_group_t *g)
         freeReplyObject(g->hash);
     }
 
-    free(g->refs);
-    free(g->desc);
+    oci_admin_keys_free(&g->keys);
 
     g->zset = NULL;
     g->hash = NULL;
-    g->refs = NULL;
-    g->desc = NULL;
 }
 
 
 /*
  * Compares one pair's keys with what it must hold and queues the changes
  * in one MULTI ... EXEC.  Members of the keys that the walk did not find
- * are judged on what the disk holds now.
+ * are judged on what the disk holds now, each once.
  */
 
 static int
 oci_admin_reindex_group(oci_admin_reindex_t *rx, oci_admin_group_t *g)
 {
-    int                  rc, ok;
-    char                *descriptor, **made;
-    size_t               i, zn, hn, nmade, extra_n;
-    oci_admin_entry_t   *e;
-    oci_admin_member_t  *zm, *hm, *z, *h, **extra;
-    oci_admin_change_t   ch;
+    int                rc;
+    size_t             i;
+    oci_admin_pair_t   p;
 
-    zm = NULL;
-    hm = NULL;
-    made = NULL;
-    extra = NULL;
-    nmade = 0;
-    extra_n = 0;
+    rc = oci_admin_pair_init(&p, g);
 
-    memset(&ch, 0, sizeof(oci_admin_change_t));
-
-    if (oci_admin_reindex_members(g->zset, g->refs, &zm, &zn) != 0
-        || oci_admin_reindex_members(g->hash, g->desc, &hm, &hn) != 0)
-    {
+    if (rc == OCI_ADMIN_SKIP) {
         /* a key of another type: leave the pair alone */
         rx->errors++;
-        rc = OCI_ADMIN_OK;
-        goto done;
+        oci_admin_pair_free(&p);
+        return OCI_ADMIN_OK;
     }
 
-    rc = OCI_ADMIN_ABORT;
+    if (rc == OCI_ADMIN_OK) {
+        rc = oci_admin_pair_found(rx, g, &p);
+    }
 
-    made = malloc((zn + hn + 1) * sizeof(char *));
-    extra = malloc((zn + hn + 1) * sizeof(oci_admin_member_t *));
+    for (i = 0; rc == OCI_ADMIN_OK && i < p.zn; i++) {
+        if (!oci_admin_referrer_find(g->entries, g->n, &p.zm[i])) {
+            rc = oci_admin_pair_extra(rx, g, &p, &p.zm[i]);
+        }
+    }
 
-    if (made == NULL || extra == NULL
-        || oci_admin_cmd_push(&ch.zadd, "ZADD", 4) != 0
-        || oci_admin_cmd_push(&ch.zadd, g->refs, g->refs_len) != 0
-        || oci_admin_cmd_push(&ch.hset, "HSET", 4) != 0
-        || oci_admin_cmd_push(&ch.hset, g->desc, g->desc_len) != 0
-        || oci_admin_cmd_push(&ch.zrem, "ZREM", 4) != 0
-        || oci_admin_cmd_push(&ch.zrem, g->refs, g->refs_len) != 0
-        || oci_admin_cmd_push(&ch.hdel, "HDEL", 4) != 0
-        || oci_admin_cmd_push(&ch.hdel, g->desc, g->desc_len) != 0)
+    for (i = 0; rc == OCI_ADMIN_OK && i < p.hn; i++) {
+        if (!oci_admin_referrer_find(g->entries, g->n, &p.hm[i])
+            && !oci_admin_member_find(p.zm, p.zn, &p.hm[i]))
+        {
+            rc = oci_admin_pair_extra(rx, g, &p, &p.hm[i]);
+        }
+    }
+
+    if (rc != OCI_ADMIN_OK) {
+        oci_admin_warn("out of memory");
+
+    } else if (oci_admin_change_write(&rx->redis, &p.ch) != 0) {
+        rx->redis_failed = 1;
+        rc = OCI_ADMIN_ERROR;
+    }
+
+    oci_admin_pair_free(&p);
+
+    return rc == OCI_ADMIN_OK ? OCI_ADMIN_OK : OCI_ADMIN_ABORT;
+}
+
+
+/*
+ * What Redis holds, and the changes started: OCI_ADMIN_OK, OCI_ADMIN_SKIP
+ * after a message when a reply is not what the index holds, or
+ * OCI_ADMIN_ERROR out of memory
+ */
+
+static int
+oci_admin_pair_init(oci_admin_pair_t *p, oci_admin_group_t *g)
+{
+    memset(p, 0, sizeof(oci_admin_pair_t));
+
+    if (oci_admin_members(g->zset, g->keys.refs, &p->zm, &p->zn) != 0
+        || oci_admin_members(g->hash, g->keys.desc, &p->hm, &p->hn) != 0)
     {
-        goto nomem;
+        return OCI_ADMIN_SKIP;
     }
 
-    /* what the walk found */
+    p->made = malloc((p->zn + p->hn + 1) * sizeof(char *));
+
+    if (p->made == NULL || oci_admin_change_init(&p->ch, &g->keys) != 0) {
+        return OCI_ADMIN_ERROR;
+    }
+
+    return OCI_ADMIN_OK;
+}
+
+
+static void
+oci_admin_pair_free(oci_admin_pair_t *p)
+{
+    size_t  i;
+
+    for (i = 0; i < p->nmade; i++) {
+        free(p->made[i]);
+    }
+
+    free(p->made);
+    free(p->zm);
+    free(p->hm);
+
+    oci_admin_change_free(&p->ch);
+}
+
+
+/* what the walk found: OCI_ADMIN_OK, or OCI_ADMIN_ERROR out of memory */
+
+static int
+oci_admin_pair_found(oci_admin_reindex_t *rx, oci_admin_group_t *g,
+    oci_admin_pair_t *p)
+{
+    size_t                 i;
+    oci_admin_digest_t     d;
+    oci_admin_member_t     key, *z, *h;
+    oci_admin_referrer_t  *e;
 
     for (i = 0; i < g->n; i++) {
         e = &g->entries[i];
 
-        z = oci_admin_member_find(zm, zn, e->digest, strlen(e->digest));
-        h = oci_admin_member_find(hm, hn, e->digest, strlen(e->digest));
+        key.str = e->digest;
+        key.len = strlen(e->digest);
+
+        z = oci_admin_member_find(p->zm, p->zn, &key);
+        h = oci_admin_member_find(p->hm, p->hn, &key);
 
         if (oci_admin_member_right(z, h, e->descriptor)) {
             continue;
@@ -288,8 +348,8 @@ oci_admin_reindex_group(oci_admin_reindex_t *rx, oci_admin_group_t *g)
 
         /* deleted since the walk saw it? */
 
-        if (oci_admin_reindex_stored(g->repo, e->digest, strlen(e->digest))
-            == OCI_ADMIN_MISSING)
+        if (oci_admin_digest_set(&d, key.str, key.len) != 0
+            || !oci_admin_manifest_stored(g->repo, &d))
         {
             continue;
         }
@@ -301,101 +361,98 @@ oci_admin_reindex_group(oci_admin_reindex_t *rx, oci_admin_group_t *g)
             rx->rewritten++;
         }
 
-        if (oci_admin_change_set(&ch, e->digest, strlen(e->digest),
-                                 e->descriptor, z, h)
-            != 0)
+        if (oci_admin_pair_set(p, &key, e->descriptor) != 0) {
+            return OCI_ADMIN_ERROR;
+        }
+    }
+
+    return OCI_ADMIN_OK;
+}
+
+
+/*
+ * A member of either key the walk did not find: removed, unless it turns
+ * out to be a referrer now (pushed since the walk, or being pushed), when
+ * it is kept and made right.  OCI_ADMIN_OK, or OCI_ADMIN_ERROR out of
+ * memory.
+ */
+
+static int
+oci_admin_pair_extra(oci_admin_reindex_t *rx, oci_admin_group_t *g,
+    oci_admin_pair_t *p, oci_admin_member_t *m)
+{
+    int                  ok;
+    char                *descriptor;
+    oci_admin_member_t  *z, *h;
+
+    z = oci_admin_member_find(p->zm, p->zn, m);
+    h = oci_admin_member_find(p->hm, p->hn, m);
+
+    ok = oci_admin_reindex_evaluate(rx, g->repo, g->subject, m->str, m->len,
+                                    &descriptor);
+
+    if (ok == OCI_ADMIN_ERROR) {
+        return OCI_ADMIN_OK;
+    }
+
+    if (ok == OCI_ADMIN_MISSING) {
+        rx->removed++;
+
+        if ((z && oci_admin_cmd_push(&p->ch.zrem, z->str, z->len) != 0)
+            || (h && oci_admin_cmd_push(&p->ch.hdel, h->str, h->len) != 0))
         {
-            goto nomem;
+            return OCI_ADMIN_ERROR;
         }
+
+        return OCI_ADMIN_OK;
     }
 
-    /* what Redis holds and the walk did not find, each member once */
+    p->made[p->nmade++] = descriptor;
 
-    for (i = 0; i < zn; i++) {
-        if (!oci_admin_entry_find(g->entries, g->n, zm[i].str, zm[i].len)) {
-            extra[extra_n++] = &zm[i];
-        }
+    if (oci_admin_member_right(z, h, descriptor)) {
+        return OCI_ADMIN_OK;
     }
 
-    for (i = 0; i < hn; i++) {
-        if (!oci_admin_entry_find(g->entries, g->n, hm[i].str, hm[i].len)
-            && !oci_admin_member_find(zm, zn, hm[i].str, hm[i].len))
+    rx->rewritten++;
+
+    return oci_admin_pair_set(p, m, descriptor) == 0 ? OCI_ADMIN_OK
+                                                     : OCI_ADMIN_ERROR;
+}
+
+
+/* queues what makes the member right; 0, or -1 out of memory */
+
+static int
+oci_admin_pair_set(oci_admin_pair_t *p, oci_admin_member_t *key,
+    const char *descriptor)
+{
+    size_t               dlen;
+    oci_admin_member_t  *z, *h;
+
+    z = oci_admin_member_find(p->zm, p->zn, key);
+    h = oci_admin_member_find(p->hm, p->hn, key);
+
+    if (!(z && z->value_len == 1 && z->value[0] == '0')) {
+        if (oci_admin_cmd_push(&p->ch.zadd, "0", 1) != 0
+            || oci_admin_cmd_push(&p->ch.zadd, key->str, key->len) != 0)
         {
-            extra[extra_n++] = &hm[i];
+            return -1;
         }
     }
 
-    for (i = 0; i < extra_n; i++) {
-        z = oci_admin_member_find(zm, zn, extra[i]->str, extra[i]->len);
-        h = oci_admin_member_find(hm, hn, extra[i]->str, extra[i]->len);
+    dlen = strlen(descriptor);
 
-        ok = oci_admin_reindex_evaluate(rx, g->repo, g->subject,
-                                        extra[i]->str, extra[i]->len,
-                                        &descriptor);
-
-        if (ok == OCI_ADMIN_ERROR) {
-            continue;
-        }
-
-        if (ok == OCI_ADMIN_INVALID) {
-            rx->removed++;
-
-            if ((z && oci_admin_cmd_push(&ch.zrem, z->str, z->len) != 0)
-                || (h && oci_admin_cmd_push(&ch.hdel, h->str, h->len) != 0))
-            {
-                goto nomem;
-            }
-
-            continue;
-        }
-
-        /* pushed since the walk, or being pushed: kept, and made right */
-
-        made[nmade++] = descriptor;
-
-        if (oci_admin_member_right(z, h, descriptor)) {
-            continue;
-        }
-
-        rx->rewritten++;
-
-        if (oci_admin_change_set(&ch, extra[i]->str, extra[i]->len,
-                                 descriptor, z, h)
-            != 0)
+    if (!(h && h->value_len == dlen
+          && memcmp(h->value, descriptor, dlen) == 0))
+    {
+        if (oci_admin_cmd_push(&p->ch.hset, key->str, key->len) != 0
+            || oci_admin_cmd_push(&p->ch.hset, descriptor, dlen) != 0)
         {
-            goto nomem;
+            return -1;
         }
     }
 
-    if (oci_admin_change_write(&rx->redis, &ch) != 0) {
-        rx->redis_failed = 1;
-        goto done;
-    }
-
-    rc = OCI_ADMIN_OK;
-    goto done;
-
-nomem:
-
-    oci_admin_warn("out of memory");
-
-done:
-
-    for (i = 0; i < nmade; i++) {
-        free(made[i]);
-    }
-
-    free(made);
-    free(extra);
-    free(zm);
-    free(hm);
-
-    oci_admin_cmd_free(&ch.zadd);
-    oci_admin_cmd_free(&ch.hset);
-    oci_admin_cmd_free(&ch.zrem);
-    oci_admin_cmd_free(&ch.hdel);
-
-    return rc;
+    return 0;
 }
 
 
@@ -411,91 +468,14 @@ oci_admin_member_right(oci_admin_member_t *z, oci_admin_member_t *h,
 }
 
 
-/* queues what makes the member right; 0, or -1 out of memory */
-
-static int
-oci_admin_change_set(oci_admin_change_t *ch, const char *p, size_t len,
-    const char *descriptor, oci_admin_member_t *z, oci_admin_member_t *h)
-{
-    size_t  dlen;
-
-    if (!(z && z->value_len == 1 && z->value[0] == '0')) {
-        if (oci_admin_cmd_push(&ch->zadd, "0", 1) != 0
-            || oci_admin_cmd_push(&ch->zadd, p, len) != 0)
-        {
-            return -1;
-        }
-    }
-
-    dlen = strlen(descriptor);
-
-    if (!(h && h->value_len == dlen
-          && memcmp(h->value, descriptor, dlen) == 0))
-    {
-        if (oci_admin_cmd_push(&ch->hset, p, len) != 0
-            || oci_admin_cmd_push(&ch->hset, descriptor, dlen) != 0)
-        {
-            return -1;
-        }
-    }
-
-    return 0;
-}
-
-
-/*
- * MULTI, the descriptors before the members, removals the other way
- * round, EXEC; nothing if there is nothing to change
- */
-
-static int
-oci_admin_change_write(oci_admin_redis_t *r, oci_admin_change_t *ch)
-{
-    size_t            i;
-    oci_admin_cmd_t  *cmds[4];
-
-    static const char  *multi[] = { "MULTI" }, *exec[] = { "EXEC" };
-    static size_t       multi_len[] = { 5 }, exec_len[] = { 4 };
-
-    cmds[0] = &ch->hset;
-    cmds[1] = &ch->zadd;
-    cmds[2] = &ch->zrem;
-    cmds[3] = &ch->hdel;
-
-    /* each holds its command and key */
-
-    if (ch->hset.argc == 2 && ch->zadd.argc == 2 && ch->zrem.argc == 2
-        && ch->hdel.argc == 2)
-    {
-        return 0;
-    }
-
-    if (oci_admin_redis_write(r, 1, multi, multi_len) != 0) {
-        return -1;
-    }
-
-    for (i = 0; i < 4; i++) {
-        if (cmds[i]->argc > 2
-            && oci_admin_redis_write(r, cmds[i]->argc, cmds[i]->argv,
-                                     cmds[i]->len)
-               != 0)
-        {
-            return -1;
-        }
-    }
-
-    return oci_admin_redis_write(r, 1, exec, exec_len);
-}
-
-
 /*
  * The pairs of a ZRANGE WITHSCORES or HGETALL reply, sorted.  -1 after a
  * message when the reply is an error or not a list of pairs.
  */
 
 static int
-oci_admin_reindex_members(redisReply *r, const char *key,
-    oci_admin_member_t **out, size_t *n)
+oci_admin_members(redisReply *r, const char *key, oci_admin_member_t **out,
+    size_t *n)
 {
     size_t               i;
     oci_admin_member_t  *m;
@@ -508,16 +488,15 @@ oci_admin_reindex_members(redisReply *r, const char *key,
         return -1;
     }
 
-    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2) {
-        oci_admin_warn("key \"%s\": unexpected reply, left alone", key);
-        return -1;
+    for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING) {
+            break;
+        }
     }
 
-    for (i = 0; i < r->elements; i++) {
-        if (r->element[i]->type != REDIS_REPLY_STRING) {
-            oci_admin_warn("key \"%s\": unexpected reply, left alone", key);
-            return -1;
-        }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 || i < r->elements) {
+        oci_admin_warn("key \"%s\": unexpected reply, left alone", key);
+        return -1;
     }
 
     m = malloc((r->elements / 2 + 1) * sizeof(oci_admin_member_t));
@@ -560,398 +539,81 @@ oci_admin_member_cmp(const void *a, const void *b)
 }
 
 
+/* m is never NULL: oci_admin_members() allocates an element more */
+
 static oci_admin_member_t *
-oci_admin_member_find(oci_admin_member_t *m, size_t n, const char *p,
-    size_t len)
+oci_admin_member_find(oci_admin_member_t *m, size_t n,
+    oci_admin_member_t *key)
 {
-    oci_admin_member_t  key;
-
-    if (n == 0) {
-        return NULL;
-    }
-
-    key.str = p;
-    key.len = len;
-
-    return bsearch(&key, m, n, sizeof(oci_admin_member_t),
+    return bsearch(key, m, n, sizeof(oci_admin_member_t),
                    oci_admin_member_cmp);
 }
 
 
-static oci_admin_entry_t *
-oci_admin_entry_find(oci_admin_entry_t *e, size_t n, const char *p,
-    size_t len)
+/* entries are sorted by digest with strcmp(), the order of members */
+
+static oci_admin_referrer_t *
+oci_admin_referrer_find(oci_admin_referrer_t *e, size_t n,
+    oci_admin_member_t *key)
 {
-    int     rc;
-    size_t  lo, hi, mid, l;
+    return n ? bsearch(key, e, n, sizeof(oci_admin_referrer_t),
+                       oci_admin_referrer_cmp)
+             : NULL;
+}
 
-    /* entries are sorted by digest with strcmp(), the same order */
 
-    lo = 0;
-    hi = n;
+static int
+oci_admin_referrer_cmp(const void *key, const void *e)
+{
+    oci_admin_member_t           m;
+    const oci_admin_referrer_t  *r = e;
 
-    while (lo < hi) {
-        mid = lo + (hi - lo) / 2;
-        l = strlen(e[mid].digest);
+    m.str = r->digest;
+    m.len = strlen(r->digest);
 
-        rc = memcmp(e[mid].digest, p, l < len ? l : len);
-        if (rc == 0) {
-            rc = (l > len) - (l < len);
-        }
-
-        if (rc == 0) {
-            return &e[mid];
-        }
-
-        if (rc < 0) {
-            lo = mid + 1;
-
-        } else {
-            hi = mid;
-        }
-    }
-
-    return NULL;
+    return oci_admin_member_cmp(key, &m);
 }
 
 
 /*
  * Whether the manifest p is, on disk now, a referrer of the subject in
- * the repository: OCI_ADMIN_VALID with its descriptor (malloc()ed),
- * OCI_ADMIN_INVALID, or OCI_ADMIN_ERROR when the disk could not tell.
+ * the repository: OCI_ADMIN_OK with its descriptor (malloc()ed),
+ * OCI_ADMIN_MISSING, or OCI_ADMIN_ERROR when the disk could not tell.
  */
 
 static int
 oci_admin_reindex_evaluate(oci_admin_reindex_t *rx, oci_admin_repo_t *repo,
     const char *subject, const char *p, size_t len, char **descriptor)
 {
-    int                    rc, found;
-    char                   tag[OCI_ADMIN_DIGEST_LEN + 1];
-    size_t                 i, n, l;
-    const u_char          *s;
-    oci_admin_digest_t     d, sd, index, e;
-    oci_admin_manifest_t   mf, fb;
+    int                    rc;
+    oci_admin_digest_t     d, s;
+    oci_admin_manifest_t   mf;
 
     *descriptor = NULL;
 
-    if (oci_admin_digest_set(&d, p, len) != 0) {
-        return OCI_ADMIN_INVALID;
+    if (oci_admin_digest_set(&d, p, len) != 0
+        || oci_admin_digest_set(&s, subject, strlen(subject)) != 0)
+    {
+        return OCI_ADMIN_MISSING;
     }
 
-    rc = oci_admin_manifest_load(repo, &d, &mf);
+    rc = oci_admin_referrer_load(repo, &s, &d, &mf);
 
     if (rc == OCI_ADMIN_ERROR) {
-        oci_admin_warn("%s/_manifests/%s/%s: %s", repo->path,
-                       oci_admin_digest_alg(&d), oci_admin_digest_hex(&d),
-                       mf.reason);
-        oci_admin_manifest_free(&mf);
+        oci_admin_manifest_warn(repo, &d, "", mf.reason);
         rx->errors++;
-        return OCI_ADMIN_ERROR;
-    }
 
-    if (rc != OCI_ADMIN_OK) {
-        oci_admin_manifest_free(&mf);
-        return OCI_ADMIN_INVALID;
-    }
-
-    found = 0;
-
-    if (mf.m.subject
-        && ngx_oci_descriptor_digest(mf.m.subject, &s, &l, NULL)
-           == NGX_OCI_DIGEST_OK
-        && l == strlen(subject) && memcmp(s, subject, l) == 0)
-    {
-        found = 1;
-    }
-
-    /* or listed by the subject's fallback tag */
-
-    if (!found && oci_admin_digest_set(&sd, subject, strlen(subject)) == 0) {
-        oci_admin_fallback_tag(&sd, tag);
-
-        if (oci_admin_tag_read(repo, tag, &index) == OCI_ADMIN_OK) {
-            if (oci_admin_manifest_load(repo, &index, &fb) == OCI_ADMIN_OK
-                && fb.m.kind == NGX_OCI_MT_OCI_INDEX)
-            {
-                n = json_array_size(fb.m.manifests);
-
-                for (i = 0; !found && i < n; i++) {
-                    if (ngx_oci_descriptor_digest(
-                            json_array_get(fb.m.manifests, i), &s, &l, NULL)
-                        == NGX_OCI_DIGEST_OK
-                        && oci_admin_digest_set(&e, (const char *) s, l) == 0
-                        && strcmp(e.str, d.str) == 0)
-                    {
-                        found = 1;
-                    }
-                }
-            }
-
-            oci_admin_manifest_free(&fb);
-        }
-    }
-
-    if (found) {
+    } else if (rc == OCI_ADMIN_OK) {
         *descriptor = ngx_oci_index_descriptor(&mf.m, d.str, mf.len);
 
         if (*descriptor == NULL) {
             oci_admin_warn("out of memory");
             rx->errors++;
-            found = -1;
+            rc = OCI_ADMIN_ERROR;
         }
     }
 
     oci_admin_manifest_free(&mf);
 
-    if (found < 0) {
-        return OCI_ADMIN_ERROR;
-    }
-
-    return found ? OCI_ADMIN_VALID : OCI_ADMIN_INVALID;
-}
-
-
-/* OCI_ADMIN_OK if the manifest and its media type are there */
-
-static int
-oci_admin_reindex_stored(oci_admin_repo_t *repo, const char *p, size_t len)
-{
-    int                 n;
-    char                path[OCI_ADMIN_PATH_LEN];
-    struct stat         st;
-    oci_admin_digest_t  d;
-
-    if (oci_admin_digest_set(&d, p, len) != 0) {
-        return OCI_ADMIN_MISSING;
-    }
-
-    n = snprintf(path, sizeof(path), "%s/_manifests/%s/%s.type", repo->path,
-                 oci_admin_digest_alg(&d), oci_admin_digest_hex(&d));
-
-    if (n < 0 || (size_t) n >= sizeof(path)) {
-        return OCI_ADMIN_ERROR;
-    }
-
-    if (stat(path, &st) == -1) {
-        return OCI_ADMIN_MISSING;
-    }
-
-    path[n - (sizeof(".type") - 1)] = '\0';
-
-    if (stat(path, &st) == -1) {
-        return OCI_ADMIN_MISSING;
-    }
-
-    return OCI_ADMIN_OK;
-}
-
-
-/*
- * The index keys of pairs the walk did not see: a repository gone, a
- * subject no stored manifest refers to any more.
- */
-
-int
-oci_admin_reindex_scan(oci_admin_reindex_t *rx)
-{
-    int                rc;
-    char              *pattern, *q, cursor[32];
-    size_t             i, k, ng, len;
-    const char        *argv[6];
-    size_t             argvlen[6];
-    redisReply        *reply, *keys;
-    oci_admin_repo_t  *repos;
-    oci_admin_group_t  groups[OCI_ADMIN_GROUPS];
-
-    /* the prefix matches itself only: glob characters are escaped */
-
-    pattern = malloc(2 * rx->opt.prefix_len + 3);
-    repos = malloc(OCI_ADMIN_GROUPS * sizeof(oci_admin_repo_t));
-
-    if (pattern == NULL || repos == NULL) {
-        free(pattern);
-        free(repos);
-        oci_admin_warn("out of memory");
-        return OCI_ADMIN_ABORT;
-    }
-
-    for (q = pattern, i = 0; i < rx->opt.prefix_len; i++) {
-        if (strchr("*?[]\\", rx->opt.prefix[i])) {
-            *q++ = '\\';
-        }
-
-        *q++ = rx->opt.prefix[i];
-    }
-
-    *q++ = '{';
-    *q++ = '*';
-    *q = '\0';
-
-    strcpy(cursor, "0");
-    rc = OCI_ADMIN_OK;
-
-    do {
-        argv[0] = "SCAN";
-        argvlen[0] = 4;
-        argv[1] = cursor;
-        argvlen[1] = strlen(cursor);
-        argv[2] = "MATCH";
-        argvlen[2] = 5;
-        argv[3] = pattern;
-        argvlen[3] = q - pattern;
-        argv[4] = "COUNT";
-        argvlen[4] = 5;
-        argv[5] = OCI_ADMIN_SCAN_COUNT;
-        argvlen[5] = sizeof(OCI_ADMIN_SCAN_COUNT) - 1;
-
-        reply = oci_admin_redis_command(&rx->redis, 6, argv, argvlen);
-        if (reply == NULL) {
-            rx->redis_failed = 1;
-            rc = OCI_ADMIN_ABORT;
-            break;
-        }
-
-        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
-            || reply->element[0]->type != REDIS_REPLY_STRING
-            || reply->element[0]->len >= sizeof(cursor)
-            || reply->element[1]->type != REDIS_REPLY_ARRAY)
-        {
-            oci_admin_warn("Redis: SCAN: %s",
-                           reply->type == REDIS_REPLY_ERROR
-                           ? reply->str : "unexpected reply");
-            freeReplyObject(reply);
-            rx->redis_failed = 1;
-            rc = OCI_ADMIN_ABORT;
-            break;
-        }
-
-        memcpy(cursor, reply->element[0]->str, reply->element[0]->len);
-        cursor[reply->element[0]->len] = '\0';
-
-        keys = reply->element[1];
-        ng = 0;
-
-        for (k = 0; rc == OCI_ADMIN_OK && k < keys->elements; k++) {
-            if (keys->element[k]->type != REDIS_REPLY_STRING) {
-                continue;
-            }
-
-            memset(&groups[ng], 0, sizeof(oci_admin_group_t));
-            groups[ng].repo = &repos[ng];
-
-            len = keys->element[k]->len;
-
-            switch (oci_admin_reindex_scan_key(rx, keys->element[k]->str,
-                                               len, &groups[ng]))
-            {
-            case OCI_ADMIN_OK:
-                break;
-
-            case OCI_ADMIN_SKIP:
-                continue;
-
-            default:
-                rc = OCI_ADMIN_ABORT;
-                continue;
-            }
-
-            if (++ng == OCI_ADMIN_GROUPS) {
-                rc = oci_admin_reindex_sync(rx, groups, ng);
-                ng = 0;
-            }
-        }
-
-        if (rc == OCI_ADMIN_OK && ng) {
-            rc = oci_admin_reindex_sync(rx, groups, ng);
-        }
-
-        /* the subjects of the groups point into the reply */
-
-        freeReplyObject(reply);
-
-        oci_admin_reindex_progress(rx, 0);
-
-    } while (rc == OCI_ADMIN_OK && strcmp(cursor, "0") != 0);
-
-    free(pattern);
-    free(repos);
-
     return rc;
-}
-
-
-/*
- * "<prefix>{<name>@<subject>}:refs" or ":desc" of a pair not synchronized
- * yet: OCI_ADMIN_OK with the group set up.  Keys of other suffixes are
- * not the index's; keys that do not parse are left alone with a warning.
- */
-
-static int
-oci_admin_reindex_scan_key(oci_admin_reindex_t *rx, const char *key,
-    size_t len, oci_admin_group_t *g)
-{
-    const char  *p, *end, *at, *close, *suffix;
-
-    if (len < rx->opt.prefix_len + 1
-        || memcmp(key, rx->opt.prefix, rx->opt.prefix_len) != 0
-        || key[rx->opt.prefix_len] != '{')
-    {
-        return OCI_ADMIN_SKIP;
-    }
-
-    p = key + rx->opt.prefix_len + 1;
-    end = key + len;
-
-    close = memchr(p, '}', end - p);
-    if (close == NULL) {
-        return OCI_ADMIN_SKIP;
-    }
-
-    suffix = close + 1;
-
-    if (!((size_t) (end - suffix) == sizeof(NGX_OCI_INDEX_REFS) - 1
-          && memcmp(suffix, NGX_OCI_INDEX_REFS, end - suffix) == 0)
-        && !((size_t) (end - suffix) == sizeof(NGX_OCI_INDEX_DESC) - 1
-             && memcmp(suffix, NGX_OCI_INDEX_DESC, end - suffix) == 0))
-    {
-        return OCI_ADMIN_SKIP;
-    }
-
-    at = memchr(p, '@', close - p);
-
-    if (at == NULL
-        || ngx_oci_digest_parse((u_char *) at + 1, close - at - 1, NULL,
-                                NULL, NULL) != NGX_OCI_DIGEST_OK
-        || oci_admin_repo_init(g->repo, rx->opt.storage, p, at - p) != 0)
-    {
-        oci_admin_warn("key \"%.*s\" is not that of a repository and a "
-                       "subject, left alone", (int) len, key);
-        return OCI_ADMIN_SKIP;
-    }
-
-    /*
-     * Once per pair: the walk saw it, or it is the other key of a pair
-     * seen, or SCAN returns a key twice
-     */
-
-    switch (oci_admin_set_add(&rx->done, p, close - p)) {
-
-    case 1:
-        break;
-
-    case 0:
-        return OCI_ADMIN_SKIP;
-
-    default:
-        oci_admin_warn("out of memory");
-        return OCI_ADMIN_ERROR;
-    }
-
-    /* ends with '}', which the key functions do not need */
-
-    g->subject = at + 1;
-
-    ((char *) close)[0] = '\0';
-
-    return OCI_ADMIN_OK;
 }

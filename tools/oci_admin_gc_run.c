@@ -1,0 +1,181 @@
+
+/*
+ * oci-admin gc: ages, progress and candidates (oci_admin_gc_run.h).
+ */
+
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "oci_admin_array.h"
+#include "oci_admin_gc_run.h"
+#include "oci_admin_message.h"
+#include "oci_admin_store.h"
+
+
+/* how far file times may lag the clock (--dry-run only) */
+#define OCI_GC_MARGIN     (OCI_ADMIN_NS / 10)
+
+
+int64_t
+oci_admin_gc_t0(oci_admin_gc_t *gx)
+{
+    int          fd;
+    char         path[OCI_ADMIN_PATH_LEN], id[64];
+    struct stat  st;
+
+    snprintf(id, sizeof(id), "oci-admin-gc.%ld", (long) getpid());
+
+    if (!gx->dry_run
+        && oci_admin_layout(path, gx->opt.storage, NGX_OCI_LAYOUT_TMP_FILE,
+                            NULL, 0, id)
+           > 0
+        && oci_admin_mkdirs(path) == 0)
+    {
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+        if (fd != -1) {
+            if (fstat(fd, &st) == 0) {
+                close(fd);
+                (void) unlink(path);
+                return oci_admin_ctime(&st);
+            }
+
+            close(fd);
+            (void) unlink(path);
+        }
+    }
+
+    /* a dry run changes nothing: the clock, less what it may be ahead */
+
+    return oci_admin_clock() - OCI_GC_MARGIN;
+}
+
+
+int64_t
+oci_admin_gc_stamp(oci_admin_gc_t *gx, const struct stat *st)
+{
+    int64_t             m, c;
+    oci_admin_inode_t  *e;
+
+    m = oci_admin_mtime(st);
+    c = oci_admin_ctime(st);
+
+    e = oci_admin_imap_get(&gx->inodes, st->st_dev, st->st_ino, 0);
+
+    if (e && e->a && e->a == c) {
+        c = e->b;
+    }
+
+    return m > c ? m : c;
+}
+
+
+int
+oci_admin_gc_old(oci_admin_gc_t *gx, int64_t stamp, int64_t grace)
+{
+    return oci_admin_clock() + gx->offset - stamp >= grace;
+}
+
+
+void
+oci_admin_gc_touched(oci_admin_gc_t *gx, const struct stat *before, int fd)
+{
+    int64_t             b;
+    struct stat         st;
+    oci_admin_inode_t  *e;
+
+    b = oci_admin_gc_stamp(gx, before);
+
+    if (fstat(fd, &st) == -1 || st.st_nlink == 0) {
+        return;
+    }
+
+    e = oci_admin_imap_get(&gx->inodes, st.st_dev, st.st_ino, 1);
+    if (e == NULL) {
+        /* it is only ever kept for longer */
+        return;
+    }
+
+    e->a = oci_admin_ctime(&st);
+    e->b = b;
+}
+
+
+void
+oci_admin_gc_progress(oci_admin_gc_t *gx)
+{
+    oci_admin_progress("gc: %s: %llu repositories, %llu manifests, "
+                       "%llu blob links, %llu swept, %llu blob files, "
+                       "%.1f s", gx->phase,
+                       (unsigned long long) gx->repositories,
+                       (unsigned long long) gx->manifests,
+                       (unsigned long long) gx->blob_links,
+                       (unsigned long long) gx->swept,
+                       (unsigned long long) gx->blob_files,
+                       oci_admin_now() - gx->start);
+}
+
+
+int
+oci_admin_gc_cand_add(oci_gc_repo_t *r, int manifest, const char *digest,
+    const char *subject, const struct stat *st, int64_t stamp)
+{
+    size_t          *n;
+    oci_gc_cand_t  **list, *c;
+
+    list = manifest ? &r->manifests : &r->blobs;
+    n = manifest ? &r->nmanifests : &r->nblobs;
+
+    c = oci_admin_array_room(*list, *n, manifest ? &r->manifests_size
+                                                 : &r->blobs_size,
+                             sizeof(oci_gc_cand_t), 4);
+    if (c == NULL) {
+        return -1;
+    }
+
+    *list = c;
+    c = &(*list)[*n];
+
+    memset(c, 0, sizeof(oci_gc_cand_t));
+
+    c->digest = strdup(digest);
+    c->subject = subject ? strdup(subject) : NULL;
+    c->dev = st->st_dev;
+    c->ino = st->st_ino;
+    c->stamp = stamp;
+
+    if (c->digest == NULL || (subject && c->subject == NULL)) {
+        free(c->digest);
+        free(c->subject);
+        return -1;
+    }
+
+    (*n)++;
+
+    return 0;
+}
+
+
+void
+oci_admin_gc_repo_free(oci_gc_repo_t *r)
+{
+    size_t  i;
+
+    for (i = 0; i < r->nmanifests; i++) {
+        free(r->manifests[i].digest);
+        free(r->manifests[i].subject);
+    }
+
+    for (i = 0; i < r->nblobs; i++) {
+        free(r->blobs[i].digest);
+    }
+
+    free(r->manifests);
+    free(r->blobs);
+    free(r->name);
+
+    memset(r, 0, sizeof(oci_gc_repo_t));
+}

@@ -1,0 +1,130 @@
+
+/*
+ * oci-admin gc: the run's state, and ages as gc judges them.
+ *
+ * Ages come from the inode: the later of mtime and ctime, since ctime
+ * moves when a link is made.  Links this run removes move the ctime of
+ * the inodes they shared; the ctime each of its own changes left is
+ * noted, so an inode nobody else touched keeps its age.
+ */
+
+
+#ifndef _OCI_ADMIN_GC_RUN_H_INCLUDED_
+#define _OCI_ADMIN_GC_RUN_H_INCLUDED_
+
+
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "oci_admin_fs.h"
+#include "oci_admin_options.h"
+#include "oci_admin_redis.h"
+#include "oci_admin_set.h"
+
+
+/* something the mark found unreferenced and old */
+
+typedef struct {
+    char               *digest;
+    char               *subject;        /* of a manifest, or NULL */
+    dev_t               dev;
+    ino_t               ino;
+    int64_t             stamp;          /* at the mark */
+    unsigned            keep:1;         /* referenced after all */
+} oci_gc_cand_t;
+
+/* the candidates of a repository */
+
+typedef struct {
+    char               *name;
+    oci_gc_cand_t      *manifests;      /* sorted by digest */
+    size_t              nmanifests;
+    size_t              manifests_size;
+    oci_gc_cand_t      *blobs;          /* sorted by digest */
+    size_t              nblobs;
+    size_t              blobs_size;
+    int                 unsure;
+} oci_gc_repo_t;
+
+
+typedef struct {
+    oci_admin_opts_t    opt;
+    int                 untagged;
+    int                 dry_run;
+    int64_t             grace;              /* ns */
+    int64_t             orphan_grace;       /* ns */
+    int64_t             offset;             /* ns, --age-offset */
+    long                pause;              /* s, --pause-after-mark */
+
+    oci_admin_redis_t   redis;
+    int                 redis_on;
+    int                 redis_failed;
+
+    int64_t             t0;                 /* wall clock at the start */
+    double              start;
+
+    oci_gc_repo_t      *repos;
+    size_t              nrepos;
+    size_t              repos_size;
+
+    /*
+     * An inode a link of which this run removed: a = the ctime left,
+     * b = the stamp before; n = links to remove (--dry-run)
+     */
+    oci_admin_imap_t    inodes;
+
+    const char         *phase;
+    uint64_t            swept;
+
+    uint64_t            repositories;
+    uint64_t            manifests;
+    uint64_t            blob_links;
+    uint64_t            blob_files;
+    uint64_t            del_manifests;
+    uint64_t            del_links;
+    uint64_t            del_files;
+    uint64_t            del_bytes;
+    uint64_t            del_tmp;
+    uint64_t            tmp_bytes;
+    uint64_t            kept_young;
+    uint64_t            kept_orphans;
+    uint64_t            changed;
+    uint64_t            unindexed;
+    uint64_t            skipped;
+    uint64_t            invalid_names;
+    uint64_t            errors;
+} oci_admin_gc_t;
+
+
+/*
+ * The start, on the filesystem's clock: the ctime of a file made now.
+ * Links made by pushes from now on have a ctime as late or later, even
+ * when the filesystem's clock is coarse, or a file server's.
+ */
+int64_t oci_admin_gc_t0(oci_admin_gc_t *gx);
+
+/* the stamp of an inode, not counting the changes this run made to it */
+int64_t oci_admin_gc_stamp(oci_admin_gc_t *gx, const struct stat *st);
+
+/* whether a stamp is older than the grace, on the clock --age-offset set */
+int oci_admin_gc_old(oci_admin_gc_t *gx, int64_t stamp, int64_t grace);
+
+/*
+ * A link of the inode, open as fd, was removed by this run: the ctime it
+ * left, and the stamp from before (the first of this run's changes, if
+ * several)
+ */
+void oci_admin_gc_touched(oci_admin_gc_t *gx, const struct stat *before,
+    int fd);
+
+void oci_admin_gc_progress(oci_admin_gc_t *gx);
+
+/* a candidate of r, a manifest or a blob link: 0, or -1 out of memory */
+int oci_admin_gc_cand_add(oci_gc_repo_t *r, int manifest,
+    const char *digest, const char *subject, const struct stat *st,
+    int64_t stamp);
+void oci_admin_gc_repo_free(oci_gc_repo_t *r);
+
+
+#endif /* _OCI_ADMIN_GC_RUN_H_INCLUDED_ */

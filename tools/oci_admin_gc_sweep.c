@@ -1,0 +1,550 @@
+
+/*
+ * oci-admin gc: the sweep (oci_admin_gc_sweep.h).
+ */
+
+
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "oci_admin_digests.h"
+#include "oci_admin_gc_sweep.h"
+#include "oci_admin_index.h"
+#include "oci_admin_manifest.h"
+#include "oci_admin_message.h"
+
+
+/* how deep index entries and referrers are followed */
+#define OCI_GC_DEPTH      64
+
+/* tags held locked for this many manifests removed at most */
+#define OCI_GC_HELD       64
+
+
+typedef struct {
+    oci_admin_gc_t     *gx;
+    oci_gc_repo_t      *r;
+    oci_admin_repo_t    repo;
+    oci_admin_set_t     visited;        /* kept, but no candidates */
+} oci_gc_sweep_t;
+
+
+static void oci_admin_gc_sweep_manifests(oci_gc_sweep_t *s);
+static void oci_admin_gc_sweep_links(oci_gc_sweep_t *s);
+static void oci_admin_gc_rescan(oci_gc_sweep_t *s);
+static int oci_admin_gc_rescan_file(void *data, oci_admin_file_t *f);
+static void oci_admin_gc_retag(oci_gc_sweep_t *s);
+static void oci_admin_gc_unmark(oci_gc_sweep_t *s, const char *digest,
+    int depth);
+static int oci_admin_gc_follow(oci_gc_sweep_t *s, const char *digest,
+    oci_admin_refs_t *refs);
+static oci_gc_cand_t *oci_admin_gc_cand_find(oci_gc_cand_t *list, size_t n,
+    const char *digest);
+static int oci_admin_gc_cand_cmp(const void *digest, const void *c);
+static void oci_admin_gc_manifest(oci_gc_sweep_t *s, oci_gc_cand_t *c);
+static void oci_admin_gc_link(oci_gc_sweep_t *s, oci_gc_cand_t *c);
+static int oci_admin_gc_remove(oci_admin_gc_t *gx, oci_gc_cand_t *c,
+    const char *path, const char *type);
+static void oci_admin_gc_pending(oci_admin_gc_t *gx, oci_gc_cand_t *c);
+static void oci_admin_gc_unindex(oci_gc_sweep_t *s, oci_gc_cand_t *c);
+
+
+void
+oci_admin_gc_sweep(oci_admin_gc_t *gx, oci_gc_repo_t *r)
+{
+    oci_gc_sweep_t  s;
+
+    memset(&s, 0, sizeof(oci_gc_sweep_t));
+
+    s.gx = gx;
+    s.r = r;
+
+    if (oci_admin_repo_init(&s.repo, gx->opt.storage, r->name,
+                            strlen(r->name))
+        != 0)
+    {
+        return;
+    }
+
+    oci_admin_gc_rescan(&s);
+
+    if (!r->unsure) {
+        oci_admin_gc_sweep_manifests(&s);
+    }
+
+    if (!r->unsure) {
+        oci_admin_gc_sweep_links(&s);
+
+    } else {
+        oci_admin_warn("%s: not collected: a manifest it refers to cannot "
+                       "be read or is not valid; \"oci-admin fsck\" tells "
+                       "more", s.repo.path);
+        gx->skipped++;
+    }
+
+    oci_admin_set_free(&s.visited);
+}
+
+
+static void
+oci_admin_gc_sweep_manifests(oci_gc_sweep_t *s)
+{
+    int              fd;
+    size_t           i, held;
+    oci_gc_cand_t   *c;
+    oci_admin_gc_t  *gx;
+
+    gx = s->gx;
+    fd = -1;
+    held = 0;
+
+    for (i = 0; i < s->r->nmanifests && !s->r->unsure; i++) {
+        c = &s->r->manifests[i];
+
+        if (c->keep) {
+            continue;
+        }
+
+        if (gx->dry_run) {
+            oci_admin_gc_pending(gx, c);
+            gx->del_manifests++;
+            gx->unindexed += (gx->redis_on && c->subject);
+            continue;
+        }
+
+        /*
+         * Tags change under this lock: none can name the manifest between
+         * the last look at them and its removal
+         */
+
+        if (fd == -1) {
+            fd = oci_admin_tags_lock(&s->repo);
+            if (fd == -1) {
+                gx->errors++;
+                break;
+            }
+
+            oci_admin_gc_retag(s);
+
+            if (c->keep || s->r->unsure) {
+                continue;
+            }
+        }
+
+        oci_admin_gc_manifest(s, c);
+
+        /* the module retries for a second at most: let it in now and then */
+
+        if (++held == OCI_GC_HELD) {
+            close(fd);
+            fd = -1;
+            held = 0;
+        }
+    }
+
+    if (fd != -1) {
+        close(fd);
+    }
+}
+
+
+static void
+oci_admin_gc_sweep_links(oci_gc_sweep_t *s)
+{
+    size_t  i;
+
+    for (i = 0; i < s->r->nblobs; i++) {
+        if (s->r->blobs[i].keep) {
+            continue;
+        }
+
+        if (s->gx->dry_run) {
+            oci_admin_gc_pending(s->gx, &s->r->blobs[i]);
+            s->gx->del_links++;
+            continue;
+        }
+
+        oci_admin_gc_link(s, &s->r->blobs[i]);
+    }
+}
+
+
+/*
+ * Manifests pushed since the start (their link or ".type" is newer), or
+ * for candidates, since the mark; and manifests tags name now: they are
+ * kept, and what they refer to
+ */
+
+static void
+oci_admin_gc_rescan(oci_gc_sweep_t *s)
+{
+    (void) oci_admin_digests(s->gx->opt.storage, &s->repo,
+                             NGX_OCI_LAYOUT_MANIFESTS_DIR,
+                             oci_admin_gc_rescan_file, s, NULL);
+
+    oci_admin_gc_retag(s);
+}
+
+
+static int
+oci_admin_gc_rescan_file(void *data, oci_admin_file_t *f)
+{
+    char             type[OCI_ADMIN_PATH_LEN];
+    int64_t          stamp, t;
+    struct stat      st;
+    oci_gc_cand_t   *c;
+    oci_gc_sweep_t  *s = data;
+
+    if (f->kind != OCI_ADMIN_FILE_DIGEST
+        || oci_admin_repo_layout(type, &s->repo, NGX_OCI_LAYOUT_MANIFEST_TYPE,
+                                 f->d.str)
+           < 0)
+    {
+        return OCI_ADMIN_OK;
+    }
+
+    stamp = 0;
+
+    if (lstat(type, &st) == 0) {
+        stamp = oci_admin_gc_stamp(s->gx, &st);
+    }
+
+    if (lstat(f->path, &st) == 0) {
+        t = oci_admin_gc_stamp(s->gx, &st);
+        stamp = t > stamp ? t : stamp;
+    }
+
+    c = oci_admin_gc_cand_find(s->r->manifests, s->r->nmanifests, f->d.str);
+
+    if (c ? stamp > c->stamp : stamp >= s->gx->t0) {
+        oci_admin_gc_unmark(s, f->d.str, 0);
+    }
+
+    return s->r->unsure ? OCI_ADMIN_ABORT : OCI_ADMIN_OK;
+}
+
+
+/* the manifests the tags name now are kept */
+
+static void
+oci_admin_gc_retag(oci_gc_sweep_t *s)
+{
+    int                 rc;
+    size_t              i;
+    oci_admin_ls_t      tags;
+    oci_admin_digest_t  d;
+
+    rc = oci_admin_tags_ls(&s->repo, &tags);
+
+    if (rc == OCI_ADMIN_ERROR) {
+        s->r->unsure = 1;
+        return;
+    }
+
+    for (i = 0; i < tags.n && !s->r->unsure; i++) {
+        if (oci_admin_tag_kind(&tags.e[i], NULL) != OCI_ADMIN_TAG) {
+            continue;
+        }
+
+        rc = oci_admin_tag_read(&s->repo, tags.e[i].name, &d);
+
+        if (rc == OCI_ADMIN_OK) {
+            oci_admin_gc_unmark(s, d.str, 0);
+
+        } else if (rc != OCI_ADMIN_MISSING) {
+            s->r->unsure = 1;
+        }
+    }
+
+    oci_admin_ls_free(&tags);
+}
+
+
+/*
+ * The manifest is to be kept, and so is what it refers to: its config
+ * and layers, its index entries and its referrers, recursively.  Only
+ * candidates need looking at: anything else is kept already.
+ */
+
+static void
+oci_admin_gc_unmark(oci_gc_sweep_t *s, const char *digest, int depth)
+{
+    int                rc;
+    size_t             i;
+    oci_gc_cand_t     *c;
+    oci_admin_refs_t   refs;
+
+    if (depth > OCI_GC_DEPTH) {
+        s->r->unsure = 1;
+        return;
+    }
+
+    c = oci_admin_gc_cand_find(s->r->manifests, s->r->nmanifests, digest);
+
+    if (c) {
+        if (c->keep) {
+            return;
+        }
+
+        c->keep = 1;
+
+    } else {
+        rc = oci_admin_set_add(&s->visited, digest, strlen(digest));
+
+        if (rc <= 0) {
+            s->r->unsure |= (rc < 0);
+            return;
+        }
+    }
+
+    if (oci_admin_gc_follow(s, digest, &refs) != OCI_ADMIN_OK) {
+        return;
+    }
+
+    for (i = 0; i < refs.blobs.n; i++) {
+        c = oci_admin_gc_cand_find(s->r->blobs, s->r->nblobs,
+                                   refs.blobs.s[i]);
+
+        if (c) {
+            c->keep = 1;
+        }
+    }
+
+    for (i = 0; i < refs.children.n && !s->r->unsure; i++) {
+        oci_admin_gc_unmark(s, refs.children.s[i], depth + 1);
+    }
+
+    oci_admin_refs_free(&refs);
+
+    for (i = 0; i < s->r->nmanifests && !s->r->unsure; i++) {
+        c = &s->r->manifests[i];
+
+        if (!c->keep && c->subject && strcmp(c->subject, digest) == 0) {
+            oci_admin_gc_unmark(s, c->digest, depth + 1);
+        }
+    }
+}
+
+
+/*
+ * What the manifest refers to: OCI_ADMIN_OK with refs; OCI_ADMIN_MISSING
+ * when it is not stored; OCI_ADMIN_ERROR, r->unsure set, when it cannot
+ * be read or is not valid
+ */
+
+static int
+oci_admin_gc_follow(oci_gc_sweep_t *s, const char *digest,
+    oci_admin_refs_t *refs)
+{
+    int                    rc;
+    oci_admin_digest_t     d;
+    oci_admin_manifest_t   mf;
+
+    if (oci_admin_digest_set(&d, digest, strlen(digest)) != 0) {
+        return OCI_ADMIN_MISSING;
+    }
+
+    rc = oci_admin_manifest_read(&s->repo, &d, &mf);
+
+    if (rc == OCI_ADMIN_OK
+        && (!mf.hash_ok || mf.parse_rc != NGX_OCI_MANIFEST_OK
+            || oci_admin_refs_get(&mf.m, refs) != 0))
+    {
+        rc = OCI_ADMIN_ERROR;
+    }
+
+    if (rc != OCI_ADMIN_OK && rc != OCI_ADMIN_MISSING) {
+        s->r->unsure = 1;
+        rc = OCI_ADMIN_ERROR;
+    }
+
+    oci_admin_manifest_free(&mf);
+
+    return rc;
+}
+
+
+static oci_gc_cand_t *
+oci_admin_gc_cand_find(oci_gc_cand_t *list, size_t n, const char *digest)
+{
+    if (n == 0) {
+        return NULL;
+    }
+
+    return bsearch(digest, list, n, sizeof(oci_gc_cand_t),
+                   oci_admin_gc_cand_cmp);
+}
+
+
+static int
+oci_admin_gc_cand_cmp(const void *digest, const void *c)
+{
+    return strcmp(digest, ((const oci_gc_cand_t *) c)->digest);
+}
+
+
+/*
+ * As the module deletes a manifest: ".type" first, then the link.  The
+ * tags need no change: a manifest a tag names is never a candidate.
+ */
+
+static void
+oci_admin_gc_manifest(oci_gc_sweep_t *s, oci_gc_cand_t *c)
+{
+    int   rc;
+    char  path[OCI_ADMIN_PATH_LEN], type[OCI_ADMIN_PATH_LEN];
+
+    if (oci_admin_repo_layout(path, &s->repo, NGX_OCI_LAYOUT_MANIFEST,
+                              c->digest)
+        < 0
+        || oci_admin_repo_layout(type, &s->repo,
+                                 NGX_OCI_LAYOUT_MANIFEST_TYPE, c->digest)
+           < 0)
+    {
+        return;
+    }
+
+    rc = oci_admin_gc_remove(s->gx, c, path, type);
+
+    if (rc == 0) {
+        /* pushed again since the mark: it stays, and what it refers to */
+        oci_admin_gc_unmark(s, c->digest, 0);
+
+    } else if (rc > 0) {
+        s->gx->del_manifests++;
+
+        if (s->gx->redis_on && c->subject) {
+            oci_admin_gc_unindex(s, c);
+        }
+    }
+}
+
+
+static void
+oci_admin_gc_link(oci_gc_sweep_t *s, oci_gc_cand_t *c)
+{
+    char  path[OCI_ADMIN_PATH_LEN];
+
+    /* linked anew since the mark: an upload that has no manifest yet */
+
+    if (oci_admin_repo_layout(path, &s->repo, NGX_OCI_LAYOUT_REPO_BLOB,
+                              c->digest)
+        > 0
+        && oci_admin_gc_remove(s->gx, c, path, NULL) > 0)
+    {
+        s->gx->del_links++;
+    }
+}
+
+
+/*
+ * Removes the candidate's link at path, and first its "type" when not
+ * NULL, if it is still the candidate's inode and neither changed since
+ * the mark.  1 removed; 0 changed, counted; -1 gone, or after a warning.
+ */
+
+static int
+oci_admin_gc_remove(oci_admin_gc_t *gx, oci_gc_cand_t *c, const char *path,
+    const char *type)
+{
+    int          fd;
+    struct stat  st, tst;
+
+    fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd == -1) {
+        /* deleted meanwhile */
+        return -1;
+    }
+
+    if (fstat(fd, &st) == -1 || st.st_dev != c->dev || st.st_ino != c->ino
+        || oci_admin_gc_stamp(gx, &st) > c->stamp
+        || (type && lstat(type, &tst) == 0
+            && oci_admin_gc_stamp(gx, &tst) > c->stamp))
+    {
+        close(fd);
+        gx->changed++;
+        return 0;
+    }
+
+    if (type && unlink(type) != 0 && errno != ENOENT) {
+        path = type;
+
+    } else if (unlink(path) == 0) {
+        oci_admin_gc_touched(gx, &st, fd);
+        close(fd);
+        return 1;
+    }
+
+    oci_admin_warn("%s: unlink(): %s", path, strerror(errno));
+    gx->errors++;
+    close(fd);
+
+    return -1;
+}
+
+
+/* --dry-run: one link of the inode less, for the blobs/ pass */
+
+static void
+oci_admin_gc_pending(oci_admin_gc_t *gx, oci_gc_cand_t *c)
+{
+    oci_admin_inode_t  *e;
+
+    e = oci_admin_imap_get(&gx->inodes, c->dev, c->ino, 1);
+    if (e) {
+        e->n++;
+    }
+}
+
+
+/* ZREM and HDEL, as the module does when a referrer is deleted */
+
+static void
+oci_admin_gc_unindex(oci_gc_sweep_t *s, oci_gc_cand_t *c)
+{
+    int                  rc;
+    size_t               len;
+    oci_admin_gc_t      *gx;
+    oci_admin_keys_t     keys;
+    oci_admin_change_t   ch;
+
+    gx = s->gx;
+
+    if (gx->redis_failed) {
+        return;
+    }
+
+    if (oci_admin_keys_init(&keys, gx->opt.prefix, gx->opt.prefix_len,
+                            s->repo.name, s->repo.name_len, c->subject)
+        != 0)
+    {
+        gx->errors++;
+        return;
+    }
+
+    len = strlen(c->digest);
+
+    if (oci_admin_change_init(&ch, &keys) != 0
+        || oci_admin_cmd_push(&ch.zrem, c->digest, len) != 0
+        || oci_admin_cmd_push(&ch.hdel, c->digest, len) != 0)
+    {
+        oci_admin_warn("out of memory");
+        gx->errors++;
+        rc = 0;
+
+    } else {
+        rc = oci_admin_change_write(&gx->redis, &ch);
+
+        gx->redis_failed |= (rc != 0);
+        gx->unindexed += (rc == 0);
+    }
+
+    oci_admin_change_free(&ch);
+    oci_admin_keys_free(&keys);
+}
