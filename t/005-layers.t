@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 
 # The layers of src/, as the addon file `config` lists them, checked
-# against the code itself:
+# against the code itself (and those of tools/, by tools.mk):
 #
 # - includes: a file includes only headers of its own layer or below;
 #   pure files include no nginx header at all;
@@ -212,5 +212,11 @@ sub visit {
 visit($_) for sort keys %calls;
 
 is "@circle", '', 'no circle of calls between files';
+
+# tools/ keeps its own order of parts, checked the same way by tools.mk
+
+my $out = `make -s -C '$root' -f tools/tools.mk tools-layers BUILD='$build' 2>&1`;
+is $?, 0, 'tools/: no file calls one above it (make tools-layers)'
+    or diag $out;
 
 done_testing;
