@@ -625,7 +625,7 @@ ngx_oci_api_manifests_policy(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     ngx_str_t *subject)
 {
     ngx_int_t            rc;
-    ngx_str_t            warning;
+    ngx_str_t            warning, text;
     ngx_oci_loc_conf_t  *olcf;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
@@ -648,16 +648,27 @@ ngx_oci_api_manifests_policy(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
                                     "(oci_subject_policy reject)", subject);
     }
 
-    warning.data = ngx_pnalloc(r->pool, sizeof("299 - \"subject  not found "
-                                               "in \"") - 1
-                                        + subject->len + ctx->name.len);
+    /* the text is a quoted string that neither value can end */
+
+    text.len = sizeof("subject  not found in ") - 1 + subject->len
+               + ctx->name.len;
+    text.data = ngx_pnalloc(r->pool, text.len);
+    if (text.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    (void) ngx_sprintf(text.data, "subject %V not found in %V", subject,
+                       &ctx->name);
+
+    warning.len = sizeof("299 - ") - 1
+                  + ngx_oci_link_quoted(NULL, text.data, text.len);
+    warning.data = ngx_pnalloc(r->pool, warning.len);
     if (warning.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    warning.len = ngx_sprintf(warning.data, "299 - \"subject %V not found "
-                              "in %V\"", subject, &ctx->name)
-                  - warning.data;
+    (void) ngx_oci_link_quoted(ngx_cpymem(warning.data, "299 - ", 6),
+                               text.data, text.len);
 
     if (ngx_oci_add_header(r, "Warning", &warning) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -943,18 +954,22 @@ static ngx_int_t
 ngx_oci_api_manifests_created(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     ngx_oci_api_manifest_t *m)
 {
-    ngx_str_t   location, *tag;
-    ngx_uint_t  i;
+    ngx_str_t           location, *tag;
+    ngx_uint_t          i;
+    ngx_oci_link_str_t  path[4] = {
+        NGX_OCI_LINK_LITERAL("/v2/"),
+        { ctx->name.data, ctx->name.len },
+        NGX_OCI_LINK_LITERAL("/manifests/"),
+        { ctx->digest.data, ctx->digest.len }
+    };
 
-    location.data = ngx_pnalloc(r->pool, sizeof("/v2//manifests/") - 1
-                                + ctx->name.len + ctx->digest.len);
+    location.len = ngx_oci_link_uri(NULL, path, 4, NULL, 0);
+    location.data = ngx_pnalloc(r->pool, location.len);
     if (location.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    location.len = ngx_sprintf(location.data, "/v2/%V/manifests/%V",
-                               &ctx->name, &ctx->digest)
-                   - location.data;
+    (void) ngx_oci_link_uri(location.data, path, 4, NULL, 0);
 
     if (ngx_oci_add_header(r, "Location", &location) != NGX_OK
         || ngx_oci_add_header(r, "Docker-Content-Digest", &ctx->digest)

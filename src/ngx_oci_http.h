@@ -23,6 +23,7 @@
 #include <ngx_http.h>
 
 #include "ngx_oci_route.h"
+#include "ngx_oci_link.h"
 #include "ngx_oci_redis.h"
 #include "ngx_oci_store.h"
 

@@ -1,5 +1,6 @@
 # Unit tests, fuzzers and the SHA-2 benchmark of the nginx-independent core
-# (src/ngx_oci_sha2.c, src/ngx_oci_grammar.c, src/ngx_oci_manifest_check.c).
+# (src/ngx_oci_sha2.c, src/ngx_oci_grammar.c, src/ngx_oci_manifest_check.c,
+# src/ngx_oci_route.c, src/ngx_oci_layout.c, src/ngx_oci_link.c).
 #
 # Included by the top Makefile, or used alone from the repository root:
 #
@@ -30,13 +31,15 @@ UNIT_CORE_SRCS = $(UNIT_SRC)/ngx_oci_sha2.c \
                  $(UNIT_SRC)/ngx_oci_grammar.c \
                  $(UNIT_SRC)/ngx_oci_manifest_check.c \
                  $(UNIT_SRC)/ngx_oci_route.c \
-                 $(UNIT_SRC)/ngx_oci_layout.c
+                 $(UNIT_SRC)/ngx_oci_layout.c \
+                 $(UNIT_SRC)/ngx_oci_link.c
 UNIT_CORE_DEPS = $(UNIT_CORE_SRCS) \
                  $(UNIT_SRC)/ngx_oci_sha2.h \
                  $(UNIT_SRC)/ngx_oci_grammar.h \
                  $(UNIT_SRC)/ngx_oci_manifest_check.h \
                  $(UNIT_SRC)/ngx_oci_route.h \
                  $(UNIT_SRC)/ngx_oci_layout.h \
+                 $(UNIT_SRC)/ngx_oci_link.h \
                  $(OCI_UNIT_ROOT)/t/unit/tap.h
 
 UNIT_TESTS = $(BUILD)/unit/test_sha2 \
@@ -44,12 +47,14 @@ UNIT_TESTS = $(BUILD)/unit/test_sha2 \
              $(BUILD)/unit/test_grammar \
              $(BUILD)/unit/test_manifest \
              $(BUILD)/unit/test_route \
-             $(BUILD)/unit/test_layout
+             $(BUILD)/unit/test_layout \
+             $(BUILD)/unit/test_link
 
 FUZZERS = $(BUILD)/fuzz/fuzz_manifest \
           $(BUILD)/fuzz/fuzz_grammar \
           $(BUILD)/fuzz/fuzz_sha2 \
-          $(BUILD)/fuzz/fuzz_route
+          $(BUILD)/fuzz/fuzz_route \
+          $(BUILD)/fuzz/fuzz_link
 
 .PHONY: unit fuzz fuzz-run bench-sha2
 
@@ -92,6 +97,12 @@ $(BUILD)/unit/test_layout: $(OCI_UNIT_ROOT)/t/unit/test_layout.c \
 	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INC) -o $@ $< \
 	    $(UNIT_SRC)/ngx_oci_layout.c $(UNIT_LIBS)
 
+$(BUILD)/unit/test_link: $(OCI_UNIT_ROOT)/t/unit/test_link.c \
+                         $(UNIT_CORE_DEPS)
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INC) -o $@ $< \
+	    $(UNIT_SRC)/ngx_oci_link.c $(UNIT_LIBS)
+
 fuzz: $(FUZZERS)
 
 $(BUILD)/fuzz/fuzz_%: $(OCI_UNIT_ROOT)/fuzz/fuzz_%.c $(UNIT_CORE_DEPS)
@@ -101,7 +112,7 @@ $(BUILD)/fuzz/fuzz_%: $(OCI_UNIT_ROOT)/fuzz/fuzz_%.c $(UNIT_CORE_DEPS)
 
 # new inputs go to $(BUILD)/fuzz/corpus-*, the seeds stay untouched
 fuzz-run: $(FUZZERS)
-	@set -e; for f in manifest grammar sha2; do \
+	@set -e; for f in manifest grammar sha2 link; do \
 	    mkdir -p $(BUILD)/fuzz/corpus-$$f; \
 	    echo "fuzz_$$f: $(FUZZ_TIME) s"; \
 	    $(BUILD)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_TIME) \
