@@ -18,6 +18,8 @@ static ngx_int_t ngx_oci_api_uploads_algorithm(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, int *alg);
 static ngx_int_t ngx_oci_api_uploads_mount(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_str_t *digest, ngx_str_t *from);
+static ngx_int_t ngx_oci_api_uploads_may_mount(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_str_t *digest, ngx_str_t *from);
 static void ngx_oci_api_uploads_hold(ngx_oci_ctx_t *ctx,
     ngx_oci_upload_t *u);
 static ngx_int_t ngx_oci_api_uploads_read(ngx_http_request_t *r,
@@ -252,7 +254,10 @@ ngx_oci_api_uploads_algorithm(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
 }
 
 
-/* NGX_DECLINED when <from> does not have the blob */
+/*
+ * NGX_DECLINED when <from> does not have the blob, or when the request
+ * may not read <from>: the answer is the same session either way.
+ */
 
 static ngx_int_t
 ngx_oci_api_uploads_mount(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
@@ -263,6 +268,11 @@ ngx_oci_api_uploads_mount(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     if (!ngx_oci_name_valid(from->data, from->len)) {
         return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST, NGX_OCI_ERR_NAME_INVALID,
                              "invalid ?from= repository name");
+    }
+
+    rc = ngx_oci_api_uploads_may_mount(r, ctx, digest, from);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     rc = ngx_oci_store_blob_mount(&ctx->store, from, &ctx->name, digest);
@@ -281,6 +291,40 @@ ngx_oci_api_uploads_mount(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     }
 
     return ngx_oci_api_uploads_created(r, ctx, digest);
+}
+
+
+/*
+ * A mount reads <from>: "oci_mount_allow" decides whether this request
+ * may.  NGX_OK, NGX_DECLINED (empty or "0"), or an HTTP status.
+ */
+
+static ngx_int_t
+ngx_oci_api_uploads_may_mount(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    ngx_str_t *digest, ngx_str_t *from)
+{
+    ngx_str_t            allow;
+    ngx_oci_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+
+    if (olcf->mount_allow == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_complex_value(r, olcf->mount_allow, &allow) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (allow.len == 0 || (allow.len == 1 && allow.data[0] == '0')) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oci: mount of %V from \"%V\" into \"%V\" not "
+                      "allowed by \"oci_mount_allow\", a session is opened "
+                      "instead", digest, from, &ctx->name);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -493,19 +537,23 @@ ngx_oci_api_uploads_publish(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
 static ngx_int_t
 ngx_oci_api_uploads_headers(ngx_http_request_t *r, ngx_oci_upload_t *u)
 {
-    ngx_str_t  location, range;
+    ngx_str_t           location, range;
+    ngx_oci_link_str_t  path[4] = {
+        NGX_OCI_LINK_LITERAL("/v2/"),
+        { u->name.data, u->name.len },
+        NGX_OCI_LINK_LITERAL("/blobs/uploads/"),
+        { u->id.data, u->id.len }
+    };
 
-    location.data = ngx_pnalloc(r->pool, sizeof("/v2//blobs/uploads/") - 1
-                                + u->name.len + u->id.len);
+    location.len = ngx_oci_link_uri(NULL, path, 4, NULL, 0);
+    location.data = ngx_pnalloc(r->pool, location.len);
     range.data = ngx_pnalloc(r->pool, 2 * NGX_OFF_T_LEN + 1);
 
     if (location.data == NULL || range.data == NULL) {
         return NGX_ERROR;
     }
 
-    location.len = ngx_sprintf(location.data, "/v2/%V/blobs/uploads/%V",
-                               &u->name, &u->id)
-                   - location.data;
+    (void) ngx_oci_link_uri(location.data, path, 4, NULL, 0);
 
     /* the spec reports an empty session as "0-0" */
 
@@ -540,17 +588,21 @@ static ngx_int_t
 ngx_oci_api_uploads_created(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     ngx_str_t *digest)
 {
-    ngx_str_t  location;
+    ngx_str_t           location;
+    ngx_oci_link_str_t  path[4] = {
+        NGX_OCI_LINK_LITERAL("/v2/"),
+        { ctx->name.data, ctx->name.len },
+        NGX_OCI_LINK_LITERAL("/blobs/"),
+        { digest->data, digest->len }
+    };
 
-    location.data = ngx_pnalloc(r->pool, sizeof("/v2//blobs/") - 1
-                                + ctx->name.len + digest->len);
+    location.len = ngx_oci_link_uri(NULL, path, 4, NULL, 0);
+    location.data = ngx_pnalloc(r->pool, location.len);
     if (location.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    location.len = ngx_sprintf(location.data, "/v2/%V/blobs/%V", &ctx->name,
-                               digest)
-                   - location.data;
+    (void) ngx_oci_link_uri(location.data, path, 4, NULL, 0);
 
     ctx->digest = *digest;
 

@@ -67,6 +67,7 @@ typedef struct {
     ngx_uint_t                subject_policy;
     ngx_uint_t                referrers_page_size;
     ngx_oci_redis_conf_t      redis;
+    ngx_http_complex_value_t *mount_allow;  /* NULL: mounts allowed */
 } ngx_oci_loc_conf_t;
 
 
@@ -106,10 +107,12 @@ typedef struct {
 
     ngx_str_t                 digest;       /* for $oci_digest */
     off_t                     received;     /* body bytes taken */
+    ngx_str_t                 mount_from;   /* for $oci_mount_from */
 
     unsigned                  routed:1;
     unsigned                  json_error:1;
     unsigned                  json_sent:1;
+    unsigned                  mount_checked:1;
 } ngx_oci_ctx_t;
 
 
@@ -160,6 +163,7 @@ ngx_int_t ngx_oci_retry_later(ngx_http_request_t *r,
 
 /* ngx_oci_http_variables.c */
 ngx_int_t ngx_oci_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_oci_mount_from(ngx_http_request_t *r, ngx_str_t *from);
 
 
 #endif /* _NGX_OCI_HTTP_H_INCLUDED_ */

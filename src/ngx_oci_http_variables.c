@@ -1,14 +1,16 @@
 
 /*
- * $oci_repository, $oci_reference, $oci_action, $oci_digest and
- * $oci_bytes_received.
+ * $oci_repository, $oci_reference, $oci_action, $oci_digest,
+ * $oci_bytes_received and $oci_mount_from.
  *
- * They are computed from the URI alone, so access rules in earlier phases
- * (auth_request, map, limit_req) see the same routing the handler uses.
+ * They are computed from the URI (and, for a mount, its arguments)
+ * alone, so access rules in earlier phases (auth_request, map,
+ * limit_req) see the same routing the handler uses.
  */
 
 
 #include "ngx_oci_http.h"
+#include "ngx_oci_grammar.h"
 
 
 static ngx_int_t ngx_oci_variable(ngx_http_request_t *r,
@@ -20,6 +22,7 @@ static ngx_int_t ngx_oci_variable(ngx_http_request_t *r,
 #define NGX_OCI_VAR_ACTION      2
 #define NGX_OCI_VAR_DIGEST      3
 #define NGX_OCI_VAR_RECEIVED    4
+#define NGX_OCI_VAR_MOUNT_FROM  5
 
 
 static ngx_http_variable_t  ngx_oci_vars[] = {
@@ -38,6 +41,9 @@ static ngx_http_variable_t  ngx_oci_vars[] = {
 
     { ngx_string("oci_bytes_received"), NULL, ngx_oci_variable,
       NGX_OCI_VAR_RECEIVED, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oci_mount_from"), NULL, ngx_oci_variable,
+      NGX_OCI_VAR_MOUNT_FROM, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -66,6 +72,7 @@ static ngx_int_t
 ngx_oci_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
+    ngx_str_t       name;
     const char     *action;
     ngx_oci_ctx_t  *ctx;
 
@@ -115,6 +122,15 @@ ngx_oci_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         v->len = ngx_sprintf(v->data, "%O", ctx->received) - v->data;
         break;
 
+    case NGX_OCI_VAR_MOUNT_FROM:
+        if (ngx_oci_mount_from(r, &name) == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        v->data = name.data;
+        v->len = name.len;
+        break;
+
     default: /* NGX_OCI_VAR_ACTION */
 
         if (ctx->route.endpoint == NGX_OCI_EP_BASE) {
@@ -143,4 +159,63 @@ ngx_oci_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The repository a cross-repository mount reads: a POST to
+ * /v2/<name>/blobs/uploads/ with a valid ?mount= digest and a valid
+ * ?from= name, decoded as the uploads endpoint decodes it.  NGX_OK with
+ * the name, NGX_DECLINED (and an empty name) for any other request,
+ * NGX_ERROR.  Always about the main request, as the variables are.
+ */
+
+ngx_int_t
+ngx_oci_mount_from(ngx_http_request_t *r, ngx_str_t *from)
+{
+    ngx_int_t       rc;
+    ngx_str_t       mount, name;
+    ngx_oci_ctx_t  *ctx;
+
+    ngx_str_null(from);
+
+    r = r->main;
+
+    ctx = ngx_oci_route_request(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (!ctx->mount_checked) {
+
+        if (ctx->route_rc == NGX_OCI_ROUTE_OK
+            && ctx->route.endpoint == NGX_OCI_EP_UPLOADS
+            && r->method == NGX_HTTP_POST)
+        {
+            rc = ngx_oci_arg(r, "mount", &mount);
+
+            if (rc == NGX_OK) {
+                rc = ngx_oci_arg(r, "from", &name);
+            }
+
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            if (rc == NGX_OK
+                && ngx_oci_digest_parse(mount.data, mount.len, NULL, NULL,
+                                        NULL)
+                   == NGX_OCI_DIGEST_OK
+                && ngx_oci_name_valid(name.data, name.len))
+            {
+                ctx->mount_from = name;
+            }
+        }
+
+        ctx->mount_checked = 1;
+    }
+
+    *from = ctx->mount_from;
+
+    return from->len ? NGX_OK : NGX_DECLINED;
 }

@@ -132,6 +132,13 @@ static ngx_command_t  ngx_oci_commands[] = {
       offsetof(ngx_oci_loc_conf_t, redis),
       NULL },
 
+    { ngx_string("oci_mount_allow"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, mount_allow),
+      NULL },
+
       ngx_null_command
 };
 
@@ -355,6 +362,7 @@ ngx_oci_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     olcf->storage = { 0, NULL };
+     *     olcf->mount_allow = NULL;
      */
 
     olcf->enable = NGX_CONF_UNSET;
@@ -394,6 +402,10 @@ ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_OCI_SUBJECT_ACCEPT);
     ngx_conf_merge_uint_value(conf->referrers_page_size,
                               prev->referrers_page_size, 100);
+
+    if (conf->mount_allow == NULL) {
+        conf->mount_allow = prev->mount_allow;
+    }
 
     if (ngx_oci_redis_conf_merge(cf, &conf->redis, &prev->redis)
         != NGX_CONF_OK)

@@ -1,7 +1,14 @@
-# The per-repository access example of docs/access.md, as written there.
+# The per-repository access example of docs/access.md, as written there:
+# the preprocessor takes the indented block of the document (its maps go
+# into http {}, its location into the test server) with only the storage
+# and the password file moved into the server root. "--- user" (one name,
+# or with eval an array ref of one per request) sends that user's
+# credentials. A mount's two answers, compared byte for byte, are in
+# t/090-docs-examples.t.
 
 BEGIN { push @INC, 't/lib' }   # appended: an installed Test::Nginx wins
 use Test::Nginx::Socket 'no_plan';
+use OCI::Test qw(doc_block sha256);
 
 repeat_each(2);
 no_shuffle();
@@ -13,34 +20,18 @@ my %auth = (
     admin => 'Authorization: Basic YWRtaW46c2VjcmV0',
 );
 
+my $doc = doc_block('docs/access.md', qr/^\s*map "\$remote_user/);
+$doc =~ s{/var/lib/nginx/oci\b}{\$TEST_NGINX_HTML_DIR/storage}g;
+$doc =~ s{/etc/nginx/registry\.htpasswd\b}{\$TEST_NGINX_HTML_DIR/registry.htpasswd}g;
+my ($maps) = $doc =~ /\A(.*?)^server \{/ms;
+my ($location) = $doc =~ /^(    location \/v2\/ \{.*?^    \})/ms;
+die "docs/access.md: no maps and location found\n" unless $maps && $location;
+
 add_block_preprocessor(sub {
     my $block = shift;
 
-    $block->set_value(http_config => <<'CONF');
-    map "$remote_user:$oci_action:$oci_repository" $oci_forbidden {
-        default                     1;
-        "~^:"                       0;    # no user: auth_basic says 401
-        "~^[^:]+:(pull)?:"          0;    # any user: /v2/ and pulls
-        "~^([^:]+):push:\1/"        0;    # alice may push alice/...
-        "~^admin:"                  0;    # admin may do anything
-    }
-CONF
-
-    $block->set_value(config => <<'CONF');
-        location /v2/ {
-            oci_registry on;
-            oci_storage $TEST_NGINX_HTML_DIR/storage;
-            oci_delete on;
-            client_max_body_size 0;
-
-            auth_basic "registry";
-            auth_basic_user_file $TEST_NGINX_HTML_DIR/registry.htpasswd;
-
-            if ($oci_forbidden) {
-                return 403;
-            }
-        }
-CONF
+    $block->set_value(http_config => $maps);
+    $block->set_value(config => $location);
 
     $block->set_value(user_files => <<'FILES');
 >>> registry.htpasswd
@@ -50,8 +41,17 @@ admin:{PLAIN}secret
 FILES
 
     my $who = $block->user;
-    $block->set_value(more_headers => $auth{$who}) if $who;
+    if (ref $who eq 'ARRAY') {
+        $block->set_value(more_headers => [ map { $auth{$_} // '' } @$who ]);
+    } elsif ($who) {
+        $block->set_value(more_headers => $auth{$who});
+    }
 });
+
+# a blob, and a digest no repository holds
+our $BLOB = 'a layer of alice';
+our $D = sha256($BLOB);
+our $NONE = sha256('held by nobody');
 
 run_tests();
 
@@ -118,3 +118,64 @@ DELETE /v2/alice/app/manifests/latest
 DELETE /v2/bob/app/manifests/latest
 --- error_code: 404
 --- response_body_like: "code":"MANIFEST_UNKNOWN"
+
+
+
+=== TEST 8: any user may pull, but not from another's private/
+--- user eval
+[qw(alice bob alice)]
+--- request eval
+[ "POST /v2/alice/private/lib/blobs/uploads/?digest=$::D\n$::BLOB",
+  "GET /v2/alice/private/lib/blobs/$::D",
+  "GET /v2/alice/private/lib/blobs/$::D" ]
+--- error_code eval
+[201, 403, 200]
+
+
+
+=== TEST 9: a mount from a repository the user may not pull: a plain session, nothing linked
+--- user eval
+[qw(alice bob bob bob)]
+--- request eval
+[ "POST /v2/alice/private/lib/blobs/uploads/?digest=$::D\n$::BLOB",
+  "POST /v2/bob/app/blobs/uploads/?mount=$::D&from=alice/private/lib",
+  "POST /v2/bob/app/blobs/uploads/?mount=$::NONE&from=alice/private/lib",
+  "HEAD /v2/bob/app/blobs/$::D" ]
+--- error_code eval
+[201, 202, 202, 404]
+--- response_headers eval
+[ "", "Range: 0-0\n!Docker-Content-Digest", "Range: 0-0\n!Docker-Content-Digest",
+  "" ]
+--- response_headers_like eval
+[ "", "Location: /v2/bob/app/blobs/uploads/[0-9a-f]{32}",
+  "Location: /v2/bob/app/blobs/uploads/[0-9a-f]{32}", "" ]
+--- error_log eval
+qr/mount of sha256:[0-9a-f]{64} from "alice\/private\/lib" into "bob\/app" not allowed by "oci_mount_allow"/
+
+
+
+=== TEST 10: a mount from a repository the user may pull
+--- user eval
+[qw(alice bob bob)]
+--- request eval
+[ "POST /v2/alice/lib/blobs/uploads/?digest=$::D\n$::BLOB",
+  "POST /v2/bob/app/blobs/uploads/?mount=$::D&from=alice/lib",
+  "HEAD /v2/bob/app/blobs/$::D" ]
+--- error_code eval
+[201, 201, 200]
+--- response_headers eval
+[ "", "Location: /v2/bob/app/blobs/$::D\nDocker-Content-Digest: $::D", "" ]
+
+
+
+=== TEST 11: the owner mounts from their own private/
+--- user eval
+[qw(alice alice alice)]
+--- request eval
+[ "POST /v2/alice/private/lib/blobs/uploads/?digest=$::D\n$::BLOB",
+  "POST /v2/alice/app/blobs/uploads/?mount=$::D&from=alice/private/lib",
+  "HEAD /v2/alice/app/blobs/$::D" ]
+--- error_code eval
+[201, 201, 200]
+--- no_error_log
+oci_mount_allow

@@ -81,26 +81,6 @@ for my $name (@WANT) {
     ok exists $EX{$name}, "docs/examples.md has the $name example";
 }
 
-# An indented (4 spaces) block of a markdown file, starting at the line
-# that matches $start: up to the next line that is neither indented nor
-# blank.
-sub indented_block {
-    my ($file, $start) = @_;
-    my ($block, $in) = ('', 0);
-    for my $line (split /^/m, slurp($file)) {
-        if (!$in) {
-            next unless $line =~ /^    / && $line =~ $start;
-            $in = 1;
-        } elsif ($line !~ /^(?:    |\s*$)/) {
-            last;
-        }
-        $block .= $line;
-    }
-    $block =~ s/^    //mg;
-    $block =~ s/\s+\z/\n/;
-    return $block;
-}
-
 # --- shared fixtures: passwords, certificate, Redis, ports -------------------------
 
 my $HTPASSWD = "$TMP/registry.htpasswd";
@@ -324,7 +304,7 @@ for my $name (@ORDER) {
 
 # the other documents' blocks
 {
-    my $readme = indented_block('README.md', qr/^\s*load_module\b/);
+    my $readme = doc_block('README.md', qr/^\s*load_module\b/);
     like $readme, qr/location \/v2\/ \{.*oci_registry on;/s, 'README.md has its configuration block';
     # its certificates are a comment: put some in, and an events block
     my $cert = "ssl_certificate /etc/nginx/tls/registry.crt;\n"
@@ -340,17 +320,17 @@ for my $name (@ORDER) {
     });
     nginx_t($srv, 'README.md configuration') if $srv;
 
-    my $access = indented_block('docs/access.md', qr/^\s*map "\$remote_user/);
+    my $access = doc_block('docs/access.md', qr/^\s*map "\$remote_user/);
     like $access, qr/server \{.*oci_registry on;/s, 'docs/access.md has its example';
     $srv = doc_server('access-md', $access);
-    nginx_t($srv, 'docs/access.md example') if $srv;
+    $SRV{'access-md'} = $srv if $srv && nginx_t($srv, 'docs/access.md example');
 
-    my $refs = indented_block('docs/referrers.md', qr/^\s*location \/v2\/ \{/);
+    my $refs = doc_block('docs/referrers.md', qr/^\s*location \/v2\/ \{/);
     like $refs, qr/oci_redis /, 'docs/referrers.md has its configuration block';
     $srv = doc_server('referrers-md', "server {\n    listen 5000;\n$refs}\n");
     nginx_t($srv, 'docs/referrers.md configuration') if $srv;
 
-    my $logf = indented_block('docs/directives.md', qr/^\s*log_format oci /);
+    my $logf = doc_block('docs/directives.md', qr/^\s*log_format oci /);
     like $logf, qr/access_log /, 'docs/directives.md has its log format';
     $srv = doc_server('directives-md', $logf);
     nginx_t($srv, 'docs/directives.md log format') if $srv;
@@ -462,6 +442,29 @@ example 'auth-request' => sub {
     is $res->code, 200, 'anonymous pull of the blob';
     ok $res->content eq $blob, 'the same bytes';
 
+    # a mount reads its source: the service says whether the user may
+    my $secret = random_bytes(4000);
+    my $sd = sha256($secret);
+    is req($p, 'POST', "/v2/alice/private/lib/blobs/uploads/?digest=$sd", body => $secret,
+           headers => [ basic('alice') ])->code, 201, 'alice pushes to alice/private/lib';
+    is req($p, 'GET', "/v2/alice/private/lib/blobs/$sd", headers => [ basic('bob') ])->code, 403,
+        'bob may not pull from it';
+    my $mount = sub {
+        my ($user, $into, $d, $from) = @_;
+        return req($p, 'POST', "/v2/$into/blobs/uploads/?mount=$d&from=$from",
+                   headers => [ basic($user) ]);
+    };
+    my $held = $mount->('bob', 'team/app', $sd, 'alice/private/lib');
+    is $held->code, 202, 'bob mounts its blob into team/app: 202, an upload session';
+    my $absent = $mount->('bob', 'team/app', sha256('held by nobody'), 'alice/private/lib');
+    same_answer $held, $absent, 'a mount of a digest alice/private/lib holds and of one it does not';
+    is req($p, 'HEAD', "/v2/team/app/blobs/$sd")->code, 404, 'nothing was linked into team/app';
+    $res = $mount->('bob', 'bob/lib', $digest, 'team/app');
+    is $res->code, 201, 'bob mounts from team/app, which he may pull: 201';
+    is $res->header('Docker-Content-Digest'), $digest, 'the blob is mounted';
+    is $mount->('alice', 'team/app', $sd, 'alice/private/lib')->code, 201,
+        'alice mounts from her own private repository: 201';
+
     $res = req($p, 'POST', '/v2/other/app/blobs/uploads/', headers => [ basic('alice') ]);
     is $res->code, 403, 'alice may not push outside team/: 403';
     is error_code($res->content), 'DENIED', 'DENIED';
@@ -477,6 +480,9 @@ example 'auth-request' => sub {
     like $slog, qr{action=push repository=team/app user=alice method=PATCH uri=/v2/team/app/blobs/uploads/[0-9a-f]+ -> 200},
         'and the PATCH of the upload as a push by alice';
     like $slog, qr{action=delete repository=team/app user=alice method=DELETE .* -> 403}, 'and the delete';
+    like $slog, qr{user=bob method=POST .* -> 200 mount-from=alice/private/lib allowed=0},
+        'the service saw the source of the mount ($oci_mount_from) and refused it';
+    like $slog, qr{user=bob method=POST .* -> 200 mount-from=team/app allowed=1}, 'and allowed the other';
 
     # the example uses the variables inside location = /_auth: they must
     # describe the main request (checked by the service's log above)
@@ -489,6 +495,39 @@ example 'auth-request' => sub {
     is $res5->code, 500, 'the service is down: 500';
     is error_code($res5->content), 'UNKNOWN', 'UNKNOWN';
     done_with($srv, 'auth-request');
+};
+
+example 'access.md: mounts need pull rights on the source' => sub {
+    my $srv = server_ok('access-md') or return;
+    my $p = port_for('access-md', 5000);
+    my $blob = random_bytes(3000);
+    my $d = sha256($blob);
+    for my $repo (qw(alice/private/lib alice/lib)) {
+        is req($p, 'POST', "/v2/$repo/blobs/uploads/?digest=$d", body => $blob,
+               headers => [ basic('alice') ])->code, 201, "alice pushes a blob to $repo";
+    }
+    is req($p, 'GET', "/v2/alice/private/lib/blobs/$d", headers => [ basic('bob') ])->code, 403,
+        'bob may not pull from alice/private/lib';
+    my $mount = sub {
+        my ($d, $from) = @_;
+        return req($p, 'POST', "/v2/bob/app/blobs/uploads/?mount=$d&from=$from",
+                   headers => [ basic('bob') ]);
+    };
+    my $held = $mount->($d, 'alice/private/lib');
+    is $held->code, 202, 'bob mounts it from alice/private/lib: 202';
+    ok !defined $held->header('Docker-Content-Digest'), 'no digest: nothing mounted';
+    same_answer $held, $mount->(sha256('held by nobody'), 'alice/private/lib'),
+        'a mount of a digest alice/private/lib holds and of one it does not';
+    is req($p, 'HEAD', "/v2/bob/app/blobs/$d", headers => [ basic('bob') ])->code, 404,
+        'nothing was linked into bob/app';
+    like slurp($srv->path('logs', 'error.log')), qr/not allowed by "oci_mount_allow"/,
+        'the refusal is logged at info';
+    my $res = $mount->($d, 'alice/lib');
+    is $res->code, 201, 'a mount from alice/lib, which bob may pull: 201';
+    is $res->header('Location'), "/v2/bob/app/blobs/$d", 'Location of the blob';
+    is req($p, 'HEAD', "/v2/bob/app/blobs/$d", headers => [ basic('bob') ])->code, 200,
+        'and bob/app has it';
+    done_with($srv, 'access-md');
 };
 
 example 'tls-http2' => sub {

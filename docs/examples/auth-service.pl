@@ -13,6 +13,8 @@
 #   X-Action           pull, push or delete ($oci_action), empty for /v2/
 #   X-Original-Method  the client's method
 #   X-Original-URI     the client's URI
+#   X-Mount-From       for a cross-repository mount, the repository it
+#                      reads ($oci_mount_from), empty otherwise
 #
 # The policy (change it to yours):
 #
@@ -20,14 +22,20 @@
 #     passwords from an htpasswd file), else 401;
 #   - /v2/ (X-Action empty): 200 for a user, 401 for anonymous clients, so
 #     that `docker login` / `podman login` check the password;
-#   - pull: everyone, also anonymously;
+#   - pull: everyone, also anonymously, except from <user>/private/...,
+#     which only <user> may pull (401 for anonymous clients, else 403);
 #   - push: users only (401 for anonymous clients, so they log in), and
-#     only to repositories under --push-prefix (else 403);
+#     only to repositories under --push-prefix or under their own name
+#     (else 403);
+#   - a mount is a push that also reads X-Mount-From: the answer carries
+#     "X-Mount-Allowed: 1" when the user may pull it, "0" when not;
 #   - delete: nobody (403).
 #
 # 2xx lets the request through, 401 and 403 are passed to the client (a 401
 # with this service's WWW-Authenticate, which makes clients ask for a
-# password), anything else makes nginx answer 500.
+# password), anything else makes nginx answer 500. nginx takes
+# X-Mount-Allowed with auth_request_set into oci_mount_allow: a mount the
+# user may not read is answered as if the source did not hold the blob.
 #
 # One connection at a time, core Perl only; each decision is logged on
 # stderr. It is a sketch of the protocol, not a production service.
@@ -67,7 +75,15 @@ sub user_ok {
     return 0;
 }
 
-# (status, user) for the request headers.
+# May $user (undef: anonymous) pull $repo? 1, or the status to answer.
+sub may_pull {
+    my ($user, $repo) = @_;
+    my ($owner) = $repo =~ m{^([^/]+)/private/} or return 1;
+    return 1 if defined $user && $user eq $owner;
+    return $user ? 403 : 401;
+}
+
+# (status, user, mount allowed) for the request headers.
 sub decide {
     my (%h) = @_;
     my ($action, $repo) = ($h{'x-action'} // '', $h{'x-repository'} // '');
@@ -79,10 +95,16 @@ sub decide {
         $user = $u;
     }
     return ($user ? 200 : 401, $user) if $action eq '';
-    return (200, $user) if $action eq 'pull';
+    if ($action eq 'pull') {
+        my $pull = may_pull($user, $repo);
+        return ($pull == 1 ? 200 : $pull, $user);
+    }
     if ($action eq 'push') {
         return (401) unless $user;
-        return (index($repo, $prefix) == 0 ? 200 : 403, $user);
+        my $ok = index($repo, $prefix) == 0 || index($repo, "$user/") == 0;
+        my $from = $h{'x-mount-from'} // '';
+        my $mount = $from eq '' ? undef : may_pull($user, $from) == 1 ? 1 : 0;
+        return ($ok ? 200 : 403, $user, $mount);
     }
     return (403, $user);
 }
@@ -100,13 +122,15 @@ while (1) {
             my ($k, $v) = split /:\s*/, $l, 2;
             $h{ lc $k } = $v // '';
         }
-        my ($status, $user) = decide(%h);
+        my ($status, $user, $mount) = decide(%h);
         my $text = { 200 => 'OK', 401 => 'Unauthorized', 403 => 'Forbidden' }->{$status};
         my $extra = $status == 401 ? qq{WWW-Authenticate: Basic realm="$realm"\r\n} : '';
+        $extra .= "X-Mount-Allowed: $mount\r\n" if defined $mount;
         print {$c} "HTTP/1.1 $status $text\r\n${extra}Content-Length: 0\r\nConnection: close\r\n\r\n";
-        printf STDERR "%s action=%s repository=%s user=%s method=%s uri=%s -> %d\n",
+        printf STDERR "%s action=%s repository=%s user=%s method=%s uri=%s -> %d%s\n",
             scalar(localtime), $h{'x-action'} // '', $h{'x-repository'} // '', $user // '-',
-            $h{'x-original-method'} // '', $h{'x-original-uri'} // '', $status;
+            $h{'x-original-method'} // '', $h{'x-original-uri'} // '', $status,
+            defined $mount ? " mount-from=$h{'x-mount-from'} allowed=$mount" : '';
         alarm 0;
     };
     warn "auth-service: $@" if $@ && $@ ne "no request\n";

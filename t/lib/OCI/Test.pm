@@ -50,7 +50,11 @@ C<spew($file, $bytes)> (creates the directory), C<slurp($file)> ('' when
 unreadable), C<files_under($dir)> (the regular files below it, relative,
 sorted), C<which($program)>, C<run_cmd(\@command, stdin =E<gt> ..., env
 =E<gt> {...}, timeout =E<gt> 60)> returning C<(exit status, stdout,
-stderr)> (status -1 on a timeout).
+stderr)> (status -1 on a timeout). C<doc_block($file, $start_re)>: the
+indented (4 spaces) block of a markdown file that starts at the first
+indented line matching C<$start_re>, up to the next line that is neither
+indented nor blank, unindented (how suites test documented
+configurations as written).
 
 =head2 Responses
 
@@ -58,6 +62,9 @@ C<dump_res($res)> (text for diag), C<error_json($res)> (the first entry of
 C<errors>, {} if none), C<error_code($res_or_body)> ('' if none),
 C<is_error($res, $status, $code, $what)> (one test: status, JSON content
 type and error code), C<is_status($res, $status, $what)> (one test).
+C<same_answer($res_a, $res_b, $what)> (one test): the same status, the
+same header fields with the same values, and the same body, apart from C<Date> and upload session ids (32 hex digits) - two
+answers a client cannot tell apart.
 
 =cut
 
@@ -91,8 +98,8 @@ our @EXPORT = qw(
     OCI_MANIFEST OCI_INDEX OCI_CONFIG OCI_LAYER OCI_EMPTY DOCKER_MANIFEST DOCKER_LIST
     DOCKER_CONFIG DOCKER_LAYER DOCKER_SCHEMA1 EMPTY_DIGEST
     sha256 sha512 random_bytes unique enc dec
-    spew slurp files_under which run_cmd
-    dump_res error_json error_code is_error is_status
+    spew slurp files_under which run_cmd doc_block
+    dump_res error_json error_code is_error is_status same_answer
     with_keys image_manifest index_manifest docker_manifest docker_list desc_of empty_desc
     registry_conf data_config default_config push_blob new_image new_docker_image put_manifest push_manifest
     is_created is_served is_unknown tags_of
@@ -162,6 +169,23 @@ sub run_cmd {
     return ($? >> 8, $out, $err);
 }
 
+sub doc_block {
+    my ($file, $start) = @_;
+    my ($block, $in) = ('', 0);
+    for my $line (split /^/m, slurp($file)) {
+        if (!$in) {
+            next unless $line =~ /^    / && $line =~ $start;
+            $in = 1;
+        } elsif ($line !~ /^(?:    |\s*$)/) {
+            last;
+        }
+        $block .= $line;
+    }
+    $block =~ s/^    //mg;
+    $block =~ s/\s+\z/\n/;
+    return $block;
+}
+
 # --- responses -----------------------------------------------------------------
 
 sub dump_res { OCI::Client::dump_response($_[0], 600) }
@@ -190,6 +214,19 @@ sub is_status {
     local $Test::Builder::Level = $Test::Builder::Level + 1;
     return Test::More::is($res->code, $status, "$what: $status")
         || Test::More::diag(dump_res($res));
+}
+
+sub same_answer {
+    my ($a, $b, $what) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $text = sub {
+        my ($res) = @_;
+        my @h;
+        $res->headers->scan(sub { push @h, "$_[0]: $_[1]" unless lc $_[0] eq 'date' });
+        return join "\n", $res->code, @h, '', $res->content // '';
+    };
+    my ($ta, $tb) = map { $text->($_) =~ s/\b[0-9a-f]{32}\b/<session>/gr } $a, $b;
+    return Test::More::is($ta, $tb, "$what: the same answer");
 }
 
 =head2 Manifests
