@@ -72,6 +72,7 @@ static ngx_int_t
 ngx_oci_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
+    ngx_int_t       rc;
     ngx_str_t       name;
     const char     *action;
     ngx_oci_ctx_t  *ctx;
@@ -123,12 +124,17 @@ ngx_oci_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
 
     case NGX_OCI_VAR_MOUNT_FROM:
-        if (ngx_oci_mount_from(r, &name) == NGX_ERROR) {
+        rc = ngx_oci_mount_from(r, &name);
+
+        if (rc == NGX_ERROR) {
             return NGX_ERROR;
         }
 
-        v->data = name.data;
-        v->len = name.len;
+        if (rc == NGX_OK) {
+            v->data = name.data;
+            v->len = name.len;
+        }
+
         break;
 
     default: /* NGX_OCI_VAR_ACTION */
