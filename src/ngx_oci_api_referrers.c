@@ -13,6 +13,7 @@
 #include "ngx_oci_api.h"
 #include "ngx_oci_grammar.h"
 #include "ngx_oci_index.h"
+#include "ngx_oci_index_page.h"
 
 #include <openssl/evp.h>
 
@@ -22,8 +23,10 @@ typedef struct {
     ngx_array_t              *types;        /* ?artifactType=, decoded */
     ngx_array_t              *stale;        /* digests to drop */
     ngx_buf_t                *body;
-    ngx_str_t                 last;         /* digest of the last listed */
+    ngx_str_t                 last;         /* the next page starts after */
     ngx_uint_t                want;         /* page size asked for */
+    ngx_http_request_t       *request;      /* for the page's callback */
+    ngx_int_t                 status;       /* why the page failed */
     unsigned                  more:1;
 } ngx_oci_api_referrers_t;
 
@@ -34,9 +37,8 @@ static void ngx_oci_api_referrers_listed(ngx_http_request_t *r, void *data,
     ngx_int_t rc, redisReply *list);
 static ngx_int_t ngx_oci_api_referrers_page(ngx_http_request_t *r,
     ngx_oci_api_referrers_t *q, redisReply *list);
-static ngx_int_t ngx_oci_api_referrers_entry(ngx_http_request_t *r,
-    ngx_oci_api_referrers_t *q, redisReply *id, redisReply *desc,
-    ngx_uint_t *count);
+static int ngx_oci_api_referrers_entry(void *data, const u_char *id,
+    size_t len, int listable);
 static ngx_int_t ngx_oci_api_referrers_copy(ngx_pool_t *pool,
     ngx_str_t *dst, redisReply *src);
 static ngx_int_t ngx_oci_api_referrers_drop_stale(ngx_http_request_t *r,
@@ -201,108 +203,101 @@ static ngx_int_t
 ngx_oci_api_referrers_page(ngx_http_request_t *r, ngx_oci_api_referrers_t *q,
     redisReply *list)
 {
-    size_t      len;
-    ngx_int_t   rc;
-    ngx_uint_t  i, count;
-
-    static u_char  head[] = "{\"schemaVersion\":2,\"mediaType\":"
-                            "\"application/vnd.oci.image.index.v1+json\","
-                            "\"manifests\":[";
+    size_t                size;
+    ngx_oci_index_page_t  page;
 
     q->stale = ngx_array_create(r->pool, 2, sizeof(ngx_str_t));
     if (q->stale == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    len = sizeof(head) - 1 + sizeof("]}\n") - 1;
+    size = ngx_oci_index_page_size(list);
 
-    for (i = 0; i + 1 < list->elements; i += 2) {
-        len += list->element[i + 1]->len + 1;
-    }
-
-    q->body = ngx_create_temp_buf(r->pool, len);
+    q->body = ngx_create_temp_buf(r->pool, size);
     if (q->body == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    q->body->last = ngx_cpymem(q->body->last, head, sizeof(head) - 1);
+    q->request = r;
 
-    count = 0;
+    switch (ngx_oci_index_page(list, q->want, ngx_oci_api_referrers_entry, q,
+                               q->body->pos, size, &page))
+    {
+    case NGX_OCI_INDEX_PAGE_OK:
+        break;
 
-    for (i = 0; i + 1 < list->elements; i += 2) {
-        rc = ngx_oci_api_referrers_entry(r, q, list->element[i],
-                                         list->element[i + 1], &count);
-        if (rc == NGX_DONE) {
-            break;
-        }
+    case NGX_OCI_INDEX_PAGE_ERROR:
+        return q->status;
 
-        if (rc != NGX_OK) {
-            return rc;
-        }
+    default:
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "oci: the referrers index sent no list");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    q->body->last = ngx_cpymem(q->body->last, "]}\n", 3);
+    q->body->last = q->body->pos + page.len;
+    q->more = page.more;
+
+    if (page.last != NGX_OCI_INDEX_PAGE_NONE) {
+        return ngx_oci_api_referrers_copy(r->pool, &q->last,
+                                          list->element[page.last]);
+    }
 
     return NGX_OK;
 }
 
 
-/* one entry: listed, set aside as stale, or (NGX_DONE) past the page */
+/* one entry of the page: stored (1), or stale and set aside (0) */
 
-static ngx_int_t
-ngx_oci_api_referrers_entry(ngx_http_request_t *r, ngx_oci_api_referrers_t *q,
-    redisReply *id, redisReply *desc, ngx_uint_t *count)
+static int
+ngx_oci_api_referrers_entry(void *data, const u_char *id, size_t len,
+    int listable)
 {
-    ngx_int_t       rc;
-    ngx_str_t       digest, *stale;
-    ngx_oci_ctx_t  *ctx;
+    ngx_oci_api_referrers_t *q = data;
 
-    if (id->type != REDIS_REPLY_STRING || desc->type != REDIS_REPLY_STRING) {
-        return NGX_OK;
-    }
+    ngx_int_t            rc;
+    ngx_str_t            digest, *stale;
+    ngx_oci_ctx_t       *ctx;
+    ngx_http_request_t  *r;
 
-    if (*count == q->want) {
-
-        /* the index returns one more than asked: a next page */
-
-        q->more = 1;
-        return NGX_DONE;
-    }
-
+    r = q->request;
     ctx = ngx_oci_get_ctx(r);
 
-    digest.data = (u_char *) id->str;
-    digest.len = id->len;
+    digest.data = (u_char *) id;
+    digest.len = len;
 
     rc = NGX_DECLINED;
 
-    if (ngx_oci_digest_parse(digest.data, digest.len, NULL, NULL, NULL)
-        == NGX_OCI_DIGEST_OK)
-    {
+    if (listable) {
         rc = ngx_oci_store_exists(&ctx->store, NGX_OCI_LAYOUT_MANIFEST,
                                   &ctx->name, &digest);
     }
 
     if (rc == NGX_ERROR) {
-        return ngx_oci_error_storage(r);
+        q->status = ngx_oci_error_storage(r);
+        return -1;
     }
 
-    if (rc == NGX_DECLINED) {
-        stale = ngx_array_push(q->stale);
-        if (stale == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_oci_api_referrers_copy(r->pool, stale, id);
+    if (rc != NGX_DECLINED) {
+        return 1;
     }
 
-    if ((*count)++) {
-        *q->body->last++ = ',';
+    stale = ngx_array_push(q->stale);
+    if (stale == NULL) {
+        q->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return -1;
     }
 
-    q->body->last = ngx_cpymem(q->body->last, desc->str, desc->len);
+    stale->data = ngx_pnalloc(r->pool, len);
+    if (stale->data == NULL) {
+        q->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return -1;
+    }
 
-    return ngx_oci_api_referrers_copy(r->pool, &q->last, id);
+    ngx_memcpy(stale->data, id, len);
+    stale->len = len;
+
+    return 0;
 }
 
 
