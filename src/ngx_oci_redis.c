@@ -17,11 +17,18 @@
  *   idle        connected with an empty FIFO: no timer, c->idle set, so a
  *               graceful shutdown closes it.
  *
- * Any failure (connect, read, write, protocol, a query out of time, AUTH
- * or SELECT refused) closes the connection and fails every query in the
- * FIFO: after a timeout the replies still to come cannot be matched with
- * certainty.  When connect() fails at once, the failure is posted as an
- * event, so handlers never run inside ngx_oci_redis_query().
+ * Any failure (connect, read, write, protocol, AUTH or SELECT refused)
+ * closes the connection and fails every query in the FIFO.  When
+ * connect() fails at once, the failure is posted as an event, so handlers
+ * never run inside ngx_oci_redis_query().
+ *
+ * A query out of time fails alone: its handler gets NGX_OCI_REDIS_TIMEOUT
+ * at its deadline and the node is detached, but it stays in the FIFO, so
+ * its replies, when they come, are read and dropped, and the replies
+ * after them still reach their queries.  The connection is reset only
+ * when it is stuck: a timed-out query still without its replies one more
+ * timeout after its deadline, or a deadline passed while connecting or
+ * during AUTH and SELECT.
  *
  * The FIFO nodes are allocated with ngx_alloc(): a node lives as long as
  * the query is in the stream, which can be longer than the request (the
@@ -79,6 +86,7 @@ struct ngx_oci_redis_query_s {
     ngx_pool_cleanup_t         *cleanup;
 
     ngx_msec_t                  deadline;
+    ngx_msec_t                  timeout;
     ngx_uint_t                  nreplies;
     ngx_uint_t                  received;
     redisReply                **replies;
@@ -97,9 +105,9 @@ static char *ngx_oci_redis_format_setup(ngx_conf_t *cf,
     ngx_oci_redis_t *redis);
 static void ngx_oci_redis_cleanup(void *data);
 static ngx_int_t ngx_oci_redis_connect(ngx_oci_redis_t *redis,
-    ngx_msec_t deadline);
+    ngx_msec_t timeout);
 static ngx_oci_redis_query_t *ngx_oci_redis_node(ngx_oci_redis_t *redis,
-    ngx_uint_t n, ngx_msec_t deadline, ngx_log_t *log);
+    ngx_uint_t n, ngx_msec_t timeout, ngx_log_t *log);
 static ngx_int_t ngx_oci_redis_append_cmds(ngx_oci_redis_t *redis,
     ngx_array_t *cmds, ngx_log_t *log);
 static ngx_int_t ngx_oci_redis_append(ngx_oci_redis_t *redis, u_char *data,
@@ -113,6 +121,7 @@ static ngx_int_t ngx_oci_redis_setup_reply(ngx_oci_redis_t *redis,
     ngx_oci_redis_query_t *q, redisReply *reply);
 static ngx_int_t ngx_oci_redis_idle(ngx_oci_redis_t *redis);
 static void ngx_oci_redis_expire(ngx_oci_redis_t *redis);
+static void ngx_oci_redis_time_out(ngx_oci_redis_query_t *q);
 static void ngx_oci_redis_fail_handler(ngx_event_t *ev);
 static void ngx_oci_redis_close(ngx_oci_redis_t *redis);
 static void ngx_oci_redis_finish(ngx_oci_redis_query_t *q, ngx_int_t rc);
@@ -458,7 +467,6 @@ ngx_oci_redis_query(ngx_http_request_t *r, ngx_oci_redis_conf_t *rc,
     ngx_array_t *cmds, ngx_oci_redis_handler_pt handler, void *data)
 {
     ngx_uint_t              i;
-    ngx_msec_t              deadline;
     ngx_array_t            *argvs;
     ngx_connection_t       *c;
     ngx_oci_redis_t        *redis;
@@ -490,15 +498,14 @@ ngx_oci_redis_query(ngx_http_request_t *r, ngx_oci_redis_conf_t *rc,
         }
     }
 
-    deadline = ngx_current_msec + rc->timeout;
-
     if (redis->peer.connection == NULL && !redis->fail.posted) {
-        if (ngx_oci_redis_connect(redis, deadline) != NGX_OK) {
+        if (ngx_oci_redis_connect(redis, rc->timeout) != NGX_OK) {
             return NGX_ERROR;
         }
     }
 
-    q = ngx_oci_redis_node(redis, cmds->nelts, deadline, r->connection->log);
+    q = ngx_oci_redis_node(redis, cmds->nelts, rc->timeout,
+                           r->connection->log);
     if (q == NULL) {
         return NGX_ERROR;
     }
@@ -541,7 +548,7 @@ ngx_oci_redis_query(ngx_http_request_t *r, ngx_oci_redis_conf_t *rc,
     }
 
     c->idle = 0;
-    ngx_oci_redis_arm(redis, deadline);
+    ngx_oci_redis_arm(redis, q->deadline);
 
     /*
      * The write is posted, not done here: queries of the same event loop
@@ -558,7 +565,7 @@ ngx_oci_redis_query(ngx_http_request_t *r, ngx_oci_redis_conf_t *rc,
 
 
 static ngx_int_t
-ngx_oci_redis_connect(ngx_oci_redis_t *redis, ngx_msec_t deadline)
+ngx_oci_redis_connect(ngx_oci_redis_t *redis, ngx_msec_t timeout)
 {
     ngx_int_t               rc;
     ngx_log_t              *log;
@@ -612,7 +619,7 @@ ngx_oci_redis_connect(ngx_oci_redis_t *redis, ngx_msec_t deadline)
     c->write->handler = ngx_oci_redis_write_handler;
 
     if (redis->nsetup) {
-        q = ngx_oci_redis_node(redis, redis->nsetup, deadline, &redis->log);
+        q = ngx_oci_redis_node(redis, redis->nsetup, timeout, &redis->log);
 
         if (q == NULL
             || ngx_oci_redis_append(redis, redis->setup.data,
@@ -643,7 +650,7 @@ ngx_oci_redis_connect(ngx_oci_redis_t *redis, ngx_msec_t deadline)
 
 
 static ngx_oci_redis_query_t *
-ngx_oci_redis_node(ngx_oci_redis_t *redis, ngx_uint_t n, ngx_msec_t deadline,
+ngx_oci_redis_node(ngx_oci_redis_t *redis, ngx_uint_t n, ngx_msec_t timeout,
     ngx_log_t *log)
 {
     ngx_oci_redis_query_t  *q;
@@ -655,7 +662,8 @@ ngx_oci_redis_node(ngx_oci_redis_t *redis, ngx_uint_t n, ngx_msec_t deadline,
     }
 
     q->redis = redis;
-    q->deadline = deadline;
+    q->timeout = timeout;
+    q->deadline = ngx_current_msec + timeout;
     q->nreplies = n;
     q->replies = (redisReply **) (q + 1);
 
@@ -1114,16 +1122,22 @@ ngx_oci_redis_idle(ngx_oci_redis_t *redis)
 }
 
 
+/*
+ * The read timer: queries past their deadline time out one by one; the
+ * connection is reset only when it is stuck (see the top of this file).
+ */
+
 static void
 ngx_oci_redis_expire(ngx_oci_redis_t *redis)
 {
-    ngx_uint_t              expired, total;
+    ngx_uint_t              expired, total, stuck;
     ngx_queue_t            *qu;
     ngx_msec_int_t          left, next;
     ngx_oci_redis_query_t  *q;
 
     expired = 0;
     total = 0;
+    stuck = 0;
     next = 0;
 
     for (qu = ngx_queue_head(&redis->queries);
@@ -1135,29 +1149,100 @@ ngx_oci_redis_expire(ngx_oci_redis_t *redis)
         total++;
         left = (ngx_msec_int_t) (q->deadline - ngx_current_msec);
 
-        if (left <= 0) {
+        if (!q->timedout && left <= 0) {
             q->timedout = 1;
             expired++;
 
-        } else if (next == 0 || left < next) {
+            if (q->setup || !redis->connected) {
+                stuck++;
+                continue;
+            }
+        }
+
+        if (q->timedout) {
+
+            /* its replies are still awaited for one more timeout */
+
+            left += q->timeout;
+
+            if (left <= 0) {
+                stuck++;
+                continue;
+            }
+        }
+
+        if (next == 0 || left < next) {
             next = left;
         }
     }
 
-    if (expired == 0) {
-        if (next) {
-            ngx_add_timer(redis->peer.connection->read, (ngx_msec_t) next);
-        }
+    if (stuck) {
+        ngx_log_error(NGX_LOG_ERR, &redis->log, NGX_ETIMEDOUT,
+                      "redis timed out: %ui of %ui pending queries not "
+                      "answered in time, closing the connection",
+                      stuck, total);
 
+        ngx_oci_redis_close(redis);
         return;
     }
 
-    ngx_log_error(NGX_LOG_ERR, &redis->log, NGX_ETIMEDOUT,
-                  "redis timed out: %ui of %ui pending queries not "
-                  "answered in time, closing the connection",
-                  expired, total);
+    if (expired) {
+        ngx_log_error(NGX_LOG_ERR, &redis->log, NGX_ETIMEDOUT,
+                      "redis timed out: %ui of %ui pending queries not "
+                      "answered in time, their answers will be dropped",
+                      expired, total);
 
-    ngx_oci_redis_close(redis);
+        /*
+         * The handlers may only queue new queries, at the tail, with
+         * deadlines still to come: the walk sees each expired node once.
+         */
+
+        for (qu = ngx_queue_head(&redis->queries);
+             qu != ngx_queue_sentinel(&redis->queries);
+             qu = ngx_queue_next(qu))
+        {
+            q = ngx_queue_data(qu, ngx_oci_redis_query_t, queue);
+
+            if (q->timedout && q->handler) {
+                ngx_oci_redis_time_out(q);
+            }
+        }
+    }
+
+    if (next && redis->peer.connection) {
+        ngx_oci_redis_arm(redis, ngx_current_msec + (ngx_msec_t) next);
+    }
+}
+
+
+/* the handler learns of the timeout now; the replies will be dropped */
+
+static void
+ngx_oci_redis_time_out(ngx_oci_redis_query_t *q)
+{
+    void                      *data;
+    ngx_connection_t          *c;
+    ngx_http_request_t        *r;
+    ngx_oci_redis_handler_pt   handler;
+
+    r = q->request;
+    handler = q->handler;
+    data = q->data;
+
+    if (q->cleanup) {
+        q->cleanup->handler = NULL;
+    }
+
+    ngx_oci_redis_detach(q);
+
+    c = r->connection;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "oci redis query %p timed out", q);
+
+    handler(r, data, NGX_OCI_REDIS_TIMEOUT, NULL, 0);
+
+    ngx_http_run_posted_requests(c);
 }
 
 

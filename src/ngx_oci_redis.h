@@ -57,9 +57,22 @@ typedef struct {
  *                          a command Redis refused is a REDIS_REPLY_ERROR
  *                          reply, not a failure;
  *   NGX_ERROR              no connection, connection lost, protocol error,
- *                          or another query on the connection timed out;
+ *                          or the connection was reset because it was
+ *                          stuck (below);
  *   NGX_OCI_REDIS_TIMEOUT  this query was not answered within
  *                          "oci_redis_timeout".
+ *
+ * Timeouts are per query: a query out of time gets NGX_OCI_REDIS_TIMEOUT
+ * at its deadline, alone; the connection stays up, and the query's
+ * replies, when they come, are read and dropped, so the queries sent
+ * after it on the same connection are still answered.  The connection is
+ * reset (and every query on it fails with NGX_ERROR, or
+ * NGX_OCI_REDIS_TIMEOUT if that query was out of time) only when it is
+ * stuck: a timed-out query has still not been answered one more
+ * "oci_redis_timeout" after its deadline (twice its timeout after it was
+ * sent), or a deadline passed while connecting or during AUTH and SELECT.
+ * A command that Redis applies late (a MULTI/EXEC out of time) is still
+ * applied: callers treat a timeout as "may or may not have happened".
  *
  * replies is NULL and n is 0 unless rc is NGX_OK.  The replies are freed
  * when the handler returns: it copies what it keeps, or takes a reply by

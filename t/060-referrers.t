@@ -402,6 +402,45 @@ subtest 'oci-admin reindex after FLUSHALL answers exactly as before' => sub {
         'a second run changes nothing' or diag $out;
 };
 
+subtest 'a slow query times out alone; the next one on the connection is answered' => sub {
+    # Redis holds every command from t=0 to t=1.6; A is sent at t=0 and
+    # times out at 1.2; B, sent at 0.8 behind A on the same connection,
+    # is answered at 1.6, before its own deadline (2.0), though A's reply
+    # comes first. Margins of 0.4 s each way.
+    my $srv = registry(extra => 'oci_redis_timeout 1200ms;');
+    my $subject = push_image($srv, 'slow');
+    my (undef, $d) = push_doc($srv, 'slow', 'sig', artifact($subject, SIGNATURE));
+    my $url = "/v2/slow/referrers/$subject->{digest}";
+    is $srv->req('GET', $url)->code, 200, 'the connection to Redis is up';
+
+    my $off = $srv->log_size;
+    my ($a, $b) = ($srv->connect, $srv->connect);
+    my $t0 = time;
+    is $redis->call('CLIENT', 'PAUSE', 1600, 'ALL'), 'OK', 'Redis paused for 1.6 s';
+    $a->send(OCI::Client::build_request('GET', $url));
+    sleep 0.8;
+    $b->send(OCI::Client::build_request('GET', $url));
+
+    my $res = $a->read_response('GET');
+    my $took = time - $t0;
+    is $res->code, 503, 'the slow query: 503';
+    is error_code($res), 'UNAVAILABLE', 'UNAVAILABLE';
+    cmp_ok $took, '<', 1.6, 'at its own deadline, before Redis answered';
+
+    $res = $b->read_response('GET');
+    is $res->code, 200, 'the query behind it is answered' or diag dump_res($res);
+    is_deeply digests(decode_json($res->content)), [$d], 'with the referrer'
+        if $res->code == 200;
+    $a->close;
+    $b->close;
+
+    my $log = $srv->error_log_since($off);
+    like $log, qr/1 of 2 pending queries not answered in time, their answers will be dropped/,
+        'the timeout is logged, for the one query';
+    unlike $log, qr/closing the connection/, 'the connection was not reset';
+    is $srv->req('GET', $url)->code, 200, 'and it still serves';
+};
+
 subtest 'Redis stopped, restarted and paused during a run' => sub {
     my $srv = registry(workers => 2, extra => 'oci_redis_timeout 500ms;');
     my $subject = push_image($srv, 'fault', 'latest');
