@@ -439,6 +439,18 @@ subtest 'a slow query times out alone; the next one on the connection is answere
         'the timeout is logged, for the one query';
     unlike $log, qr/closing the connection/, 'the connection was not reset';
     is $srv->req('GET', $url)->code, 200, 'and it still serves';
+
+    # stuck: no answer one more timeout after the deadline resets it
+    $srv = registry(extra => 'oci_redis_timeout 300ms;');
+    is $srv->req('GET', $url)->code, 200, 'another registry, connected';
+    $off = $srv->log_size;
+    $redis->pause;
+    is $srv->req('GET', $url)->code, 503, 'Redis stopped: 503 after 0.3 s';
+    sleep 0.6;
+    $redis->resume;
+    like $srv->error_log_since($off), qr/closing the connection/,
+        'a connection stuck for twice the timeout is reset';
+    is $srv->req('GET', $url)->code, 200, 'a new one serves';
 };
 
 subtest 'Redis stopped, restarted and paused during a run' => sub {
