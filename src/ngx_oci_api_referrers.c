@@ -330,7 +330,7 @@ ngx_oci_api_referrers_drop_stale(ngx_http_request_t *r,
 
     /* the answer does not wait for this when it cannot be sent */
 
-    if (ngx_oci_index_drop(r, &q->pair, q->stale,
+    if (ngx_oci_index_drop(r, &q->pair, q->types, q->stale,
                            ngx_oci_api_referrers_dropped, q)
         != NGX_OK)
     {

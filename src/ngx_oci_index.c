@@ -3,9 +3,11 @@
  * The referrers index in Redis (ngx_oci_index.h).
  *
  * Disk is the source of truth; Redis only answers "which manifests of this
- * repository name this subject" fast. Both keys of a pair change in one
- * MULTI/EXEC, one round trip. A page is read by one script, so a reader
- * never sees a set and a hash that disagree.
+ * repository name this subject" fast. The keys of a pair change together
+ * in one MULTI/EXEC (an entry added) or one script (entries removed), one
+ * round trip. A page is read by one script, so a reader never sees sets
+ * and a hash that disagree; its cost is bounded by the page size, not by
+ * the number of referrers: a filter reads the sets of its artifact types.
  */
 
 
@@ -17,6 +19,7 @@ typedef struct {
     ngx_oci_index_pair_t     *pair;
     ngx_str_t                 refs_key;
     ngx_str_t                 desc_key;
+    ngx_str_t                 type_base;    /* type keys start so */
     ngx_str_t                 digest;       /* the entry changed, if one */
     ngx_oci_index_done_pt     done;
     void                     *data;
@@ -25,55 +28,81 @@ typedef struct {
 
 static ngx_oci_index_op_t *ngx_oci_index_op(ngx_http_request_t *r,
     ngx_oci_index_pair_t *pair, ngx_oci_index_done_pt done, void *data);
+static ngx_int_t ngx_oci_index_type(ngx_http_request_t *r,
+    ngx_oci_index_op_t *op, u_char *type, size_t len, ngx_str_t *key);
 static ngx_array_t *ngx_oci_index_cmd(ngx_http_request_t *r,
     ngx_array_t *cmds, ngx_uint_t argc);
-static ngx_int_t ngx_oci_index_update(ngx_http_request_t *r,
-    ngx_oci_index_pair_t *pair, ngx_str_t *digest, ngx_str_t *descriptor,
-    ngx_oci_index_done_pt done, void *data);
 static void ngx_oci_index_updated(ngx_http_request_t *r, void *data,
     ngx_int_t rc, redisReply **replies, ngx_uint_t n);
-static void ngx_oci_index_listed(ngx_http_request_t *r, void *data,
+static ngx_int_t ngx_oci_index_remove_entries(ngx_http_request_t *r,
+    ngx_oci_index_pair_t *pair, ngx_array_t *types, ngx_str_t *digests,
+    ngx_uint_t n, ngx_oci_index_done_pt done, void *data);
+static void ngx_oci_index_removed(ngx_http_request_t *r, void *data,
     ngx_int_t rc, redisReply **replies, ngx_uint_t n);
-static void ngx_oci_index_dropped(ngx_http_request_t *r, void *data,
+static void ngx_oci_index_listed(ngx_http_request_t *r, void *data,
     ngx_int_t rc, redisReply **replies, ngx_uint_t n);
 
 
 /*
  * One page of referrers in one round trip: members after ARGV[1] in
- * digest order, their descriptors, filtered by artifactType (ARGV[3...])
- * when asked; at most ARGV[2] + 1 of them, so the caller knows whether
- * another page follows. Returns digest, descriptor, digest, ...
+ * digest order, at most ARGV[2] + 1 of them (so the caller knows whether
+ * another page follows), with their descriptors (nil for a member without
+ * one). KEYS[1] is ":refs", KEYS[2] ":desc"; a filter passes the sets of
+ * its artifact types as KEYS[3...], merged in digest order: byte order,
+ * as ZRANGEBYLEX's (Lua's "<" on strings follows the locale). At most
+ * (number of types) * (ARGV[2] + 1) members are read.
  */
 
 static ngx_str_t  ngx_oci_index_script = ngx_string(
     "local cursor = '-'\n"
     "if ARGV[1] ~= '' then cursor = '(' .. ARGV[1] end\n"
     "local want = tonumber(ARGV[2]) + 1\n"
-    "local types = {}\n"
-    "for i = 3, #ARGV do types[ARGV[i]] = true end\n"
-    "local filter = #ARGV > 2\n"
-    "local out = {}\n"
-    "while #out < want * 2 do\n"
-    "  local ids = redis.call('ZRANGEBYLEX', KEYS[1], cursor, '+',\n"
-    "                         'LIMIT', 0, 128)\n"
-    "  if #ids == 0 then break end\n"
-    "  local descs = redis.call('HMGET', KEYS[2], unpack(ids))\n"
-    "  for i, id in ipairs(ids) do\n"
-    "    local d = descs[i]\n"
-    "    local keep = d ~= false\n"
-    "    if keep and filter then\n"
-    "      local ok, obj = pcall(cjson.decode, d)\n"
-    "      keep = ok and obj.artifactType ~= nil\n"
-    "             and types[obj.artifactType] == true\n"
+    "local ids = {}\n"
+    "if #KEYS == 2 then\n"
+    "  ids = redis.call('ZRANGEBYLEX', KEYS[1], cursor, '+',\n"
+    "                   'LIMIT', 0, want)\n"
+    "elseif #KEYS == 3 then\n"
+    "  ids = redis.call('ZRANGEBYLEX', KEYS[3], cursor, '+',\n"
+    "                   'LIMIT', 0, want)\n"
+    "else\n"
+    "  local function before(a, b)\n"
+    "    for i = 1, math.min(#a, #b) do\n"
+    "      local x, y = string.byte(a, i), string.byte(b, i)\n"
+    "      if x ~= y then return x < y end\n"
     "    end\n"
-    "    if keep and #out < want * 2 then\n"
-    "      out[#out + 1] = id\n"
-    "      out[#out + 1] = d\n"
-    "    end\n"
+    "    return #a < #b\n"
     "  end\n"
-    "  cursor = '(' .. ids[#ids]\n"
+    "  local lists, pos = {}, {}\n"
+    "  for k = 3, #KEYS do\n"
+    "    lists[k] = redis.call('ZRANGEBYLEX', KEYS[k], cursor, '+',\n"
+    "                          'LIMIT', 0, want)\n"
+    "    pos[k] = 1\n"
+    "  end\n"
+    "  while #ids < want do\n"
+    "    local best, id = nil, nil\n"
+    "    for k = 3, #KEYS do\n"
+    "      local c = lists[k][pos[k]]\n"
+    "      if c and (id == nil or before(c, id)) then\n"
+    "        best, id = k, c\n"
+    "      end\n"
+    "    end\n"
+    "    if best == nil then break end\n"
+    "    pos[best] = pos[best] + 1\n"
+    "    if id ~= ids[#ids] then ids[#ids + 1] = id end\n"
+    "  end\n"
+    "end\n"
+    "if #ids == 0 then return {} end\n"
+    "local descs = redis.call('HMGET', KEYS[2], unpack(ids))\n"
+    "local out = {}\n"
+    "for i, id in ipairs(ids) do\n"
+    "  out[2 * i - 1] = id\n"
+    "  out[2 * i] = descs[i]\n"
     "end\n"
     "return out\n");
+
+
+static ngx_str_t  ngx_oci_index_remove_script =
+    ngx_string(NGX_OCI_INDEX_REMOVE_SCRIPT);
 
 
 /* the state of one operation, with both keys of the pair */
@@ -97,12 +126,15 @@ ngx_oci_index_op(ngx_http_request_t *r, ngx_oci_index_pair_t *pair,
 
     prefix = &pair->redis->prefix;
     size = prefix->len + pair->name.len + pair->subject.len
-           + sizeof("{@}" NGX_OCI_INDEX_REFS);
+           + sizeof("{@}" NGX_OCI_INDEX_TYPE);
 
     op->refs_key.data = ngx_pnalloc(r->pool, size);
     op->desc_key.data = ngx_pnalloc(r->pool, size);
+    op->type_base.data = ngx_pnalloc(r->pool, size);
 
-    if (op->refs_key.data == NULL || op->desc_key.data == NULL) {
+    if (op->refs_key.data == NULL || op->desc_key.data == NULL
+        || op->type_base.data == NULL)
+    {
         return NULL;
     }
 
@@ -118,11 +150,38 @@ ngx_oci_index_op(ngx_http_request_t *r, ngx_oci_index_pair_t *pair,
                            pair->subject.data, pair->subject.len,
                            NGX_OCI_INDEX_DESC);
 
-    if (op->refs_key.len == 0 || op->desc_key.len == 0) {
+    op->type_base.len = ngx_oci_index_type_key(op->type_base.data, size,
+                            prefix->data, prefix->len,
+                            pair->name.data, pair->name.len,
+                            pair->subject.data, pair->subject.len,
+                            NULL, 0);
+
+    if (op->refs_key.len == 0 || op->desc_key.len == 0
+        || op->type_base.len == 0)
+    {
         return NULL;
     }
 
     return op;
+}
+
+
+/* the set of the entries of one artifact type */
+
+static ngx_int_t
+ngx_oci_index_type(ngx_http_request_t *r, ngx_oci_index_op_t *op,
+    u_char *type, size_t len, ngx_str_t *key)
+{
+    key->data = ngx_pnalloc(r->pool, op->type_base.len + len);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(key->data, op->type_base.data, op->type_base.len);
+    ngx_memcpy(key->data + op->type_base.len, type, len);
+    key->len = op->type_base.len + len;
+
+    return NGX_OK;
 }
 
 
@@ -151,31 +210,22 @@ ngx_oci_index_cmd(ngx_http_request_t *r, ngx_array_t *cmds, ngx_uint_t argc)
 }
 
 
+/*
+ * MULTI, ZADD to ":refs", HSET to ":desc", ZADD to the set of the entry's
+ * artifactType if it has one, EXEC
+ */
+
 ngx_int_t
 ngx_oci_index_add(ngx_http_request_t *r, ngx_oci_index_pair_t *pair,
     ngx_str_t *digest, ngx_str_t *descriptor, ngx_oci_index_done_pt done,
     void *data)
 {
-    return ngx_oci_index_update(r, pair, digest, descriptor, done, data);
-}
-
-
-ngx_int_t
-ngx_oci_index_remove(ngx_http_request_t *r, ngx_oci_index_pair_t *pair,
-    ngx_str_t *digest, ngx_oci_index_done_pt done, void *data)
-{
-    return ngx_oci_index_update(r, pair, digest, NULL, done, data);
-}
-
-
-static ngx_int_t
-ngx_oci_index_update(ngx_http_request_t *r, ngx_oci_index_pair_t *pair,
-    ngx_str_t *digest, ngx_str_t *descriptor, ngx_oci_index_done_pt done,
-    void *data)
-{
+    int                  has;
+    char                *type;
+    size_t               type_len;
+    ngx_int_t            rc;
     ngx_str_t           *argv;
-    ngx_uint_t           argc;
-    ngx_array_t         *cmds, *multi, *refs, *desc, *exec;
+    ngx_array_t         *cmds, *multi, *refs, *desc, *typed, *exec;
     ngx_oci_index_op_t  *op;
 
     op = ngx_oci_index_op(r, pair, done, data);
@@ -185,15 +235,39 @@ ngx_oci_index_update(ngx_http_request_t *r, ngx_oci_index_pair_t *pair,
 
     op->digest = *digest;
 
-    argc = descriptor ? 4 : 3;
+    has = ngx_oci_index_artifact_type((char *) descriptor->data,
+                                      descriptor->len, &type, &type_len);
+    if (has < 0) {
+        return NGX_ERROR;
+    }
 
-    cmds = ngx_array_create(r->pool, 4, sizeof(ngx_array_t));
+    cmds = ngx_array_create(r->pool, 5, sizeof(ngx_array_t));
     multi = ngx_oci_index_cmd(r, cmds, 1);
-    refs = ngx_oci_index_cmd(r, cmds, argc);
-    desc = ngx_oci_index_cmd(r, cmds, argc);
+    refs = ngx_oci_index_cmd(r, cmds, 4);
+    desc = ngx_oci_index_cmd(r, cmds, 4);
+    typed = has ? ngx_oci_index_cmd(r, cmds, 4) : NULL;
     exec = ngx_oci_index_cmd(r, cmds, 1);
 
-    if (multi == NULL || refs == NULL || desc == NULL || exec == NULL) {
+    rc = NGX_OK;
+
+    if (multi == NULL || refs == NULL || desc == NULL || exec == NULL
+        || (has && typed == NULL))
+    {
+        rc = NGX_ERROR;
+
+    } else if (has) {
+        argv = typed->elts;
+        ngx_str_set(&argv[0], "ZADD");
+        ngx_str_set(&argv[2], "0");
+        argv[3] = *digest;
+
+        rc = ngx_oci_index_type(r, op, (u_char *) type, type_len,
+                                &argv[1]);
+    }
+
+    free(type);
+
+    if (rc != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -201,29 +275,16 @@ ngx_oci_index_update(ngx_http_request_t *r, ngx_oci_index_pair_t *pair,
     ngx_str_set(&((ngx_str_t *) exec->elts)[0], "EXEC");
 
     argv = refs->elts;
+    ngx_str_set(&argv[0], "ZADD");
     argv[1] = op->refs_key;
-
-    if (descriptor) {
-        ngx_str_set(&argv[0], "ZADD");
-        ngx_str_set(&argv[2], "0");
-        argv[3] = *digest;
-
-    } else {
-        ngx_str_set(&argv[0], "ZREM");
-        argv[2] = *digest;
-    }
+    ngx_str_set(&argv[2], "0");
+    argv[3] = *digest;
 
     argv = desc->elts;
+    ngx_str_set(&argv[0], "HSET");
     argv[1] = op->desc_key;
     argv[2] = *digest;
-
-    if (descriptor) {
-        ngx_str_set(&argv[0], "HSET");
-        argv[3] = *descriptor;
-
-    } else {
-        ngx_str_set(&argv[0], "HDEL");
-    }
+    argv[3] = *descriptor;
 
     return ngx_oci_redis_query(r, pair->redis, cmds, ngx_oci_index_updated,
                                op);
@@ -237,7 +298,7 @@ ngx_oci_index_updated(ngx_http_request_t *r, void *data, ngx_int_t rc,
     redisReply          *exec;
     ngx_oci_index_op_t  *op = data;
 
-    exec = (rc == NGX_OK && n == 4) ? replies[3] : NULL;
+    exec = (rc == NGX_OK && n >= 4) ? replies[n - 1] : NULL;
 
     if (exec == NULL || exec->type != REDIS_REPLY_ARRAY) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -254,6 +315,102 @@ ngx_oci_index_updated(ngx_http_request_t *r, void *data, ngx_int_t rc,
 }
 
 
+ngx_int_t
+ngx_oci_index_remove(ngx_http_request_t *r, ngx_oci_index_pair_t *pair,
+    ngx_str_t *digest, ngx_oci_index_done_pt done, void *data)
+{
+    return ngx_oci_index_remove_entries(r, pair, NULL, digest, 1, done, data);
+}
+
+
+/*
+ * The entries leave every key of the pair in one script (the artifactType
+ * is read from the descriptor in Redis), and the sets of "types" too
+ */
+
+static ngx_int_t
+ngx_oci_index_remove_entries(ngx_http_request_t *r,
+    ngx_oci_index_pair_t *pair, ngx_array_t *types, ngx_str_t *digests,
+    ngx_uint_t n, ngx_oci_index_done_pt done, void *data)
+{
+    ngx_str_t           *argv, *type;
+    ngx_uint_t           i, ntypes;
+    ngx_array_t         *cmds, *cmd;
+    ngx_oci_index_op_t  *op;
+
+    op = ngx_oci_index_op(r, pair, done, data);
+    if (op == NULL) {
+        return NGX_ERROR;
+    }
+
+    op->digest = digests[0];
+
+    ntypes = types ? types->nelts : 0;
+
+    cmds = ngx_array_create(r->pool, 1, sizeof(ngx_array_t));
+    cmd = ngx_oci_index_cmd(r, cmds, 6 + ntypes + n);
+    if (cmd == NULL) {
+        return NGX_ERROR;
+    }
+
+    argv = cmd->elts;
+    ngx_str_set(&argv[0], "EVAL");
+    argv[1] = ngx_oci_index_remove_script;
+
+    argv[2].data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (argv[2].data == NULL) {
+        return NGX_ERROR;
+    }
+
+    argv[2].len = ngx_sprintf(argv[2].data, "%ui", 2 + ntypes)
+                  - argv[2].data;
+    argv[3] = op->refs_key;
+    argv[4] = op->desc_key;
+
+    type = ntypes ? types->elts : NULL;
+
+    for (i = 0; i < ntypes; i++) {
+        if (ngx_oci_index_type(r, op, type[i].data, type[i].len,
+                               &argv[5 + i])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    argv[5 + ntypes] = op->type_base;
+    ngx_memcpy(&argv[6 + ntypes], digests, n * sizeof(ngx_str_t));
+
+    return ngx_oci_redis_query(r, pair->redis, cmds, ngx_oci_index_removed,
+                               op);
+}
+
+
+static void
+ngx_oci_index_removed(ngx_http_request_t *r, void *data, ngx_int_t rc,
+    redisReply **replies, ngx_uint_t n)
+{
+    redisReply          *reply;
+    ngx_oci_index_op_t  *op = data;
+
+    reply = (rc == NGX_OK && n == 1) ? replies[0] : NULL;
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oci: removing %V from the referrers index of %V in "
+                      "\"%V\" failed%s%*s", &op->digest,
+                      &op->pair->subject, &op->pair->name,
+                      reply ? ": " : "", reply ? (size_t) reply->len : 0,
+                      reply ? reply->str : "");
+
+        op->done(r, op->data, NGX_ERROR, NULL);
+        return;
+    }
+
+    op->done(r, op->data, NGX_OK, reply);
+}
+
+
 /*
  * One page: at most n entries after "last" (exclusive, may be empty), of
  * the artifact types in "types" (ngx_str_t) if it is not NULL; one more
@@ -265,8 +422,8 @@ ngx_oci_index_list(ngx_http_request_t *r, ngx_oci_index_pair_t *pair,
     ngx_str_t *last, ngx_uint_t n, ngx_array_t *types,
     ngx_oci_index_done_pt done, void *data)
 {
-    ngx_str_t           *argv;
-    ngx_uint_t           ntypes;
+    ngx_str_t           *argv, *type;
+    ngx_uint_t           i, ntypes;
     ngx_array_t         *cmds, *cmd;
     ngx_oci_index_op_t  *op;
 
@@ -286,21 +443,33 @@ ngx_oci_index_list(ngx_http_request_t *r, ngx_oci_index_pair_t *pair,
     argv = cmd->elts;
     ngx_str_set(&argv[0], "EVAL");
     argv[1] = ngx_oci_index_script;
-    ngx_str_set(&argv[2], "2");
-    argv[3] = op->refs_key;
-    argv[4] = op->desc_key;
-    argv[5] = *last;
 
-    argv[6].data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-    if (argv[6].data == NULL) {
+    argv[2].data = ngx_pnalloc(r->pool, 2 * NGX_INT_T_LEN);
+    if (argv[2].data == NULL) {
         return NGX_ERROR;
     }
 
-    argv[6].len = ngx_sprintf(argv[6].data, "%ui", n) - argv[6].data;
+    argv[2].len = ngx_sprintf(argv[2].data, "%ui", 2 + ntypes)
+                  - argv[2].data;
+    argv[3] = op->refs_key;
+    argv[4] = op->desc_key;
 
-    if (ntypes) {
-        ngx_memcpy(&argv[7], types->elts, ntypes * sizeof(ngx_str_t));
+    type = ntypes ? types->elts : NULL;
+
+    for (i = 0; i < ntypes; i++) {
+        if (ngx_oci_index_type(r, op, type[i].data, type[i].len,
+                               &argv[5 + i])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
+
+    argv[5 + ntypes] = *last;
+
+    argv[6 + ntypes].data = argv[2].data + NGX_INT_T_LEN;
+    argv[6 + ntypes].len = ngx_sprintf(argv[6 + ntypes].data, "%ui", n)
+                           - argv[6 + ntypes].data;
 
     return ngx_oci_redis_query(r, pair->redis, cmds, ngx_oci_index_listed,
                                op);
@@ -332,49 +501,16 @@ ngx_oci_index_listed(ngx_http_request_t *r, void *data, ngx_int_t rc,
 }
 
 
-/* removes entries (ngx_str_t digests) whose manifests are not stored */
+/*
+ * removes entries (ngx_str_t digests) whose manifests are not stored;
+ * "types" are the sets the page was read from, if it was filtered
+ */
 
 ngx_int_t
 ngx_oci_index_drop(ngx_http_request_t *r, ngx_oci_index_pair_t *pair,
-    ngx_array_t *stale, ngx_oci_index_done_pt done, void *data)
+    ngx_array_t *types, ngx_array_t *stale, ngx_oci_index_done_pt done,
+    void *data)
 {
-    ngx_str_t           *argv;
-    ngx_array_t         *cmds, *zrem, *hdel;
-    ngx_oci_index_op_t  *op;
-
-    op = ngx_oci_index_op(r, pair, done, data);
-    if (op == NULL) {
-        return NGX_ERROR;
-    }
-
-    cmds = ngx_array_create(r->pool, 2, sizeof(ngx_array_t));
-    zrem = ngx_oci_index_cmd(r, cmds, 2 + stale->nelts);
-    hdel = ngx_oci_index_cmd(r, cmds, 2 + stale->nelts);
-
-    if (zrem == NULL || hdel == NULL) {
-        return NGX_ERROR;
-    }
-
-    argv = zrem->elts;
-    ngx_str_set(&argv[0], "ZREM");
-    argv[1] = op->refs_key;
-    ngx_memcpy(&argv[2], stale->elts, stale->nelts * sizeof(ngx_str_t));
-
-    argv = hdel->elts;
-    ngx_str_set(&argv[0], "HDEL");
-    argv[1] = op->desc_key;
-    ngx_memcpy(&argv[2], stale->elts, stale->nelts * sizeof(ngx_str_t));
-
-    return ngx_oci_redis_query(r, pair->redis, cmds, ngx_oci_index_dropped,
-                               op);
-}
-
-
-static void
-ngx_oci_index_dropped(ngx_http_request_t *r, void *data, ngx_int_t rc,
-    redisReply **replies, ngx_uint_t n)
-{
-    ngx_oci_index_op_t  *op = data;
-
-    op->done(r, op->data, rc == NGX_OK ? NGX_OK : NGX_ERROR, NULL);
+    return ngx_oci_index_remove_entries(r, pair, types, stale->elts,
+                                        stale->nelts, done, data);
 }

@@ -7,7 +7,8 @@
  * Like storage, the index knows nothing of HTTP: each call returns NGX_OK
  * when its handler will be called, or NGX_ERROR when it will not (no
  * Redis); the handler gets NGX_OK or NGX_ERROR (logged), and for a list
- * the reply: digest, descriptor, digest, descriptor ...
+ * the reply: digest, descriptor, digest, descriptor ... (a descriptor is
+ * nil when the hash lacks it: a stale entry).
  */
 
 
@@ -44,7 +45,7 @@ ngx_int_t ngx_oci_index_list(ngx_http_request_t *r,
     ngx_oci_index_pair_t *pair, ngx_str_t *last, ngx_uint_t n,
     ngx_array_t *types, ngx_oci_index_done_pt done, void *data);
 ngx_int_t ngx_oci_index_drop(ngx_http_request_t *r,
-    ngx_oci_index_pair_t *pair, ngx_array_t *stale,
+    ngx_oci_index_pair_t *pair, ngx_array_t *types, ngx_array_t *stale,
     ngx_oci_index_done_pt done, void *data);
 
 

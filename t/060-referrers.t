@@ -306,6 +306,7 @@ sub add_ghosts {
     my $key = "oci:{$name\@$subject}";
     for my $g (@ghosts) {
         $redis->cli('ZADD', "$key:refs", 0, $g);
+        $redis->cli('ZADD', "$key:type:$type", 0, $g);
         $redis->cli('HSET', "$key:desc", $g,
             qq({"mediaType":"${\ OCI_MANIFEST}","digest":"$g","size":1,)
             . qq("artifactType":"$type"}));
