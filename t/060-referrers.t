@@ -379,6 +379,11 @@ subtest 'oci-admin reindex after FLUSHALL answers exactly as before' => sub {
 
     my ($before, $body) = referrers($srv, 'rb/app', $subject->{digest});
     is @{ $body->{manifests} }, 3, 'three referrers listed';
+    my ($filtered) = referrers($srv, 'rb/app', $subject->{digest},
+                               '?artifactType=' . SBOM);
+    my $pushed = $redis->dump('oci:{rb/app@*');
+    ok exists $pushed->{"oci:{rb/app\@$subject->{digest}}:type:" . SBOM},
+        'a set per artifact type';
     ($res, $body) = referrers($srv, 'rb/app', $old->{digest});
     is_deeply $body->{manifests}, [], 'the fallback tag is not in the index yet';
 
@@ -392,6 +397,11 @@ subtest 'oci-admin reindex after FLUSHALL answers exactly as before' => sub {
     ($res, $body) = referrers($srv, 'rb/app', $subject->{digest});
     is $res->content, $before->content, 'the same body as before';
     is $res->header('ETag'), $before->header('ETag'), 'and the same ETag';
+    ($res) = referrers($srv, 'rb/app', $subject->{digest}, '?artifactType=' . SBOM);
+    is $res->content, $filtered->content, 'the same filtered body';
+    my $rebuilt = $redis->dump('oci:{rb/app@*');
+    delete $rebuilt->{$_} for grep { !exists $pushed->{$_} } keys %$rebuilt;
+    is_deeply $rebuilt, $pushed, 'the keys the module wrote, byte for byte';
 
     ($res, $body) = referrers($srv, 'rb/app', $old->{digest});
     is_deeply digests($body), [$ld], 'the fallback tag\'s entries are merged';
@@ -401,6 +411,26 @@ subtest 'oci-admin reindex after FLUSHALL answers exactly as before' => sub {
     my $summary = eval { decode_json($out) } // {};
     is_deeply [ @$summary{qw(added removed rewritten)} ], [0, 0, 0],
         'a second run changes nothing' or diag $out;
+
+    # a set per type that lost a member, one that holds a stranger, one
+    # no descriptor names any more
+    my $key = "oci:{rb/app\@$subject->{digest}}";
+    my $sbom = $pushed->{"$key:type:" . SBOM}[0];
+    $redis->call('ZREM', "$key:type:" . SBOM, $sbom);
+    $redis->call('ZADD', "$key:type:" . SIGNATURE, 0, $sbom);
+    $redis->call('ZADD', "$key:type:application/orphan", 0, $sbom);
+    $redis->call('ZADD', "oci:{rb/gone\@$subject->{digest}}:type:x", 0, $sbom);
+    $out = `$admin reindex --json --storage @{[ $srv->storage ]} --redis unix:$sock 2>&1`;
+    $summary = eval { decode_json($out) } // {};
+    is_deeply [ @$summary{qw(added removed rewritten)} ], [0, 1, 3],
+        'the sets are corrected' or diag $out;
+    $rebuilt = $redis->dump('oci:{rb/app@*');
+    delete $rebuilt->{$_} for grep { !exists $pushed->{$_} } keys %$rebuilt;
+    is_deeply $rebuilt, $pushed, 'as the module wrote them';
+    is $redis->call('EXISTS', "$key:type:application/orphan"), 0,
+        'a set no descriptor names is emptied';
+    is $redis->call('EXISTS', "oci:{rb/gone\@$subject->{digest}}:type:x"), 0,
+        'as is one of a repository gone';
 };
 
 subtest 'a slow query times out alone; the next one on the connection is answered' => sub {

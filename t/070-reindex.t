@@ -8,6 +8,7 @@ use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
 use Digest::SHA qw(sha256_hex sha512_hex);
+use JSON::XS qw(decode_json);
 use OCI::Redis;
 use OCI::Test;
 
@@ -19,18 +20,7 @@ my $STORAGE = "$TMP/storage";
 my $SOCK = $redis->socket;
 
 # every key of the current database: { key => [zset pairs] | {hash} | string }
-sub dump_keys {
-    my ($match) = @_;
-    my %d;
-    for my $k (@{ $redis->call('KEYS', $match // '*') }) {
-        my $type = $redis->call('TYPE', $k);
-        $d{$k} = $type eq 'zset' ? $redis->call('ZRANGE', $k, 0, -1, 'WITHSCORES')
-               : $type eq 'hash' ? { @{ $redis->call('HGETALL', $k) } }
-               : $type eq 'string' ? $redis->call('GET', $k)
-               : "<$type>";
-    }
-    return \%d;
-}
+sub dump_keys { $redis->dump(@_) }
 
 # --- storage ----------------------------------------------------------------
 
@@ -178,6 +168,10 @@ sub expected_dump {
         (my $k = $pair) =~ s/^oci:/$prefix/;
         $d{"$k:refs"} = [ map { ($_, 0) } sort keys %{ $expect{$pair} } ];
         $d{"$k:desc"} = { %{ $expect{$pair} } };
+        for my $digest (sort keys %{ $expect{$pair} }) {
+            my $type = decode_json($expect{$pair}{$digest})->{artifactType};
+            push @{ $d{"$k:type:$type"} }, $digest, 0 if defined $type;
+        }
     }
     return \%d;
 }

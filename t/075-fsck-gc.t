@@ -494,10 +494,12 @@ sub refs_of {
 }
 
 SKIP: {
-    skip 'redis-server is not installed', 3 unless $redis;
+    skip 'redis-server is not installed', 4 unless $redis;
     my ($rc, $out, $err) = oci_admin('reindex', '--storage', $S, @redis, '--quiet');
     is $rc, 0, 'reindex before gc --untagged' or diag $err;
     is_deeply refs_of($u1), [ $u1_sig->{digest} ], '... indexes the referrer of u1';
+    ok scalar(grep { /:type:/ } keys %{ $redis->dump("oci:{$app\@$u1->{digest}}*") }),
+        '... in the set of its artifact type too';
     is $redis->cli('HEXISTS', "oci:{$app\@${\ sha256('absent')}}:desc", $orphan_old->{digest}), 1,
         '... and the old orphan';
 }
@@ -526,9 +528,11 @@ SKIP: {
     ok -e link_path($S, $app, '_blobs', sha256('{}')), 'the empty config kept referrers share stays';
 
     SKIP: {
-        skip 'redis-server is not installed', 3 unless $redis;
+        skip 'redis-server is not installed', 4 unless $redis;
         is $j->{unindexed}, 2, 'two referrers removed from the index';
         is_deeply refs_of($u1), [], 'the referrer of u1 is gone from the index';
+        is_deeply $redis->dump("oci:{$app\@$u1->{digest}}*"), {},
+            '... from every key of its pair';
         is_deeply refs_of($g1), [ $sbom->{digest} ], 'the referrers of kept manifests are not';
     }
 

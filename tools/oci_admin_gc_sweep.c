@@ -503,16 +503,14 @@ oci_admin_gc_pending(oci_admin_gc_t *gx, oci_gc_cand_t *c)
 }
 
 
-/* ZREM and HDEL, as the module does when a referrer is deleted */
+/* the entry leaves every key of its pair, as when the module deletes it */
 
 static void
 oci_admin_gc_unindex(oci_gc_sweep_t *s, oci_gc_cand_t *c)
 {
     int                  rc;
-    size_t               len;
     oci_admin_gc_t      *gx;
     oci_admin_keys_t     keys;
-    oci_admin_change_t   ch;
 
     gx = s->gx;
 
@@ -528,23 +526,11 @@ oci_admin_gc_unindex(oci_gc_sweep_t *s, oci_gc_cand_t *c)
         return;
     }
 
-    len = strlen(c->digest);
+    rc = oci_admin_index_remove(&gx->redis, &keys, c->digest,
+                                strlen(c->digest));
 
-    if (oci_admin_change_init(&ch, &keys) != 0
-        || oci_admin_cmd_push(&ch.zrem, c->digest, len) != 0
-        || oci_admin_cmd_push(&ch.hdel, c->digest, len) != 0)
-    {
-        oci_admin_warn("out of memory");
-        gx->errors++;
-        rc = 0;
+    gx->redis_failed |= (rc != 0);
+    gx->unindexed += (rc == 0);
 
-    } else {
-        rc = oci_admin_change_write(&gx->redis, &ch);
-
-        gx->redis_failed |= (rc != 0);
-        gx->unindexed += (rc == 0);
-    }
-
-    oci_admin_change_free(&ch);
     oci_admin_keys_free(&keys);
 }

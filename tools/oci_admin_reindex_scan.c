@@ -172,15 +172,18 @@ oci_admin_scan_keys(oci_admin_reindex_t *rx, redisReply *keys)
 
 /*
  * "<prefix>{<name>@<subject>}:refs" or ":desc" of a pair not synchronized
- * yet: OCI_ADMIN_OK with the group set up.  Keys of other suffixes are
- * not the index's; keys that do not parse are left alone with a warning.
+ * yet, or ":type:<type>" of a set not synchronized yet (a pair whose
+ * descriptors no longer name the type): OCI_ADMIN_OK with the group set
+ * up.  Keys of other suffixes are not the index's; keys that do not parse
+ * are left alone with a warning.
  */
 
 static int
 oci_admin_scan_key(oci_admin_reindex_t *rx, const char *key, size_t len,
     oci_admin_group_t *g)
 {
-    const char  *p, *end, *at, *close, *suffix;
+    size_t       n;
+    const char  *p, *end, *at, *close, *suffix, *type;
 
     if (len < rx->opt.prefix_len + 1
         || memcmp(key, rx->opt.prefix, rx->opt.prefix_len) != 0
@@ -198,11 +201,20 @@ oci_admin_scan_key(oci_admin_reindex_t *rx, const char *key, size_t len,
     }
 
     suffix = close + 1;
+    type = NULL;
+    n = sizeof(NGX_OCI_INDEX_TYPE) - 1;
 
-    if (!((size_t) (end - suffix) == sizeof(NGX_OCI_INDEX_REFS) - 1
-          && memcmp(suffix, NGX_OCI_INDEX_REFS, end - suffix) == 0)
-        && !((size_t) (end - suffix) == sizeof(NGX_OCI_INDEX_DESC) - 1
-             && memcmp(suffix, NGX_OCI_INDEX_DESC, end - suffix) == 0))
+    if ((size_t) (end - suffix) > n
+        && memcmp(suffix, NGX_OCI_INDEX_TYPE, n) == 0)
+    {
+        /* a set of an artifactType: once per set */
+        type = suffix + n;
+
+    } else if (!((size_t) (end - suffix) == sizeof(NGX_OCI_INDEX_REFS) - 1
+                 && memcmp(suffix, NGX_OCI_INDEX_REFS, end - suffix) == 0)
+               && !((size_t) (end - suffix) == sizeof(NGX_OCI_INDEX_DESC) - 1
+                    && memcmp(suffix, NGX_OCI_INDEX_DESC, end - suffix)
+                       == 0))
     {
         return OCI_ADMIN_SKIP;
     }
@@ -224,7 +236,7 @@ oci_admin_scan_key(oci_admin_reindex_t *rx, const char *key, size_t len,
      * seen, or SCAN returns a key twice
      */
 
-    switch (oci_admin_set_add(&rx->done, p, close - p)) {
+    switch (oci_admin_set_add(&rx->done, p, (type ? end : close) - p)) {
 
     case 1:
         break;
@@ -240,6 +252,11 @@ oci_admin_scan_key(oci_admin_reindex_t *rx, const char *key, size_t len,
     /* ends with '}', which the key functions do not need */
 
     g->subject = at + 1;
+
+    if (type) {
+        g->scan_type = type;
+        g->scan_type_len = end - type;
+    }
 
     ((char *) close)[0] = '\0';
 

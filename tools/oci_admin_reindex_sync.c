@@ -3,7 +3,9 @@
  * oci-admin reindex, the Redis side: each (repository, subject) pair's
  * keys are compared with the entries the walk found and corrected in one
  * MULTI ... EXEC; members the walk did not find are judged on what the
- * disk holds when they are met.
+ * disk holds when they are met.  The sets per artifactType are made to
+ * hold exactly the members whose descriptor, once corrected, names that
+ * type.
  */
 
 
@@ -66,6 +68,17 @@ static oci_admin_member_t *oci_admin_member_find(oci_admin_member_t *m,
 static oci_admin_referrer_t *oci_admin_referrer_find(
     oci_admin_referrer_t *e, size_t n, oci_admin_member_t *key);
 static int oci_admin_referrer_cmp(const void *key, const void *e);
+static int oci_admin_reindex_types(oci_admin_group_t *g);
+static int oci_admin_typeset_add(oci_admin_group_t *g, const char *desc,
+    size_t len);
+static int oci_admin_typeset_new(oci_admin_group_t *g, char *type,
+    size_t len);
+static int oci_admin_pair_types(oci_admin_reindex_t *rx,
+    oci_admin_group_t *g, oci_admin_pair_t *p);
+static int oci_admin_pair_typeset(oci_admin_reindex_t *rx,
+    oci_admin_group_t *g, oci_admin_pair_t *p, oci_admin_member_t *f,
+    size_t nf, oci_admin_member_t *sets, size_t ns, oci_admin_member_t *dels,
+    size_t nd, oci_admin_typeset_t *t);
 static int oci_admin_reindex_evaluate(oci_admin_reindex_t *rx,
     oci_admin_repo_t *repo, const char *subject, const char *p, size_t len,
     char **descriptor);
@@ -131,7 +144,7 @@ static int
 oci_admin_reindex_read(oci_admin_reindex_t *rx, oci_admin_group_t *g,
     size_t n)
 {
-    size_t       i;
+    size_t       i, j;
     const char  *argv[5];
     size_t       argvlen[5];
 
@@ -181,6 +194,41 @@ oci_admin_reindex_read(oci_admin_reindex_t *rx, oci_admin_group_t *g,
         }
     }
 
+    /* then the sets of the artifact types they name, in another */
+
+    for (i = 0; i < n; i++) {
+        if (oci_admin_reindex_types(&g[i]) != 0) {
+            oci_admin_warn("out of memory");
+            return OCI_ADMIN_ABORT;
+        }
+
+        for (j = 0; j < g[i].ntypes; j++) {
+            argv[0] = "ZRANGE";
+            argvlen[0] = 6;
+            argv[1] = g[i].types[j].key;
+            argvlen[1] = g[i].types[j].key_len;
+            argv[2] = "0";
+            argvlen[2] = 1;
+            argv[3] = "-1";
+            argvlen[3] = 2;
+            argv[4] = "WITHSCORES";
+            argvlen[4] = 10;
+
+            if (oci_admin_redis_append(&rx->redis, 5, argv, argvlen) != 0) {
+                goto failed;
+            }
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < g[i].ntypes; j++) {
+            g[i].types[j].zset = oci_admin_redis_reply(&rx->redis);
+            if (g[i].types[j].zset == NULL) {
+                goto failed;
+            }
+        }
+    }
+
     return OCI_ADMIN_OK;
 
 failed:
@@ -197,7 +245,8 @@ static void
 oci_admin_reindex_done(oci_admin_reindex_t *rx, oci_admin_group_t *g,
     int *rc)
 {
-    int   len;
+    int     len;
+    size_t  i;
     char  pair[NGX_OCI_NAME_MAX_LEN + 1 + OCI_ADMIN_DIGEST_LEN + 1];
 
     len = snprintf(pair, sizeof(pair), "%s@%s", g->repo->name, g->subject);
@@ -209,6 +258,19 @@ oci_admin_reindex_done(oci_admin_reindex_t *rx, oci_admin_group_t *g,
         *rc = OCI_ADMIN_ABORT;
     }
 
+    /* "<name>@<subject>}:type:<type>": SCAN need not find the set again */
+
+    for (i = 0; i < g->ntypes; i++) {
+        if (oci_admin_set_add(&rx->done,
+                              g->types[i].key + rx->opt.prefix_len + 1,
+                              g->types[i].key_len - rx->opt.prefix_len - 1)
+            < 0)
+        {
+            oci_admin_warn("out of memory");
+            *rc = OCI_ADMIN_ABORT;
+        }
+    }
+
     if (g->zset) {
         freeReplyObject(g->zset);
     }
@@ -217,10 +279,136 @@ oci_admin_reindex_done(oci_admin_reindex_t *rx, oci_admin_group_t *g,
         freeReplyObject(g->hash);
     }
 
+    for (i = 0; i < g->ntypes; i++) {
+        if (g->types[i].zset) {
+            freeReplyObject(g->types[i].zset);
+        }
+
+        free(g->types[i].type);
+        free(g->types[i].key);
+    }
+
+    free(g->types);
+
     oci_admin_keys_free(&g->keys);
 
     g->zset = NULL;
     g->hash = NULL;
+    g->types = NULL;
+    g->ntypes = 0;
+}
+
+
+/*
+ * The artifact types of the entries the pair must hold and of the
+ * descriptors it holds, each once, with their keys: 0, or -1 out of
+ * memory
+ */
+
+static int
+oci_admin_reindex_types(oci_admin_group_t *g)
+{
+    char        *type;
+    size_t       i;
+    redisReply  *h;
+
+    for (i = 0; i < g->n; i++) {
+        if (oci_admin_typeset_add(g, g->entries[i].descriptor,
+                                  strlen(g->entries[i].descriptor))
+            != 0)
+        {
+            return -1;
+        }
+    }
+
+    if (g->scan_type) {
+        type = malloc(g->scan_type_len + 1);
+
+        if (type == NULL) {
+            return -1;
+        }
+
+        memcpy(type, g->scan_type, g->scan_type_len);
+
+        if (oci_admin_typeset_new(g, type, g->scan_type_len) != 0) {
+            return -1;
+        }
+    }
+
+    h = g->hash;
+
+    for (i = 1; h->type == REDIS_REPLY_ARRAY && i < h->elements; i += 2) {
+        if (h->element[i]->type == REDIS_REPLY_STRING
+            && oci_admin_typeset_add(g, h->element[i]->str,
+                                     h->element[i]->len)
+               != 0)
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+oci_admin_typeset_add(oci_admin_group_t *g, const char *desc, size_t len)
+{
+    int      rc;
+    char    *type;
+    size_t   tlen;
+
+    rc = ngx_oci_index_artifact_type(desc, len, &type, &tlen);
+
+    if (rc <= 0) {
+        return rc;
+    }
+
+    return oci_admin_typeset_new(g, type, tlen);
+}
+
+
+/* a type (malloc()ed, taken over) unless the group has it: 0, or -1 */
+
+static int
+oci_admin_typeset_new(oci_admin_group_t *g, char *type, size_t tlen)
+{
+    size_t                i;
+    oci_admin_typeset_t  *t;
+
+    for (i = 0; i < g->ntypes; i++) {
+        if (g->types[i].len == tlen
+            && memcmp(g->types[i].type, type, tlen) == 0)
+        {
+            free(type);
+            return 0;
+        }
+    }
+
+    /* few types per pair: one more each time is enough */
+
+    t = realloc(g->types, (g->ntypes + 1) * sizeof(oci_admin_typeset_t));
+    if (t == NULL) {
+        free(type);
+        return -1;
+    }
+
+    g->types = t;
+    t = &g->types[g->ntypes];
+
+    t->type = type;
+    t->len = tlen;
+    t->zset = NULL;
+    t->key = oci_admin_type_key(&g->keys, type, tlen, &t->key_len);
+
+    if (t->key == NULL) {
+        free(type);
+        return -1;
+    }
+
+    g->ntypes++;
+
+    return 0;
 }
 
 
@@ -262,6 +450,10 @@ oci_admin_reindex_group(oci_admin_reindex_t *rx, oci_admin_group_t *g)
         {
             rc = oci_admin_pair_extra(rx, g, &p, &p.hm[i]);
         }
+    }
+
+    if (rc == OCI_ADMIN_OK) {
+        rc = oci_admin_pair_types(rx, g, &p);
     }
 
     if (rc != OCI_ADMIN_OK) {
@@ -417,6 +609,196 @@ oci_admin_pair_extra(oci_admin_reindex_t *rx, oci_admin_group_t *g,
 
     return oci_admin_pair_set(p, m, descriptor) == 0 ? OCI_ADMIN_OK
                                                      : OCI_ADMIN_ERROR;
+}
+
+
+/*
+ * The sets per artifactType after the changes queued: each holds the
+ * members whose descriptor will name its type.  A member corrected only
+ * there counts as rewritten, one in a set without a descriptor as
+ * removed.  OCI_ADMIN_OK, or OCI_ADMIN_ERROR out of memory.
+ */
+
+static int
+oci_admin_pair_types(oci_admin_reindex_t *rx, oci_admin_group_t *g,
+    oci_admin_pair_t *p)
+{
+    int                  rc;
+    size_t               i, nf, ns, nd;
+    oci_admin_cmd_t     *hset, *hdel;
+    oci_admin_member_t  *f, *sets, *dels, key;
+
+    hset = &p->ch.hset;
+    hdel = &p->ch.hdel;
+
+    ns = (hset->argc - 2) / 2;
+    nd = hdel->argc - 2;
+
+    f = malloc((ns + p->hn + 1) * sizeof(oci_admin_member_t));
+    sets = malloc((ns + 1) * sizeof(oci_admin_member_t));
+    dels = malloc((nd + 1) * sizeof(oci_admin_member_t));
+
+    rc = OCI_ADMIN_ERROR;
+
+    if (f == NULL || sets == NULL || dels == NULL) {
+        goto done;
+    }
+
+    /* the descriptors to be set, the members to be deleted, sorted */
+
+    for (i = 0; i < ns; i++) {
+        sets[i].str = hset->argv[2 + 2 * i];
+        sets[i].len = hset->len[2 + 2 * i];
+        sets[i].value = hset->argv[3 + 2 * i];
+        sets[i].value_len = hset->len[3 + 2 * i];
+    }
+
+    for (i = 0; i < nd; i++) {
+        dels[i].str = hdel->argv[2 + i];
+        dels[i].len = hdel->len[2 + i];
+        dels[i].value = NULL;
+        dels[i].value_len = 0;
+    }
+
+    if (ns) {
+        qsort(sets, ns, sizeof(oci_admin_member_t), oci_admin_member_cmp);
+    }
+
+    if (nd) {
+        qsort(dels, nd, sizeof(oci_admin_member_t), oci_admin_member_cmp);
+    }
+
+    /* every member with the descriptor it will have */
+
+    memcpy(f, sets, ns * sizeof(oci_admin_member_t));
+    nf = ns;
+
+    for (i = 0; i < p->hn; i++) {
+        key = p->hm[i];
+
+        if (!oci_admin_member_find(sets, ns, &key)
+            && !oci_admin_member_find(dels, nd, &key))
+        {
+            f[nf++] = key;
+        }
+    }
+
+    if (nf) {
+        qsort(f, nf, sizeof(oci_admin_member_t), oci_admin_member_cmp);
+    }
+
+    rc = OCI_ADMIN_OK;
+
+    for (i = 0; rc == OCI_ADMIN_OK && i < g->ntypes; i++) {
+        rc = oci_admin_pair_typeset(rx, g, p, f, nf, sets, ns, dels, nd,
+                                    &g->types[i]);
+    }
+
+done:
+
+    free(f);
+    free(sets);
+    free(dels);
+
+    return rc;
+}
+
+
+static int
+oci_admin_pair_typeset(oci_admin_reindex_t *rx, oci_admin_group_t *g,
+    oci_admin_pair_t *p, oci_admin_member_t *f, size_t nf,
+    oci_admin_member_t *sets, size_t ns, oci_admin_member_t *dels,
+    size_t nd, oci_admin_typeset_t *t)
+{
+    int                       has, rc;
+    char                     *type, *key;
+    size_t                    i, n, cn, tlen, klen;
+    oci_admin_member_t       *cm, *c, *want;
+    oci_admin_type_change_t  *tc;
+
+    if (oci_admin_members(t->zset, t->key, &cm, &cn) != 0) {
+        rx->errors++;
+        return OCI_ADMIN_OK;
+    }
+
+    rc = OCI_ADMIN_ERROR;
+    n = 0;
+
+    want = malloc((nf + 1) * sizeof(oci_admin_member_t));
+    key = oci_admin_type_key(&g->keys, t->type, t->len, &klen);
+    tc = key ? oci_admin_change_type(&p->ch, key, klen) : NULL;
+
+    if (want == NULL || tc == NULL) {
+        goto done;
+    }
+
+    /* the members that must be in the set, in order */
+
+    for (i = 0; i < nf; i++) {
+        has = ngx_oci_index_artifact_type(f[i].value, f[i].value_len, &type,
+                                          &tlen);
+        if (has < 0) {
+            goto done;
+        }
+
+        if (has && tlen == t->len && memcmp(type, t->type, tlen) == 0) {
+            want[n++] = f[i];
+        }
+
+        free(type);
+    }
+
+    for (i = 0; i < n; i++) {
+        c = oci_admin_member_find(cm, cn, &want[i]);
+
+        if (c && c->value_len == 1 && c->value[0] == '0') {
+            continue;
+        }
+
+        if (oci_admin_cmd_push(&tc->zadd, "0", 1) != 0
+            || oci_admin_cmd_push(&tc->zadd, want[i].str, want[i].len) != 0)
+        {
+            goto done;
+        }
+
+        /* an entry otherwise right: its set was wrong */
+
+        rx->rewritten += !oci_admin_member_find(sets, ns, &want[i]);
+    }
+
+    for (i = 0; i < cn; i++) {
+        if (oci_admin_member_find(want, n, &cm[i])) {
+            continue;
+        }
+
+        if (oci_admin_cmd_push(&tc->zrem, cm[i].str, cm[i].len) != 0) {
+            goto done;
+        }
+
+        /* counted already when the entry changes anyway */
+
+        if (oci_admin_member_find(dels, nd, &cm[i])
+            || oci_admin_member_find(sets, ns, &cm[i]))
+        {
+            continue;
+        }
+
+        if (oci_admin_member_find(f, nf, &cm[i])) {
+            rx->rewritten++;
+
+        } else {
+            rx->removed++;
+        }
+    }
+
+    rc = OCI_ADMIN_OK;
+
+done:
+
+    free(want);
+    free(cm);
+
+    return rc;
 }
 
 

@@ -32,6 +32,17 @@ typedef struct {
 } oci_admin_referrer_t;
 
 
+/* what Redis holds in the set of one artifactType of a pair */
+
+typedef struct {
+    char               *type;           /* malloc()ed, as are key */
+    size_t              len;
+    char               *key;
+    size_t              key_len;
+    redisReply         *zset;
+} oci_admin_typeset_t;
+
+
 /* the index of one (repository, subject) pair */
 
 typedef struct {
@@ -42,6 +53,11 @@ typedef struct {
     oci_admin_keys_t       keys;
     redisReply            *zset;
     redisReply            *hash;
+    oci_admin_typeset_t   *types;       /* of the entries it must hold,
+                                           and of the descriptors it has */
+    size_t                 ntypes;
+    const char            *scan_type;   /* the type of the key SCAN found */
+    size_t                 scan_type_len;
 } oci_admin_group_t;
 
 /* pairs synchronized together, in one round trip */
@@ -91,8 +107,10 @@ int oci_admin_batch_add(oci_admin_reindex_t *rx, oci_admin_batch_t *b);
 
 /*
  * Makes the index of the batch's pairs what it must be: reads what Redis
- * holds in one round trip, then queues the changes.  Each pair is added
- * to rx->done.  The same results.
+ * holds in two round trips (the sets per artifactType in the second),
+ * then queues the changes.  Each pair is added to rx->done as
+ * "<name>@<subject>", and each set it synchronized as
+ * "<name>@<subject>}:type:<type>".  The same results.
  */
 int oci_admin_batch_flush(oci_admin_reindex_t *rx, oci_admin_batch_t *b);
 

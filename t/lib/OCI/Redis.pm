@@ -11,6 +11,7 @@ OCI::Redis - a private redis-server for a test, on a unix socket
     $redis->socket;                 # path, for "oci_redis unix:<path>;"
     $redis->cli('HGETALL', $key);   # redis-cli's output, chomped
     $redis->call('ZRANGE', $k, 0, -1);   # the reply as Perl data (RESP)
+    $redis->dump('oci:*');          # { key => content } of matching keys
     $redis->pause; $redis->resume;  # SIGSTOP / SIGCONT
     $redis->stop; $redis->start_again;
 
@@ -95,6 +96,22 @@ sub _reply {
     }
     return [ map { $self->_reply } 1 .. $v ] if $t eq '*';
     die "redis: unexpected reply $line\n";
+}
+
+# every key matching $pattern with its content, for is_deeply: a sorted
+# set as [member, score, ...] in order, a hash as a hash ref, a string as
+# itself, another type as "<type>"
+sub dump {
+    my ($self, $pattern) = @_;
+    my %out;
+    for my $key (@{ $self->call('KEYS', $pattern // '*') }) {
+        my $type = $self->call('TYPE', $key);
+        $out{$key} = $type eq 'zset' ? $self->call('ZRANGE', $key, 0, -1, 'WITHSCORES')
+                   : $type eq 'hash' ? { @{ $self->call('HGETALL', $key) } }
+                   : $type eq 'string' ? $self->call('GET', $key)
+                   : "<$type>";
+    }
+    return \%out;
 }
 
 sub pause  { kill 'STOP', $_[0]{pid} }
