@@ -54,7 +54,8 @@ FUZZERS = $(BUILD)/fuzz/fuzz_manifest \
           $(BUILD)/fuzz/fuzz_grammar \
           $(BUILD)/fuzz/fuzz_sha2 \
           $(BUILD)/fuzz/fuzz_route \
-          $(BUILD)/fuzz/fuzz_link
+          $(BUILD)/fuzz/fuzz_link \
+          $(BUILD)/fuzz/fuzz_redis_reply
 
 .PHONY: unit fuzz fuzz-run bench-sha2
 
@@ -110,9 +111,19 @@ $(BUILD)/fuzz/fuzz_%: $(OCI_UNIT_ROOT)/fuzz/fuzz_%.c $(UNIT_CORE_DEPS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(UNIT_INC) -o $@ $< $(UNIT_CORE_SRCS) \
 	    $(UNIT_LIBS)
 
+# hiredis' reply parser, then the referrers page built from the reply
+$(BUILD)/fuzz/fuzz_redis_reply: $(OCI_UNIT_ROOT)/fuzz/fuzz_redis_reply.c \
+                                $(UNIT_CORE_DEPS) \
+                                $(UNIT_SRC)/ngx_oci_index_page.c \
+                                $(UNIT_SRC)/ngx_oci_index_page.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(UNIT_INC) -o $@ $< \
+	    $(UNIT_SRC)/ngx_oci_index_page.c $(UNIT_SRC)/ngx_oci_grammar.c \
+	    $(UNIT_LIBS) -lhiredis
+
 # new inputs go to $(BUILD)/fuzz/corpus-*, the seeds stay untouched
 fuzz-run: $(FUZZERS)
-	@set -e; for f in manifest grammar sha2 link; do \
+	@set -e; for f in manifest grammar sha2 link redis_reply; do \
 	    mkdir -p $(BUILD)/fuzz/corpus-$$f; \
 	    echo "fuzz_$$f: $(FUZZ_TIME) s"; \
 	    $(BUILD)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_TIME) \
