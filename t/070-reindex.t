@@ -244,6 +244,17 @@ $redis->call('SET', "oci:{$app\@$m1->{digest}}:lock", 'keep');
 $redis->call('ZADD', 'oci:{NotAName@sha256:x}:refs', 0, 'keep');
 
 {
+    my $before = dump_keys();
+    my ($rc, $j, $err) = reindex_json('--dry-run');
+    is $rc, 3, 'dry run: exit 3, as the run will' or diag $err;
+    ok $j->{dry_run}, 'dry run: says so';
+    is_deeply [ @$j{qw(removed rewritten added)} ], [ 6, 1, 8 ],
+        'dry run: counts the changes the run makes (the sets per type too)'
+        or diag explain $j;
+    is_deeply dump_keys(), $before, 'dry run: changes nothing';
+}
+
+{
     my ($rc, $j, $err) = reindex_json();
     is $rc, 3, 'first run: exit 3, corrupt content found' or diag $err;
     like $err, qr{\Q$STORAGE/repositories/$app/_manifests/sha256/\E\S+: corrupt, skipped: the content is \Q${\ sha256($bad_json)}\E\n}s,

@@ -55,6 +55,7 @@ static int oci_admin_reindex_rest(oci_admin_reindex_t *rx);
 static int oci_admin_reindex_end(oci_admin_reindex_t *rx,
     oci_admin_walk_t *w, int rc);
 static int oci_admin_reindex_report(oci_admin_reindex_t *rx);
+static int oci_admin_reindex_option(void *data, int c, char *arg);
 
 
 static const char  oci_admin_reindex_usage[] =
@@ -69,6 +70,7 @@ static const char  oci_admin_reindex_usage[] =
 "  --password <pw>    AUTH with this password (default: $REDISCLI_AUTH)\n"
 "  --db <n>           database number (default: 0)\n"
 "  --prefix <p>       key prefix, as oci_redis_prefix (default: \"oci:\")\n"
+"  --dry-run          change nothing, count what would change\n"
 "  --json             print the summary as a JSON object\n"
 "  --quiet            no progress line on a terminal\n"
 "  --help             this text\n"
@@ -81,13 +83,32 @@ static const char  oci_admin_reindex_usage[] =
 static const struct option  oci_admin_reindex_long[] = {
     OCI_ADMIN_OPTION_STORAGE,
     OCI_ADMIN_OPTIONS_REDIS,
+    { "dry-run",       no_argument,       NULL, 'n' },
     OCI_ADMIN_OPTIONS_OUTPUT,
     { NULL, 0, NULL, 0 }
 };
 
 static const oci_admin_getopt_t  oci_admin_reindex_getopt = {
-    "reindex", oci_admin_reindex_long, oci_admin_reindex_usage, NULL, 1, 0
+    "reindex", oci_admin_reindex_long, oci_admin_reindex_usage,
+    oci_admin_reindex_option, 1, 0
 };
+
+
+static int
+oci_admin_reindex_option(void *data, int c, char *arg)
+{
+    oci_admin_reindex_t  *rx = data;
+
+    (void) arg;
+
+    if (c != 'n') {
+        return 1;
+    }
+
+    rx->dry_run = 1;
+
+    return 0;
+}
 
 
 int
@@ -518,14 +539,16 @@ oci_admin_reindex_report(oci_admin_reindex_t *rx)
     seconds = oci_admin_now() - rx->start;
 
     if (rx->opt.json) {
-        return oci_admin_print_json(json_object(), c,
-                                    sizeof(c) / sizeof(c[0]), NULL, seconds);
+        return oci_admin_print_json(json_pack("{sb}", "dry_run", rx->dry_run),
+                                    c, sizeof(c) / sizeof(c[0]), NULL,
+                                    seconds);
     }
 
-    printf("reindex: %llu repositories, %llu manifests, %llu referrers "
+    printf("reindex%s: %llu repositories, %llu manifests, %llu referrers "
            "indexed (%llu from fallback tags, %llu listed there but not "
            "stored); %llu added, %llu removed, %llu rewritten; %llu "
            "corrupt skipped, %llu errors; %.2f s\n",
+           rx->dry_run ? " (dry run)" : "",
            (unsigned long long) rx->repositories,
            (unsigned long long) rx->manifests,
            (unsigned long long) rx->referrers,

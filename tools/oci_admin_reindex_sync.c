@@ -459,7 +459,9 @@ oci_admin_reindex_group(oci_admin_reindex_t *rx, oci_admin_group_t *g)
     if (rc != OCI_ADMIN_OK) {
         oci_admin_warn("out of memory");
 
-    } else if (oci_admin_change_write(&rx->redis, &p.ch) != 0) {
+    } else if (!rx->dry_run
+               && oci_admin_change_write(&rx->redis, &p.ch) != 0)
+    {
         rx->redis_failed = 1;
         rc = OCI_ADMIN_ERROR;
     }

@@ -73,6 +73,7 @@ typedef struct {
 
     oci_admin_redis_t      redis;
     int                    redis_failed;
+    int                    dry_run;     /* count the changes, write none */
 
     oci_admin_set_t        done;        /* "<name>@<subject>" synchronized */
 

@@ -48,7 +48,8 @@ UNIT_TESTS = $(BUILD)/unit/test_sha2 \
              $(BUILD)/unit/test_manifest \
              $(BUILD)/unit/test_route \
              $(BUILD)/unit/test_layout \
-             $(BUILD)/unit/test_link
+             $(BUILD)/unit/test_link \
+             $(BUILD)/unit/test_index_page
 
 FUZZERS = $(BUILD)/fuzz/fuzz_manifest \
           $(BUILD)/fuzz/fuzz_grammar \
@@ -103,6 +104,15 @@ $(BUILD)/unit/test_link: $(OCI_UNIT_ROOT)/t/unit/test_link.c \
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INC) -o $@ $< \
 	    $(UNIT_SRC)/ngx_oci_link.c $(UNIT_LIBS)
+
+$(BUILD)/unit/test_index_page: $(OCI_UNIT_ROOT)/t/unit/test_index_page.c \
+                               $(UNIT_CORE_DEPS) \
+                               $(UNIT_SRC)/ngx_oci_index_page.c \
+                               $(UNIT_SRC)/ngx_oci_index_page.h
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INC) -o $@ $< \
+	    $(UNIT_SRC)/ngx_oci_index_page.c $(UNIT_SRC)/ngx_oci_grammar.c \
+	    $(UNIT_LIBS) -lhiredis
 
 fuzz: $(FUZZERS)
 
