@@ -265,7 +265,7 @@ ngx_oci_index_add(ngx_http_request_t *r, ngx_oci_index_pair_t *pair,
                                 &argv[1]);
     }
 
-    free(type);
+    ngx_free(type);
 
     if (rc != NGX_OK) {
         return NGX_ERROR;

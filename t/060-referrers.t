@@ -330,29 +330,49 @@ sub walk {
 subtest 'a walk sees every stored referrer, whatever stale entries lie between' => sub {
     my $srv = registry();
     my $subject = push_image($srv, 'walk');
-    my @stored;
+    my (@stored, %type);
     for (1 .. 4) {
-        my ($res, $d) = push_doc($srv, 'walk', "a$_", artifact($subject, SIGNATURE));
+        my $t = $_ % 2 ? SIGNATURE : SBOM;
+        my ($res, $d) = push_doc($srv, 'walk', "a$_", artifact($subject, $t));
         push @stored, $d;
+        $type{$d} = $t;
     }
     @stored = sort @stored;
 
     # before the first, one after each (three after the second: a whole
-    # page of them), after the last
+    # page of them), after the last; of either type
     my @ghosts = ('sha256:' . ('0' x 64), 'sha256:' . ('f' x 64),
                   map({ next_digest($_, 1) } @stored),
                   next_digest($stored[1], 2), next_digest($stored[1], 3));
+    my $i = 0;
+    my %ghosts = (SIGNATURE, [], SBOM, []);
+    push @{ $ghosts{ $i++ % 2 ? SIGNATURE : SBOM } }, $_ for @ghosts;
+
+    my %filters = (
+        'none'   => [ '', \@stored ],
+        'one'    => [ '&artifactType=' . SIGNATURE,
+                      [ grep { $type{$_} eq SIGNATURE } @stored ] ],
+        'two'    => [ '&artifactType=' . SBOM . '&artifactType=' . SIGNATURE,
+                      \@stored ],
+    );
 
     for my $n (1 .. 3) {
-        for my $filter ('', '&artifactType=' . SIGNATURE) {
-            add_ghosts('walk', $subject->{digest}, SIGNATURE, @ghosts);
+        for my $f (sort keys %filters) {
+            my ($query, $want) = @{ $filters{$f} };
+            add_ghosts('walk', $subject->{digest}, $_, @{ $ghosts{$_} })
+                for keys %ghosts;
             my ($seen, $pages) =
-                walk($srv, "/v2/walk/referrers/$subject->{digest}?n=$n$filter");
-            is_deeply $seen, \@stored,
-                "n=$n$filter: every stored referrer once, in order"
+                walk($srv, "/v2/walk/referrers/$subject->{digest}?n=$n$query");
+            is_deeply $seen, $want,
+                "n=$n, filter $f: every stored referrer once, in order"
                 or diag "in $pages pages";
         }
     }
+
+    my $key = "oci:{walk\@$subject->{digest}}";
+    is_deeply [ sort @{ $redis->call('ZRANGE', "$key:type:" . SBOM, 0, -1) },
+                @{ $redis->call('ZRANGE', "$key:type:" . SIGNATURE, 0, -1) } ],
+              \@stored, 'the ghosts are dropped from the sets per type too';
 };
 
 subtest 'oci-admin reindex after FLUSHALL answers exactly as before' => sub {
