@@ -40,6 +40,8 @@ UNIT_CORE_DEPS = $(UNIT_CORE_SRCS) \
                  $(UNIT_SRC)/ngx_oci_route.h \
                  $(UNIT_SRC)/ngx_oci_layout.h \
                  $(UNIT_SRC)/ngx_oci_link.h \
+                 $(UNIT_SRC)/ngx_oci_index_page.c \
+                 $(UNIT_SRC)/ngx_oci_index_page.h \
                  $(OCI_UNIT_ROOT)/t/unit/tap.h
 
 UNIT_TESTS = $(BUILD)/unit/test_sha2 \
@@ -106,9 +108,7 @@ $(BUILD)/unit/test_link: $(OCI_UNIT_ROOT)/t/unit/test_link.c \
 	    $(UNIT_SRC)/ngx_oci_link.c $(UNIT_LIBS)
 
 $(BUILD)/unit/test_index_page: $(OCI_UNIT_ROOT)/t/unit/test_index_page.c \
-                               $(UNIT_CORE_DEPS) \
-                               $(UNIT_SRC)/ngx_oci_index_page.c \
-                               $(UNIT_SRC)/ngx_oci_index_page.h
+                               $(UNIT_CORE_DEPS)
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INC) -o $@ $< \
 	    $(UNIT_SRC)/ngx_oci_index_page.c $(UNIT_SRC)/ngx_oci_grammar.c \
@@ -123,9 +123,7 @@ $(BUILD)/fuzz/fuzz_%: $(OCI_UNIT_ROOT)/fuzz/fuzz_%.c $(UNIT_CORE_DEPS)
 
 # hiredis' reply parser, then the referrers page built from the reply
 $(BUILD)/fuzz/fuzz_redis_reply: $(OCI_UNIT_ROOT)/fuzz/fuzz_redis_reply.c \
-                                $(UNIT_CORE_DEPS) \
-                                $(UNIT_SRC)/ngx_oci_index_page.c \
-                                $(UNIT_SRC)/ngx_oci_index_page.h
+                                $(UNIT_CORE_DEPS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(UNIT_INC) -o $@ $< \
 	    $(UNIT_SRC)/ngx_oci_index_page.c $(UNIT_SRC)/ngx_oci_grammar.c \
