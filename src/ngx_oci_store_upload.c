@@ -17,12 +17,9 @@
 
 #include "ngx_oci_store.h"
 #include "ngx_oci_grammar.h"
+#include "ngx_oci_upload_state.h"
 
 #include <sys/file.h>
-
-
-#define NGX_OCI_STATE_MAGIC  "OCIUPLD1"
-#define NGX_OCI_STATE_MAX    (8 + 8 + 2 + 255 + NGX_OCI_SHA2_STATE_SIZE)
 
 
 static ngx_oci_upload_t *ngx_oci_store_upload_alloc(ngx_oci_store_t *st,
@@ -196,58 +193,36 @@ ngx_oci_store_upload_lock(ngx_oci_upload_t *u, time_t timeout)
 static ngx_int_t
 ngx_oci_store_upload_load(ngx_oci_upload_t *u, time_t timeout)
 {
-    u_char           *p;
-    size_t            len;
-    uint64_t          offset;
-    ngx_int_t         rc;
-    ngx_str_t         state;
-    ngx_file_info_t   fi;
+    ngx_int_t               rc;
+    ngx_str_t               state;
+    ngx_file_info_t         fi;
+    ngx_oci_upload_state_t  us;
 
     rc = ngx_oci_store_file_read(u->store, &u->state_path, &state,
-                            NGX_OCI_STATE_MAX + 1);
+                                 NGX_OCI_UPLOAD_STATE_MAX + 1);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    p = state.data;
-
-    if (state.len < 8 + 8 + 2
-        || ngx_memcmp(p, NGX_OCI_STATE_MAGIC, 8) != 0)
+    if (ngx_oci_upload_state_decode(state.data, state.len, &us) != 0
+        || us.offset > (uint64_t) NGX_MAX_OFF_T_VALUE)
     {
-        goto corrupt;
-    }
-
-    p += 8;
-
-    offset = 0;
-    for (len = 0; len < 8; len++) {
-        offset = (offset << 8) | *p++;
-    }
-
-    len = (p[0] << 8) | p[1];
-    p += 2;
-
-    if (offset > NGX_MAX_OFF_T_VALUE
-        || state.len != 8 + 8 + 2 + len + NGX_OCI_SHA2_STATE_SIZE)
-    {
-        goto corrupt;
+        ngx_log_error(NGX_LOG_ERR, u->store->log, 0,
+                      "oci: upload state \"%V\" is corrupt",
+                      &u->state_path);
+        return NGX_DECLINED;
     }
 
     /* a session belongs to the repository it was opened in */
 
-    if (len != u->name.len || ngx_memcmp(p, u->name.data, len) != 0) {
+    if (us.name_len != u->name.len
+        || ngx_memcmp(us.name, u->name.data, us.name_len) != 0)
+    {
         return NGX_DECLINED;
     }
 
-    p += len;
-
-    if (ngx_oci_sha2_load(&u->sha, p, NGX_OCI_SHA2_STATE_SIZE) != 0
-        || u->sha.total != offset)
-    {
-        goto corrupt;
-    }
-
-    u->offset = (off_t) offset;
+    u->sha = us.sha;
+    u->offset = (off_t) us.offset;
     u->written = u->offset;
 
     /* an abandoned session is gone even before the sweeper gets to it */
@@ -263,41 +238,25 @@ ngx_oci_store_upload_load(ngx_oci_upload_t *u, time_t timeout)
     }
 
     return NGX_OK;
-
-corrupt:
-
-    ngx_log_error(NGX_LOG_ERR, u->store->log, 0,
-                  "oci: upload state \"%V\" is corrupt", &u->state_path);
-
-    return NGX_DECLINED;
 }
 
 
 static ngx_int_t
 ngx_oci_store_upload_save(ngx_oci_upload_t *u)
 {
-    u_char     buf[NGX_OCI_STATE_MAX], *p;
-    uint64_t   offset;
-    ngx_int_t  i;
+    u_char  buf[NGX_OCI_UPLOAD_STATE_MAX];
+    size_t  len;
 
-    p = ngx_cpymem(buf, NGX_OCI_STATE_MAGIC, 8);
-
-    offset = (uint64_t) u->offset;
-    for (i = 7; i >= 0; i--) {
-        p[i] = (u_char) (offset & 0xff);
-        offset >>= 8;
+    len = ngx_oci_upload_state_encode(buf, (uint64_t) u->offset,
+                                      u->name.data, u->name.len, &u->sha);
+    if (len == 0) {
+        ngx_log_error(NGX_LOG_ALERT, u->store->log, 0,
+                      "oci: upload state of \"%V\" cannot be encoded",
+                      &u->state_path);
+        return NGX_ERROR;
     }
 
-    p += 8;
-
-    *p++ = (u_char) (u->name.len >> 8);
-    *p++ = (u_char) (u->name.len & 0xff);
-    p = ngx_cpymem(p, u->name.data, u->name.len);
-
-    ngx_oci_sha2_save(&u->sha, p);
-    p += NGX_OCI_SHA2_STATE_SIZE;
-
-    return ngx_oci_store_file_write(u->store, &u->state_path, buf, p - buf, 1);
+    return ngx_oci_store_file_write(u->store, &u->state_path, buf, len, 1);
 }
 
 

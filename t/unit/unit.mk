@@ -1,6 +1,7 @@
 # Unit tests, fuzzers and the SHA-2 benchmark of the nginx-independent core
 # (src/ngx_oci_sha2.c, src/ngx_oci_grammar.c, src/ngx_oci_manifest_check.c,
-# src/ngx_oci_route.c, src/ngx_oci_layout.c, src/ngx_oci_link.c).
+# src/ngx_oci_route.c, src/ngx_oci_layout.c, src/ngx_oci_link.c,
+# src/ngx_oci_upload_state.c).
 #
 # Included by the top Makefile, or used alone from the repository root:
 #
@@ -32,7 +33,8 @@ UNIT_CORE_SRCS = $(UNIT_SRC)/ngx_oci_sha2.c \
                  $(UNIT_SRC)/ngx_oci_manifest_check.c \
                  $(UNIT_SRC)/ngx_oci_route.c \
                  $(UNIT_SRC)/ngx_oci_layout.c \
-                 $(UNIT_SRC)/ngx_oci_link.c
+                 $(UNIT_SRC)/ngx_oci_link.c \
+                 $(UNIT_SRC)/ngx_oci_upload_state.c
 UNIT_CORE_DEPS = $(UNIT_CORE_SRCS) \
                  $(UNIT_SRC)/ngx_oci_sha2.h \
                  $(UNIT_SRC)/ngx_oci_grammar.h \
@@ -42,6 +44,7 @@ UNIT_CORE_DEPS = $(UNIT_CORE_SRCS) \
                  $(UNIT_SRC)/ngx_oci_link.h \
                  $(UNIT_SRC)/ngx_oci_index_page.c \
                  $(UNIT_SRC)/ngx_oci_index_page.h \
+                 $(UNIT_SRC)/ngx_oci_upload_state.h \
                  $(OCI_UNIT_ROOT)/t/unit/tap.h
 
 UNIT_TESTS = $(BUILD)/unit/test_sha2 \
@@ -51,14 +54,16 @@ UNIT_TESTS = $(BUILD)/unit/test_sha2 \
              $(BUILD)/unit/test_route \
              $(BUILD)/unit/test_layout \
              $(BUILD)/unit/test_link \
-             $(BUILD)/unit/test_index_page
+             $(BUILD)/unit/test_index_page \
+             $(BUILD)/unit/test_upload_state
 
 FUZZERS = $(BUILD)/fuzz/fuzz_manifest \
           $(BUILD)/fuzz/fuzz_grammar \
           $(BUILD)/fuzz/fuzz_sha2 \
           $(BUILD)/fuzz/fuzz_route \
           $(BUILD)/fuzz/fuzz_link \
-          $(BUILD)/fuzz/fuzz_redis_reply
+          $(BUILD)/fuzz/fuzz_redis_reply \
+          $(BUILD)/fuzz/fuzz_upload_state
 
 .PHONY: unit fuzz fuzz-run bench-sha2
 
@@ -114,6 +119,13 @@ $(BUILD)/unit/test_index_page: $(OCI_UNIT_ROOT)/t/unit/test_index_page.c \
 	    $(UNIT_SRC)/ngx_oci_index_page.c $(UNIT_SRC)/ngx_oci_grammar.c \
 	    $(UNIT_LIBS) -lhiredis
 
+$(BUILD)/unit/test_upload_state: $(OCI_UNIT_ROOT)/t/unit/test_upload_state.c \
+                                 $(UNIT_CORE_DEPS)
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INC) -o $@ $< \
+	    $(UNIT_SRC)/ngx_oci_upload_state.c $(UNIT_SRC)/ngx_oci_sha2.c \
+	    $(UNIT_SRC)/ngx_oci_grammar.c $(UNIT_LIBS)
+
 fuzz: $(FUZZERS)
 
 $(BUILD)/fuzz/fuzz_%: $(OCI_UNIT_ROOT)/fuzz/fuzz_%.c $(UNIT_CORE_DEPS)
@@ -131,7 +143,7 @@ $(BUILD)/fuzz/fuzz_redis_reply: $(OCI_UNIT_ROOT)/fuzz/fuzz_redis_reply.c \
 
 # new inputs go to $(BUILD)/fuzz/corpus-*, the seeds stay untouched
 fuzz-run: $(FUZZERS)
-	@set -e; for f in manifest grammar sha2 link redis_reply; do \
+	@set -e; for f in manifest grammar sha2 link redis_reply upload_state; do \
 	    mkdir -p $(BUILD)/fuzz/corpus-$$f; \
 	    echo "fuzz_$$f: $(FUZZ_TIME) s"; \
 	    $(BUILD)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_TIME) \
