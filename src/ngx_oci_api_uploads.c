@@ -34,6 +34,9 @@ static void ngx_oci_api_uploads_patched(ngx_http_request_t *r);
 static void ngx_oci_api_uploads_closed(ngx_http_request_t *r);
 static ngx_int_t ngx_oci_api_uploads_publish(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_oci_upload_t *u);
+static void ngx_oci_api_uploads_rehashed(ngx_oci_store_job_t *job);
+static ngx_int_t ngx_oci_api_uploads_unhashed(ngx_http_request_t *r);
+static ngx_int_t ngx_oci_api_uploads_verify(ngx_http_request_t *r);
 static ngx_int_t ngx_oci_api_uploads_headers(ngx_http_request_t *r,
     ngx_oci_upload_t *u);
 static ngx_int_t ngx_oci_api_uploads_progress(ngx_http_request_t *r,
@@ -484,28 +487,64 @@ ngx_oci_api_uploads_closed(ngx_http_request_t *r)
 /*
  * The digest of everything received decides: on a match the data file
  * becomes the blob, otherwise nothing is stored and the session is
- * dropped.
+ * dropped. A session hashed with another algorithm than the digest's
+ * (opened without ?digest-algorithm=, closed with sha512) is hashed again
+ * first, off the event loop.
  */
 
 static ngx_int_t
 ngx_oci_api_uploads_publish(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     ngx_oci_upload_t *u)
 {
-    int        alg;
-    ngx_str_t  actual;
+    int  alg;
 
     (void) ngx_oci_digest_parse(ctx->digest.data, ctx->digest.len, &alg,
                                 NULL, NULL);
 
-    if (alg != u->sha.alg) {
-        (void) ngx_oci_store_upload_remove(u);
-
-        return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST,
-                             NGX_OCI_ERR_DIGEST_INVALID,
-                             "the digest's algorithm is not the one the "
-                             "upload was started with; use "
-                             "?digest-algorithm= when starting it");
+    if (alg == u->sha.alg) {
+        return ngx_oci_api_uploads_verify(r);
     }
+
+    if (ngx_oci_store_upload_rehash(u, alg, ngx_oci_api_uploads_rehashed, r)
+        != NGX_OK)
+    {
+        return ngx_oci_error_storage(r);
+    }
+
+    ngx_oci_wait(r);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_oci_api_uploads_rehashed(ngx_oci_store_job_t *job)
+{
+    ngx_http_request_t  *r;
+
+    r = job->owner;
+
+    ngx_oci_resume(r, job->rc == NGX_OK ? ngx_oci_api_uploads_verify
+                                        : ngx_oci_api_uploads_unhashed);
+}
+
+
+static ngx_int_t
+ngx_oci_api_uploads_unhashed(ngx_http_request_t *r)
+{
+    return ngx_oci_error_storage(r);
+}
+
+
+static ngx_int_t
+ngx_oci_api_uploads_verify(ngx_http_request_t *r)
+{
+    ngx_str_t          actual;
+    ngx_oci_ctx_t     *ctx;
+    ngx_oci_upload_t  *u;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_oci_module);
+    u = ctx->endpoint;
 
     if (ngx_oci_store_upload_digest(u, &actual) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

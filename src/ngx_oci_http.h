@@ -68,6 +68,7 @@ typedef struct {
     ngx_uint_t                referrers_page_size;
     ngx_oci_redis_conf_t      redis;
     ngx_http_complex_value_t *mount_allow;  /* NULL: mounts allowed */
+    ngx_thread_pool_t        *thread_pool;  /* NULL: jobs in steps */
 } ngx_oci_loc_conf_t;
 
 
@@ -160,6 +161,10 @@ ngx_int_t ngx_oci_send_body(ngx_http_request_t *r, ngx_uint_t status,
 /* ngx_oci_http_retry.c */
 ngx_int_t ngx_oci_retry_later(ngx_http_request_t *r,
     ngx_oci_retry_pt handler);
+
+/* ngx_oci_http_wait.c */
+void ngx_oci_wait(ngx_http_request_t *r);
+void ngx_oci_resume(ngx_http_request_t *r, ngx_oci_retry_pt handler);
 
 /* ngx_oci_http_variables.c */
 ngx_int_t ngx_oci_add_variables(ngx_conf_t *cf);

@@ -26,6 +26,8 @@ typedef struct {
 
 static ngx_int_t ngx_oci_handler(ngx_http_request_t *r);
 static char *ngx_oci_storage(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_oci_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static void *ngx_oci_create_main_conf(ngx_conf_t *cf);
 static void *ngx_oci_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -139,6 +141,13 @@ static ngx_command_t  ngx_oci_commands[] = {
       offsetof(ngx_oci_loc_conf_t, mount_allow),
       NULL },
 
+    { ngx_string("oci_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_oci_thread_pool,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -215,6 +224,7 @@ ngx_oci_handler(ngx_http_request_t *r)
     ctx->store.root = olcf->storage;
     ctx->store.pool = r->pool;
     ctx->store.log = r->connection->log;
+    ctx->store.thread_pool = olcf->thread_pool;
 
     switch (ctx->route.endpoint) {
 
@@ -326,6 +336,43 @@ ngx_oci_storage(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* "off", or the name of a pool of the "thread_pool" directive */
+
+static char *
+ngx_oci_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_oci_loc_conf_t *olcf = conf;
+
+    ngx_str_t  *value;
+
+    if (olcf->thread_pool != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        olcf->thread_pool = NULL;
+        return NGX_CONF_OK;
+    }
+
+#if (NGX_THREADS)
+
+    olcf->thread_pool = ngx_thread_pool_add(cf, &value[1]);
+    if (olcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+
+#else
+
+    return "needs nginx built with --with-threads";
+
+#endif
+}
+
+
 static void *
 ngx_oci_create_main_conf(ngx_conf_t *cf)
 {
@@ -373,6 +420,7 @@ ngx_oci_create_loc_conf(ngx_conf_t *cf)
     olcf->tags_page_size = NGX_CONF_UNSET_UINT;
     olcf->subject_policy = NGX_CONF_UNSET_UINT;
     olcf->referrers_page_size = NGX_CONF_UNSET_UINT;
+    olcf->thread_pool = NGX_CONF_UNSET_PTR;
 
     ngx_oci_redis_conf_init(&olcf->redis);
 
@@ -402,6 +450,7 @@ ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_OCI_SUBJECT_ACCEPT);
     ngx_conf_merge_uint_value(conf->referrers_page_size,
                               prev->referrers_page_size, 100);
+    ngx_conf_merge_ptr_value(conf->thread_pool, prev->thread_pool, NULL);
 
     if (conf->mount_allow == NULL) {
         conf->mount_allow = prev->mount_allow;

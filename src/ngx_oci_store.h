@@ -23,17 +23,52 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_event.h>
+#if (NGX_THREADS)
+#include <ngx_thread_pool.h>
+#endif
 
 #include "ngx_oci_layout.h"
 #include "ngx_oci_sha2.h"
 
 
-/* where a request's storage work happens: its root, pool and log */
+#if !(NGX_THREADS)
+typedef void  ngx_thread_pool_t;
+#endif
+
+
+/*
+ * where a request's storage work happens: its root, pool and log, and
+ * the thread pool its long jobs run on (NULL: in steps from a timer)
+ */
 typedef struct {
     ngx_str_t                 root;
     ngx_pool_t               *pool;
     ngx_log_t                *log;
+    ngx_thread_pool_t        *thread_pool;
 } ngx_oci_store_t;
+
+
+typedef struct ngx_oci_store_job_s  ngx_oci_store_job_t;
+
+/* a bounded amount of work: NGX_AGAIN (more is left), NGX_OK, NGX_ERROR */
+typedef ngx_int_t (*ngx_oci_store_step_pt)(ngx_oci_store_job_t *job);
+typedef void (*ngx_oci_store_done_pt)(ngx_oci_store_job_t *job);
+
+/*
+ * A long piece of storage work, off the event loop (ngx_oci_store_job.c).
+ * Its owner keeps the job and the pool it came from alive until "done"
+ * runs: a job on a thread cannot be called back.
+ */
+struct ngx_oci_store_job_s {
+    ngx_oci_store_step_pt     step;
+    ngx_oci_store_done_pt     done;
+    void                     *data;         /* the step's own state */
+    void                     *owner;        /* for "done" */
+    ngx_int_t                 rc;           /* of the last step */
+    ngx_event_t               ev;
+    ngx_log_t                *log;
+};
 
 
 typedef struct {
@@ -77,6 +112,10 @@ ngx_int_t ngx_oci_store_random_hex(u_char *dst, size_t bytes);
 ngx_int_t ngx_oci_store_digest(ngx_pool_t *pool, int alg, u_char *md,
     ngx_str_t *out);
 
+/* ngx_oci_store_job.c: long work on a thread pool or in steps */
+ngx_int_t ngx_oci_store_job_start(ngx_oci_store_t *st,
+    ngx_oci_store_job_t *job);
+
 /* ngx_oci_store_blob.c: a repository's links to blob content */
 ngx_int_t ngx_oci_store_blob_path(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_str_t *digest, ngx_str_t *path);
@@ -117,6 +156,8 @@ ngx_int_t ngx_oci_store_upload_append(ngx_oci_upload_t *u, u_char *p,
 ngx_int_t ngx_oci_store_upload_commit(ngx_oci_upload_t *u);
 ngx_int_t ngx_oci_store_upload_digest(ngx_oci_upload_t *u,
     ngx_str_t *digest);
+ngx_int_t ngx_oci_store_upload_rehash(ngx_oci_upload_t *u, int alg,
+    ngx_oci_store_done_pt done, void *owner);
 ngx_int_t ngx_oci_store_upload_publish(ngx_oci_upload_t *u,
     ngx_str_t *digest);
 void ngx_oci_store_upload_release(ngx_oci_upload_t *u);

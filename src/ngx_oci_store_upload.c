@@ -22,11 +22,25 @@
 #include <sys/file.h>
 
 
+/* what one step of a re-hash reads: a few ms of SHA-512 */
+#define NGX_OCI_REHASH_STEP  (512 * 1024)
+
+
+typedef struct {
+    ngx_oci_upload_t     *upload;
+    ngx_oci_sha2_t        sha;
+    off_t                 pos;
+    u_char               *buf;
+    ngx_oci_store_job_t   job;
+} ngx_oci_upload_rehash_t;
+
+
 static ngx_oci_upload_t *ngx_oci_store_upload_alloc(ngx_oci_store_t *st,
     ngx_str_t *name, ngx_str_t *id);
 static ngx_int_t ngx_oci_store_upload_load(ngx_oci_upload_t *u,
     time_t timeout);
 static ngx_int_t ngx_oci_store_upload_save(ngx_oci_upload_t *u);
+static ngx_int_t ngx_oci_store_upload_rehash_step(ngx_oci_store_job_t *job);
 static void ngx_oci_store_sweep_dir(ngx_log_t *log, ngx_str_t *dir,
     time_t timeout, ngx_uint_t uploads);
 
@@ -329,6 +343,79 @@ ngx_oci_store_upload_digest(ngx_oci_upload_t *u, ngx_str_t *digest)
     ngx_oci_sha2_final(&u->sha, md);
 
     return ngx_oci_store_digest(u->store->pool, u->sha.alg, md, digest);
+}
+
+
+/*
+ * Hashes the data file again with another algorithm, off the event loop:
+ * a session opened for sha256 and closed with a sha512 digest. When
+ * "done" runs with job->rc NGX_OK, the session's hash is the new one and
+ * ngx_oci_store_upload_digest() gives its digest. The data file stays
+ * locked meanwhile, and the caller keeps the request alive.
+ */
+
+ngx_int_t
+ngx_oci_store_upload_rehash(ngx_oci_upload_t *u, int alg,
+    ngx_oci_store_done_pt done, void *owner)
+{
+    ngx_oci_upload_rehash_t  *rh;
+
+    rh = ngx_pcalloc(u->store->pool, sizeof(ngx_oci_upload_rehash_t));
+    if (rh == NULL) {
+        return NGX_ERROR;
+    }
+
+    rh->buf = ngx_palloc(u->store->pool, NGX_OCI_REHASH_STEP);
+    if (rh->buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    rh->upload = u;
+    ngx_oci_sha2_init(&rh->sha, alg);
+
+    rh->job.step = ngx_oci_store_upload_rehash_step;
+    rh->job.done = done;
+    rh->job.data = rh;
+    rh->job.owner = owner;
+
+    return ngx_oci_store_job_start(u->store, &rh->job);
+}
+
+
+static ngx_int_t
+ngx_oci_store_upload_rehash_step(ngx_oci_store_job_t *job)
+{
+    off_t                     left;
+    size_t                    len;
+    ssize_t                   n;
+    ngx_oci_upload_t         *u;
+    ngx_oci_upload_rehash_t  *rh;
+
+    rh = job->data;
+    u = rh->upload;
+
+    left = u->written - rh->pos;
+
+    if (left == 0) {
+        u->sha = rh->sha;
+        return NGX_OK;
+    }
+
+    len = left < NGX_OCI_REHASH_STEP ? (size_t) left : NGX_OCI_REHASH_STEP;
+
+    n = pread(u->fd, rh->buf, len, rh->pos);
+
+    if (n <= 0) {
+        ngx_log_error(NGX_LOG_CRIT, job->log, n < 0 ? ngx_errno : 0,
+                      "oci: pread() \"%V\" failed%s", &u->data_path,
+                      n < 0 ? "" : ": the file is shorter than the upload");
+        return NGX_ERROR;
+    }
+
+    ngx_oci_sha2_update(&rh->sha, rh->buf, n);
+    rh->pos += n;
+
+    return NGX_AGAIN;
 }
 
 

@@ -75,6 +75,8 @@ use Exporter 'import';
 use File::Path qw(make_path);
 use File::Spec;
 use IPC::Run ();
+use POSIX ();
+use Time::HiRes ();
 use JSON::XS ();
 use Test::More ();
 use OCI::Client;
@@ -107,7 +109,7 @@ our @EXPORT = qw(
     session_files status_range blob_is upload_closes
     blob_path link_path store_blob store_manifest store_tag
     admin_command oci_admin oci_admin_json need_admin
-    stops_cleanly
+    stops_cleanly latencies_during
 );
 
 my $JSON = JSON::XS->new->utf8->canonical;
@@ -599,6 +601,48 @@ sub stops_cleanly {
     Test::More::is($srv->stop, 0, "${p}nginx exits cleanly");
     Test::More::is($srv->valgrind_errors, '', "${p}valgrind reports no errors")
         if $srv->{valgrind};
+}
+
+=head2 Stalls
+
+C<latencies_during($srv, $code [, $limit])>: runs C<$code> in a child
+process (its return value, true or false, becomes the child's success)
+and meanwhile sends C<GET /v2/> to the server, one at a time, until the
+child ends or C<$limit> seconds (default 60) have passed. Returns C<($ok,
+\@seconds)>: whether the child succeeded, and how long each probe took.
+With one worker, the longest probe is the longest the event loop stalled.
+
+=cut
+
+sub latencies_during {
+    my ($srv, $code, $limit) = @_;
+    $limit //= 60;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my $ok = eval { $code->() };
+        POSIX::_exit($ok ? 0 : 1);
+    }
+    my @lat;
+    my $end = Time::HiRes::time() + $limit;
+    my $status;
+    while (1) {
+        my $t = Time::HiRes::time();
+        my $res = $srv->req('GET', '/v2/', timeout => 10);
+        push @lat, Time::HiRes::time() - $t;
+        push @lat, 10 if $res->code != 200;
+        if (waitpid($pid, POSIX::WNOHANG()) == $pid) {
+            $status = $?;
+            last;
+        }
+        if (Time::HiRes::time() > $end) {
+            kill 'KILL', $pid;
+            waitpid $pid, 0;
+            $status = -1;
+            last;
+        }
+        Time::HiRes::sleep(0.005);
+    }
+    return ($status == 0, \@lat);
 }
 
 =head2 oci-admin

@@ -1,0 +1,100 @@
+# Closing an upload with a digest of another algorithm than the one the
+# session hashed with as the bytes arrived (the conformance suite opens
+# without ?digest-algorithm= and closes with sha512): the data file is
+# hashed again off the event loop, in steps from a timer or on a thread
+# pool (oci_thread_pool), and the server keeps answering meanwhile.
+
+BEGIN { push @INC, 't/lib' }
+use strict;
+use warnings;
+use OCI::Harness;
+use OCI::Test;
+use Test::More;
+use Digest::SHA;
+use List::Util qw(max);
+
+# a big upload, PATCHed block by block: the same random MiB, many times
+
+my $BLOCK = random_bytes(1 << 20);
+
+sub big_upload {
+    my ($srv, $repo, $mib) = @_;
+    my $loc = start_upload($srv, $repo);
+    my ($s256, $s512) = (Digest::SHA->new(256), Digest::SHA->new(512));
+    for my $i (0 .. $mib - 1) {
+        my $res = patch_chunk($srv, $loc, $BLOCK, $i * length $BLOCK);
+        return unless $res->code == 202;
+        $loc = $res->header('Location');
+        $s256->add($BLOCK);
+        $s512->add($BLOCK);
+    }
+    return ($loc, 'sha256:' . $s256->hexdigest, 'sha512:' . $s512->hexdigest);
+}
+
+for my $pool (0, 1) {
+    my $what = $pool ? 'on a thread pool' : 'in steps from a timer';
+    my $srv = OCI::Harness->start(
+        main_config => $pool ? 'thread_pool oci threads=2;' : '',
+        config => registry_conf($pool ? 'oci_thread_pool oci;' : ''));
+
+    subtest "sha256 session closed with sha512, $what" => sub {
+        my $data = random_bytes(3_000_000);
+        my $d = sha512($data);
+        my $loc = start_upload($srv, 'rehash/repo');
+        is_status $_, 202, 'PATCH'
+            for upload_chunks($srv, $loc, $data, 1_000_000, 2_000_000);
+        my $res = close_upload($srv, $loc, $d);
+        is_status $res, 201, 'closing with the sha512 digest';
+        is $res->header('Docker-Content-Digest'), $d, 'Docker-Content-Digest';
+        is $res->header('Location'), "/v2/rehash/repo/blobs/$d", 'Location';
+        blob_is $srv, 'rehash/repo', $d, $data, 'the blob, by its sha512 digest';
+        ok !-e blob_path($srv, sha256($data)), 'nothing under sha256';
+        is_deeply [ files_under($srv->storage . '/_uploads') ], [], 'the session ended';
+
+        $loc = start_upload($srv, 'rehash/repo');
+        is_status close_upload($srv, $loc, sha512('x'), body => 'x'), 201,
+            'a closing PUT with the last chunk in its body';
+        blob_is $srv, 'rehash/repo', sha512('x'), 'x', 'that blob';
+
+        $loc = start_upload($srv, 'rehash/repo');
+        is_status close_upload($srv, $loc, sha512('')), 201, 'an empty blob';
+
+        $loc = start_upload($srv, 'rehash/repo', 'digest-algorithm=sha512');
+        is_status patch_chunk($srv, $loc, 'abcd', 0), 202, 'PATCH';
+        is_status close_upload($srv, $loc, sha256('abcd')), 201,
+            'and the other way: a sha512 session closed with sha256';
+        blob_is $srv, 'rehash/repo', sha256('abcd'), 'abcd', 'that blob';
+    };
+
+    subtest "a digest that does not match, $what" => sub {
+        my $data = random_bytes(100_000);
+        my $loc = start_upload($srv, 'rehash/bad');
+        is_status patch_chunk($srv, $loc, $data, 0), 202, 'PATCH';
+        is_error close_upload($srv, $loc, sha512("$data!")), 400, 'DIGEST_INVALID',
+            'closing with the sha512 digest of other bytes';
+        ok !-e blob_path($srv, sha512("$data!")), 'nothing stored under it';
+        ok !-e blob_path($srv, sha512($data)), 'nor under the real one';
+        is_error $srv->req('GET', $loc), 404, 'BLOB_UPLOAD_UNKNOWN', 'the session is gone';
+        is_deeply [ files_under($srv->storage . '/_uploads') ], [], 'its files too';
+    };
+
+    subtest "a big file hashed again while others are served, $what" => sub {
+        my $mib = 192;
+        my ($loc, $d256, $d512) = big_upload($srv, 'rehash/big', $mib);
+        ok $loc, "$mib MiB uploaded" or return;
+        my ($ok, $lat) = latencies_during($srv, sub {
+            close_upload($srv, $loc, $d512, timeout => 60)->code == 201;
+        });
+        ok $ok, 'closing with the sha512 digest: 201';
+        cmp_ok scalar(@$lat), '>=', 5, 'GET /v2/ was sent during the re-hash';
+        my $worst = max(@$lat);
+        diag sprintf '%d probes, the slowest %.1f ms', scalar @$lat, $worst * 1000;
+        cmp_ok $worst, '<', 0.15, 'every GET /v2/ answered within 150 ms';
+        ok -f blob_path($srv, $d512), 'the blob is stored';
+        is -s blob_path($srv, $d512), $mib << 20, 'whole';
+    };
+
+    stops_cleanly($srv, $what);
+}
+
+done_testing;
