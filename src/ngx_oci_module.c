@@ -17,10 +17,20 @@ typedef struct {
 } ngx_oci_main_conf_t;
 
 
+/*
+ * A sweep reads at most this many directory entries per turn of the
+ * event loop (a few hundred system calls, a few milliseconds at most),
+ * and carries on after NGX_OCI_SWEEP_PAUSE.
+ */
+#define NGX_OCI_SWEEP_BATCH  64
+#define NGX_OCI_SWEEP_PAUSE  1
+
+
 typedef struct {
-    ngx_str_t     storage;
-    ngx_msec_t    timeout;
-    ngx_event_t   ev;
+    ngx_str_t                 storage;
+    ngx_msec_t                timeout;
+    ngx_event_t               ev;
+    ngx_oci_upload_sweep_t    sweep;
 } ngx_oci_sweeper_t;
 
 
@@ -610,6 +620,11 @@ ngx_oci_init_process(ngx_cycle_t *cycle)
             return NGX_ERROR;
         }
 
+        sw->sweep.dir_path.data = ngx_pnalloc(cycle->pool, NGX_MAX_PATH);
+        if (sw->sweep.dir_path.data == NULL) {
+            return NGX_ERROR;
+        }
+
         sw->storage = s[i];
         sw->timeout = omcf->sweep_timeout;
         sw->ev.handler = ngx_oci_sweep_handler;
@@ -636,7 +651,13 @@ ngx_oci_sweep_handler(ngx_event_t *ev)
         return;
     }
 
-    ngx_oci_store_upload_sweep(ngx_cycle->log, &sw->storage, sw->timeout);
+    if (ngx_oci_store_upload_sweep(&sw->sweep, ngx_cycle->log, &sw->storage,
+                                   sw->timeout, NGX_OCI_SWEEP_BATCH)
+        == NGX_AGAIN)
+    {
+        ngx_add_timer(ev, NGX_OCI_SWEEP_PAUSE);
+        return;
+    }
 
     next = sw->timeout / 4;
     if (next < 1000) {

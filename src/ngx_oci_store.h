@@ -49,6 +49,15 @@ typedef struct {
 } ngx_oci_store_t;
 
 
+/* where the sweep of abandoned uploads stopped, from one call to the next */
+typedef struct {
+    ngx_dir_t                 dir;
+    ngx_str_t                 dir_path;     /* NGX_MAX_PATH bytes */
+    ngx_uint_t                phase;        /* 0 _uploads, 1 _tmp, 2 done */
+    unsigned                  open:1;
+} ngx_oci_upload_sweep_t;
+
+
 typedef struct ngx_oci_store_job_s  ngx_oci_store_job_t;
 
 /* a bounded amount of work: NGX_AGAIN (more is left), NGX_OK, NGX_ERROR */
@@ -162,8 +171,8 @@ ngx_int_t ngx_oci_store_upload_publish(ngx_oci_upload_t *u,
     ngx_str_t *digest);
 void ngx_oci_store_upload_release(ngx_oci_upload_t *u);
 ngx_int_t ngx_oci_store_upload_remove(ngx_oci_upload_t *u);
-void ngx_oci_store_upload_sweep(ngx_log_t *log, ngx_str_t *root,
-    ngx_msec_t timeout);
+ngx_int_t ngx_oci_store_upload_sweep(ngx_oci_upload_sweep_t *sw,
+    ngx_log_t *log, ngx_str_t *root, ngx_msec_t timeout, ngx_uint_t max);
 
 
 #endif /* _NGX_OCI_STORE_H_INCLUDED_ */

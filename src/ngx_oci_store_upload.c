@@ -41,8 +41,8 @@ static ngx_int_t ngx_oci_store_upload_load(ngx_oci_upload_t *u,
     time_t timeout);
 static ngx_int_t ngx_oci_store_upload_save(ngx_oci_upload_t *u);
 static ngx_int_t ngx_oci_store_upload_rehash_step(ngx_oci_store_job_t *job);
-static void ngx_oci_store_sweep_dir(ngx_log_t *log, ngx_str_t *dir,
-    time_t timeout, ngx_uint_t uploads);
+static ngx_uint_t ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw,
+    ngx_log_t *log, time_t timeout, ngx_uint_t max);
 
 
 static ngx_oci_upload_t *
@@ -457,62 +457,105 @@ ngx_oci_store_upload_remove(ngx_oci_upload_t *u)
 }
 
 
-/* removes sessions and temporary files idle for longer than timeout */
+/*
+ * Removes sessions and temporary files idle for longer than timeout, at
+ * most "max" directory entries per call so that one turn of the event
+ * loop stays short whatever lies in _uploads/: NGX_AGAIN when the sweep
+ * is not over (the next call carries on where this one stopped), NGX_OK
+ * when both directories have been read to the end.
+ */
 
-void
-ngx_oci_store_upload_sweep(ngx_log_t *log, ngx_str_t *root,
-    ngx_msec_t timeout)
+ngx_int_t
+ngx_oci_store_upload_sweep(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
+    ngx_str_t *root, ngx_msec_t timeout, ngx_uint_t max)
 {
-    u_char     buf[NGX_MAX_PATH];
-    size_t     len;
-    ngx_str_t  dir;
+    u_char            buf[NGX_MAX_PATH];
+    size_t            len;
+    ngx_str_t         dir;
+    ngx_uint_t        n;
+    ngx_oci_layout_e  what;
 
-    dir.data = buf;
+    for (n = 0; n < max; /* void */) {
 
-    if (root->len + 1 + NGX_OCI_LAYOUT_MAX > sizeof(buf)) {
-        return;
+        if (!sw->open) {
+            if (sw->phase == 2) {
+                sw->phase = 0;
+                return NGX_OK;
+            }
+
+            if (root->len + 1 + NGX_OCI_LAYOUT_MAX > sizeof(buf)) {
+                return NGX_OK;
+            }
+
+            what = sw->phase == 0 ? NGX_OCI_LAYOUT_UPLOADS
+                                  : NGX_OCI_LAYOUT_TMP;
+
+            ngx_memcpy(buf, root->data, root->len);
+            buf[root->len] = '/';
+
+            len = ngx_oci_layout_path(buf + root->len + 1, NGX_OCI_LAYOUT_MAX,
+                                      what, NULL, 0, NULL, 0);
+
+            dir.data = buf;
+            dir.len = root->len + 1 + len;
+
+            sw->dir_path.len = dir.len;
+            ngx_memcpy(sw->dir_path.data, dir.data, dir.len);
+            sw->dir_path.data[dir.len] = '\0';
+
+            if (ngx_open_dir(&sw->dir_path, &sw->dir) == NGX_ERROR) {
+                sw->phase++;
+                continue;
+            }
+
+            sw->open = 1;
+        }
+
+        n += ngx_oci_store_sweep_dir(sw, log, timeout / 1000, max - n);
+
+        if (sw->open) {
+            return NGX_AGAIN;
+        }
+
+        sw->phase++;
     }
 
-    ngx_memcpy(buf, root->data, root->len);
-    buf[root->len] = '/';
-
-    len = ngx_oci_layout_path(buf + root->len + 1, NGX_OCI_LAYOUT_MAX,
-                              NGX_OCI_LAYOUT_UPLOADS, NULL, 0, NULL, 0);
-    dir.len = root->len + 1 + len;
-    ngx_oci_store_sweep_dir(log, &dir, timeout / 1000, 1);
-
-    len = ngx_oci_layout_path(buf + root->len + 1, NGX_OCI_LAYOUT_MAX,
-                              NGX_OCI_LAYOUT_TMP, NULL, 0, NULL, 0);
-    dir.len = root->len + 1 + len;
-    ngx_oci_store_sweep_dir(log, &dir, timeout / 1000, 0);
+    return NGX_AGAIN;
 }
 
 
 /*
+ * At most "max" entries of the open directory; closes it at its end.
  * A session whose data file is locked is in the middle of a request and
  * is left alone.
  */
 
-static void
-ngx_oci_store_sweep_dir(ngx_log_t *log, ngx_str_t *dir, time_t timeout,
-    ngx_uint_t uploads)
+static ngx_uint_t
+ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
+    time_t timeout, ngx_uint_t max)
 {
     u_char           path[NGX_MAX_PATH], *name, *last, *suffix;
     size_t           len;
     ngx_fd_t         fd;
-    ngx_dir_t        d;
+    ngx_str_t       *dir;
+    ngx_uint_t       n, uploads;
     ngx_file_info_t  fi;
 
     static const size_t  data_len = sizeof(NGX_OCI_LAYOUT_DATA_SUFFIX) - 1;
 
-    if (ngx_open_dir(dir, &d) == NGX_ERROR) {
-        return;
-    }
+    dir = &sw->dir_path;
+    uploads = (sw->phase == 0);
 
-    while (ngx_read_dir(&d) == NGX_OK) {
+    for (n = 0; n < max; n++) {
 
-        name = ngx_de_name(&d);
-        len = ngx_de_namelen(&d);
+        if (ngx_read_dir(&sw->dir) != NGX_OK) {
+            (void) ngx_close_dir(&sw->dir);
+            sw->open = 0;
+            break;
+        }
+
+        name = ngx_de_name(&sw->dir);
+        len = ngx_de_namelen(&sw->dir);
 
         if (name[0] == '.') {
             continue;
@@ -565,5 +608,5 @@ ngx_oci_store_sweep_dir(ngx_log_t *log, ngx_str_t *dir, time_t timeout,
         ngx_close_file(fd);
     }
 
-    (void) ngx_close_dir(&d);
+    return n;
 }
