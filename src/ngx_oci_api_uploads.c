@@ -161,10 +161,12 @@ ngx_oci_api_uploads_session(ngx_http_request_t *r, ngx_oci_ctx_t *ctx)
 static ngx_int_t
 ngx_oci_api_uploads_start(ngx_http_request_t *r, ngx_oci_ctx_t *ctx)
 {
-    int                alg;
-    ngx_int_t          rc;
-    ngx_str_t          mount, from;
-    ngx_oci_upload_t  *u;
+    int                     alg;
+    ngx_int_t               rc;
+    ngx_str_t               mount, from;
+    ngx_oci_upload_t       *u;
+    ngx_oci_loc_conf_t     *olcf;
+    ngx_oci_upload_caps_t   caps;
 
     if (ngx_oci_arg(r, "mount", &mount) == NGX_OK) {
         if (ngx_oci_digest_parse(mount.data, mount.len, NULL, NULL, NULL)
@@ -190,9 +192,23 @@ ngx_oci_api_uploads_start(ngx_http_request_t *r, ngx_oci_ctx_t *ctx)
         return rc;
     }
 
-    if (ngx_oci_store_upload_create(&ctx->store, &ctx->name, alg, &u)
-        != NGX_OK)
-    {
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+
+    caps.total = olcf->max_uploads;
+    caps.repository = olcf->max_uploads_repo;
+    caps.timeout = (time_t) (olcf->upload_timeout / 1000);
+
+    rc = ngx_oci_store_upload_create(&ctx->store, &ctx->name, alg, &caps, &u);
+
+    if (rc == NGX_DECLINED) {
+
+        /* a slot frees when another upload ends: seconds, not less */
+
+        return ngx_oci_error_too_many(r, "5", "too many upload sessions "
+                                      "are open; finish or cancel some");
+    }
+
+    if (rc != NGX_OK) {
         return ngx_oci_error_storage(r);
     }
 

@@ -69,6 +69,8 @@ typedef struct {
     ngx_oci_redis_conf_t      redis;
     ngx_http_complex_value_t *mount_allow;  /* NULL: mounts allowed */
     ngx_thread_pool_t        *thread_pool;  /* NULL: jobs in steps */
+    ngx_uint_t                max_uploads;  /* 0: no cap */
+    ngx_uint_t                max_uploads_repo;
 } ngx_oci_loc_conf_t;
 
 
@@ -114,6 +116,7 @@ typedef struct {
     unsigned                  json_error:1;
     unsigned                  json_sent:1;
     unsigned                  mount_checked:1;
+    unsigned                  err_elsewhere:1;
 } ngx_oci_ctx_t;
 
 
@@ -139,6 +142,8 @@ ngx_int_t ngx_oci_error(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_oci_error_digest(ngx_http_request_t *r, ngx_uint_t status,
     ngx_oci_err_e err, const char *message, ngx_str_t *digest);
 ngx_int_t ngx_oci_error_unavailable(ngx_http_request_t *r,
+    const char *retry_after, const char *message);
+ngx_int_t ngx_oci_error_too_many(ngx_http_request_t *r,
     const char *retry_after, const char *message);
 ngx_int_t ngx_oci_error_storage(ngx_http_request_t *r);
 ngx_int_t ngx_oci_error_not_ok(ngx_http_request_t *r, ngx_int_t rc,

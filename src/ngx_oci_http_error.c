@@ -155,6 +155,30 @@ ngx_oci_error_unavailable(ngx_http_request_t *r, const char *retry_after,
 }
 
 
+/*
+ * 429 with Retry-After: the client asks for more than it may have now
+ * (upload sessions over their cap); the filter adds no second
+ * Retry-After.
+ */
+
+ngx_int_t
+ngx_oci_error_too_many(ngx_http_request_t *r, const char *retry_after,
+    const char *message)
+{
+    ngx_str_t  retry;
+
+    retry.data = (u_char *) retry_after;
+    retry.len = ngx_strlen(retry_after);
+
+    if (ngx_oci_add_header(r, "Retry-After", &retry) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_oci_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                         NGX_OCI_ERR_TOOMANYREQUESTS, message);
+}
+
+
 /* storage failed and has logged why: the client learns no more */
 
 ngx_int_t
@@ -307,6 +331,7 @@ ngx_oci_error_header_filter(ngx_http_request_t *r)
 
     if (ctx->err == NGX_OCI_ERR_NONE) {
         ctx->err = ngx_oci_default_err(r->headers_out.status);
+        ctx->err_elsewhere = 1;         /* by another module */
     }
 
     if (ngx_oci_error_body(r, ctx, &b) != NGX_OK) {
@@ -332,6 +357,7 @@ ngx_oci_error_header_filter(ngx_http_request_t *r)
     r->headers_out.content_length_n = b->last - b->pos;
 
     if (r->headers_out.status == 429
+        && ctx->err_elsewhere
         && ngx_oci_add_header(r, "Retry-After", &retry) != NGX_OK)
     {
         return NGX_ERROR;

@@ -12,6 +12,7 @@
  *   repositories/<name>/_tags/.lock                lock for tag changes
  *   _uploads/<id>.data, _uploads/<id>.state        upload sessions
  *   _tmp/<id>                                      files before publication
+ *   _slots/_all/<n>, _slots/<name>/_uploads/<n>    upload sessions' slots
  *   _quarantine/                                   what fsck --repair moved
  *
  * <xx> is the first two digits of <hex>.  The registry's own directories
@@ -32,6 +33,9 @@
 #define NGX_OCI_LAYOUT_UPLOADS_DIR     "_uploads"
 #define NGX_OCI_LAYOUT_TMP_DIR         "_tmp"
 #define NGX_OCI_LAYOUT_QUARANTINE_DIR  "_quarantine"
+#define NGX_OCI_LAYOUT_SLOTS_DIR       "_slots"
+#define NGX_OCI_LAYOUT_SLOTS_ALL       "_all"
+#define NGX_OCI_LAYOUT_SLOTS_REPO      "_uploads"
 
 #define NGX_OCI_LAYOUT_REPO_BLOBS      "_blobs"
 #define NGX_OCI_LAYOUT_REPO_MANIFESTS  "_manifests"
@@ -68,7 +72,10 @@ typedef enum {
     NGX_OCI_LAYOUT_UPLOAD_STATE,    /* _uploads/<id>.state             I */
     NGX_OCI_LAYOUT_TMP,             /* _tmp */
     NGX_OCI_LAYOUT_TMP_FILE,        /* _tmp/<id>                       I */
-    NGX_OCI_LAYOUT_QUARANTINE       /* _quarantine */
+    NGX_OCI_LAYOUT_QUARANTINE,      /* _quarantine */
+    NGX_OCI_LAYOUT_SLOTS,           /* _slots */
+    NGX_OCI_LAYOUT_SLOT,            /* _slots/_all/<n>                 I */
+    NGX_OCI_LAYOUT_REPO_SLOT        /* _slots/<name>/_uploads/<n>      NI */
 } ngx_oci_layout_e;
 
 

@@ -58,6 +58,15 @@ static ngx_conf_enum_t  ngx_oci_subject_policies[] = {
 };
 
 
+/*
+ * A session's slot numbers are 4 hex digits of its id (ffff is none),
+ * and reaching a cap costs one open() per slot: 0 (no cap) to 65534.
+ */
+static ngx_conf_num_bounds_t  ngx_oci_max_uploads_bounds = {
+    ngx_conf_check_num_bounds, 0, 65534
+};
+
+
 static ngx_command_t  ngx_oci_commands[] = {
 
     { ngx_string("oci_registry"),
@@ -158,6 +167,20 @@ static ngx_command_t  ngx_oci_commands[] = {
       0,
       NULL },
 
+    { ngx_string("oci_max_upload_sessions"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, max_uploads),
+      &ngx_oci_max_uploads_bounds },
+
+    { ngx_string("oci_max_upload_sessions_per_repository"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, max_uploads_repo),
+      &ngx_oci_max_uploads_bounds },
+
       ngx_null_command
 };
 
@@ -198,6 +221,7 @@ static char  *ngx_oci_storage_dirs[] = {
     "",
     "/" NGX_OCI_LAYOUT_UPLOADS_DIR,
     "/" NGX_OCI_LAYOUT_TMP_DIR,
+    "/" NGX_OCI_LAYOUT_SLOTS_DIR,
     "/" NGX_OCI_LAYOUT_BLOBS_DIR,
     "/" NGX_OCI_LAYOUT_REPOS_DIR,
     NULL
@@ -431,6 +455,8 @@ ngx_oci_create_loc_conf(ngx_conf_t *cf)
     olcf->subject_policy = NGX_CONF_UNSET_UINT;
     olcf->referrers_page_size = NGX_CONF_UNSET_UINT;
     olcf->thread_pool = NGX_CONF_UNSET_PTR;
+    olcf->max_uploads = NGX_CONF_UNSET_UINT;
+    olcf->max_uploads_repo = NGX_CONF_UNSET_UINT;
 
     ngx_oci_redis_conf_init(&olcf->redis);
 
@@ -461,6 +487,9 @@ ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->referrers_page_size,
                               prev->referrers_page_size, 100);
     ngx_conf_merge_ptr_value(conf->thread_pool, prev->thread_pool, NULL);
+    ngx_conf_merge_uint_value(conf->max_uploads, prev->max_uploads, 1024);
+    ngx_conf_merge_uint_value(conf->max_uploads_repo, prev->max_uploads_repo,
+                              128);
 
     if (conf->mount_allow == NULL) {
         conf->mount_allow = prev->mount_allow;

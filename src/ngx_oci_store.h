@@ -49,6 +49,14 @@ typedef struct {
 } ngx_oci_store_t;
 
 
+/* the caps on upload sessions (0: none), and when one is abandoned */
+typedef struct {
+    ngx_uint_t                total;
+    ngx_uint_t                repository;
+    time_t                    timeout;
+} ngx_oci_upload_caps_t;
+
+
 /* where the sweep of abandoned uploads stopped, from one call to the next */
 typedef struct {
     ngx_dir_t                 dir;
@@ -156,7 +164,7 @@ ngx_int_t ngx_oci_store_tag_drop_digest(ngx_oci_store_t *st,
 
 /* ngx_oci_store_upload.c: upload sessions */
 ngx_int_t ngx_oci_store_upload_create(ngx_oci_store_t *st, ngx_str_t *name,
-    int alg, ngx_oci_upload_t **up);
+    int alg, ngx_oci_upload_caps_t *caps, ngx_oci_upload_t **up);
 ngx_int_t ngx_oci_store_upload_open(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_str_t *id, time_t timeout, ngx_oci_upload_t **up);
 ngx_int_t ngx_oci_store_upload_lock(ngx_oci_upload_t *u, time_t timeout);

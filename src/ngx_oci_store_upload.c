@@ -12,6 +12,16 @@
  * A request that writes holds flock() on the data file for its duration;
  * the lock is only ever tried (LOCK_NB), never waited for, and the kernel
  * drops it if the worker dies.
+ *
+ * A session also holds a slot of its repository and one of the storage,
+ * when those are capped: a file "_slots/<name>/_uploads/<n>" or
+ * "_slots/_all/<n>", created with O_EXCL, that holds the session id. The
+ * slots' numbers are the last 8 hex digits of the id, so a session that
+ * ends frees them without a lookup. Creating a file is atomic on every
+ * host that shares the storage, and the work is bounded by the cap, not
+ * by how many sessions lie on disk. A slot whose session is gone (a crash,
+ * the sweeper, oci-admin) or has expired is taken over when the cap is
+ * reached.
  */
 
 
@@ -24,6 +34,17 @@
 
 /* what one step of a re-hash reads: a few ms of SHA-512 */
 #define NGX_OCI_REHASH_STEP  (512 * 1024)
+
+
+/* the id: 24 random hex digits, the repository slot, the storage slot */
+#define NGX_OCI_UPLOAD_RANDOM   24
+#define NGX_OCI_UPLOAD_NO_SLOT  0xffff
+
+/* a slot being filled (empty) for longer than this is a crash's */
+#define NGX_OCI_SLOT_GRACE      60
+
+/* slots looked at for a stale one when none is free */
+#define NGX_OCI_SLOT_STALE_TRIES  32
 
 
 typedef struct {
@@ -40,6 +61,17 @@ static ngx_oci_upload_t *ngx_oci_store_upload_alloc(ngx_oci_store_t *st,
 static ngx_int_t ngx_oci_store_upload_load(ngx_oci_upload_t *u,
     time_t timeout);
 static ngx_int_t ngx_oci_store_upload_save(ngx_oci_upload_t *u);
+static ngx_int_t ngx_oci_store_slot_claim(ngx_oci_store_t *st,
+    ngx_oci_layout_e what, ngx_str_t *name, ngx_uint_t cap, time_t timeout,
+    ngx_fd_t *fd);
+static ngx_int_t ngx_oci_store_slot_try(ngx_oci_store_t *st,
+    ngx_str_t *path, ngx_fd_t *fd);
+static ngx_uint_t ngx_oci_store_slot_stale(ngx_oci_store_t *st,
+    ngx_str_t *path, time_t timeout);
+static ngx_int_t ngx_oci_store_slot_path(ngx_oci_store_t *st,
+    ngx_oci_layout_e what, ngx_str_t *name, ngx_uint_t n, ngx_str_t *path);
+static void ngx_oci_store_slot_free(ngx_oci_upload_t *u,
+    ngx_oci_layout_e what, ngx_uint_t n);
 static ngx_int_t ngx_oci_store_upload_rehash_step(ngx_oci_store_job_t *job);
 static ngx_uint_t ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw,
     ngx_log_t *log, time_t timeout, ngx_uint_t max);
@@ -97,43 +129,303 @@ ngx_oci_store_upload_release(ngx_oci_upload_t *u)
 }
 
 
-/* a new session, its data file created and locked */
+/*
+ * A new session, its data file created and locked: NGX_OK, NGX_DECLINED
+ * when a cap is reached, NGX_ERROR.
+ */
 
 ngx_int_t
 ngx_oci_store_upload_create(ngx_oci_store_t *st, ngx_str_t *name, int alg,
-    ngx_oci_upload_t **up)
+    ngx_oci_upload_caps_t *caps, ngx_oci_upload_t **up)
 {
-    ngx_str_t          id;
+    ngx_fd_t           fd[2];
+    ngx_int_t          rc, slot[2];
+    ngx_str_t          id, path;
+    ngx_uint_t         i;
     ngx_oci_upload_t  *u;
 
     id.len = NGX_OCI_UPLOAD_ID_LEN;
     id.data = ngx_pnalloc(st->pool, id.len);
     if (id.data == NULL
-        || ngx_oci_store_random_hex(id.data, id.len / 2) != NGX_OK)
+        || ngx_oci_store_random_hex(id.data, NGX_OCI_UPLOAD_RANDOM / 2)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
 
+    fd[0] = NGX_INVALID_FILE;
+    fd[1] = NGX_INVALID_FILE;
+
+    slot[0] = ngx_oci_store_slot_claim(st, NGX_OCI_LAYOUT_REPO_SLOT, name,
+                                       caps->repository, caps->timeout,
+                                       &fd[0]);
+    slot[1] = NGX_ERROR;
+
+    if (slot[0] >= 0) {
+        slot[1] = ngx_oci_store_slot_claim(st, NGX_OCI_LAYOUT_SLOT, NULL,
+                                           caps->total, caps->timeout,
+                                           &fd[1]);
+    }
+
+    (void) ngx_sprintf(id.data + NGX_OCI_UPLOAD_RANDOM, "%04xi%04xi",
+                       slot[0] >= 0 ? slot[0] : NGX_OCI_UPLOAD_NO_SLOT,
+                       slot[1] >= 0 ? slot[1] : NGX_OCI_UPLOAD_NO_SLOT);
+
+    rc = NGX_ERROR;
+    u = NULL;
+
+    if (slot[0] == NGX_DECLINED || slot[1] == NGX_DECLINED) {
+        rc = NGX_DECLINED;
+        goto failed;
+    }
+
+    if (slot[0] < 0 || slot[1] < 0) {
+        goto failed;
+    }
+
     u = ngx_oci_store_upload_alloc(st, name, &id);
     if (u == NULL) {
-        return NGX_ERROR;
+        goto failed;
     }
 
     u->fd = ngx_open_file(u->data_path.data, NGX_FILE_RDWR,
                           O_CREAT|O_EXCL, 0600);
     if (u->fd == NGX_INVALID_FILE) {
-        return ngx_oci_store_failed(st, ngx_errno, "open()", &u->data_path);
+        (void) ngx_oci_store_failed(st, ngx_errno, "open()", &u->data_path);
+        goto failed;
     }
 
     if (flock(u->fd, LOCK_EX|LOCK_NB) == -1) {
-        return ngx_oci_store_failed(st, ngx_errno, "flock()", &u->data_path);
+        (void) ngx_oci_store_failed(st, ngx_errno, "flock()", &u->data_path);
+        goto failed;
     }
 
     ngx_oci_sha2_init(&u->sha, alg);
 
+    if (ngx_oci_store_upload_save(u) != NGX_OK) {
+        goto failed;
+    }
+
+    /* the slots name their session once it exists */
+
+    for (i = 0; i < 2; i++) {
+        if (fd[i] != NGX_INVALID_FILE) {
+            (void) ngx_write_fd(fd[i], id.data, id.len);
+            ngx_close_file(fd[i]);
+        }
+    }
+
     *up = u;
 
-    return ngx_oci_store_upload_save(u);
+    return NGX_OK;
+
+failed:
+
+    if (u != NULL) {
+        if (u->fd != NGX_INVALID_FILE) {
+            (void) ngx_oci_store_file_unlink(st, &u->data_path);
+        }
+
+        (void) ngx_oci_store_file_unlink(st, &u->state_path);
+    }
+
+    for (i = 0; i < 2; i++) {
+        if (fd[i] != NGX_INVALID_FILE) {
+            ngx_close_file(fd[i]);
+
+            if (ngx_oci_store_slot_path(st, i == 0 ? NGX_OCI_LAYOUT_REPO_SLOT
+                                                   : NGX_OCI_LAYOUT_SLOT,
+                                        name, slot[i], &path)
+                == NGX_OK)
+            {
+                (void) ngx_delete_file(path.data);
+            }
+        }
+    }
+
+    return rc;
+}
+
+
+/*
+ * A free slot out of "cap", its file created and left open: its number,
+ * NGX_OCI_UPLOAD_NO_SLOT without a cap, NGX_DECLINED when all are taken
+ * by live sessions, NGX_ERROR. At most two passes over the cap's slots,
+ * the second one only when the first found none free.
+ */
+
+static ngx_int_t
+ngx_oci_store_slot_claim(ngx_oci_store_t *st, ngx_oci_layout_e what,
+    ngx_str_t *name, ngx_uint_t cap, time_t timeout, ngx_fd_t *fd)
+{
+    ngx_int_t   rc;
+    ngx_str_t   path;
+    ngx_uint_t  i, n, start, pass, tries;
+
+    if (cap == 0) {
+        return NGX_OCI_UPLOAD_NO_SLOT;
+    }
+
+    start = (ngx_uint_t) ngx_random() % cap;
+
+    for (pass = 0; pass < 2; pass++) {
+
+        /* looking for a stale slot costs more: a few of them at a time */
+
+        tries = (pass == 0) ? cap : ngx_min(cap, NGX_OCI_SLOT_STALE_TRIES);
+
+        for (i = 0; i < tries; i++) {
+            n = (start + i) % cap;
+
+            if (ngx_oci_store_slot_path(st, what, name, n, &path) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            if (pass == 1 && !ngx_oci_store_slot_stale(st, &path, timeout)) {
+                continue;
+            }
+
+            rc = ngx_oci_store_slot_try(st, &path, fd);
+
+            if (rc == NGX_OK) {
+                return n;
+            }
+
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* NGX_OK with the slot's file created, NGX_BUSY if taken, NGX_ERROR */
+
+static ngx_int_t
+ngx_oci_store_slot_try(ngx_oci_store_t *st, ngx_str_t *path, ngx_fd_t *fd)
+{
+    ngx_err_t  err;
+
+    *fd = ngx_open_file(path->data, NGX_FILE_WRONLY, O_CREAT|O_EXCL, 0600);
+
+    if (*fd == NGX_INVALID_FILE && ngx_errno == NGX_ENOENT) {
+
+        /* the repository's first session */
+
+        if (ngx_create_full_path(path->data, 0700) != 0) {
+            return ngx_oci_store_failed(st, ngx_errno, "mkdir", path);
+        }
+
+        *fd = ngx_open_file(path->data, NGX_FILE_WRONLY, O_CREAT|O_EXCL,
+                            0600);
+    }
+
+    if (*fd != NGX_INVALID_FILE) {
+        return NGX_OK;
+    }
+
+    err = ngx_errno;
+
+    return err == NGX_EEXIST ? NGX_BUSY
+                             : ngx_oci_store_failed(st, err, "open()", path);
+}
+
+
+/*
+ * A slot is stale, and removed, when the session it names is gone or has
+ * expired, or when it was left empty by a crash.
+ */
+
+static ngx_uint_t
+ngx_oci_store_slot_stale(ngx_oci_store_t *st, ngx_str_t *path,
+    time_t timeout)
+{
+    ngx_int_t        rc;
+    ngx_str_t        id, state;
+    ngx_file_info_t  fi;
+
+    rc = ngx_oci_store_file_read(st, path, &id, NGX_OCI_UPLOAD_ID_LEN);
+
+    if (rc == NGX_DECLINED) {
+        return 1;                       /* freed meanwhile */
+    }
+
+    if (rc != NGX_OK) {
+        return 0;
+    }
+
+    if (id.len != NGX_OCI_UPLOAD_ID_LEN
+        || !ngx_oci_upload_id_valid(id.data, id.len))
+    {
+        if (ngx_file_info(path->data, &fi) == NGX_FILE_ERROR
+            || ngx_time() - ngx_file_mtime(&fi) <= NGX_OCI_SLOT_GRACE)
+        {
+            return 0;
+        }
+
+    } else {
+        if (ngx_oci_store_path(st, NGX_OCI_LAYOUT_UPLOAD_STATE, NULL, &id,
+                               &state)
+            != NGX_OK)
+        {
+            return 0;
+        }
+
+        if (ngx_file_info(state.data, &fi) != NGX_FILE_ERROR
+            && ngx_time() - ngx_file_mtime(&fi) <= timeout)
+        {
+            return 0;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_INFO, st->log, 0,
+                  "oci: upload slot \"%V\" freed: its session is gone",
+                  path);
+
+    (void) ngx_delete_file(path->data);
+
+    return 1;
+}
+
+
+static ngx_int_t
+ngx_oci_store_slot_path(ngx_oci_store_t *st, ngx_oci_layout_e what,
+    ngx_str_t *name, ngx_uint_t n, ngx_str_t *path)
+{
+    u_char     buf[NGX_INT_T_LEN];
+    ngx_str_t  ref;
+
+    ref.data = buf;
+    ref.len = ngx_sprintf(buf, "%ui", n) - buf;
+
+    return ngx_oci_store_path(st, what, name, &ref, path);
+}
+
+
+/* the slot is freed if it is still this session's */
+
+static void
+ngx_oci_store_slot_free(ngx_oci_upload_t *u, ngx_oci_layout_e what,
+    ngx_uint_t n)
+{
+    ngx_str_t  path, id;
+
+    if (n == NGX_OCI_UPLOAD_NO_SLOT
+        || ngx_oci_store_slot_path(u->store, what, &u->name, n, &path)
+           != NGX_OK
+        || ngx_oci_store_file_read(u->store, &path, &id,
+                                   NGX_OCI_UPLOAD_ID_LEN)
+           != NGX_OK)
+    {
+        return;
+    }
+
+    if (id.len == u->id.len && ngx_memcmp(id.data, u->id.data, id.len) == 0)
+    {
+        (void) ngx_delete_file(path.data);
+    }
 }
 
 
@@ -452,6 +744,14 @@ ngx_oci_store_upload_remove(ngx_oci_upload_t *u)
     {
         return NGX_ERROR;
     }
+
+    /* the session has ended: its slots go */
+
+    ngx_oci_store_slot_free(u, NGX_OCI_LAYOUT_REPO_SLOT,
+                            ngx_hextoi(u->id.data + NGX_OCI_UPLOAD_RANDOM, 4));
+    ngx_oci_store_slot_free(u, NGX_OCI_LAYOUT_SLOT,
+                            ngx_hextoi(u->id.data + NGX_OCI_UPLOAD_RANDOM + 4,
+                                       4));
 
     return NGX_OK;
 }

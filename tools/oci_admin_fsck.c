@@ -180,7 +180,7 @@ oci_admin_fsck_known(const char *name)
     static const char  *dirs[] = {
         NGX_OCI_LAYOUT_BLOBS_DIR, NGX_OCI_LAYOUT_REPOS_DIR,
         NGX_OCI_LAYOUT_UPLOADS_DIR, NGX_OCI_LAYOUT_TMP_DIR,
-        NGX_OCI_LAYOUT_QUARANTINE_DIR, "lost+found"
+        NGX_OCI_LAYOUT_QUARANTINE_DIR, NGX_OCI_LAYOUT_SLOTS_DIR, "lost+found"
     };
 
     for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {

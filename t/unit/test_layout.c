@@ -53,6 +53,9 @@ static const layout_case_t  cases[] = {
     { NGX_OCI_LAYOUT_TMP, NULL, NULL, "_tmp" },
     { NGX_OCI_LAYOUT_TMP_FILE, NULL, "ff00", "_tmp/ff00" },
     { NGX_OCI_LAYOUT_QUARANTINE, NULL, NULL, "_quarantine" },
+    { NGX_OCI_LAYOUT_SLOTS, NULL, NULL, "_slots" },
+    { NGX_OCI_LAYOUT_SLOT, NULL, "17", "_slots/_all/17" },
+    { NGX_OCI_LAYOUT_REPO_SLOT, "a/b", "0", "_slots/a/b/_uploads/0" },
 
     /* digests the layout cannot place */
     { NGX_OCI_LAYOUT_BLOB, NULL, "sha256", NULL },
