@@ -74,6 +74,8 @@ static ngx_int_t ngx_oci_api_manifests_matches(ngx_str_t *value,
 static ngx_int_t ngx_oci_api_manifests_created(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m);
 static ngx_int_t ngx_oci_api_manifests_delete(ngx_http_request_t *r);
+static void ngx_oci_api_manifests_untagged(ngx_oci_store_job_t *job);
+static ngx_int_t ngx_oci_api_manifests_deleted(ngx_http_request_t *r);
 static ngx_int_t ngx_oci_api_manifests_find_subject(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m);
 static void ngx_oci_api_manifests_unindexed(ngx_http_request_t *r,
@@ -1023,16 +1025,41 @@ ngx_oci_api_manifests_delete(ngx_http_request_t *r)
     rc = ngx_oci_store_manifest_unlink(&ctx->store, &ctx->name,
                                        &ctx->digest);
 
+    /* its tags go off the event loop: there may be thousands */
+
     if (rc == NGX_OK) {
         rc = ngx_oci_store_tag_drop_digest(&ctx->store, &ctx->name,
-                                           &ctx->digest);
+                                           &ctx->digest, fd,
+                                           ngx_oci_api_manifests_untagged, r);
+        if (rc == NGX_OK) {
+            ngx_oci_wait(r);
+            return NGX_DONE;
+        }
     }
 
     ngx_oci_store_tag_unlock(fd);
 
-    if (rc != NGX_OK) {
-        return ngx_oci_error_not_ok(r, rc, NGX_OCI_ERR_MANIFEST_UNKNOWN);
-    }
+    return ngx_oci_error_not_ok(r, rc, NGX_OCI_ERR_MANIFEST_UNKNOWN);
+}
+
+
+static void
+ngx_oci_api_manifests_untagged(ngx_oci_store_job_t *job)
+{
+    ngx_oci_resume(job->owner, job->rc == NGX_OK
+                               ? ngx_oci_api_manifests_deleted
+                               : ngx_oci_error_storage);
+}
+
+
+static ngx_int_t
+ngx_oci_api_manifests_deleted(ngx_http_request_t *r)
+{
+    ngx_oci_ctx_t           *ctx;
+    ngx_oci_api_manifest_t  *m;
+
+    ctx = ngx_oci_get_ctx(r);
+    m = ctx->endpoint;
 
     if (m->pair.subject.len
         && ngx_oci_index_remove(r, &m->pair, &ctx->digest,

@@ -160,7 +160,8 @@ void ngx_oci_store_tag_unlock(ngx_fd_t fd);
 ngx_int_t ngx_oci_store_tag_write(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_str_t *tag, ngx_str_t *digest);
 ngx_int_t ngx_oci_store_tag_drop_digest(ngx_oci_store_t *st,
-    ngx_str_t *name, ngx_str_t *digest);
+    ngx_str_t *name, ngx_str_t *digest, ngx_fd_t fd,
+    ngx_oci_store_done_pt done, void *owner);
 
 /* ngx_oci_store_upload.c: upload sessions */
 ngx_int_t ngx_oci_store_upload_create(ngx_oci_store_t *st, ngx_str_t *name,

@@ -4,8 +4,10 @@
  * replaced by rename(). Changes to the tags of a repository are made while
  * holding flock() on "_tags/.lock", so a conditional update reads and
  * replaces the tag with nobody in between. The lock is held for a few
- * system calls and never across events: it is only ever tried (LOCK_NB),
- * and whoever finds it taken retries later instead of waiting.
+ * system calls, and never across events but by the job that drops the
+ * tags of a deleted manifest (as long as it takes to read every tag): it
+ * is only ever tried (LOCK_NB), and whoever finds it taken retries later
+ * instead of waiting.
  */
 
 
@@ -19,6 +21,27 @@ static ngx_int_t ngx_oci_store_tag_repo_exists(ngx_oci_store_t *st,
     ngx_str_t *name);
 static ngx_int_t ngx_oci_store_tag_push(ngx_oci_store_t *st,
     ngx_array_t *tags, u_char *p, size_t len);
+static ngx_int_t ngx_oci_store_tag_drop_step(ngx_oci_store_job_t *job);
+static ngx_int_t ngx_oci_store_tag_drop_one(ngx_oci_store_job_t *job,
+    u_char *name, size_t len);
+
+
+/* tags one step of a drop reads: a few ms at most */
+#define NGX_OCI_TAG_DROP_STEP  64
+
+/* more than the longest digest, "sha512:" and 128 digits */
+#define NGX_OCI_TAG_FILE_MAX   160
+
+
+typedef struct {
+    ngx_dir_t             dir;
+    u_char               *path;         /* "<tags dir>/", then a tag */
+    size_t                dir_len;
+    ngx_str_t             digest;
+    ngx_fd_t              lock;
+    unsigned              open:1;
+    ngx_oci_store_job_t   job;
+} ngx_oci_tag_drop_t;
 
 
 /*
@@ -238,50 +261,188 @@ ngx_oci_store_tag_write(ngx_oci_store_t *st, ngx_str_t *name,
 }
 
 
-/* removes every tag of the repository that points to the digest */
+/*
+ * Removes every tag of the repository that points to the digest, as a
+ * job (ngx_oci_store_job.c): a repository may have thousands of tags,
+ * each a file to read. The job owns the tag lock "fd" and lets it go
+ * when it ends; "done" runs with job->rc. NGX_OK when started, NGX_ERROR
+ * (the caller still holds the lock).
+ */
 
 ngx_int_t
 ngx_oci_store_tag_drop_digest(ngx_oci_store_t *st, ngx_str_t *name,
-    ngx_str_t *digest)
+    ngx_str_t *digest, ngx_fd_t fd, ngx_oci_store_done_pt done, void *owner)
 {
-    ngx_int_t     rc;
-    ngx_str_t    *tag, current;
-    ngx_uint_t    i;
-    ngx_array_t   tags;
+    ngx_str_t            dir;
+    ngx_oci_tag_drop_t  *td;
 
-    if (ngx_array_init(&tags, st->pool, 16, sizeof(ngx_str_t)) != NGX_OK) {
+    td = ngx_pcalloc(st->pool, sizeof(ngx_oci_tag_drop_t));
+    if (td == NULL) {
         return NGX_ERROR;
     }
 
-    rc = ngx_oci_store_tag_list(st, name, &tags);
-    if (rc != NGX_OK) {
-        return rc == NGX_DECLINED ? NGX_OK : rc;
+    if (ngx_oci_store_path(st, NGX_OCI_LAYOUT_TAGS_DIR, name, NULL, &dir)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
-    tag = tags.elts;
+    td->path = ngx_pnalloc(st->pool, dir.len + 1 + NGX_OCI_TAG_MAX_LEN + 1);
+    if (td->path == NULL) {
+        return NGX_ERROR;
+    }
 
-    for (i = 0; i < tags.nelts; i++) {
-        rc = ngx_oci_store_tag_read(st, name, &tag[i], &current);
+    ngx_memcpy(td->path, dir.data, dir.len + 1);
+    td->dir_len = dir.len;
+    td->digest = *digest;
+    td->lock = fd;
 
-        if (rc == NGX_DECLINED) {
-            continue;
+    td->job.step = ngx_oci_store_tag_drop_step;
+    td->job.done = done;
+    td->job.data = td;
+    td->job.owner = owner;
+
+    return ngx_oci_store_job_start(st, &td->job);
+}
+
+
+/* at most NGX_OCI_TAG_DROP_STEP tags; no pool is touched, it may run on a
+ * thread */
+
+static ngx_int_t
+ngx_oci_store_tag_drop_step(ngx_oci_store_job_t *job)
+{
+    ngx_err_t            err;
+    ngx_int_t            rc;
+    ngx_str_t            dir;
+    ngx_uint_t           n;
+    ngx_oci_tag_drop_t  *td;
+
+    td = job->data;
+    rc = NGX_AGAIN;
+
+    if (!td->open) {
+        dir.data = td->path;
+        dir.len = td->dir_len;
+
+        if (ngx_open_dir(&dir, &td->dir) == NGX_ERROR) {
+            err = ngx_errno;
+
+            /* no tags at all */
+
+            rc = (err == NGX_ENOENT || err == NGX_ENOTDIR) ? NGX_OK
+                                                            : NGX_ERROR;
+            if (rc == NGX_ERROR) {
+                ngx_log_error(NGX_LOG_CRIT, job->log, err,
+                              "oci: opendir() \"%s\" failed", td->path);
+            }
+
+            goto done;
         }
 
-        if (rc != NGX_OK) {
-            return rc;
+        td->open = 1;
+    }
+
+    for (n = 0; n < NGX_OCI_TAG_DROP_STEP; n++) {
+        ngx_set_errno(0);
+
+        if (ngx_read_dir(&td->dir) == NGX_ERROR) {
+            err = ngx_errno;
+            rc = (err == NGX_ENOMOREFILES) ? NGX_OK : NGX_ERROR;
+
+            if (rc == NGX_ERROR) {
+                ngx_log_error(NGX_LOG_CRIT, job->log, err,
+                              "oci: readdir() \"%*s\" failed",
+                              td->dir_len, td->path);
+            }
+
+            break;
         }
 
-        if (current.len != digest->len
-            || ngx_strncmp(current.data, digest->data, digest->len) != 0)
-        {
-            continue;
-        }
-
-        rc = ngx_oci_store_unlink(st, NGX_OCI_LAYOUT_TAG, name, &tag[i]);
-        if (rc == NGX_ERROR) {
-            return rc;
+        rc = ngx_oci_store_tag_drop_one(job, ngx_de_name(&td->dir),
+                                        ngx_de_namelen(&td->dir));
+        if (rc != NGX_AGAIN) {
+            break;
         }
     }
 
-    return NGX_OK;
+    if (rc == NGX_AGAIN) {
+        return NGX_AGAIN;
+    }
+
+    (void) ngx_close_dir(&td->dir);
+    td->open = 0;
+
+done:
+
+    ngx_oci_store_tag_unlock(td->lock);
+    td->lock = NGX_INVALID_FILE;
+
+    return rc;
+}
+
+
+/* NGX_AGAIN (carry on) or NGX_ERROR */
+
+static ngx_int_t
+ngx_oci_store_tag_drop_one(ngx_oci_store_job_t *job, u_char *name,
+    size_t len)
+{
+    u_char              *p, buf[NGX_OCI_TAG_FILE_MAX];
+    ssize_t              n;
+    ngx_fd_t             fd;
+    ngx_err_t            err;
+    ngx_oci_tag_drop_t  *td;
+
+    td = job->data;
+
+    if (!ngx_oci_tag_valid(name, len)) {
+        return NGX_AGAIN;               /* ".lock", "." and ".." */
+    }
+
+    p = ngx_cpymem(td->path + td->dir_len, "/", 1);
+    p = ngx_cpymem(p, name, len);
+    *p = '\0';
+
+    fd = ngx_open_file(td->path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        err = ngx_errno;
+        td->path[td->dir_len] = '\0';
+
+        if (err == NGX_ENOENT) {
+            return NGX_AGAIN;
+        }
+
+        ngx_log_error(NGX_LOG_CRIT, job->log, err,
+                      "oci: open() tag \"%*s\" failed", len, name);
+        return NGX_ERROR;
+    }
+
+    n = ngx_read_fd(fd, buf, sizeof(buf));
+    err = ngx_errno;
+
+    ngx_close_file(fd);
+
+    if (n < 0) {
+        ngx_log_error(NGX_LOG_CRIT, job->log, err,
+                      "oci: read() \"%s\" failed", td->path);
+        td->path[td->dir_len] = '\0';
+        return NGX_ERROR;
+    }
+
+    if ((size_t) n == td->digest.len
+        && ngx_strncmp(buf, td->digest.data, n) == 0
+        && ngx_delete_file(td->path) == NGX_FILE_ERROR
+        && ngx_errno != NGX_ENOENT)
+    {
+        ngx_log_error(NGX_LOG_CRIT, job->log, ngx_errno,
+                      "oci: unlink() \"%s\" failed", td->path);
+        td->path[td->dir_len] = '\0';
+        return NGX_ERROR;
+    }
+
+    td->path[td->dir_len] = '\0';
+
+    return NGX_AGAIN;
 }
