@@ -85,6 +85,7 @@ struct ngx_oci_store_job_s {
     ngx_int_t                 rc;           /* of the last step */
     ngx_event_t               ev;
     ngx_log_t                *log;
+    unsigned                  threaded:1;   /* steps run on a thread */
 };
 
 

@@ -58,6 +58,8 @@ ngx_oci_store_job_start(ngx_oci_store_t *st, ngx_oci_store_job_t *job)
         task->event.data = job;
         task->event.log = st->log;
 
+        job->threaded = 1;
+
         if (ngx_thread_task_post(st->thread_pool, task) != NGX_OK) {
             return NGX_ERROR;
         }
@@ -80,6 +82,9 @@ ngx_oci_store_job_start(ngx_oci_store_t *st, ngx_oci_store_job_t *job)
     job->ev.handler = ngx_oci_store_job_step;
     job->ev.data = job;
     job->ev.log = st->log;
+
+    /* a worker that exits does not wait for it */
+    job->ev.cancelable = 1;
 
     ngx_add_timer(&job->ev, NGX_OCI_JOB_STEP_DELAY);
 

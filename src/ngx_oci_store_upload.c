@@ -43,6 +43,25 @@
 /* a slot being filled (empty) for longer than this is a crash's */
 #define NGX_OCI_SLOT_GRACE      60
 
+/*
+ * A data file of its own (no blob shares it) larger than this is not
+ * unlinked in the event loop: the file system frees its blocks there and
+ * then (ext4: tens of ms for a gigabyte). It is cut by this much per
+ * step, or unlinked on a thread.
+ */
+#define NGX_OCI_DROP_MIN        (16 * 1024 * 1024)
+#define NGX_OCI_DROP_STEP       (64 * 1024 * 1024)
+
+
+typedef struct {
+    ngx_fd_t              fd;
+    off_t                 size;
+    ngx_str_t             path;         /* in _tmp/ */
+    ngx_pool_t           *pool;
+    ngx_oci_store_job_t   job;
+} ngx_oci_upload_drop_t;
+
+
 /* slots looked at for a stale one when none is free */
 #define NGX_OCI_SLOT_STALE_TRIES  32
 
@@ -72,6 +91,11 @@ static ngx_int_t ngx_oci_store_slot_path(ngx_oci_store_t *st,
     ngx_oci_layout_e what, ngx_str_t *name, ngx_uint_t n, ngx_str_t *path);
 static void ngx_oci_store_slot_free(ngx_oci_upload_t *u,
     ngx_oci_layout_e what, ngx_uint_t n);
+static ngx_int_t ngx_oci_store_upload_drop(ngx_oci_upload_t *u);
+static ngx_int_t ngx_oci_store_upload_drop_start(ngx_oci_upload_t *u,
+    ngx_pool_t *pool, off_t size);
+static ngx_int_t ngx_oci_store_upload_drop_step(ngx_oci_store_job_t *job);
+static void ngx_oci_store_upload_dropped(ngx_oci_store_job_t *job);
 static ngx_int_t ngx_oci_store_upload_rehash_step(ngx_oci_store_job_t *job);
 static ngx_uint_t ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw,
     ngx_log_t *log, time_t timeout, ngx_uint_t max);
@@ -740,7 +764,9 @@ ngx_int_t
 ngx_oci_store_upload_remove(ngx_oci_upload_t *u)
 {
     if (ngx_oci_store_file_unlink(u->store, &u->state_path) == NGX_ERROR
-        || ngx_oci_store_file_unlink(u->store, &u->data_path) == NGX_ERROR)
+        || (ngx_oci_store_upload_drop(u) == NGX_DECLINED
+            && ngx_oci_store_file_unlink(u->store, &u->data_path)
+               == NGX_ERROR))
     {
         return NGX_ERROR;
     }
@@ -754,6 +780,140 @@ ngx_oci_store_upload_remove(ngx_oci_upload_t *u)
                                        4));
 
     return NGX_OK;
+}
+
+
+/*
+ * A big data file of its own leaves the event loop to be freed: renamed
+ * into _tmp/ (where the sweeper finishes the work of a worker that dies
+ * on it), then unlinked on a thread or cut down step by step. NGX_OK when
+ * it is on its way, NGX_DECLINED when unlinking it here is cheap (or
+ * could not be arranged otherwise).
+ */
+
+static ngx_int_t
+ngx_oci_store_upload_drop(ngx_oci_upload_t *u)
+{
+    ngx_pool_t       *pool;
+    ngx_file_info_t   fi;
+
+    if (u->fd == NGX_INVALID_FILE
+        || ngx_fd_info(u->fd, &fi) == NGX_FILE_ERROR
+        || fi.st_nlink > 1
+        || ngx_file_size(&fi) < NGX_OCI_DROP_MIN)
+    {
+        return NGX_DECLINED;
+    }
+
+    /* the work outlives the request: a pool of its own */
+
+    pool = ngx_create_pool(1024, ngx_cycle->log);
+    if (pool == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_oci_store_upload_drop_start(u, pool, ngx_file_size(&fi))
+        != NGX_OK)
+    {
+        ngx_destroy_pool(pool);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_oci_store_upload_drop_start(ngx_oci_upload_t *u, ngx_pool_t *pool,
+    off_t size)
+{
+    ngx_oci_store_t         st;
+    ngx_oci_upload_drop_t  *d;
+
+    d = ngx_pcalloc(pool, sizeof(ngx_oci_upload_drop_t));
+    if (d == NULL) {
+        return NGX_ERROR;
+    }
+
+    st.root = u->store->root;
+    st.pool = pool;
+    st.log = ngx_cycle->log;
+    st.thread_pool = u->store->thread_pool;
+
+    if (ngx_oci_store_path(&st, NGX_OCI_LAYOUT_TMP_FILE, NULL, &u->id,
+                           &d->path)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    d->fd = dup(u->fd);
+    if (d->fd == NGX_INVALID_FILE) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_rename_file(u->data_path.data, d->path.data) == NGX_FILE_ERROR) {
+        ngx_close_file(d->fd);
+        return NGX_ERROR;
+    }
+
+    d->size = size;
+    d->pool = pool;
+
+    d->job.step = ngx_oci_store_upload_drop_step;
+    d->job.done = ngx_oci_store_upload_dropped;
+    d->job.data = d;
+
+    if (ngx_oci_store_job_start(&st, &d->job) != NGX_OK) {
+
+        /* renamed already: freed here after all */
+
+        ngx_close_file(d->fd);
+        (void) ngx_delete_file(d->path.data);
+        ngx_destroy_pool(pool);
+    }
+
+    return NGX_OK;
+}
+
+
+/* on a thread: the unlink at once; in steps: cut, then unlink */
+
+static ngx_int_t
+ngx_oci_store_upload_drop_step(ngx_oci_store_job_t *job)
+{
+    ngx_oci_upload_drop_t  *d;
+
+    d = job->data;
+
+    if (!job->threaded && d->size > NGX_OCI_DROP_STEP) {
+        d->size -= NGX_OCI_DROP_STEP;
+
+        if (ftruncate(d->fd, d->size) == 0) {
+            return NGX_AGAIN;
+        }
+    }
+
+    ngx_close_file(d->fd);
+
+    if (ngx_delete_file(d->path.data) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, job->log, ngx_errno,
+                      ngx_delete_file_n " \"%V\" failed", &d->path);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_oci_store_upload_dropped(ngx_oci_store_job_t *job)
+{
+    ngx_oci_upload_drop_t  *d;
+
+    d = job->data;
+
+    ngx_destroy_pool(d->pool);
 }
 
 

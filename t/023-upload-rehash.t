@@ -13,24 +13,6 @@ use Test::More;
 use Digest::SHA;
 use List::Util qw(max);
 
-# a big upload, PATCHed block by block: the same random MiB, many times
-
-my $BLOCK = random_bytes(1 << 20);
-
-sub big_upload {
-    my ($srv, $repo, $mib) = @_;
-    my $loc = start_upload($srv, $repo);
-    my ($s256, $s512) = (Digest::SHA->new(256), Digest::SHA->new(512));
-    for my $i (0 .. $mib - 1) {
-        my $res = patch_chunk($srv, $loc, $BLOCK, $i * length $BLOCK);
-        return unless $res->code == 202;
-        $loc = $res->header('Location');
-        $s256->add($BLOCK);
-        $s512->add($BLOCK);
-    }
-    return ($loc, 'sha256:' . $s256->hexdigest, 'sha512:' . $s512->hexdigest);
-}
-
 for my $pool (0, 1) {
     my $what = $pool ? 'on a thread pool' : 'in steps from a timer';
     my $srv = OCI::Harness->start(

@@ -105,7 +105,7 @@ our @EXPORT = qw(
     with_keys image_manifest index_manifest docker_manifest docker_list desc_of empty_desc
     registry_conf data_config default_config push_blob new_image new_docker_image put_manifest push_manifest
     is_created is_served is_unknown tags_of
-    start_upload patch_chunk close_upload upload_chunks session_id
+    start_upload patch_chunk close_upload upload_chunks session_id big_upload
     session_files status_range blob_is upload_closes
     blob_path link_path store_blob store_manifest store_tag
     admin_command oci_admin oci_admin_json need_admin
@@ -440,6 +440,11 @@ sub tags_of {
 
 C<start_upload($srv, $repo [, $query])>: POST that opens a session (one
 test, 202); its Location (in list context: Location and response).
+C<big_upload($srv, $repo, $mib)>: a session of C<$mib> MiB, PATCHed a MiB
+at a time (the same random MiB each time, the same in every call of a
+script, so two calls upload the same content), left open; returns its
+Location and the content's sha256 and sha512 digests, or nothing when a
+PATCH failed.
 C<patch_chunk($srv, $loc, $bytes, $start, headers =E<gt> [...])>: PATCH with
 C<Content-Range: start-end>. C<close_upload($srv, $loc, $digest, %req)>: the
 closing PUT with C<?digest=>. C<upload_chunks($srv, $loc, $bytes, @sizes)>:
@@ -476,6 +481,24 @@ sub with_query { my ($loc, $q) = @_; $loc . ($loc =~ /\?/ ? '&' : '?') . $q }
 sub close_upload {
     my ($srv, $loc, $digest, %o) = @_;
     return $srv->req('PUT', with_query($loc, "digest=$digest"), %o);
+}
+
+my $BIG_BLOCK;
+
+sub big_upload {
+    my ($srv, $repo, $mib) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    $BIG_BLOCK //= random_bytes(1 << 20);
+    my $loc = start_upload($srv, $repo);
+    my ($s256, $s512) = (Digest::SHA->new(256), Digest::SHA->new(512));
+    for my $i (0 .. $mib - 1) {
+        my $res = patch_chunk($srv, $loc, $BIG_BLOCK, $i << 20);
+        return unless $res->code == 202;
+        $loc = $res->header('Location');
+        $s256->add($BIG_BLOCK);
+        $s512->add($BIG_BLOCK);
+    }
+    return ($loc, 'sha256:' . $s256->hexdigest, 'sha512:' . $s512->hexdigest);
 }
 
 sub upload_chunks {

@@ -1,0 +1,71 @@
+# A session's data file that no blob shares (the content was there
+# already, or the session is cancelled) can be big, and the file system
+# frees its blocks when it is unlinked (ext4: some 400 ms for a GiB here).
+# That happens off the event loop: renamed into _tmp/, then cut down in
+# steps or unlinked on a thread pool, while the worker keeps answering.
+
+BEGIN { push @INC, 't/lib' }
+use strict;
+use warnings;
+use OCI::Harness;
+use OCI::Test;
+use Test::More;
+use List::Util qw(max);
+use Time::HiRes qw(sleep);
+
+my $MIB = 256;
+
+sub entries {
+    my ($dir) = @_;
+    opendir my $dh, $dir or return 0;
+    return scalar grep { !/^\./ } readdir $dh;
+}
+
+for my $pool (0, 1) {
+    my $what = $pool ? 'on a thread pool' : 'in steps';
+    my $srv = OCI::Harness->start(
+        main_config => $pool ? 'thread_pool oci threads=2;' : '',
+        config => registry_conf($pool ? 'oci_thread_pool oci;' : ''));
+    my $tmp = $srv->storage . '/_tmp';
+
+    subtest "a $MIB MiB upload of content already there, $what" => sub {
+        my ($loc, $d) = big_upload($srv, 'drop/a', $MIB);
+        ok $loc, 'the first upload' or return;
+        is_status close_upload($srv, $loc, $d, timeout => 60), 201, 'closed';
+
+        ($loc) = big_upload($srv, 'drop/b', $MIB);
+        ok $loc, 'the same content again' or return;
+        my ($ok, $lat) = latencies_during($srv, sub {
+            return 0 unless close_upload($srv, $loc, $d, timeout => 60)->code == 201;
+            sleep 0.05 while entries($tmp);
+            return 1;
+        });
+        ok $ok, 'closed with 201, and the data file freed';
+        my $worst = max(@$lat);
+        diag sprintf '%d probes, the slowest %.1f ms', scalar @$lat, $worst * 1000;
+        cmp_ok scalar(@$lat), '>=', 2, 'GET /v2/ was sent meanwhile';
+        cmp_ok $worst, '<', 0.1, 'every GET /v2/ answered within 100 ms';
+        is entries($srv->storage . '/_uploads'), 0, 'no session left';
+        is -s blob_path($srv, $d), $MIB << 20, 'the blob is whole';
+        is_status $srv->req('HEAD', "/v2/drop/b/blobs/$d"), 200, 'the second repository has it';
+    };
+
+    subtest "a $MIB MiB session cancelled, $what" => sub {
+        my ($loc) = big_upload($srv, 'drop/c', $MIB);
+        ok $loc, 'uploaded' or return;
+        my ($ok, $lat) = latencies_during($srv, sub {
+            return 0 unless $srv->req('DELETE', $loc)->code == 204;
+            sleep 0.05 while entries($tmp);
+            return 1;
+        });
+        ok $ok, 'DELETE: 204, and the data file freed';
+        my $worst = max(@$lat);
+        diag sprintf '%d probes, the slowest %.1f ms', scalar @$lat, $worst * 1000;
+        cmp_ok $worst, '<', 0.1, 'every GET /v2/ answered within 100 ms';
+        is entries($srv->storage . '/_uploads'), 0, 'no session left';
+    };
+
+    stops_cleanly($srv, $what);
+}
+
+done_testing;
