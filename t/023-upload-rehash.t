@@ -79,4 +79,17 @@ for my $pool (0, 1) {
     stops_cleanly($srv, $what);
 }
 
+subtest 'oci_thread_pool names a pool nginx knows' => sub {
+    my $x = OCI::Harness->launch(config => registry_conf('oci_thread_pool nosuch;'));
+    ok !$x->alive, 'an undeclared pool is refused';
+    like $x->error, qr/unknown thread pool "nosuch"/, 'by name';
+    $x->stop if $x->alive;
+    my $d = OCI::Harness->launch(config => registry_conf('oci_thread_pool default;'));
+    ok $d->alive, '"default" needs no thread_pool directive' or diag $d->error;
+    $d->stop if $d->alive;
+    my $o = OCI::Harness->launch(config => registry_conf('oci_thread_pool off;'));
+    ok $o->alive, 'off' or diag $o->error;
+    $o->stop if $o->alive;
+};
+
 done_testing;
