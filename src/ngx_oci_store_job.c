@@ -19,12 +19,16 @@
 /* between two steps, others get their turn */
 #define NGX_OCI_JOB_STEP_DELAY  1
 
+/* how often the timer beside a job on a thread comes back */
+#define NGX_OCI_JOB_GUARD       60000
+
 
 static void ngx_oci_store_job_step(ngx_event_t *ev);
 static void ngx_oci_store_job_cleanup(void *data);
 #if (NGX_THREADS)
 static void ngx_oci_store_job_thread(void *data, ngx_log_t *log);
 static void ngx_oci_store_job_finished(ngx_event_t *ev);
+static void ngx_oci_store_job_guard(ngx_event_t *ev);
 #endif
 
 
@@ -43,6 +47,26 @@ ngx_oci_store_job_start(ngx_oci_store_t *st, ngx_oci_store_job_t *job)
 
     job->rc = NGX_AGAIN;
     job->log = st->log;
+
+    /* a job whose owner goes away must not leave its timer behind */
+
+    cln = ngx_pool_cleanup_add(st->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_oci_store_job_cleanup;
+    cln->data = &job->ev;
+
+    job->ev.data = job;
+    job->ev.log = st->log;
+
+    /*
+     * A worker that exits gracefully waits for the jobs of its requests
+     * (it waits for timers that are not cancelable), not for those that
+     * have none (what they leave in _tmp/ is swept).
+     */
+    job->ev.cancelable = (job->owner == NULL);
 
 #if (NGX_THREADS)
 
@@ -64,28 +88,17 @@ ngx_oci_store_job_start(ngx_oci_store_t *st, ngx_oci_store_job_t *job)
             return NGX_ERROR;
         }
 
+        /* the timer only keeps an exiting worker waiting for the thread */
+
+        job->ev.handler = ngx_oci_store_job_guard;
+        ngx_add_timer(&job->ev, NGX_OCI_JOB_GUARD);
+
         return NGX_OK;
     }
 
 #endif
 
-    /* a job whose owner goes away must not leave its timer behind */
-
-    cln = ngx_pool_cleanup_add(st->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_oci_store_job_cleanup;
-    cln->data = &job->ev;
-
     job->ev.handler = ngx_oci_store_job_step;
-    job->ev.data = job;
-    job->ev.log = st->log;
-
-    /* a worker that exits does not wait for it */
-    job->ev.cancelable = 1;
-
     ngx_add_timer(&job->ev, NGX_OCI_JOB_STEP_DELAY);
 
     return NGX_OK;
@@ -141,7 +154,18 @@ ngx_oci_store_job_finished(ngx_event_t *ev)
 
     job = ev->data;
 
+    if (job->ev.timer_set) {
+        ngx_del_timer(&job->ev);
+    }
+
     job->done(job);
+}
+
+
+static void
+ngx_oci_store_job_guard(ngx_event_t *ev)
+{
+    ngx_add_timer(ev, NGX_OCI_JOB_GUARD);
 }
 
 #endif

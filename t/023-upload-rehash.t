@@ -12,6 +12,7 @@ use OCI::Test;
 use Test::More;
 use Digest::SHA;
 use List::Util qw(max);
+use POSIX ();
 
 for my $pool (0, 1) {
     my $what = $pool ? 'on a thread pool' : 'in steps from a timer';
@@ -74,6 +75,22 @@ for my $pool (0, 1) {
         cmp_ok $worst, '<', 0.15, 'every GET /v2/ answered within 150 ms';
         ok -f blob_path($srv, $d512), 'the blob is stored';
         is -s blob_path($srv, $d512), $mib << 20, 'whole';
+    };
+
+    subtest "a reload while a session is hashed again, $what" => sub {
+        my ($loc, undef, $d512) = big_upload($srv, 'rehash/reload', 128);
+        ok $loc, '128 MiB uploaded' or return;
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            my $code = close_upload($srv, $loc, $d512, timeout => 60)->code;
+            POSIX::_exit($code == 201 ? 0 : 1);
+        }
+        select undef, undef, undef, 0.2;
+        ok $srv->reload, 'reloaded meanwhile'
+            or diag $srv->error;
+        waitpid $pid, 0;
+        is $?, 0, 'the old worker finished the job: 201';
+        ok -f blob_path($srv, $d512), 'the blob is stored';
     };
 
     stops_cleanly($srv, $what);
