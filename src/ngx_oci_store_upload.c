@@ -92,13 +92,15 @@ static ngx_int_t ngx_oci_store_slot_path(ngx_oci_store_t *st,
 static void ngx_oci_store_slot_free(ngx_oci_upload_t *u,
     ngx_oci_layout_e what, ngx_uint_t n);
 static ngx_int_t ngx_oci_store_upload_drop(ngx_oci_upload_t *u);
-static ngx_int_t ngx_oci_store_upload_drop_start(ngx_oci_upload_t *u,
-    ngx_pool_t *pool, off_t size);
+static ngx_int_t ngx_oci_store_upload_drop_file(ngx_str_t root,
+    ngx_thread_pool_t *tp, ngx_fd_t fd, ngx_str_t *path, ngx_str_t *name);
 static ngx_int_t ngx_oci_store_upload_drop_step(ngx_oci_store_job_t *job);
 static void ngx_oci_store_upload_dropped(ngx_oci_store_job_t *job);
 static ngx_int_t ngx_oci_store_upload_rehash_step(ngx_oci_store_job_t *job);
 static ngx_uint_t ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw,
-    ngx_log_t *log, time_t timeout, ngx_uint_t max);
+    ngx_log_t *log, ngx_str_t *root, time_t timeout, ngx_uint_t max);
+static void ngx_oci_store_sweep_file(ngx_str_t *root, ngx_str_t *path,
+    u_char *name, size_t len);
 
 
 static ngx_oci_upload_t *
@@ -794,11 +796,28 @@ ngx_oci_store_upload_remove(ngx_oci_upload_t *u)
 static ngx_int_t
 ngx_oci_store_upload_drop(ngx_oci_upload_t *u)
 {
-    ngx_pool_t       *pool;
-    ngx_file_info_t   fi;
+    return ngx_oci_store_upload_drop_file(u->store->root,
+                                          u->store->thread_pool, u->fd,
+                                          &u->data_path, &u->id);
+}
 
-    if (u->fd == NGX_INVALID_FILE
-        || ngx_fd_info(u->fd, &fi) == NGX_FILE_ERROR
+
+/*
+ * The file at "path", open as "fd", renamed to _tmp/<name> and freed by
+ * a job of its own, in steps or on "tp".
+ */
+
+static ngx_int_t
+ngx_oci_store_upload_drop_file(ngx_str_t root, ngx_thread_pool_t *tp,
+    ngx_fd_t fd, ngx_str_t *path, ngx_str_t *name)
+{
+    ngx_pool_t             *pool;
+    ngx_oci_store_t         st;
+    ngx_file_info_t         fi;
+    ngx_oci_upload_drop_t  *d;
+
+    if (fd == NGX_INVALID_FILE
+        || ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
         || fi.st_nlink > 1
         || ngx_file_size(&fi) < NGX_OCI_DROP_MIN)
     {
@@ -812,52 +831,38 @@ ngx_oci_store_upload_drop(ngx_oci_upload_t *u)
         return NGX_DECLINED;
     }
 
-    if (ngx_oci_store_upload_drop_start(u, pool, ngx_file_size(&fi))
-        != NGX_OK)
+    st.root = root;
+    st.pool = pool;
+    st.log = ngx_cycle->log;
+    st.thread_pool = tp;
+
+    d = ngx_pcalloc(pool, sizeof(ngx_oci_upload_drop_t));
+    if (d == NULL
+        || ngx_oci_store_path(&st, NGX_OCI_LAYOUT_TMP_FILE, NULL, name,
+                              &d->path)
+           != NGX_OK)
     {
         ngx_destroy_pool(pool);
         return NGX_DECLINED;
     }
 
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_oci_store_upload_drop_start(ngx_oci_upload_t *u, ngx_pool_t *pool,
-    off_t size)
-{
-    ngx_oci_store_t         st;
-    ngx_oci_upload_drop_t  *d;
-
-    d = ngx_pcalloc(pool, sizeof(ngx_oci_upload_drop_t));
-    if (d == NULL) {
-        return NGX_ERROR;
-    }
-
-    st.root = u->store->root;
-    st.pool = pool;
-    st.log = ngx_cycle->log;
-    st.thread_pool = u->store->thread_pool;
-
-    if (ngx_oci_store_path(&st, NGX_OCI_LAYOUT_TMP_FILE, NULL, &u->id,
-                           &d->path)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    d->fd = dup(u->fd);
+    d->fd = dup(fd);
     if (d->fd == NGX_INVALID_FILE) {
-        return NGX_ERROR;
+        ngx_destroy_pool(pool);
+        return NGX_DECLINED;
     }
 
-    if (ngx_rename_file(u->data_path.data, d->path.data) == NGX_FILE_ERROR) {
+    if (ngx_rename_file(path->data, d->path.data) == NGX_FILE_ERROR) {
         ngx_close_file(d->fd);
-        return NGX_ERROR;
+        ngx_destroy_pool(pool);
+        return NGX_DECLINED;
     }
 
-    d->size = size;
+    /* fresh to the sweeper of _tmp/ while the job frees it */
+
+    (void) ngx_set_file_time(d->path.data, d->fd, ngx_time());
+
+    d->size = ngx_file_size(&fi);
     d->pool = pool;
 
     d->job.step = ngx_oci_store_upload_drop_step;
@@ -896,7 +901,9 @@ ngx_oci_store_upload_drop_step(ngx_oci_store_job_t *job)
 
     ngx_close_file(d->fd);
 
-    if (ngx_delete_file(d->path.data) == NGX_FILE_ERROR) {
+    if (ngx_delete_file(d->path.data) == NGX_FILE_ERROR
+        && ngx_errno != NGX_ENOENT)
+    {
         ngx_log_error(NGX_LOG_CRIT, job->log, ngx_errno,
                       ngx_delete_file_n " \"%V\" failed", &d->path);
         return NGX_ERROR;
@@ -971,7 +978,7 @@ ngx_oci_store_upload_sweep(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
             sw->open = 1;
         }
 
-        n += ngx_oci_store_sweep_dir(sw, log, timeout / 1000, max - n);
+        n += ngx_oci_store_sweep_dir(sw, log, root, timeout / 1000, max - n);
 
         if (sw->open) {
             return NGX_AGAIN;
@@ -992,12 +999,12 @@ ngx_oci_store_upload_sweep(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
 
 static ngx_uint_t
 ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
-    time_t timeout, ngx_uint_t max)
+    ngx_str_t *root, time_t timeout, ngx_uint_t max)
 {
     u_char           path[NGX_MAX_PATH], *name, *last, *suffix;
     size_t           len;
     ngx_fd_t         fd;
-    ngx_str_t       *dir;
+    ngx_str_t       *dir, file, id;
     ngx_uint_t       n, uploads;
     ngx_file_info_t  fi;
 
@@ -1030,8 +1037,11 @@ ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
             continue;
         }
 
+        file.data = path;
+        file.len = last - path;
+
         if (!uploads) {
-            (void) ngx_delete_file(path);
+            ngx_oci_store_sweep_file(root, &file, name, len);
             continue;
         }
 
@@ -1061,7 +1071,18 @@ ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
                 (void) ngx_delete_file(path);
                 ngx_memcpy(suffix, NGX_OCI_LAYOUT_DATA_SUFFIX,
                            data_len + 1);
-                (void) ngx_delete_file(path);
+
+                /* a big data file is freed in steps, as a session's */
+
+                id.data = name;
+                id.len = len - data_len;
+
+                if (ngx_oci_store_upload_drop_file(*root, NULL, fd, &file,
+                                                   &id)
+                    == NGX_DECLINED)
+                {
+                    (void) ngx_delete_file(path);
+                }
             }
         }
 
@@ -1069,4 +1090,31 @@ ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
     }
 
     return n;
+}
+
+
+/* a stray temporary file; a big one is freed in steps */
+
+static void
+ngx_oci_store_sweep_file(ngx_str_t *root, ngx_str_t *path, u_char *name,
+    size_t len)
+{
+    ngx_fd_t   fd;
+    ngx_str_t  id;
+
+    fd = ngx_open_file(path->data, NGX_FILE_RDWR, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        return;
+    }
+
+    id.data = name;
+    id.len = len;
+
+    if (ngx_oci_store_upload_drop_file(*root, NULL, fd, path, &id)
+        == NGX_DECLINED)
+    {
+        (void) ngx_delete_file(path->data);
+    }
+
+    ngx_close_file(fd);
 }

@@ -35,16 +35,24 @@ for my $pool (0, 1) {
 
         ($loc) = big_upload($srv, 'drop/b', $MIB);
         ok $loc, 'the same content again' or return;
+        my $id = session_id($loc);
+
+        # in steps, the data file is cut down in _tmp/ for a while
         my ($ok, $lat) = latencies_during($srv, sub {
             return 0 unless close_upload($srv, $loc, $d, timeout => 60)->code == 201;
-            sleep 0.05 while entries($tmp);
-            return 1;
+            my $seen = -e "$tmp/$id";
+            while (entries($tmp)) {
+                sleep 0.002;
+                $seen ||= -e "$tmp/$id";
+            }
+            return $pool || $seen;
         });
-        ok $ok, 'closed with 201, and the data file freed';
+        ok $ok, 'closed with 201, and the data file freed'
+            . ($pool ? '' : ' from _tmp/');
         my $worst = max(@$lat);
         diag sprintf '%d probes, the slowest %.1f ms', scalar @$lat, $worst * 1000;
         cmp_ok scalar(@$lat), '>=', 2, 'GET /v2/ was sent meanwhile';
-        cmp_ok $worst, '<', 0.1, 'every GET /v2/ answered within 100 ms';
+        cmp_ok $worst, '<', 0.25, 'every GET /v2/ answered within 250 ms';
         is entries($srv->storage . '/_uploads'), 0, 'no session left';
         is -s blob_path($srv, $d), $MIB << 20, 'the blob is whole';
         is_status $srv->req('HEAD', "/v2/drop/b/blobs/$d"), 200, 'the second repository has it';
@@ -61,7 +69,7 @@ for my $pool (0, 1) {
         ok $ok, 'DELETE: 204, and the data file freed';
         my $worst = max(@$lat);
         diag sprintf '%d probes, the slowest %.1f ms', scalar @$lat, $worst * 1000;
-        cmp_ok $worst, '<', 0.1, 'every GET /v2/ answered within 100 ms';
+        cmp_ok $worst, '<', 0.25, 'every GET /v2/ answered within 250 ms';
         is entries($srv->storage . '/_uploads'), 0, 'no session left';
     };
 
