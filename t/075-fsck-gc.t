@@ -455,9 +455,30 @@ my @kept_manifests = ($g1, $c2, $c3, $gi, $sbom, $sbom_sig, $c2_sig, $orphan_new
         '--dry-run: what would go: links, files, bytes, temporary files' or diag explain $j;
     is_deeply [ @$j{qw(repositories manifests)} ], [ 3, 13 ], 'repositories, manifests';
 
+    # and names it: the links, the files with their sizes, the temporaries
+    my @links = sort map { "$_->[0]\@$_->[1]" } ['shared/b', $shared->{digest}],
+        ['shared/b', $cb], [$app, $junk_old->{digest}];
+    my @files = sort map { $_ . ' ' . size_of(blob_path($S, $_)) }
+        $cb, $mb->{digest}, $junk_old->{digest}, $loose_old->{digest};
+    my @tmp = sort map { $_ . ' ' . size_of($_) } "$S/_tmp/old",
+        map { "$S/_uploads/" . ('d' x 32) . $_ } '.data', '.state';
+    my $w = $j->{would_delete} // {};
+    is_deeply [ sort map { "$_->{repository}\@$_->{digest}" } @{ $w->{blob_links} // [] } ],
+        \@links, '--dry-run --json: the blob links it would delete' or diag explain $w;
+    is_deeply [ sort map { "$_->{digest} $_->{bytes}" } @{ $w->{blob_files} // [] } ],
+        \@files, '... the blob files, with their sizes';
+    is_deeply [ sort map { "$_->{path} $_->{bytes}" } @{ $w->{temporary} // [] } ],
+        \@tmp, '... the temporary files';
+    is_deeply $w->{manifests}, [], '... and no manifest';
+
     my $out;
     ($rc, $out) = oci_admin('gc', '--storage', $S, '--age-offset', '10d', '--dry-run');
-    like $out, qr/^gc \(dry run\): 3 repositories, 13 manifests, \d+ blob links, \d+ blob files; would delete 0 manifests, 3 blob links, 4 blob files \($gone_bytes bytes\), 3 temporary files \(\d+ bytes\); kept \d+ younger than the grace/,
+    is_deeply [ sort grep { /^would delete/ } split /\n/, $out ],
+        [ sort((map { "would delete blob link $_" } @links),
+               (map { s/ (\d+)$/ ($1 bytes)/r } map { "would delete blob file $_" } @files),
+               (map { s/ (\d+)$/ ($1 bytes)/r } map { "would delete temporary file $_" } @tmp)) ],
+        '--dry-run: a line for each, before the summary' or diag $out;
+    like $out, qr/^gc \(dry run\): 3 repositories, 13 manifests, \d+ blob links, \d+ blob files; would delete 0 manifests, 3 blob links, 4 blob files \($gone_bytes bytes\), 3 temporary files \(\d+ bytes\); kept \d+ younger than the grace/m,
         '--dry-run: the summary line' or diag $out;
 }
 
@@ -511,6 +532,14 @@ SKIP: {
     is_deeply snapshot(), $before, '... changes nothing';
     is_deeply [ @$j{qw(deleted_manifests deleted_blob_links deleted_blob_files freed_bytes)} ],
               [ 3, 4, 7, $gone_bytes2 ], '... and says what would go' or diag explain $j;
+    is_deeply [ sort map { "$_->{repository}\@$_->{digest}" } @{ $j->{would_delete}{manifests} // [] } ],
+        [ sort map { "$app\@$_->{digest}" } @gone_manifests ],
+        '... naming the manifests' or diag explain $j->{would_delete};
+    my ($out);
+    ($rc, $out) = oci_admin('gc', '--storage', $S, '--age-offset', '10d', '--untagged', '--dry-run');
+    is_deeply [ sort grep { /^would delete manifest / } split /\n/, $out ],
+        [ sort map { "would delete manifest $app\@$_->{digest}" } @gone_manifests ],
+        '... in text too' or diag $out;
 }
 
 {

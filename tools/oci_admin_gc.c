@@ -133,7 +133,12 @@ oci_admin_gc(int argc, char **argv)
 
     oci_admin_imap_free(&gx.inodes);
 
-    return oci_admin_gc_end(&gx, rc);
+    rc = oci_admin_gc_end(&gx, rc);
+
+    /* the summary took it, unless there was none */
+    json_decref(gx.would);
+
+    return rc;
 }
 
 
@@ -298,7 +303,9 @@ oci_admin_gc_report(oci_admin_gc_t *gx)
         return oci_admin_print_json(json_pack("{sbsb}",
                                               "dry_run", gx->dry_run,
                                               "untagged", gx->untagged),
-                                    c, sizeof(c) / sizeof(c[0]), NULL,
+                                    c, sizeof(c) / sizeof(c[0]),
+                                    gx->dry_run ? oci_admin_gc_would_json(gx)
+                                                : NULL,
                                     seconds);
     }
 

@@ -23,7 +23,8 @@
 
 static int oci_admin_gc_blob_file(void *data, oci_admin_file_t *f);
 static int oci_admin_gc_blob_unused(oci_admin_gc_t *gx, struct stat *st);
-static void oci_admin_gc_blob(oci_admin_gc_t *gx, const char *path);
+static void oci_admin_gc_blob(oci_admin_gc_t *gx, const char *path,
+    const char *digest);
 static void oci_admin_gc_relink(oci_admin_gc_t *gx, const char *path,
     int fd);
 
@@ -42,7 +43,7 @@ oci_admin_gc_blob_file(void *data, oci_admin_file_t *f)
     /* strays are for fsck to report, and a human to judge */
 
     if (f->kind == OCI_ADMIN_FILE_DIGEST) {
-        oci_admin_gc_blob(data, f->path);
+        oci_admin_gc_blob(data, f->path, f->d.str);
     }
 
     return OCI_ADMIN_OK;
@@ -56,7 +57,7 @@ oci_admin_gc_blob_file(void *data, oci_admin_file_t *f)
  */
 
 static void
-oci_admin_gc_blob(oci_admin_gc_t *gx, const char *path)
+oci_admin_gc_blob(oci_admin_gc_t *gx, const char *path, const char *digest)
 {
     int          fd;
     struct stat  st, fst;
@@ -72,6 +73,8 @@ oci_admin_gc_blob(oci_admin_gc_t *gx, const char *path)
     }
 
     if (gx->dry_run) {
+        oci_admin_gc_would(gx, OCI_GC_WOULD_BLOB_FILE, NULL, digest,
+                           st.st_size);
         gx->del_files++;
         gx->del_bytes += st.st_size;
         return;
@@ -213,6 +216,11 @@ oci_admin_gc_tmp(oci_admin_gc_t *gx, ngx_oci_layout_e what)
             }
 
         } else {
+            if (gx->dry_run) {
+                oci_admin_gc_would(gx, OCI_GC_WOULD_TEMPORARY, NULL, path,
+                                   st.st_nlink == 1 ? st.st_size : 0);
+            }
+
             gx->del_tmp++;
             gx->tmp_bytes += st.st_nlink == 1 ? (uint64_t) st.st_size : 0;
         }

@@ -19,6 +19,21 @@
 #define OCI_GC_MARGIN     (OCI_ADMIN_NS / 10)
 
 
+static json_t *oci_admin_gc_would_list(oci_admin_gc_t *gx,
+    oci_gc_would_e kind);
+
+
+/* by oci_gc_would_e */
+
+static const char  *oci_gc_would_key[] = {
+    "manifests", "blob_links", "blob_files", "temporary"
+};
+
+static const char  *oci_gc_would_text[] = {
+    "manifest", "blob link", "blob file", "temporary file"
+};
+
+
 int64_t
 oci_admin_gc_t0(oci_admin_gc_t *gx)
 {
@@ -116,6 +131,88 @@ oci_admin_gc_progress(oci_admin_gc_t *gx)
                        (unsigned long long) gx->swept,
                        (unsigned long long) gx->blob_files,
                        oci_admin_now() - gx->start);
+}
+
+
+void
+oci_admin_gc_would(oci_admin_gc_t *gx, oci_gc_would_e kind,
+    const char *repo, const char *name, int64_t size)
+{
+    json_t  *list, *e;
+
+    if (!gx->opt.json) {
+        if (repo) {
+            oci_admin_say("would delete %s %s@%s", oci_gc_would_text[kind],
+                          repo, name);
+
+        } else {
+            oci_admin_say("would delete %s %s (%lld bytes)",
+                          oci_gc_would_text[kind], name, (long long) size);
+        }
+
+        return;
+    }
+
+    list = oci_admin_gc_would_list(gx, kind);
+
+    e = repo ? json_pack("{ssss}", "repository", repo, "digest", name)
+             : json_pack("{sssI}",
+                         kind == OCI_GC_WOULD_BLOB_FILE ? "digest" : "path",
+                         name, "bytes", (json_int_t) size);
+
+    if (list == NULL || json_array_append_new(list, e) != 0) {
+        oci_admin_warn("out of memory");
+        gx->errors++;
+    }
+}
+
+
+json_t *
+oci_admin_gc_would_json(oci_admin_gc_t *gx)
+{
+    int      kind;
+    json_t  *o;
+
+    for (kind = 0; kind < OCI_GC_WOULD_N; kind++) {
+        if (oci_admin_gc_would_list(gx, kind) == NULL) {
+            return NULL;
+        }
+    }
+
+    o = json_pack("{so}", "would_delete", gx->would);
+    gx->would = NULL;
+
+    return o;
+}
+
+
+/* the array of one kind in gx->would, made if need be; NULL out of memory */
+
+static json_t *
+oci_admin_gc_would_list(oci_admin_gc_t *gx, oci_gc_would_e kind)
+{
+    json_t  *list;
+
+    if (gx->would == NULL) {
+        gx->would = json_object();
+        if (gx->would == NULL) {
+            return NULL;
+        }
+    }
+
+    list = json_object_get(gx->would, oci_gc_would_key[kind]);
+
+    if (list == NULL) {
+        list = json_array();
+
+        if (json_object_set_new(gx->would, oci_gc_would_key[kind], list)
+            != 0)
+        {
+            return NULL;
+        }
+    }
+
+    return list;
 }
 
 

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "oci_admin_fs.h"
 #include "oci_admin_options.h"
 #include "oci_admin_redis.h"
@@ -48,6 +50,17 @@ typedef struct {
 } oci_gc_repo_t;
 
 
+/* what a dry run names */
+
+typedef enum {
+    OCI_GC_WOULD_MANIFEST = 0,
+    OCI_GC_WOULD_BLOB_LINK,
+    OCI_GC_WOULD_BLOB_FILE,
+    OCI_GC_WOULD_TEMPORARY,
+    OCI_GC_WOULD_N
+} oci_gc_would_e;
+
+
 typedef struct {
     oci_admin_opts_t    opt;
     int                 untagged;
@@ -73,6 +86,8 @@ typedef struct {
      * b = the stamp before; n = links to remove (--dry-run)
      */
     oci_admin_imap_t    inodes;
+
+    json_t             *would;              /* --dry-run --json */
 
     const char         *phase;
     uint64_t            swept;
@@ -119,6 +134,23 @@ void oci_admin_gc_touched(oci_admin_gc_t *gx, const struct stat *before,
     int fd);
 
 void oci_admin_gc_progress(oci_admin_gc_t *gx);
+
+/*
+ * --dry-run: names what would be deleted, a line of stdout ("would delete
+ * manifest REPO@DIGEST", "... blob file DIGEST (N bytes)"), or with --json
+ * an entry of the summary's "would_delete": repo and digest for a
+ * manifest or a blob link, repo NULL and the digest or path with its size
+ * for a file
+ */
+void oci_admin_gc_would(oci_admin_gc_t *gx, oci_gc_would_e kind,
+    const char *repo, const char *name, int64_t size);
+
+/*
+ * The summary's tail for --dry-run --json: {"would_delete": {"manifests":
+ * [...], "blob_links": [...], "blob_files": [...], "temporary": [...]}};
+ * gx->would is taken.  NULL out of memory
+ */
+json_t *oci_admin_gc_would_json(oci_admin_gc_t *gx);
 
 /* a candidate of r, a manifest or a blob link: 0, or -1 out of memory */
 int oci_admin_gc_cand_add(oci_gc_repo_t *r, int manifest,

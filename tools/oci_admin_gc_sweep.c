@@ -113,6 +113,8 @@ oci_admin_gc_sweep_manifests(oci_gc_sweep_t *s)
 
         if (gx->dry_run) {
             oci_admin_gc_pending(gx, c);
+            oci_admin_gc_would(gx, OCI_GC_WOULD_MANIFEST, s->r->name,
+                               c->digest, 0);
             gx->del_manifests++;
             gx->unindexed += (gx->redis_on && c->subject);
             continue;
@@ -166,6 +168,8 @@ oci_admin_gc_sweep_links(oci_gc_sweep_t *s)
 
         if (s->gx->dry_run) {
             oci_admin_gc_pending(s->gx, &s->r->blobs[i]);
+            oci_admin_gc_would(s->gx, OCI_GC_WOULD_BLOB_LINK, s->r->name,
+                               s->r->blobs[i].digest, 0);
             s->gx->del_links++;
             continue;
         }

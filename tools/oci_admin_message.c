@@ -43,6 +43,21 @@ oci_admin_warn(const char *fmt, ...)
 
 
 void
+oci_admin_say(const char *fmt, ...)
+{
+    va_list  args;
+
+    oci_admin_progress_clear();
+
+    va_start(args, fmt);
+    vprintf(fmt, args);
+    va_end(args);
+
+    putchar('\n');
+}
+
+
+void
 oci_admin_progress_init(int enabled)
 {
     oci_admin_progress_on = enabled;

@@ -31,6 +31,10 @@ void oci_admin_progress(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 void oci_admin_progress_end(void);
 
+/* a line of stdout, the progress line cleared first */
+void oci_admin_say(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
 /* seconds from a monotonic clock */
 double oci_admin_now(void);
 
