@@ -312,7 +312,12 @@ ngx_oci_api_manifests_sink(ngx_http_request_t *r, void *data, u_char *p,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ngx_memcpy(body, m->body, m->body_len);
+        /* no copy before the first chunk: m->body is still NULL */
+
+        if (m->body_len) {
+            ngx_memcpy(body, m->body, m->body_len);
+        }
+
         m->body = body;
         m->body_size = size;
     }

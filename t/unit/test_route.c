@@ -63,7 +63,9 @@ static const route_case_t  cases[] = {
 static int
 same(const u_char *p, size_t len, const char *s)
 {
-    return s == NULL || (len == strlen(s) && memcmp(p, s, len) == 0);
+    /* p is NULL for an empty part: memcmp() must not see it */
+    return s == NULL
+           || (len == strlen(s) && (len == 0 || memcmp(p, s, len) == 0));
 }
 
 
