@@ -3,6 +3,8 @@
 #   make          build build/ngx_oci_module.so and the tools
 #   make run      install what is missing, build, start a registry
 #   make test     install what the tests need, build, run the suite
+#   make test-asan the suite again, with nginx, the module, oci-admin and
+#                 the unit tests built with ASan and UBSan (build-asan/)
 
 SHELL := /bin/bash
 
@@ -22,7 +24,8 @@ TEST_DEBS := $(RUN_DEBS) libtest-base-perl libtest-longstring-perl \
              dpkg-dev debhelper build-essential podman buildah \
              apache2-utils openssl
 
-.PHONY: all module tools run test deps-run deps-test clean style
+.PHONY: all module tools run test deps-run deps-test clean style \
+        asan test-asan
 
 all: module tools
 
@@ -56,6 +59,83 @@ test: deps-test
 	$(MAKE) module tools
 	$(MAKE) -f t/unit/unit.mk BUILD=$(BUILD) unit
 	OCI_BUILD=$(BUILD) TEST_NGINX_LOAD_MODULES=$(MODULE) prove -r t/
+
+# The sanitizer build: nginx itself is built from Debian's source of the
+# installed version (scripts/nginx-source), with Debian's configure flags
+# and the module, since an ASan module cannot be loaded into Debian's
+# uninstrumented nginx. NGX_DEBUG_PALLOC gives every pool allocation its
+# own malloc(), so that ASan sees past the end of each one. nginx's core
+# gets ASan only (it passes NULL with a length of 0 to memcpy() and the
+# like, which UBSan would stop at); the module, oci-admin and the unit
+# tests get both. clang, because gcc's UBSan writes fatal reports to
+# stderr whatever log_path says.
+ASAN_BUILD ?= $(CURDIR)/build-asan
+ASAN_CC ?= clang
+ASAN_CORE := -fsanitize=address -fno-omit-frame-pointer
+ASAN_UB := -fsanitize=undefined -fno-sanitize-recover=undefined
+# the module's own ngx_modules[] must not be taken for nginx's: globals
+# are registered through a private alias
+ASAN_MODULE_CFLAGS := $(ASAN_UB) -fsanitize-address-use-odr-indicator
+ASAN_FLAGS := $(ASAN_CORE) $(ASAN_UB)
+ASAN_CFLAGS := -g -O1 $(ASAN_FLAGS)
+ASAN_NGINX := $(ASAN_BUILD)/nginx
+ASAN_MODULE := $(ASAN_BUILD)/ngx_oci_module.so
+ASAN_REPORTS := $(ASAN_BUILD)/reports
+# the static modules of Debian's nginx binary (nginx -V) that conf_flags,
+# made for building modules, leaves out; the suites use sub_filter
+ASAN_NGX_MORE := --with-http_addition_module --with-http_flv_module \
+                 --with-http_gunzip_module --with-http_gzip_static_module \
+                 --with-http_mp4_module --with-http_random_index_module \
+                 --with-http_secure_link_module --with-http_sub_module
+
+# crypt() is named on its own: configure finds ASan's interceptor of it and
+# would not link libcrypt, leaving the interceptor nothing to call
+$(ASAN_BUILD)/Makefile: config Makefile
+	rm -rf $(ASAN_BUILD)/src $(ASAN_BUILD)/addon $(ASAN_BUILD)/*.o
+	@mkdir -p $(ASAN_BUILD)
+	src=$$(scripts/nginx-source $(ASAN_BUILD)/nginx-src) && cd $$src && \
+	    . $(NGX_SRC)/conf_flags && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" $(ASAN_NGX_MORE) \
+	        --with-cc=$(ASAN_CC) \
+	        --with-cc-opt="-g -O1 $(ASAN_CORE) -DNGX_DEBUG_PALLOC=1" \
+	        --with-ld-opt="$(ASAN_FLAGS) -lcrypt" \
+	        --add-dynamic-module=$(CURDIR) --builddir=$(ASAN_BUILD) \
+	        > $(ASAN_BUILD)/configure.log 2>&1 || \
+	    { tail -n 20 $(ASAN_BUILD)/configure.log; exit 1; }
+
+$(ASAN_NGINX) $(ASAN_MODULE) &: $(ASAN_BUILD)/Makefile $(SOURCES)
+	src=$$(scripts/nginx-source $(ASAN_BUILD)/nginx-src) && \
+	$(MAKE) -f $(ASAN_BUILD)/Makefile -C $$src binary && \
+	$(MAKE) -f $(ASAN_BUILD)/Makefile -C $$src modules CFLAGS="$$(sed -n \
+	    's/^CFLAGS = //p' $(ASAN_BUILD)/Makefile) $(ASAN_MODULE_CFLAGS)"
+
+asan: $(ASAN_NGINX) $(ASAN_MODULE)
+	$(MAKE) -f tools/tools.mk BUILD=$(ASAN_BUILD) TOOLS_CC=$(ASAN_CC) \
+	    TOOLS_CFLAGS="$(ASAN_CFLAGS) -Wall -Wextra -Werror -std=gnu99 \
+	                  -D_FILE_OFFSET_BITS=64" tools
+	$(MAKE) -f t/unit/unit.mk BUILD=$(ASAN_BUILD) UNIT_CC=$(ASAN_CC) \
+	    UNIT_CFLAGS="$(ASAN_CFLAGS) -Wall -Wextra -Werror -std=gnu99 \
+	                 -Wno-string-concatenation -D_FILE_OFFSET_BITS=64" unit
+
+# t/080-debian.t is left out: it builds the package with Debian's flags and
+# tries it in Debian's nginx, the same as in make test, and sanitizes nothing
+ASAN_SUITES = $(filter-out t/080-debian.t,$(wildcard t/*.t))
+
+# Every sanitizer report goes to a file of $(ASAN_REPORTS): each suite
+# fails when one appeared while it ran (t/lib/OCI/Server.pm), and the run
+# fails when any is there at the end. t/asan.supp: leaks we accept.
+test-asan: deps-test
+	@scripts/install-debs dpkg-dev clang
+	$(MAKE) asan
+	rm -rf $(ASAN_REPORTS) && mkdir -m 1777 -p $(ASAN_REPORTS)
+	OCI_BUILD=$(ASAN_BUILD) TEST_NGINX_BINARY=$(ASAN_NGINX) \
+	TEST_NGINX_LOAD_MODULES=$(ASAN_MODULE) \
+	OCI_SANITIZER_REPORTS=$(ASAN_REPORTS) \
+	ASAN_OPTIONS=log_path=$(ASAN_REPORTS)/asan:detect_leaks=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/t/asan.supp:print_suppressions=0 \
+	UBSAN_OPTIONS=log_path=$(ASAN_REPORTS)/ubsan:print_stacktrace=1 \
+	    prove $(ASAN_SUITES)
+	@scripts/sanitizer-reports $(ASAN_REPORTS)
 
 STYLE_FILES = src/*.[ch] tools/*.[ch] t/unit/*.[ch] fuzz/*.c bench/*.c
 

@@ -45,7 +45,8 @@ sub start_run {
         open STDERR, '>', $run->{err};
         $ENV{NGINX} = $ENV{TEST_NGINX_BINARY} if $ENV{TEST_NGINX_BINARY};
         $ENV{RUN_REGISTRY_WAIT} = 10;
-        exec $SCRIPT, "127.0.0.1:$port", $data, $o{module} // $MODULE;
+        exec { $SCRIPT } $SCRIPT, "127.0.0.1:$port", $data,
+            $o{module} // $MODULE or print STDERR "exec $SCRIPT: $!\n";
         _exit(127);
     }
     $run->{pid} = $pid;

@@ -33,7 +33,10 @@ C<-p SERVROOT -c conf/nginx.conf>; stdout and stderr go to C<logs/stderr.log>.
 Environment: C<TEST_NGINX_BINARY> (default /usr/sbin/nginx),
 C<TEST_NGINX_LOAD_MODULES> (space-separated .so paths, each becomes a
 C<load_module> line), C<TEST_NGINX_SERVER_PORT> (fixed port instead of a free
-random one), C<TEST_NGINX_USE_VALGRIND> (run under valgrind memcheck with
+random one), C<OCI_SANITIZER_REPORTS> (the directory where the sanitizers of C<make
+test-asan> write their reports, ASAN_OPTIONS/UBSAN_OPTIONS C<log_path>: the
+script fails when one appeared while it ran, see C<sanitizer_reports>),
+C<TEST_NGINX_USE_VALGRIND> (run under valgrind memcheck with
 C<master_process off>; reports land in C<logs/valgrind.PID.log>, see
 C<valgrind_errors>; suppressions from C<t/valgrind.suppress> if present).
 
@@ -58,6 +61,7 @@ use Time::HiRes qw(sleep time);
 
 my %LIVE;          # pid => server object, for END
 my $OWNER = $$;    # only this process may stop what it started
+my %SAN_BEFORE = map { $_ => 1 } _sanitizer_files();   # from earlier suites
 
 sub new {
     my ($class, %o) = @_;
@@ -570,9 +574,54 @@ sub cleanup {
 
 sub DESTROY { my ($self) = @_; local ($?, $@); $self->stop if $self->{pid} }
 
+=head2 sanitizer_reports
+
+The text of the sanitizer reports (C<make test-asan>) written since this
+script loaded OCI::Server, by any process it started (nginx, oci-admin,
+the unit tests); empty when there are none or no C<OCI_SANITIZER_REPORTS>.
+The END block prints them and makes the script fail. Leak reports of an
+nginx that never got to serve are removed, not counted.
+
+=cut
+
+sub _sanitizer_files {
+    my $dir = $ENV{OCI_SANITIZER_REPORTS} or return;
+    return glob "$dir/*";
+}
+
+# An nginx that never got to serve (nginx -t, a configuration refused)
+# returns from main() with what it built still allocated, and LeakSanitizer
+# reports it: nginx's way of ending, not a finding. Such a report (leaks
+# only, none through a process cycle or the module) is removed.
+sub _startup_leaks_only {
+    my ($text) = @_;
+    my @errors = $text =~ /^==\d+==ERROR: (\w+)/mg;
+    return 0 if !@errors || grep { $_ ne 'LeakSanitizer' } @errors;
+    return $text !~ /runtime error|ngx_oci_|_process_cycle /;
+}
+
+sub sanitizer_reports {
+    my @reports;
+    for my $file (grep { !$SAN_BEFORE{$_} } _sanitizer_files()) {
+        my $text = slurp($file);
+        if (_startup_leaks_only($text)) {
+            unlink $file;
+            next;
+        }
+        push @reports, "=== $file\n$text";
+    }
+    return join '', @reports;
+}
+
 END {
-    local $?;
-    if ($$ == $OWNER) { $_->stop for values %LIVE }
+    if ($$ == $OWNER) {
+        { local $?; $_->stop for values %LIVE; }
+        my $reports = sanitizer_reports();
+        if (length $reports) {
+            print STDERR "# sanitizer reports:\n", $reports =~ s/^/# /mgr;
+            $? ||= 1;
+        }
+    }
 }
 
 # Let the END block run on Ctrl-C / kill, so no nginx is left behind.
