@@ -7,6 +7,7 @@
 
 #include "ngx_oci_http.h"
 #include "ngx_oci_grammar.h"
+#include "ngx_oci_query.h"
 
 
 ngx_oci_ctx_t *
@@ -96,32 +97,20 @@ ngx_oci_arg(ngx_http_request_t *r, const char *name, ngx_str_t *value)
 ngx_int_t
 ngx_oci_arg_next(ngx_str_t *args, const char *name, ngx_str_t *value)
 {
-    size_t   len, n;
-    u_char  *p;
+    const u_char  *p, *v;
 
-    len = ngx_strlen(name);
+    p = args->data;
 
-    while (args->len) {
-        p = ngx_strlchr(args->data, args->data + args->len, '&');
-        n = p ? (size_t) (p - args->data) : args->len;
-
-        value->data = args->data;
-        value->len = n;
-
-        args->data += ngx_min(n + 1, args->len);
-        args->len -= ngx_min(n + 1, args->len);
-
-        if (value->len > len
-            && value->data[len] == '='
-            && ngx_strncmp(value->data, name, len) == 0)
-        {
-            value->data += len + 1;
-            value->len -= len + 1;
-            return NGX_OK;
-        }
+    if (!ngx_oci_query_next(&p, &args->len, name, ngx_strlen(name), &v,
+                            &value->len))
+    {
+        return NGX_DECLINED;
     }
 
-    return NGX_DECLINED;
+    args->data = (u_char *) p;
+    value->data = (u_char *) v;
+
+    return NGX_OK;
 }
 
 

@@ -34,7 +34,8 @@ UNIT_CORE_SRCS = $(UNIT_SRC)/ngx_oci_sha2.c \
                  $(UNIT_SRC)/ngx_oci_route.c \
                  $(UNIT_SRC)/ngx_oci_layout.c \
                  $(UNIT_SRC)/ngx_oci_link.c \
-                 $(UNIT_SRC)/ngx_oci_upload_state.c
+                 $(UNIT_SRC)/ngx_oci_upload_state.c \
+                 $(UNIT_SRC)/ngx_oci_query.c
 UNIT_CORE_DEPS = $(UNIT_CORE_SRCS) \
                  $(UNIT_SRC)/ngx_oci_sha2.h \
                  $(UNIT_SRC)/ngx_oci_grammar.h \
@@ -45,6 +46,7 @@ UNIT_CORE_DEPS = $(UNIT_CORE_SRCS) \
                  $(UNIT_SRC)/ngx_oci_index_page.c \
                  $(UNIT_SRC)/ngx_oci_index_page.h \
                  $(UNIT_SRC)/ngx_oci_upload_state.h \
+                 $(UNIT_SRC)/ngx_oci_query.h \
                  $(OCI_UNIT_ROOT)/t/unit/tap.h
 
 UNIT_TESTS = $(BUILD)/unit/test_sha2 \
@@ -55,7 +57,8 @@ UNIT_TESTS = $(BUILD)/unit/test_sha2 \
              $(BUILD)/unit/test_layout \
              $(BUILD)/unit/test_link \
              $(BUILD)/unit/test_index_page \
-             $(BUILD)/unit/test_upload_state
+             $(BUILD)/unit/test_upload_state \
+             $(BUILD)/unit/test_query
 
 FUZZERS = $(BUILD)/fuzz/fuzz_manifest \
           $(BUILD)/fuzz/fuzz_grammar \
@@ -63,7 +66,8 @@ FUZZERS = $(BUILD)/fuzz/fuzz_manifest \
           $(BUILD)/fuzz/fuzz_route \
           $(BUILD)/fuzz/fuzz_link \
           $(BUILD)/fuzz/fuzz_redis_reply \
-          $(BUILD)/fuzz/fuzz_upload_state
+          $(BUILD)/fuzz/fuzz_upload_state \
+          $(BUILD)/fuzz/fuzz_query
 
 .PHONY: unit fuzz fuzz-run bench-sha2
 
@@ -126,6 +130,12 @@ $(BUILD)/unit/test_upload_state: $(OCI_UNIT_ROOT)/t/unit/test_upload_state.c \
 	    $(UNIT_SRC)/ngx_oci_upload_state.c $(UNIT_SRC)/ngx_oci_sha2.c \
 	    $(UNIT_SRC)/ngx_oci_grammar.c $(UNIT_LIBS)
 
+$(BUILD)/unit/test_query: $(OCI_UNIT_ROOT)/t/unit/test_query.c \
+                          $(UNIT_CORE_DEPS)
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INC) -o $@ $< \
+	    $(UNIT_SRC)/ngx_oci_query.c $(UNIT_LIBS)
+
 fuzz: $(FUZZERS)
 
 $(BUILD)/fuzz/fuzz_%: $(OCI_UNIT_ROOT)/fuzz/fuzz_%.c $(UNIT_CORE_DEPS)
@@ -143,7 +153,8 @@ $(BUILD)/fuzz/fuzz_redis_reply: $(OCI_UNIT_ROOT)/fuzz/fuzz_redis_reply.c \
 
 # new inputs go to $(BUILD)/fuzz/corpus-*, the seeds stay untouched
 fuzz-run: $(FUZZERS)
-	@set -e; for f in manifest grammar sha2 link redis_reply upload_state; do \
+	@set -e; for f in manifest grammar sha2 route link redis_reply \
+	         upload_state query; do \
 	    mkdir -p $(BUILD)/fuzz/corpus-$$f; \
 	    echo "fuzz_$$f: $(FUZZ_TIME) s"; \
 	    $(BUILD)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_TIME) \
