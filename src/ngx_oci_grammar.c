@@ -275,7 +275,12 @@ ngx_oci_content_range_parse(const u_char *p, size_t len, off_t *start,
         return -1;
     }
 
-    p = ngx_oci_parse_number(p, last, max, &e);
+    /*
+     * the end is inclusive: the length "end + 1" of what the chunk leaves
+     * behind must fit off_t as well, so the end stops one short of max
+     */
+
+    p = ngx_oci_parse_number(p, last, max - 1, &e);
 
     if (p == NULL || s > e) {
         return -1;

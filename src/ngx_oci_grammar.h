@@ -64,7 +64,8 @@ int ngx_oci_media_type_valid(const u_char *p, size_t len);
 
 /*
  * Content-Range of a chunked upload: "<start>-<end>", inclusive, decimal,
- * start <= end, both fitting off_t.  Tolerates a "bytes " or "bytes="
+ * start <= end, end + 1 (the length after the chunk) fitting off_t, so
+ * end - start + 1 and end + 1 never overflow.  Tolerates a "bytes " or "bytes="
  * prefix (any case) and a suffix of "/" then either the total length
  * (which must exceed end) or an asterisk.
  * Returns 0 and sets *start and *end, or -1.  Standalone users must build

@@ -600,10 +600,15 @@ ngx_oci_store_upload_save(ngx_oci_upload_t *u)
 ngx_int_t
 ngx_oci_store_upload_append(ngx_oci_upload_t *u, u_char *p, size_t len)
 {
+    off_t    max;
     ssize_t  n;
     size_t   done;
 
-    if (u->limit >= 0 && u->written + (off_t) len > u->limit) {
+    /* compared by subtraction: "written + len" could overflow off_t */
+
+    max = (u->limit >= 0) ? u->limit : NGX_MAX_OFF_T_VALUE;
+
+    if (u->written > max || len > (size_t) (max - u->written)) {
         return NGX_DECLINED;
     }
 

@@ -238,6 +238,19 @@ subtest 'malformed Content-Range is 400 BLOB_UPLOAD_INVALID' => sub {
         is_error $res, 400, 'BLOB_UPLOAD_INVALID', "Content-Range: $cr";
     }
     is status_range($srv, $loc), '0-0', 'nothing was appended';
+
+    # end + 1 would overflow off_t: without a Content-Length, a wrapped
+    # limit once let the chunk through unbounded
+    for my $cr ('0-9223372036854775807', 'bytes 0-9223372036854775807/*') {
+        my $res = $srv->req('PATCH', $loc, headers => [ 'Content-Range' => $cr ],
+            chunked => [ 'abcd', 'efgh' ], pause => 0.05);
+        is_error $res, 400, 'BLOB_UPLOAD_INVALID', "Content-Range: $cr, chunked";
+        is status_range($srv, $loc), '0-0', 'nothing was appended';
+    }
+    my $res = $srv->req('PATCH', $loc,
+        headers => [ 'Content-Range' => '0-9223372036854775806' ], body => 'abcd');
+    is_error $res, 400, 'SIZE_INVALID', 'the largest range, with a Content-Length';
+    is status_range($srv, $loc), '0-0', 'nothing was appended';
 };
 
 subtest 'digest mismatch on the closing PUT drops the session' => sub {
