@@ -69,8 +69,6 @@ static ngx_int_t ngx_oci_api_manifests_lock(ngx_http_request_t *r,
 static ngx_int_t ngx_oci_api_manifests_tag(ngx_http_request_t *r);
 static ngx_int_t ngx_oci_api_manifests_precondition(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_str_t *tag);
-static ngx_int_t ngx_oci_api_manifests_matches(ngx_str_t *value,
-    ngx_str_t *digest);
 static ngx_int_t ngx_oci_api_manifests_created(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m);
 static ngx_int_t ngx_oci_api_manifests_delete(ngx_http_request_t *r);
@@ -865,7 +863,8 @@ ngx_oci_api_manifests_tag(ngx_http_request_t *r)
 
 /*
  * If-Match: "<digest>" (or a list, or *) and If-None-Match: *, checked
- * against the tag as it is while the tag lock is held.
+ * against the tag as it is while the tag lock is held; the headers are
+ * judged by ngx_oci_precondition() (pure, unit-tested and fuzzed).
  */
 
 static ngx_int_t
@@ -889,71 +888,25 @@ ngx_oci_api_manifests_precondition(ngx_http_request_t *r,
         return ngx_oci_error_storage(r);
     }
 
-    if (none && (none->value.len != 1 || none->value.data[0] != '*')) {
+    switch (ngx_oci_precondition(match ? match->value.data : NULL,
+                                 match ? match->value.len : 0,
+                                 none ? none->value.data : NULL,
+                                 none ? none->value.len : 0,
+                                 rc == NGX_OK ? current.data : NULL,
+                                 rc == NGX_OK ? current.len : 0))
+    {
+    case NGX_OCI_PRECONDITION_OK:
+        return NGX_OK;
+
+    case NGX_OCI_PRECONDITION_UNSUPPORTED:
         return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST, NGX_OCI_ERR_UNSUPPORTED,
                              "If-None-Match on a manifest PUT must be "
                              "\"*\"");
-    }
 
-    if ((none && rc == NGX_OK)
-        || (match
-            && (rc != NGX_OK
-                || !ngx_oci_api_manifests_matches(&match->value, &current))))
-    {
+    default:
         return ngx_oci_error(r, NGX_HTTP_PRECONDITION_FAILED,
                              NGX_OCI_ERR_PRECONDITION, NULL);
     }
-
-    return NGX_OK;
-}
-
-
-/* an If-Match list: "*", or one of its entity tags is the digest */
-
-static ngx_int_t
-ngx_oci_api_manifests_matches(ngx_str_t *value, ngx_str_t *digest)
-{
-    u_char  *p, *end, *start;
-
-    p = value->data;
-    end = p + value->len;
-
-    while (p < end) {
-        while (p < end && (*p == ' ' || *p == ',')) {
-            p++;
-        }
-
-        start = p;
-
-        while (p < end && *p != ',') {
-            p++;
-        }
-
-        while (p > start && p[-1] == ' ') {
-            p--;
-        }
-
-        if (p - start == 1 && *start == '*') {
-            return 1;
-        }
-
-        if (p - start >= 2 && *start == '"' && p[-1] == '"') {
-            start++;
-            p--;
-        }
-
-        if ((size_t) (p - start) == digest->len
-            && ngx_strncmp(start, digest->data, digest->len) == 0)
-        {
-            return 1;
-        }
-
-        while (p < end && *p != ',') {
-            p++;
-        }
-    }
-
-    return 0;
 }
 
 

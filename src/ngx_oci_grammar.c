@@ -337,6 +337,88 @@ ngx_oci_uint_parse(const u_char *p, size_t len, uint64_t max, uint64_t *out)
  * NULL if there is no digit or the value exceeds max.
  */
 
+int
+ngx_oci_etag_matches(const u_char *p, size_t len, const u_char *digest,
+    size_t digest_len)
+{
+    size_t         i;
+    const u_char  *last, *start, *end;
+
+    last = p + len;
+
+    while (p < last) {
+
+        /* one element of the list, without the blanks around it */
+
+        while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
+            p++;
+        }
+
+        start = p;
+
+        while (p < last && *p != ',') {
+            p++;
+        }
+
+        end = p;
+
+        while (end > start && (end[-1] == ' ' || end[-1] == '\t')) {
+            end--;
+        }
+
+        if (end - start == 1 && *start == '*') {
+            return 1;
+        }
+
+        if (end - start >= 2 && *start == '"' && end[-1] == '"') {
+            start++;
+            end--;
+        }
+
+        if (digest_len == 0 || (size_t) (end - start) != digest_len) {
+            continue;
+        }
+
+        for (i = 0; i < digest_len && start[i] == digest[i]; i++) {
+            /* void */
+        }
+
+        if (i == digest_len) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+int
+ngx_oci_precondition(const u_char *match, size_t match_len,
+    const u_char *none, size_t none_len, const u_char *current,
+    size_t current_len)
+{
+    /* a conditional PUT may only ask for a tag that does not exist yet */
+
+    if (none && (none_len != 1 || none[0] != '*')) {
+        return NGX_OCI_PRECONDITION_UNSUPPORTED;
+    }
+
+    if (none && current) {
+        return NGX_OCI_PRECONDITION_FAILED;
+    }
+
+    if (match
+        && (current == NULL
+            || !ngx_oci_etag_matches(match, match_len, current,
+                                     current_len)))
+    {
+        return NGX_OCI_PRECONDITION_FAILED;
+    }
+
+    return NGX_OCI_PRECONDITION_OK;
+}
+
+
 static const u_char *
 ngx_oci_parse_number(const u_char *p, const u_char *last, uint64_t max,
     uint64_t *out)

@@ -78,5 +78,31 @@ int ngx_oci_content_range_parse(const u_char *p, size_t len, off_t *start,
 int ngx_oci_uint_parse(const u_char *p, size_t len, uint64_t max,
     uint64_t *out);
 
+/*
+ * An If-Match value: "*", or a comma-separated list of entity tags, one
+ * of which is the digest, quoted or not.  Blanks (SP, HTAB) around the
+ * elements and empty elements are ignored.  Returns 1 or 0.
+ */
+int ngx_oci_etag_matches(const u_char *p, size_t len, const u_char *digest,
+    size_t digest_len);
+
+#define NGX_OCI_PRECONDITION_OK           0
+#define NGX_OCI_PRECONDITION_FAILED       1
+#define NGX_OCI_PRECONDITION_UNSUPPORTED  2
+
+/*
+ * The conditions of a manifest PUT on a tag: "match" and "none" are the
+ * values of If-Match and If-None-Match (NULL when the header is absent),
+ * "current" the digest the tag names now (NULL when there is no such
+ * tag).  If-None-Match must be "*" (UNSUPPORTED otherwise); it holds when
+ * the tag does not exist, If-Match when the tag exists and matches.
+ * Returns NGX_OCI_PRECONDITION_OK when every given condition holds,
+ * NGX_OCI_PRECONDITION_FAILED when one does not, or
+ * NGX_OCI_PRECONDITION_UNSUPPORTED.
+ */
+int ngx_oci_precondition(const u_char *match, size_t match_len,
+    const u_char *none, size_t none_len, const u_char *current,
+    size_t current_len);
+
 
 #endif /* _NGX_OCI_GRAMMAR_H_INCLUDED_ */

@@ -441,6 +441,102 @@ test_content_ranges(void)
 
 
 static void
+test_preconditions(void)
+{
+    int         got;
+    size_t      i;
+    const char  *m, *n, *c;
+
+    static const char  *d = "sha256:" H64;
+
+    static const struct {
+        const char  *list;
+        int          want;
+    } lists[] = {
+        { "*", 1 },
+        { " * ", 1 },
+        { "\"sha256:" H64 "\"", 1 },
+        { "sha256:" H64, 1 },
+        { "\"a\", \"sha256:" H64 "\"", 1 },
+        { "\"a\",\t\"sha256:" H64 "\"\t", 1 },
+        { ",,\"sha256:" H64 "\",,", 1 },
+        { "\"a\", *", 1 },
+        { "", 0 },
+        { ",", 0 },
+        { " , ", 0 },
+        { "\"\"", 0 },
+        { "\"", 0 },
+        { "**", 0 },
+        { "\"*\"", 0 },
+        { "W/\"sha256:" H64 "\"", 0 },
+        { "\"sha256:" H64, 0 },
+        { "sha256:" H64 "\"", 0 },
+        { "\"sha256:" H64 "0\"", 0 },
+        { "\"sha256:" H64 " \"", 0 },
+        { "\"SHA256:" H64 "\"", 0 },
+        { "\"a\" \"sha256:" H64 "\"", 0 },
+    };
+
+    /* match, none, current (NULL: absent), expected */
+
+    static const struct {
+        const char  *match;
+        const char  *none;
+        const char  *current;
+        int          want;
+    } cases[] = {
+        { NULL, NULL, NULL, NGX_OCI_PRECONDITION_OK },
+        { NULL, NULL, "x", NGX_OCI_PRECONDITION_OK },
+        { NULL, "*", NULL, NGX_OCI_PRECONDITION_OK },
+        { NULL, "*", "x", NGX_OCI_PRECONDITION_FAILED },
+        { NULL, "\"x\"", NULL, NGX_OCI_PRECONDITION_UNSUPPORTED },
+        { NULL, "", NULL, NGX_OCI_PRECONDITION_UNSUPPORTED },
+        { NULL, " *", NULL, NGX_OCI_PRECONDITION_UNSUPPORTED },
+        { NULL, "*, \"x\"", "x", NGX_OCI_PRECONDITION_UNSUPPORTED },
+        { "\"x\"", "\"y\"", "x", NGX_OCI_PRECONDITION_UNSUPPORTED },
+        { "*", NULL, NULL, NGX_OCI_PRECONDITION_FAILED },
+        { "*", NULL, "x", NGX_OCI_PRECONDITION_OK },
+        { "\"x\"", NULL, "x", NGX_OCI_PRECONDITION_OK },
+        { "\"x\"", NULL, "y", NGX_OCI_PRECONDITION_FAILED },
+        { "\"x\"", NULL, NULL, NGX_OCI_PRECONDITION_FAILED },
+        { "", NULL, "x", NGX_OCI_PRECONDITION_FAILED },
+        { "*", "*", "x", NGX_OCI_PRECONDITION_FAILED },
+        { "*", "*", NULL, NGX_OCI_PRECONDITION_FAILED },
+    };
+
+    for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        got = ngx_oci_etag_matches((const u_char *) lists[i].list,
+                                   strlen(lists[i].list),
+                                   (const u_char *) d, strlen(d));
+        tap_ok(got == lists[i].want, "etag_matches(%s) == %d",
+               esc(lists[i].list, strlen(lists[i].list)), lists[i].want);
+    }
+
+    tap_ok(!ngx_oci_etag_matches(S("\"\""), (const u_char *) "", 0),
+           "an empty entity tag matches no empty digest");
+    tap_ok(!ngx_oci_etag_matches(S("\"sha256:" H64 "\"\0"),
+                                 (const u_char *) d, strlen(d)),
+           "etag_matches with a trailing NUL");
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        m = cases[i].match;
+        n = cases[i].none;
+        c = cases[i].current;
+
+        got = ngx_oci_precondition((const u_char *) m, m ? strlen(m) : 0,
+                                   (const u_char *) n, n ? strlen(n) : 0,
+                                   (const u_char *) c, c ? strlen(c) : 0);
+
+        tap_ok(got == cases[i].want,
+               "precondition(If-Match %s, If-None-Match %s, tag %s) == %d",
+               m ? esc(m, strlen(m)) : "-", n ? esc(n, strlen(n)) : "-",
+               c ? c : "-", cases[i].want)
+            || (tap_diag("got %d", got), 0);
+    }
+}
+
+
+static void
 test_uints(void)
 {
     int       rc;
@@ -760,6 +856,7 @@ main(void)
     test_media_types();
     test_content_ranges();
     test_uints();
+    test_preconditions();
     test_differential();
 
     return tap_done();

@@ -67,7 +67,8 @@ FUZZERS = $(BUILD)/fuzz/fuzz_manifest \
           $(BUILD)/fuzz/fuzz_link \
           $(BUILD)/fuzz/fuzz_redis_reply \
           $(BUILD)/fuzz/fuzz_upload_state \
-          $(BUILD)/fuzz/fuzz_query
+          $(BUILD)/fuzz/fuzz_query \
+          $(BUILD)/fuzz/fuzz_precondition
 
 .PHONY: unit fuzz fuzz-run bench-sha2
 
@@ -154,7 +155,7 @@ $(BUILD)/fuzz/fuzz_redis_reply: $(OCI_UNIT_ROOT)/fuzz/fuzz_redis_reply.c \
 # new inputs go to $(BUILD)/fuzz/corpus-*, the seeds stay untouched
 fuzz-run: $(FUZZERS)
 	@set -e; for f in manifest grammar sha2 route link redis_reply \
-	         upload_state query; do \
+	         upload_state query precondition; do \
 	    mkdir -p $(BUILD)/fuzz/corpus-$$f; \
 	    echo "fuzz_$$f: $(FUZZ_TIME) s"; \
 	    $(BUILD)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_TIME) \
