@@ -67,6 +67,8 @@ static ngx_int_t ngx_oci_api_manifests_withdraw(ngx_http_request_t *r,
 static ngx_int_t ngx_oci_api_manifests_lock(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_fd_t *fd, ngx_oci_retry_pt again);
 static ngx_int_t ngx_oci_api_manifests_tag(ngx_http_request_t *r);
+static ngx_int_t ngx_oci_api_manifests_restore(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m);
 static ngx_int_t ngx_oci_api_manifests_precondition(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_str_t *tag);
 static ngx_int_t ngx_oci_api_manifests_created(ngx_http_request_t *r,
@@ -516,7 +518,9 @@ ngx_oci_api_manifests_ref_exists(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     json_t *d, ngx_oci_layout_e what)
 {
     int            alg;
+    off_t          stored;
     size_t         len;
+    int64_t        size;
     ngx_int_t      rc;
     ngx_str_t      digest;
     const u_char  *p;
@@ -525,19 +529,32 @@ ngx_oci_api_manifests_ref_exists(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
         return NGX_OK;
     }
 
-    if (ngx_oci_descriptor_digest(d, &p, &len, &alg) != 0) {
+    if (ngx_oci_descriptor_digest(d, &p, &len, &alg) != 0
+        || ngx_oci_descriptor_size(d, &size) != 0)
+    {
         return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST,
                              NGX_OCI_ERR_MANIFEST_INVALID,
-                             "a descriptor has no valid digest");
+                             "a descriptor has no valid digest or size");
     }
 
     digest.data = (u_char *) p;
     digest.len = len;
 
-    rc = ngx_oci_store_exists(&ctx->store, what, &ctx->name, &digest);
+    rc = ngx_oci_store_size(&ctx->store, what, &ctx->name, &digest,
+                            &stored);
 
     if (rc == NGX_OK) {
-        return NGX_OK;
+        if (stored == (off_t) size) {
+            return NGX_OK;
+        }
+
+        /* a client that trusts the size would read too much or too little */
+
+        return ngx_oci_error_digest(r, NGX_HTTP_BAD_REQUEST,
+                                    NGX_OCI_ERR_MANIFEST_INVALID,
+                                    "a descriptor's size is not that of "
+                                    "the content it references",
+                                    &digest);
     }
 
     if (rc != NGX_DECLINED) {
@@ -835,6 +852,12 @@ ngx_oci_api_manifests_tag(ngx_http_request_t *r)
         return rc;
     }
 
+    rc = ngx_oci_api_manifests_restore(r, ctx, m);
+    if (rc != NGX_OK) {
+        ngx_oci_store_tag_unlock(fd);
+        return rc;
+    }
+
     tag = m->tags->elts;
 
     for (i = 0; i < m->tags->nelts; i++) {
@@ -858,6 +881,60 @@ ngx_oci_api_manifests_tag(ngx_http_request_t *r)
     ngx_oci_store_tag_unlock(fd);
 
     return ngx_oci_api_manifests_created(r, ctx, m);
+}
+
+
+/*
+ * Under the tag lock: a DELETE by digest may have removed the manifest
+ * since this request stored it (a DELETE takes the same lock), and a tag
+ * must never name a manifest that is not stored. The body is still in
+ * memory, so the manifest is stored again, as if the DELETE had come
+ * first. A manifest with a subject is not: the DELETE takes it out of
+ * the referrers index after releasing the lock, so the client is asked
+ * to push it again, which indexes it anew.
+ */
+
+static ngx_int_t
+ngx_oci_api_manifests_restore(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    ngx_oci_api_manifest_t *m)
+{
+    ngx_int_t   rc;
+    ngx_str_t   body;
+    ngx_uint_t  added;
+
+    rc = ngx_oci_store_exists(&ctx->store, NGX_OCI_LAYOUT_MANIFEST,
+                              &ctx->name, &ctx->digest);
+
+    if (rc == NGX_OK) {
+        return NGX_OK;
+    }
+
+    if (rc != NGX_DECLINED) {
+        return ngx_oci_error_storage(r);
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "oci: manifest \"%V\" of \"%V\" was deleted before "
+                  "its tags were written", &ctx->digest, &ctx->name);
+
+    if (m->pair.subject.len) {
+        return ngx_oci_error_unavailable(r, "1",
+                                         "the manifest was deleted while "
+                                         "it was pushed; nothing was "
+                                         "tagged, push it again");
+    }
+
+    body.data = m->body;
+    body.len = m->body_len;
+
+    if (ngx_oci_store_manifest_save(&ctx->store, &ctx->name, &ctx->digest,
+                                    &body, &m->type, &added)
+        != NGX_OK)
+    {
+        return ngx_oci_error_storage(r);
+    }
+
+    return NGX_OK;
 }
 
 

@@ -550,6 +550,22 @@ ngx_oci_descriptor_digest(json_t *d, const u_char **digest, size_t *len,
 
 
 int
+ngx_oci_descriptor_size(json_t *d, int64_t *size)
+{
+    json_t  *v;
+
+    v = json_object_get(d, "size");
+
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        return -1;
+    }
+
+    *size = json_integer_value(v);
+
+    return 0;
+}
+
+int
 ngx_oci_manifest_kind(const u_char *p, size_t len)
 {
     size_t         type_len;

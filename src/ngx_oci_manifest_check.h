@@ -126,6 +126,12 @@ int ngx_oci_descriptor_digest(json_t *d, const u_char **digest, size_t *len,
     int *alg);
 
 /*
+ * The descriptor's "size", a non-negative integer once the descriptor
+ * passed ngx_oci_descriptor_check(); returns 0, or -1 when it is not one.
+ */
+int ngx_oci_descriptor_size(json_t *d, int64_t *size);
+
+/*
  * NGX_OCI_MT_* of a media type or Content-Type value (parameters and
  * surrounding whitespace ignored, case-insensitive), 0 if it is not one
  * of the four

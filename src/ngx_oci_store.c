@@ -78,6 +78,20 @@ ngx_oci_store_exists(ngx_oci_store_t *st, ngx_oci_layout_e what,
 
 
 ngx_int_t
+ngx_oci_store_size(ngx_oci_store_t *st, ngx_oci_layout_e what,
+    ngx_str_t *name, ngx_str_t *ref, off_t *size)
+{
+    ngx_str_t  path;
+
+    if (ngx_oci_store_path(st, what, name, ref, &path) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_oci_store_file_size(st, &path, size);
+}
+
+
+ngx_int_t
 ngx_oci_store_read(ngx_oci_store_t *st, ngx_oci_layout_e what,
     ngx_str_t *name, ngx_str_t *ref, ngx_str_t *out, size_t max)
 {
@@ -110,6 +124,17 @@ ngx_oci_store_unlink(ngx_oci_store_t *st, ngx_oci_layout_e what,
 ngx_int_t
 ngx_oci_store_file_exists(ngx_oci_store_t *st, ngx_str_t *path)
 {
+    off_t  size;
+
+    return ngx_oci_store_file_size(st, path, &size);
+}
+
+
+/* the same, with the file's size: one stat() either way */
+
+ngx_int_t
+ngx_oci_store_file_size(ngx_oci_store_t *st, ngx_str_t *path, off_t *size)
+{
     ngx_err_t        err;
     ngx_file_info_t  fi;
 
@@ -123,7 +148,13 @@ ngx_oci_store_file_exists(ngx_oci_store_t *st, ngx_str_t *path)
         return ngx_oci_store_failed(st, err, "stat()", path);
     }
 
-    return ngx_is_file(&fi) ? NGX_OK : NGX_DECLINED;
+    if (!ngx_is_file(&fi)) {
+        return NGX_DECLINED;
+    }
+
+    *size = ngx_file_size(&fi);
+
+    return NGX_OK;
 }
 
 

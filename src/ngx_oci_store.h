@@ -112,11 +112,15 @@ ngx_int_t ngx_oci_store_path(ngx_oci_store_t *st, ngx_oci_layout_e what,
     ngx_str_t *name, ngx_str_t *ref, ngx_str_t *path);
 ngx_int_t ngx_oci_store_exists(ngx_oci_store_t *st, ngx_oci_layout_e what,
     ngx_str_t *name, ngx_str_t *ref);
+ngx_int_t ngx_oci_store_size(ngx_oci_store_t *st, ngx_oci_layout_e what,
+    ngx_str_t *name, ngx_str_t *ref, off_t *size);
 ngx_int_t ngx_oci_store_read(ngx_oci_store_t *st, ngx_oci_layout_e what,
     ngx_str_t *name, ngx_str_t *ref, ngx_str_t *out, size_t max);
 ngx_int_t ngx_oci_store_unlink(ngx_oci_store_t *st, ngx_oci_layout_e what,
     ngx_str_t *name, ngx_str_t *ref);
 ngx_int_t ngx_oci_store_file_exists(ngx_oci_store_t *st, ngx_str_t *path);
+ngx_int_t ngx_oci_store_file_size(ngx_oci_store_t *st, ngx_str_t *path,
+    off_t *size);
 ngx_int_t ngx_oci_store_file_link(ngx_oci_store_t *st, ngx_str_t *from,
     ngx_str_t *to);
 ngx_int_t ngx_oci_store_file_write(ngx_oci_store_t *st, ngx_str_t *path,

@@ -7,7 +7,6 @@ BEGIN { push @INC, 't/lib' }
 use strict;
 use warnings;
 use Test::More;
-use Fcntl qw(:flock O_RDWR O_CREAT);
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
 use OCI::Harness;
@@ -28,26 +27,8 @@ is put_tag('first')->code, 201, 'a first tag creates the lock file';
 my $lockfile = $srv->storage . '/repositories/l/_tags/.lock';
 ok -f $lockfile, 'the lock file is where docs/storage.md says';
 
-# hold the lock in a child for a given time, like another worker would
-sub hold_lock {
-    my ($seconds) = @_;
-    pipe my $ready_r, my $ready_w or die "pipe: $!";
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        close $ready_r;
-        sysopen my $fh, $lockfile, O_RDWR | O_CREAT or exit 1;
-        flock $fh, LOCK_EX or exit 1;
-        syswrite $ready_w, "1";
-        sleep $seconds;
-        exit 0;
-    }
-    close $ready_w;
-    sysread $ready_r, my $buf, 1;
-    return $pid;
-}
-
 subtest 'a short hold delays the push, which then succeeds' => sub {
-    my $pid = hold_lock(0.4);
+    my $release = hold_tag_lock($srv, 'l', 0.4);
     my $t0 = time;
 
     # the worker is not blocked while the PUT waits for the lock
@@ -64,12 +45,12 @@ subtest 'a short hold delays the push, which then succeeds' => sub {
     waitpid $waiting, 0;
     is $? >> 8, 0, 'the waiting PUT got 201 once the lock was free';
     cmp_ok time - $t0, '>=', 0.35, 'after the hold';
-    waitpid $pid, 0;
+    $release->();
     is $srv->req('GET', '/v2/l/manifests/delayed')->code, 200, 'the tag is there';
 };
 
 subtest 'a hold of over a second gives 503 UNAVAILABLE' => sub {
-    my $pid = hold_lock(2.5);
+    my $release = hold_tag_lock($srv, 'l', 2.5);
     my $t0 = time;
     my $res = put_tag('late');
     my $took = time - $t0;
@@ -77,7 +58,7 @@ subtest 'a hold of over a second gives 503 UNAVAILABLE' => sub {
     is error_code($res), 'UNAVAILABLE', 'UNAVAILABLE';
     is $res->header('Retry-After'), '1', 'Retry-After';
     cmp_ok $took, '<', 2.4, 'without waiting for the holder';
-    waitpid $pid, 0;
+    $release->();
     is $srv->req('GET', '/v2/l/manifests/late')->code, 404, 'the tag was not written';
     is put_tag('late')->code, 201, 'and a retry succeeds';
 };

@@ -496,7 +496,8 @@ test_fields(void)
 {
     int                 rc, alg;
     size_t              len;
-    json_t             *root;
+    json_t             *root, *d;
+    int64_t             size;
     const u_char       *dg;
     ngx_oci_manifest_t  m;
 
@@ -517,6 +518,30 @@ test_fields(void)
 
     tap_ok(!ngx_oci_descriptor_is_foreign(json_array_get(m.layers, 0)),
            "regular layer is not foreign");
+
+    size = -1;
+    tap_ok(ngx_oci_descriptor_size(json_array_get(m.layers, 0), &size) == 0
+           && size == 32654, "descriptor_size");
+
+    d = json_pack("{s:I}", "size", (json_int_t) INT64_MAX);
+    tap_ok(d && ngx_oci_descriptor_size(d, &size) == 0 && size == INT64_MAX,
+           "descriptor_size of the largest size");
+    json_decref(d);
+
+    d = json_pack("{s:I}", "size", (json_int_t) -1);
+    tap_ok(d && ngx_oci_descriptor_size(d, &size) == -1,
+           "descriptor_size refuses a negative size");
+    json_decref(d);
+
+    d = json_pack("{s:f}", "size", 5.0);
+    tap_ok(d && ngx_oci_descriptor_size(d, &size) == -1,
+           "descriptor_size refuses a real");
+    json_decref(d);
+
+    d = json_pack("{s:s}", "size", "5");
+    tap_ok(d && ngx_oci_descriptor_size(d, &size) == -1,
+           "descriptor_size refuses a string");
+    json_decref(d);
 
     ngx_oci_manifest_free(&m);
     ngx_oci_manifest_free(&m);

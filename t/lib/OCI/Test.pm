@@ -73,6 +73,7 @@ use warnings;
 use Digest::SHA qw(sha256_hex sha512_hex);
 use Exporter 'import';
 use File::Path qw(make_path);
+use Fcntl ();
 use File::Spec;
 use IPC::Run ();
 use POSIX ();
@@ -107,7 +108,7 @@ our @EXPORT = qw(
     is_created is_served is_unknown tags_of
     start_upload patch_chunk close_upload upload_chunks session_id big_upload
     session_files status_range blob_is upload_closes
-    blob_path link_path store_blob store_manifest store_tag
+    blob_path link_path store_blob store_manifest store_tag hold_tag_lock
     admin_command oci_admin oci_admin_json need_admin
     stops_cleanly latencies_during
 );
@@ -603,6 +604,47 @@ sub store_manifest {
 sub store_tag {
     my ($storage, $repo, $tag, $digest) = @_;
     spew(_root($storage) . "/repositories/$repo/_tags/$tag", $digest);
+}
+
+=head2 The tag lock
+
+C<hold_tag_lock($storage, $repo [, $seconds])>: a child process takes
+C<flock()> on the repository's C<_tags/.lock>, as another worker would,
+and holds it for that many seconds, or until released; returns once the
+lock is held, with a function that releases it (early, if still held)
+and reaps the child.
+
+=cut
+
+sub hold_tag_lock {
+    my ($storage, $repo, $seconds) = @_;
+    my $dir = _root($storage) . "/repositories/$repo/_tags";
+    make_path($dir);
+    pipe my $ready_r, my $ready_w or die "pipe: $!";
+    pipe my $go_r, my $go_w or die "pipe: $!";
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        close $ready_r;
+        close $go_w;
+        sysopen my $fh, "$dir/.lock", Fcntl::O_RDWR() | Fcntl::O_CREAT() or POSIX::_exit(1);
+        flock $fh, Fcntl::LOCK_EX() or POSIX::_exit(1);
+        syswrite $ready_w, '1';
+        my $rin = '';
+        vec($rin, fileno($go_r), 1) = 1;
+        select(my $rout = $rin, undef, undef, $seconds);
+        POSIX::_exit(0);
+    }
+    close $ready_w;
+    close $go_r;
+    sysread $ready_r, my $buf, 1;
+    die "hold_tag_lock: the child could not take the lock\n" unless ($buf // '') eq '1';
+    # a byte, not EOF: children forked meanwhile hold the write end too
+    return sub {
+        local $SIG{PIPE} = 'IGNORE';     # the hold may be over already
+        syswrite $go_w, "1";
+        close $go_w;
+        waitpid $pid, 0;
+    };
 }
 
 =head2 Servers
