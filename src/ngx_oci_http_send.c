@@ -18,10 +18,12 @@ ngx_oci_send_file(ngx_http_request_t *r, ngx_str_t *path,
     ngx_int_t                  rc;
     ngx_buf_t                 *b;
     ngx_chain_t                out;
+    ngx_oci_loc_conf_t        *olcf;
     ngx_open_file_info_t       of;
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
 
     ngx_memzero(&of, sizeof(ngx_open_file_info_t));
 
@@ -32,10 +34,43 @@ ngx_oci_send_file(ngx_http_request_t *r, ngx_str_t *path,
     of.errors = clcf->open_file_cache_errors;
     of.events = clcf->open_file_cache_events;
 
+    /*
+     * whatever the location's disable_symlinks says, no link below the
+     * storage root is followed: nginx opens the root, then each component
+     * after it with O_NOFOLLOW (openat)
+     */
+
+    if (path->len <= olcf->storage.len
+        || ngx_strncmp(path->data, olcf->storage.data, olcf->storage.len)
+           != 0
+        || path->data[olcf->storage.len] != '/')
+    {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "oci: \"%V\" is not below the storage root", path);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+#if (NGX_HAVE_OPENAT)
+    of.disable_symlinks = NGX_DISABLE_SYMLINKS_ON;
+    of.disable_symlinks_from = olcf->storage.len;
+#else
+#error ngx_oci_module needs openat(2) to refuse symbolic links in storage
+#endif
+
     if (ngx_open_cached_file(clcf->open_file_cache, path, &of, r->pool)
         != NGX_OK)
     {
-        if (of.err == NGX_ENOENT || of.err == NGX_ENOTDIR) {
+        if (of.err == NGX_ENOENT) {
+            return NGX_DECLINED;
+        }
+
+        if (of.err == NGX_ENOTDIR || of.err == NGX_ELOOP) {
+
+            /* a link or another non-directory planted in the layout */
+
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, of.err,
+                          "oci: storage path \"%V\" meets a symbolic link "
+                          "or another non-directory, refused", path);
             return NGX_DECLINED;
         }
 

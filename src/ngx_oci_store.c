@@ -12,6 +12,19 @@
 #include "ngx_oci_store.h"
 
 #include <openssl/rand.h>
+#include <sys/syscall.h>
+
+#ifdef SYS_openat2
+#include <linux/openat2.h>
+#endif
+
+
+static ngx_int_t ngx_oci_store_root(ngx_oci_store_t *st);
+static void ngx_oci_store_root_close(void *data);
+static ngx_int_t ngx_oci_store_refused(ngx_oci_store_t *st,
+    ngx_str_t *path);
+static ngx_int_t ngx_oci_store_walk(ngx_oci_store_t *st, u_char *dir,
+    ngx_uint_t create, ngx_fd_t *fd, ngx_err_t *err);
 
 
 /*
@@ -119,6 +132,338 @@ ngx_oci_store_unlink(ngx_oci_store_t *st, ngx_oci_layout_e what,
 }
 
 
+/*
+ * The root's descriptor, opened once per request: the root itself may be
+ * reached through links (it is the operator's choice), nothing below it.
+ */
+
+static ngx_int_t
+ngx_oci_store_root(ngx_oci_store_t *st)
+{
+    u_char              *p;
+    ngx_pool_cleanup_t  *cln;
+
+    if (st->root_open) {
+        return NGX_OK;
+    }
+
+    cln = ngx_pool_cleanup_add(st->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(st->pool, st->root.len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, st->root.data, st->root.len);
+    p[st->root.len] = '\0';
+
+    st->root_fd = open((char *) p, O_PATH|O_DIRECTORY|O_CLOEXEC);
+    if (st->root_fd == -1) {
+        return ngx_oci_store_failed(st, ngx_errno, "open()", &st->root);
+    }
+
+    st->root_open = 1;
+
+    cln->handler = ngx_oci_store_root_close;
+    cln->data = st;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_oci_store_root_close(void *data)
+{
+    ngx_oci_store_t  *st = data;
+
+    if (st->root_open) {
+        (void) close(st->root_fd);
+        st->root_open = 0;
+    }
+}
+
+
+/*
+ * A link, or something else than a directory, where the layout has a
+ * directory or a file: someone planted it, and storage neither follows
+ * nor serves it.
+ */
+
+static ngx_int_t
+ngx_oci_store_refused(ngx_oci_store_t *st, ngx_str_t *path)
+{
+    ngx_log_error(NGX_LOG_ERR, st->log, 0,
+                  "oci: storage path \"%V\" meets a symbolic link or "
+                  "another non-directory, refused", path);
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The directory "dir" (relative, NUL-terminated, modified in place then
+ * restored) opened beneath the root, one component at a time with
+ * O_NOFOLLOW; with "create", missing directories are made. For kernels
+ * without openat2(2), and for creation.
+ */
+
+static ngx_int_t
+ngx_oci_store_walk(ngx_oci_store_t *st, u_char *dir, ngx_uint_t create,
+    ngx_fd_t *fd, ngx_err_t *err)
+{
+    u_char    *p, *slash;
+    ngx_fd_t   at, next;
+
+    at = openat(st->root_fd, ".", O_PATH|O_DIRECTORY|O_CLOEXEC);
+    if (at == -1) {
+        *err = ngx_errno;
+        return NGX_ERROR;
+    }
+
+    for (p = dir; *p; p = slash + 1) {
+        slash = (u_char *) ngx_strchr(p, '/');
+        if (slash) {
+            *slash = '\0';
+        }
+
+        next = openat(at, (char *) p, O_PATH|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+
+        if (next == -1 && ngx_errno == NGX_ENOENT && create) {
+            if (mkdirat(at, (char *) p, 0700) == 0 || ngx_errno == NGX_EEXIST) {
+                next = openat(at, (char *) p,
+                              O_PATH|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+            }
+        }
+
+        *err = ngx_errno;
+
+        if (slash) {
+            *slash = '/';
+        }
+
+        (void) close(at);
+
+        if (next == -1) {
+            return NGX_ERROR;
+        }
+
+        at = next;
+
+        if (slash == NULL) {
+            break;
+        }
+    }
+
+    *fd = at;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The directory holding "path" (a path of ngx_oci_store_path()), opened
+ * beneath the root without following any link, and the path's last
+ * component. The caller closes *dir. NGX_OK; NGX_DECLINED when a
+ * directory is missing, or is a link (logged); NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_oci_store_parent(ngx_oci_store_t *st, ngx_str_t *path,
+    ngx_uint_t create, ngx_fd_t *dir, u_char **name)
+{
+    u_char     buf[NGX_OCI_LAYOUT_MAX + 1], *rel, *last, *p;
+    size_t     len;
+    ngx_err_t  err;
+#ifdef SYS_openat2
+    struct open_how  how;
+#endif
+
+    rel = path->data + st->root.len + 1;
+    last = path->data + path->len;
+
+    if (path->len <= st->root.len + 1
+        || ngx_strncmp(path->data, st->root.data, st->root.len) != 0
+        || rel[-1] != '/')
+    {
+        ngx_log_error(NGX_LOG_ALERT, st->log, 0,
+                      "oci: \"%V\" is not below the storage root", path);
+        return NGX_ERROR;
+    }
+
+    for (p = last; p > rel && p[-1] != '/'; p--) { /* void */ }
+
+    *name = p;
+
+    if (ngx_oci_store_root(st) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (p == rel) {
+        *dir = openat(st->root_fd, ".", O_PATH|O_DIRECTORY|O_CLOEXEC);
+        return *dir == -1 ? ngx_oci_store_failed(st, ngx_errno, "open()",
+                                                 &st->root)
+                          : NGX_OK;
+    }
+
+    len = p - 1 - rel;
+
+    if (len > NGX_OCI_LAYOUT_MAX) {
+        return ngx_oci_store_failed(st, NGX_ENAMETOOLONG, "open()", path);
+    }
+
+    ngx_memcpy(buf, rel, len);
+    buf[len] = '\0';
+
+#ifdef SYS_openat2
+
+    ngx_memzero(&how, sizeof(struct open_how));
+    how.flags = O_PATH|O_DIRECTORY|O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS;
+
+    *dir = syscall(SYS_openat2, st->root_fd, buf, &how,
+                   sizeof(struct open_how));
+
+    if (*dir != -1) {
+        return NGX_OK;
+    }
+
+    err = ngx_errno;
+
+    if (err != NGX_ENOSYS && !(err == NGX_ENOENT && create)) {
+        goto failed;
+    }
+
+#endif
+
+    if (ngx_oci_store_walk(st, buf, create, dir, &err) == NGX_OK) {
+        return NGX_OK;
+    }
+
+#ifdef SYS_openat2
+failed:
+#endif
+
+    if (err == NGX_ENOENT && !create) {
+        return NGX_DECLINED;
+    }
+
+    if (err == NGX_ELOOP || err == NGX_ENOTDIR || err == NGX_EXDEV
+        || err == NGX_EEXIST)
+    {
+        (void) ngx_oci_store_refused(st, path);
+        return create ? NGX_ERROR : NGX_DECLINED;
+    }
+
+    return ngx_oci_store_failed(st, err, create ? "mkdir" : "open()", path);
+}
+
+
+/*
+ * open(2) of a file of the layout, never through a link: NGX_OK;
+ * NGX_DECLINED when it is absent (or a link, logged); NGX_ERROR. With
+ * O_CREAT missing directories are made.
+ */
+
+ngx_int_t
+ngx_oci_store_file_open(ngx_oci_store_t *st, ngx_str_t *path, int flags,
+    mode_t mode, ngx_fd_t *fd)
+{
+    u_char     *name;
+    ngx_fd_t    dir;
+    ngx_int_t   rc;
+    ngx_err_t   err;
+
+    rc = ngx_oci_store_parent(st, path, (flags & O_CREAT) != 0, &dir, &name);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    *fd = openat(dir, (char *) name, flags|O_NOFOLLOW|O_CLOEXEC, mode);
+    err = ngx_errno;
+
+    (void) close(dir);
+
+    if (*fd != -1) {
+        return NGX_OK;
+    }
+
+    if (err == NGX_ENOENT) {
+        return NGX_DECLINED;
+    }
+
+    if (err == NGX_ELOOP) {
+        return ngx_oci_store_refused(st, path);
+    }
+
+    return ngx_oci_store_failed(st, err, "open()", path);
+}
+
+
+/* lstat(2), in effect: NGX_OK, NGX_DECLINED (absent, or a link), NGX_ERROR */
+
+ngx_int_t
+ngx_oci_store_file_stat(ngx_oci_store_t *st, ngx_str_t *path,
+    ngx_file_info_t *fi)
+{
+    u_char     *name;
+    ngx_fd_t    dir;
+    ngx_int_t   rc;
+    ngx_err_t   err;
+
+    rc = ngx_oci_store_parent(st, path, 0, &dir, &name);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = fstatat(dir, (char *) name, fi, AT_SYMLINK_NOFOLLOW);
+    err = ngx_errno;
+
+    (void) close(dir);
+
+    if (rc == -1) {
+        if (err == NGX_ENOENT || err == NGX_ENOTDIR) {
+            return NGX_DECLINED;
+        }
+
+        return ngx_oci_store_failed(st, err, "stat()", path);
+    }
+
+    if (S_ISLNK(fi->st_mode)) {
+        return ngx_oci_store_refused(st, path);
+    }
+
+    return NGX_OK;
+}
+
+
+/* a directory of the layout for ngx_read_dir(), never through a link */
+
+ngx_int_t
+ngx_oci_store_dir_open(ngx_oci_store_t *st, ngx_str_t *path, ngx_dir_t *d)
+{
+    ngx_fd_t   fd;
+    ngx_int_t  rc;
+
+    rc = ngx_oci_store_file_open(st, path, O_RDONLY|O_DIRECTORY, 0, &fd);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ngx_memzero(d, sizeof(ngx_dir_t));
+
+    d->dir = fdopendir(fd);
+    if (d->dir == NULL) {
+        (void) close(fd);
+        return ngx_oci_store_failed(st, ngx_errno, "fdopendir()", path);
+    }
+
+    return NGX_OK;
+}
+
+
 /* NGX_OK for a regular file, NGX_DECLINED when absent, NGX_ERROR */
 
 ngx_int_t
@@ -135,17 +480,12 @@ ngx_oci_store_file_exists(ngx_oci_store_t *st, ngx_str_t *path)
 ngx_int_t
 ngx_oci_store_file_size(ngx_oci_store_t *st, ngx_str_t *path, off_t *size)
 {
-    ngx_err_t        err;
+    ngx_int_t        rc;
     ngx_file_info_t  fi;
 
-    if (ngx_file_info(path->data, &fi) == NGX_FILE_ERROR) {
-        err = ngx_errno;
-
-        if (err == NGX_ENOENT || err == NGX_ENOTDIR) {
-            return NGX_DECLINED;
-        }
-
-        return ngx_oci_store_failed(st, err, "stat()", path);
+    rc = ngx_oci_store_file_stat(st, path, &fi);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (!ngx_is_file(&fi)) {
@@ -158,35 +498,53 @@ ngx_oci_store_file_size(ngx_oci_store_t *st, ngx_str_t *path, off_t *size)
 }
 
 
-/* link(2), creating missing parent directories; an existing target wins */
+/*
+ * link(2) of a regular file (never of a link), creating missing parent
+ * directories; an existing target wins
+ */
 
 ngx_int_t
 ngx_oci_store_file_link(ngx_oci_store_t *st, ngx_str_t *from, ngx_str_t *to)
 {
-    ngx_err_t  err;
+    u_char           *from_name, *to_name;
+    ngx_fd_t          from_dir, to_dir;
+    ngx_int_t         rc;
+    ngx_err_t         err;
+    ngx_file_info_t   fi;
 
-    if (link((char *) from->data, (char *) to->data) == 0) {
-        return NGX_OK;
+    rc = ngx_oci_store_parent(st, from, 0, &from_dir, &from_name);
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
     }
 
+    if (fstatat(from_dir, (char *) from_name, &fi, AT_SYMLINK_NOFOLLOW)
+        == -1)
+    {
+        err = ngx_errno;
+        (void) close(from_dir);
+        return ngx_oci_store_failed(st, err, "stat()", from);
+    }
+
+    if (!ngx_is_file(&fi)) {
+        (void) close(from_dir);
+        (void) ngx_oci_store_refused(st, from);
+        return NGX_ERROR;
+    }
+
+    rc = ngx_oci_store_parent(st, to, 1, &to_dir, &to_name);
+    if (rc != NGX_OK) {
+        (void) close(from_dir);
+        return NGX_ERROR;
+    }
+
+    rc = linkat(from_dir, (char *) from_name, to_dir, (char *) to_name, 0);
     err = ngx_errno;
 
-    if (err == NGX_EEXIST) {
+    (void) close(from_dir);
+    (void) close(to_dir);
+
+    if (rc == 0 || err == NGX_EEXIST) {
         return NGX_OK;
-    }
-
-    if (err == NGX_ENOENT) {
-        if (ngx_create_full_path(to->data, 0700) != 0) {
-            return ngx_oci_store_failed(st, ngx_errno, "mkdir", to);
-        }
-
-        if (link((char *) from->data, (char *) to->data) == 0
-            || ngx_errno == NGX_EEXIST)
-        {
-            return NGX_OK;
-        }
-
-        err = ngx_errno;
     }
 
     return ngx_oci_store_failed(st, err, "link() to", to);
@@ -203,9 +561,9 @@ ngx_int_t
 ngx_oci_store_file_write(ngx_oci_store_t *st, ngx_str_t *path, u_char *data,
     size_t len, ngx_uint_t replace)
 {
-    u_char     id[32];
+    u_char     id[32], *tmp_name, *name;
     ssize_t    n;
-    ngx_fd_t   fd;
+    ngx_fd_t   fd, tmp_dir, dir;
     ngx_int_t  rc;
     ngx_err_t  err;
     ngx_str_t  tmp, ref;
@@ -220,10 +578,16 @@ ngx_oci_store_file_write(ngx_oci_store_t *st, ngx_str_t *path, u_char *data,
         return NGX_ERROR;
     }
 
-    fd = ngx_open_file(tmp.data, NGX_FILE_WRONLY, NGX_FILE_CREATE_OR_OPEN,
-                       0600);
-    if (fd == NGX_INVALID_FILE) {
-        return ngx_oci_store_failed(st, ngx_errno, "open()", &tmp);
+    if (ngx_oci_store_parent(st, &tmp, 1, &tmp_dir, &tmp_name) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    fd = openat(tmp_dir, (char *) tmp_name,
+                O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0600);
+    if (fd == -1) {
+        err = ngx_errno;
+        (void) close(tmp_dir);
+        return ngx_oci_store_failed(st, err, "open()", &tmp);
     }
 
     n = ngx_write_fd(fd, data, len);
@@ -232,34 +596,39 @@ ngx_oci_store_file_write(ngx_oci_store_t *st, ngx_str_t *path, u_char *data,
     ngx_close_file(fd);
 
     if (n != (ssize_t) len) {
-        ngx_delete_file(tmp.data);
+        (void) unlinkat(tmp_dir, (char *) tmp_name, 0);
+        (void) close(tmp_dir);
         return ngx_oci_store_failed(st, n < 0 ? err : NGX_ENOSPC,
                                     "write()", &tmp);
     }
 
     if (!replace) {
         rc = ngx_oci_store_file_link(st, &tmp, path);
-        ngx_delete_file(tmp.data);
+        (void) unlinkat(tmp_dir, (char *) tmp_name, 0);
+        (void) close(tmp_dir);
         return rc;
     }
 
-    if (ngx_rename_file(tmp.data, path->data) == 0) {
+    /* a link planted where the file goes is replaced, not followed */
+
+    if (ngx_oci_store_parent(st, path, 1, &dir, &name) != NGX_OK) {
+        (void) unlinkat(tmp_dir, (char *) tmp_name, 0);
+        (void) close(tmp_dir);
+        return NGX_ERROR;
+    }
+
+    rc = renameat(tmp_dir, (char *) tmp_name, dir, (char *) name);
+    err = ngx_errno;
+
+    (void) close(dir);
+
+    if (rc == 0) {
+        (void) close(tmp_dir);
         return NGX_OK;
     }
 
-    err = ngx_errno;
-
-    if (err == NGX_ENOENT) {
-        if (ngx_create_full_path(path->data, 0700) == 0
-            && ngx_rename_file(tmp.data, path->data) == 0)
-        {
-            return NGX_OK;
-        }
-
-        err = ngx_errno;
-    }
-
-    ngx_delete_file(tmp.data);
+    (void) unlinkat(tmp_dir, (char *) tmp_name, 0);
+    (void) close(tmp_dir);
 
     return ngx_oci_store_failed(st, err, "rename() to", path);
 }
@@ -267,7 +636,7 @@ ngx_oci_store_file_write(ngx_oci_store_t *st, ngx_str_t *path, u_char *data,
 
 /*
  * A small file, whole, into a buffer of its own size (at most "max"):
- * NGX_OK, NGX_DECLINED when absent, NGX_ERROR.
+ * NGX_OK, NGX_DECLINED when absent (or not a regular file), NGX_ERROR.
  */
 
 ngx_int_t
@@ -277,23 +646,26 @@ ngx_oci_store_file_read(ngx_oci_store_t *st, ngx_str_t *path, ngx_str_t *out,
     size_t           size;
     ssize_t          n;
     ngx_fd_t         fd;
+    ngx_int_t        rc;
     ngx_err_t        err;
     ngx_file_info_t  fi;
 
-    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        err = ngx_errno;
-        if (err == NGX_ENOENT || err == NGX_ENOTDIR) {
-            return NGX_DECLINED;
-        }
+    /* O_NONBLOCK: a FIFO planted in the layout must not block the worker */
 
-        return ngx_oci_store_failed(st, err, "open()", path);
+    rc = ngx_oci_store_file_open(st, path, O_RDONLY|O_NONBLOCK, 0, &fd);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
         err = ngx_errno;
         ngx_close_file(fd);
         return ngx_oci_store_failed(st, err, "fstat()", path);
+    }
+
+    if (!ngx_is_file(&fi)) {
+        ngx_close_file(fd);
+        return ngx_oci_store_refused(st, path);
     }
 
     size = (size_t) ngx_min((off_t) max, ngx_file_size(&fi));
@@ -324,18 +696,32 @@ ngx_oci_store_file_read(ngx_oci_store_t *st, ngx_str_t *path, ngx_str_t *out,
 }
 
 
-/* NGX_OK, NGX_DECLINED when there was nothing to remove, NGX_ERROR */
+/*
+ * NGX_OK, NGX_DECLINED when there was nothing to remove, NGX_ERROR; a
+ * link is removed itself, what it points to is left alone
+ */
 
 ngx_int_t
 ngx_oci_store_file_unlink(ngx_oci_store_t *st, ngx_str_t *path)
 {
-    ngx_err_t  err;
+    u_char     *name;
+    ngx_fd_t    dir;
+    ngx_int_t   rc;
+    ngx_err_t   err;
 
-    if (ngx_delete_file(path->data) != NGX_FILE_ERROR) {
-        return NGX_OK;
+    rc = ngx_oci_store_parent(st, path, 0, &dir, &name);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
+    rc = unlinkat(dir, (char *) name, 0);
     err = ngx_errno;
+
+    (void) close(dir);
+
+    if (rc == 0) {
+        return NGX_OK;
+    }
 
     if (err == NGX_ENOENT || err == NGX_ENOTDIR) {
         return NGX_DECLINED;

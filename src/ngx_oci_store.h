@@ -14,6 +14,11 @@
  *                   or memory ran out.
  *
  * Paths come from ngx_oci_layout.h, the one place the layout is spelled.
+ * Every file system call is made relative to a descriptor of the root,
+ * and no symbolic link below the root is ever followed: a link met where
+ * a file or directory of the layout should be is logged at "error" and
+ * taken for "not there" (NGX_DECLINED) by reads, and fails writes
+ * (NGX_ERROR). See docs/storage.md.
  */
 
 
@@ -39,13 +44,17 @@ typedef void  ngx_thread_pool_t;
 
 /*
  * where a request's storage work happens: its root, pool and log, and
- * the thread pool its long jobs run on (NULL: in steps from a timer)
+ * the thread pool its long jobs run on (NULL: in steps from a timer);
+ * the descriptor of the root is opened by storage on first use and
+ * closed with the pool (zeroed fields: not opened yet)
  */
 typedef struct {
     ngx_str_t                 root;
     ngx_pool_t               *pool;
     ngx_log_t                *log;
     ngx_thread_pool_t        *thread_pool;
+    ngx_fd_t                  root_fd;
+    ngx_uint_t                root_open;
 } ngx_oci_store_t;
 
 
@@ -118,6 +127,14 @@ ngx_int_t ngx_oci_store_read(ngx_oci_store_t *st, ngx_oci_layout_e what,
     ngx_str_t *name, ngx_str_t *ref, ngx_str_t *out, size_t max);
 ngx_int_t ngx_oci_store_unlink(ngx_oci_store_t *st, ngx_oci_layout_e what,
     ngx_str_t *name, ngx_str_t *ref);
+ngx_int_t ngx_oci_store_parent(ngx_oci_store_t *st, ngx_str_t *path,
+    ngx_uint_t create, ngx_fd_t *dir, u_char **name);
+ngx_int_t ngx_oci_store_file_open(ngx_oci_store_t *st, ngx_str_t *path,
+    int flags, mode_t mode, ngx_fd_t *fd);
+ngx_int_t ngx_oci_store_file_stat(ngx_oci_store_t *st, ngx_str_t *path,
+    ngx_file_info_t *fi);
+ngx_int_t ngx_oci_store_dir_open(ngx_oci_store_t *st, ngx_str_t *path,
+    ngx_dir_t *d);
 ngx_int_t ngx_oci_store_file_exists(ngx_oci_store_t *st, ngx_str_t *path);
 ngx_int_t ngx_oci_store_file_size(ngx_oci_store_t *st, ngx_str_t *path,
     off_t *size);

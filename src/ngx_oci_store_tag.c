@@ -64,14 +64,14 @@ ngx_oci_store_tag_list(ngx_oci_store_t *st, ngx_str_t *name,
         return NGX_ERROR;
     }
 
-    if (ngx_open_dir(&dir, &d) == NGX_ERROR) {
-        err = ngx_errno;
+    rc = ngx_oci_store_dir_open(st, &dir, &d);
 
-        if (err != NGX_ENOENT && err != NGX_ENOTDIR) {
-            return ngx_oci_store_failed(st, err, "opendir()", &dir);
-        }
-
+    if (rc == NGX_DECLINED) {
         return ngx_oci_store_tag_repo_exists(st, name);
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     for ( ;; ) {
@@ -107,6 +107,7 @@ ngx_oci_store_tag_list(ngx_oci_store_t *st, ngx_str_t *name,
 static ngx_int_t
 ngx_oci_store_tag_repo_exists(ngx_oci_store_t *st, ngx_str_t *name)
 {
+    ngx_int_t        rc;
     ngx_str_t        dir;
     ngx_file_info_t  fi;
 
@@ -117,8 +118,9 @@ ngx_oci_store_tag_repo_exists(ngx_oci_store_t *st, ngx_str_t *name)
         return NGX_ERROR;
     }
 
-    if (ngx_file_info(dir.data, &fi) != NGX_FILE_ERROR) {
-        return NGX_OK;
+    rc = ngx_oci_store_file_stat(st, &dir, &fi);
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     if (ngx_oci_store_path(st, NGX_OCI_LAYOUT_MANIFESTS_DIR, name, NULL,
@@ -128,11 +130,7 @@ ngx_oci_store_tag_repo_exists(ngx_oci_store_t *st, ngx_str_t *name)
         return NGX_ERROR;
     }
 
-    if (ngx_file_info(dir.data, &fi) != NGX_FILE_ERROR) {
-        return NGX_OK;
-    }
-
-    return NGX_DECLINED;
+    return ngx_oci_store_file_stat(st, &dir, &fi);
 }
 
 
@@ -207,20 +205,11 @@ ngx_oci_store_tag_lock(ngx_oci_store_t *st, ngx_str_t *name, ngx_fd_t *fd)
         return NGX_ERROR;
     }
 
-    *fd = ngx_open_file(path.data, NGX_FILE_RDWR, NGX_FILE_CREATE_OR_OPEN,
-                        0600);
-
-    if (*fd == NGX_INVALID_FILE && ngx_errno == NGX_ENOENT) {
-        if (ngx_create_full_path(path.data, 0700) != 0) {
-            return ngx_oci_store_failed(st, ngx_errno, "mkdir", &path);
-        }
-
-        *fd = ngx_open_file(path.data, NGX_FILE_RDWR,
-                            NGX_FILE_CREATE_OR_OPEN, 0600);
-    }
-
-    if (*fd == NGX_INVALID_FILE) {
-        return ngx_oci_store_failed(st, ngx_errno, "open()", &path);
+    if (ngx_oci_store_file_open(st, &path, O_RDWR|O_CREAT, 0600, fd)
+        != NGX_OK)
+    {
+        *fd = NGX_INVALID_FILE;
+        return NGX_ERROR;
     }
 
     if (flock(*fd, LOCK_EX|LOCK_NB) == -1) {

@@ -214,10 +214,11 @@ ngx_oci_store_upload_create(ngx_oci_store_t *st, ngx_str_t *name, int alg,
         goto failed;
     }
 
-    u->fd = ngx_open_file(u->data_path.data, NGX_FILE_RDWR,
-                          O_CREAT|O_EXCL, 0600);
-    if (u->fd == NGX_INVALID_FILE) {
-        (void) ngx_oci_store_failed(st, ngx_errno, "open()", &u->data_path);
+    if (ngx_oci_store_file_open(st, &u->data_path, O_RDWR|O_CREAT|O_EXCL,
+                                0600, &u->fd)
+        != NGX_OK)
+    {
+        u->fd = NGX_INVALID_FILE;
         goto failed;
     }
 
@@ -493,15 +494,13 @@ ngx_oci_store_upload_open(ngx_oci_store_t *st, ngx_str_t *name,
 ngx_int_t
 ngx_oci_store_upload_lock(ngx_oci_upload_t *u, time_t timeout)
 {
+    ngx_int_t  rc;
     ngx_err_t  err;
 
-    u->fd = ngx_open_file(u->data_path.data, NGX_FILE_RDWR, NGX_FILE_OPEN, 0);
-    if (u->fd == NGX_INVALID_FILE) {
-        err = ngx_errno;
-        return err == NGX_ENOENT
-               ? NGX_DECLINED
-               : ngx_oci_store_failed(u->store, err, "open()",
-                                      &u->data_path);
+    rc = ngx_oci_store_file_open(u->store, &u->data_path, O_RDWR, 0, &u->fd);
+    if (rc != NGX_OK) {
+        u->fd = NGX_INVALID_FILE;
+        return rc;
     }
 
     if (flock(u->fd, LOCK_EX|LOCK_NB) == -1) {
@@ -559,7 +558,7 @@ ngx_oci_store_upload_load(ngx_oci_upload_t *u, time_t timeout)
 
     /* an abandoned session is gone even before the sweeper gets to it */
 
-    if (ngx_file_info(u->state_path.data, &fi) != NGX_FILE_ERROR
+    if (ngx_oci_store_file_stat(u->store, &u->state_path, &fi) == NGX_OK
         && ngx_time() - ngx_file_mtime(&fi) > timeout)
     {
         if (u->fd != NGX_INVALID_FILE) {
