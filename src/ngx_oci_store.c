@@ -394,7 +394,9 @@ ngx_oci_store_file_open(ngx_oci_store_t *st, ngx_str_t *path, int flags,
         return NGX_DECLINED;
     }
 
-    if (err == NGX_ELOOP) {
+    /* O_DIRECTORY|O_NOFOLLOW on a link is ENOTDIR */
+
+    if (err == NGX_ELOOP || (err == NGX_ENOTDIR && (flags & O_DIRECTORY))) {
         return ngx_oci_store_refused(st, path);
     }
 

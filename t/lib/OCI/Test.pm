@@ -108,7 +108,7 @@ our @EXPORT = qw(
     is_created is_served is_unknown tags_of
     start_upload patch_chunk close_upload upload_chunks session_id big_upload
     session_files status_range blob_is upload_closes
-    blob_path link_path store_blob store_manifest store_tag hold_tag_lock
+    blob_path link_path store_blob store_manifest store_tag store_link hold_tag_lock
     admin_command oci_admin oci_admin_json need_admin
     stops_cleanly latencies_during
 );
@@ -556,7 +556,9 @@ $json, type =E<gt> ..., digest =E<gt> ..., alg =E<gt> 'sha512', no_type =E<gt>
 1)> (content, hard link and C<.type> in C<_manifests/>; the type defaults to
 an index when the JSON has C<"manifests">, the digest to that of the
 bytes), both returning the descriptor; C<store_tag($storage, $repo, $tag,
-$digest)>.
+$digest)>. C<store_link($storage, $path, $target)>: a symbolic link to
+C<$target> at C<$path> (relative to the storage root), in place of
+whatever was there, its directory created.
 
 =cut
 
@@ -604,6 +606,17 @@ sub store_manifest {
 sub store_tag {
     my ($storage, $repo, $tag, $digest) = @_;
     spew(_root($storage) . "/repositories/$repo/_tags/$tag", $digest);
+}
+
+sub store_link {
+    my ($storage, $path, $target) = @_;
+    my $link = _root($storage) . "/$path";
+    (my $parent = $link) =~ s{/[^/]+$}{};
+    make_path($parent);
+    File::Path::remove_tree($link) if -d $link && !-l $link;
+    unlink $link;
+    symlink $target, $link or die "symlink $link: $!";
+    return $link;
 }
 
 =head2 The tag lock
