@@ -332,7 +332,14 @@ ngx_oci_store_parent(ngx_oci_store_t *st, ngx_str_t *path,
 
     err = ngx_errno;
 
-    if (err != NGX_ENOSYS && !(err == NGX_ENOENT && create)) {
+    /*
+     * ENOSYS: a kernel before 5.6; EPERM: a seccomp filter that does not
+     * know the call. The walk below gives the same answer, more slowly.
+     */
+
+    if (err != NGX_ENOSYS && err != NGX_EPERM
+        && !(err == NGX_ENOENT && create))
+    {
         goto failed;
     }
 
