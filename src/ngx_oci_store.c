@@ -281,17 +281,17 @@ ngx_oci_store_parent(ngx_oci_store_t *st, ngx_str_t *path,
     struct open_how  how;
 #endif
 
-    rel = path->data + st->root.len + 1;
-    last = path->data + path->len;
-
     if (path->len <= st->root.len + 1
         || ngx_strncmp(path->data, st->root.data, st->root.len) != 0
-        || rel[-1] != '/')
+        || path->data[st->root.len] != '/')
     {
         ngx_log_error(NGX_LOG_ALERT, st->log, 0,
                       "oci: \"%V\" is not below the storage root", path);
         return NGX_ERROR;
     }
+
+    rel = path->data + st->root.len + 1;
+    last = path->data + path->len;
 
     for (p = last; p > rel && p[-1] != '/'; p--) { /* void */ }
 
