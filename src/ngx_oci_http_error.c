@@ -20,6 +20,9 @@ typedef struct {
 } ngx_oci_err_t;
 
 
+static ngx_int_t ngx_oci_error_retry(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_oci_err_e err, const char *retry_after,
+    const char *message);
 static ngx_oci_err_e ngx_oci_default_err(ngx_uint_t status);
 static ngx_int_t ngx_oci_error_body(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_buf_t **bp);
@@ -141,17 +144,8 @@ ngx_int_t
 ngx_oci_error_unavailable(ngx_http_request_t *r, const char *retry_after,
     const char *message)
 {
-    ngx_str_t  retry;
-
-    retry.data = (u_char *) retry_after;
-    retry.len = ngx_strlen(retry_after);
-
-    if (ngx_oci_add_header(r, "Retry-After", &retry) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_oci_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                         NGX_OCI_ERR_UNAVAILABLE, message);
+    return ngx_oci_error_retry(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                               NGX_OCI_ERR_UNAVAILABLE, retry_after, message);
 }
 
 
@@ -165,6 +159,16 @@ ngx_int_t
 ngx_oci_error_too_many(ngx_http_request_t *r, const char *retry_after,
     const char *message)
 {
+    return ngx_oci_error_retry(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                               NGX_OCI_ERR_TOOMANYREQUESTS, retry_after,
+                               message);
+}
+
+
+static ngx_int_t
+ngx_oci_error_retry(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_oci_err_e err, const char *retry_after, const char *message)
+{
     ngx_str_t  retry;
 
     retry.data = (u_char *) retry_after;
@@ -174,8 +178,7 @@ ngx_oci_error_too_many(ngx_http_request_t *r, const char *retry_after,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_oci_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                         NGX_OCI_ERR_TOOMANYREQUESTS, message);
+    return ngx_oci_error(r, status, err, message);
 }
 
 
