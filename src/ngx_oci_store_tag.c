@@ -262,6 +262,7 @@ ngx_int_t
 ngx_oci_store_tag_drop_digest(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_str_t *digest, ngx_fd_t fd, ngx_oci_store_done_pt done, void *owner)
 {
+    ngx_int_t            rc;
     ngx_str_t            dir;
     ngx_oci_tag_drop_t  *td;
 
@@ -286,12 +287,33 @@ ngx_oci_store_tag_drop_digest(ngx_oci_store_t *st, ngx_str_t *name,
     td->digest = *digest;
     td->lock = fd;
 
+    /*
+     * The directory is opened here, on the event loop, below the root
+     * and never through a link; the job only reads and removes entries
+     * of that descriptor. No directory: no tags, the job just ends.
+     */
+
+    rc = ngx_oci_store_dir_open(st, &dir, &td->dir);
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    td->open = (rc == NGX_OK);
+
     td->job.step = ngx_oci_store_tag_drop_step;
     td->job.done = done;
     td->job.data = td;
     td->job.owner = owner;
 
-    return ngx_oci_store_job_start(st, &td->job);
+    if (ngx_oci_store_job_start(st, &td->job) != NGX_OK) {
+        if (td->open) {
+            (void) ngx_close_dir(&td->dir);
+        }
+
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -303,7 +325,6 @@ ngx_oci_store_tag_drop_step(ngx_oci_store_job_t *job)
 {
     ngx_err_t            err;
     ngx_int_t            rc;
-    ngx_str_t            dir;
     ngx_uint_t           n;
     ngx_oci_tag_drop_t  *td;
 
@@ -311,25 +332,8 @@ ngx_oci_store_tag_drop_step(ngx_oci_store_job_t *job)
     rc = NGX_AGAIN;
 
     if (!td->open) {
-        dir.data = td->path;
-        dir.len = td->dir_len;
-
-        if (ngx_open_dir(&dir, &td->dir) == NGX_ERROR) {
-            err = ngx_errno;
-
-            /* no tags at all */
-
-            rc = (err == NGX_ENOENT || err == NGX_ENOTDIR) ? NGX_OK
-                                                            : NGX_ERROR;
-            if (rc == NGX_ERROR) {
-                ngx_log_error(NGX_LOG_CRIT, job->log, err,
-                              "oci: opendir() \"%s\" failed", td->path);
-            }
-
-            goto done;
-        }
-
-        td->open = 1;
+        rc = NGX_OK;
+        goto done;
     }
 
     for (n = 0; n < NGX_OCI_TAG_DROP_STEP; n++) {
@@ -393,13 +397,23 @@ ngx_oci_store_tag_drop_one(ngx_oci_store_job_t *job, u_char *name,
     p = ngx_cpymem(p, name, len);
     *p = '\0';
 
-    fd = ngx_open_file(td->path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    /* the entry itself, never what a planted link points to */
+
+    fd = openat(dirfd(td->dir.dir), (char *) p - len,
+                O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC);
 
     if (fd == NGX_INVALID_FILE) {
         err = ngx_errno;
         td->path[td->dir_len] = '\0';
 
         if (err == NGX_ENOENT) {
+            return NGX_AGAIN;
+        }
+
+        if (err == ELOOP) {
+            ngx_log_error(NGX_LOG_ERR, job->log, 0,
+                          "oci: tag \"%*s\" of \"%s\" is a symbolic link, "
+                          "left alone", len, name, td->path);
             return NGX_AGAIN;
         }
 
@@ -422,7 +436,7 @@ ngx_oci_store_tag_drop_one(ngx_oci_store_job_t *job, u_char *name,
 
     if ((size_t) n == td->digest.len
         && ngx_strncmp(buf, td->digest.data, n) == 0
-        && ngx_delete_file(td->path) == NGX_FILE_ERROR
+        && unlinkat(dirfd(td->dir.dir), (char *) p - len, 0) == -1
         && ngx_errno != NGX_ENOENT)
     {
         ngx_log_error(NGX_LOG_CRIT, job->log, ngx_errno,

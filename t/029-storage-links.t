@@ -240,6 +240,30 @@ sub links_everywhere {
         untouched($before, 'the link deleted');
     };
 
+    subtest "a manifest's tags are dropped without going through a link" => sub {
+        my $before = outside();
+        my ($res, $desc) = push_manifest($srv, 'd/tags', 'v1', new_image($srv, 'd/tags'));
+        is $res->code, 201, 'a tagged manifest';
+        my $tags = "$root/repositories/d/tags/_tags";
+
+        # a tag that is a link to a file naming the manifest, and a FIFO,
+        # which a blocking open() would wait on for ever
+        spew("$out/tagged", $desc->{digest});
+        store_link($root, 'repositories/d/tags/_tags/linked', "$out/tagged");
+        system('mkfifo', "$tags/fifo") == 0 or die "mkfifo: $?";
+
+        my $off = $srv->log_size;
+        $res = $srv->req('DELETE', "/v2/d/tags/manifests/$desc->{digest}", timeout => 10);
+        is $res->code, 202, 'DELETE by digest: 202';
+        ok !-e "$tags/v1", 'its tag is gone';
+        ok -l "$tags/linked", 'the link is left alone';
+        like $srv->error_log_since($off), qr/\[error\].*"linked".*symbolic link/,
+            'and logged at error';
+        is slurp("$out/tagged"), $desc->{digest}, 'what it points to is untouched';
+        unlink "$tags/linked", "$tags/fifo", "$out/tagged";
+        untouched($before, 'tags dropped');
+    };
+
     stops_cleanly $srv, $mode;
 }
 
