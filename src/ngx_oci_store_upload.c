@@ -99,7 +99,10 @@ static void ngx_oci_store_upload_dropped(ngx_oci_store_job_t *job);
 static ngx_int_t ngx_oci_store_upload_rehash_step(ngx_oci_store_job_t *job);
 static ngx_uint_t ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw,
     ngx_log_t *log, ngx_str_t *root, time_t timeout, ngx_uint_t max);
-static void ngx_oci_store_sweep_file(ngx_str_t *root, ngx_str_t *path,
+static ngx_int_t ngx_oci_store_sweep_open(ngx_oci_upload_sweep_t *sw);
+static ngx_fd_t ngx_oci_store_sweep_entry(int dfd, u_char *name);
+static void ngx_oci_store_sweep_file(ngx_str_t *root, int dfd,
+    ngx_str_t *path,
     u_char *name, size_t len);
 
 
@@ -974,7 +977,7 @@ ngx_oci_store_upload_sweep(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
             ngx_memcpy(sw->dir_path.data, dir.data, dir.len);
             sw->dir_path.data[dir.len] = '\0';
 
-            if (ngx_open_dir(&sw->dir_path, &sw->dir) == NGX_ERROR) {
+            if (ngx_oci_store_sweep_open(sw) != NGX_OK) {
                 sw->phase++;
                 continue;
             }
@@ -1005,6 +1008,8 @@ static ngx_uint_t
 ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
     ngx_str_t *root, time_t timeout, ngx_uint_t max)
 {
+    int              dfd;
+    char            *state;
     u_char           path[NGX_MAX_PATH], *name, *last, *suffix;
     size_t           len;
     ngx_fd_t         fd;
@@ -1015,6 +1020,7 @@ ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
     static const size_t  data_len = sizeof(NGX_OCI_LAYOUT_DATA_SUFFIX) - 1;
 
     dir = &sw->dir_path;
+    dfd = dirfd(sw->dir.dir);
     uploads = (sw->phase == 0);
 
     for (n = 0; n < max; n++) {
@@ -1035,7 +1041,10 @@ ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
         last = ngx_snprintf(path, sizeof(path) - 8, "%V/%*s", dir, len, name);
         *last = '\0';
 
-        if (ngx_file_info(path, &fi) == NGX_FILE_ERROR
+        /* the entry itself: a link planted here is not followed */
+
+        if (fstatat(dfd, (char *) name, &fi, AT_SYMLINK_NOFOLLOW) == -1
+            || !ngx_is_file(&fi)
             || ngx_time() - ngx_file_mtime(&fi) <= timeout)
         {
             continue;
@@ -1045,7 +1054,7 @@ ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
         file.len = last - path;
 
         if (!uploads) {
-            ngx_oci_store_sweep_file(root, &file, name, len);
+            ngx_oci_store_sweep_file(root, dfd, &file, name, len);
             continue;
         }
 
@@ -1057,7 +1066,7 @@ ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
             continue;
         }
 
-        fd = ngx_open_file(path, NGX_FILE_RDWR, NGX_FILE_OPEN, 0);
+        fd = ngx_oci_store_sweep_entry(dfd, name);
         if (fd == NGX_INVALID_FILE) {
             continue;
         }
@@ -1069,10 +1078,12 @@ ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
             ngx_memcpy(suffix, NGX_OCI_LAYOUT_STATE_SUFFIX,
                        sizeof(NGX_OCI_LAYOUT_STATE_SUFFIX));
 
-            if (ngx_file_info(path, &fi) == NGX_FILE_ERROR
+            state = (char *) last - len;
+
+            if (fstatat(dfd, state, &fi, AT_SYMLINK_NOFOLLOW) == -1
                 || ngx_time() - ngx_file_mtime(&fi) > timeout)
             {
-                (void) ngx_delete_file(path);
+                (void) unlinkat(dfd, state, 0);
                 ngx_memcpy(suffix, NGX_OCI_LAYOUT_DATA_SUFFIX,
                            data_len + 1);
 
@@ -1085,7 +1096,7 @@ ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
                                                    &id)
                     == NGX_DECLINED)
                 {
-                    (void) ngx_delete_file(path);
+                    (void) unlinkat(dfd, (char *) last - len, 0);
                 }
             }
         }
@@ -1100,13 +1111,13 @@ ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
 /* a stray temporary file; a big one is freed in steps */
 
 static void
-ngx_oci_store_sweep_file(ngx_str_t *root, ngx_str_t *path, u_char *name,
-    size_t len)
+ngx_oci_store_sweep_file(ngx_str_t *root, int dfd, ngx_str_t *path,
+    u_char *name, size_t len)
 {
     ngx_fd_t   fd;
     ngx_str_t  id;
 
-    fd = ngx_open_file(path->data, NGX_FILE_RDWR, NGX_FILE_OPEN, 0);
+    fd = ngx_oci_store_sweep_entry(dfd, name);
     if (fd == NGX_INVALID_FILE) {
         return;
     }
@@ -1117,8 +1128,59 @@ ngx_oci_store_sweep_file(ngx_str_t *root, ngx_str_t *path, u_char *name,
     if (ngx_oci_store_upload_drop_file(*root, NULL, fd, path, &id)
         == NGX_DECLINED)
     {
-        (void) ngx_delete_file(path->data);
+        (void) unlinkat(dfd, (char *) name, 0);
     }
 
     ngx_close_file(fd);
+}
+
+
+/*
+ * _uploads/ or _tmp/ of the root, never through a link: the sweep works
+ * on the entries of this descriptor only.
+ */
+
+static ngx_int_t
+ngx_oci_store_sweep_open(ngx_oci_upload_sweep_t *sw)
+{
+    int  fd;
+
+    fd = open((char *) sw->dir_path.data,
+              O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+    if (fd == -1) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&sw->dir, sizeof(ngx_dir_t));
+
+    sw->dir.dir = fdopendir(fd);
+    if (sw->dir.dir == NULL) {
+        (void) close(fd);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* an entry of the swept directory that is a regular file, not a link */
+
+static ngx_fd_t
+ngx_oci_store_sweep_entry(int dfd, u_char *name)
+{
+    ngx_fd_t         fd;
+    ngx_file_info_t  fi;
+
+    fd = openat(dfd, (char *) name,
+                O_RDWR|O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC);
+    if (fd == NGX_INVALID_FILE) {
+        return NGX_INVALID_FILE;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR || !ngx_is_file(&fi)) {
+        ngx_close_file(fd);
+        return NGX_INVALID_FILE;
+    }
+
+    return fd;
 }

@@ -114,6 +114,32 @@ subtest 'big abandoned files are freed in steps' => sub {
     cmp_ok $worst, '<', 0.25, 'every GET /v2/ answered within 250 ms';
 };
 
+subtest 'the sweep never goes through a link' => sub {
+    my $tmp = $srv->storage . '/_tmp';
+    my $out = $srv->path('outside');
+    mkdir $out;
+    big_file("$out/victim", 20);
+    big_file("$out/stray-victim", 20);
+    my $victim = slurp("$out/victim");
+
+    # an expired session whose data file is a link to a big file outside,
+    # a link in _tmp/ to another, and a plain expired session as witness
+    my ($evil, $plain) = ('e' x 32, 'f' x 32);
+    symlink "$out/victim", "$uploads/$evil.data" or die $!;
+    big_file("$uploads/$evil.state", 0);
+    big_file("$uploads/$plain.$_", 0) for qw(data state);
+    symlink "$out/stray-victim", "$tmp/stray-link" or die $!;
+
+    my $t0 = time;
+    sleep 0.2 while -e "$uploads/$plain.data" && time - $t0 < 30;
+    ok !-e "$uploads/$plain.data", 'the sweeper ran (the plain session is gone)';
+    is -s "$out/victim", 20 << 20, 'the file a data link points to is whole';
+    ok slurp("$out/victim") eq $victim, 'and unchanged';
+    is -s "$out/stray-victim", 20 << 20, 'the file a _tmp/ link points to is whole';
+    ok -l "$uploads/$evil.data" && -l "$tmp/stray-link", 'the links are left alone';
+    unlink "$uploads/$evil.data", "$uploads/$evil.state", "$tmp/stray-link";
+};
+
 stops_cleanly($srv);
 
 done_testing;
