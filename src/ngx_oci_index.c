@@ -34,6 +34,9 @@ static ngx_array_t *ngx_oci_index_cmd(ngx_http_request_t *r,
     ngx_array_t *cmds, ngx_uint_t argc);
 static void ngx_oci_index_updated(ngx_http_request_t *r, void *data,
     ngx_int_t rc, redisReply **replies, ngx_uint_t n);
+static ngx_str_t *ngx_oci_index_eval(ngx_http_request_t *r,
+    ngx_oci_index_op_t *op, ngx_str_t *script, ngx_array_t *types,
+    ngx_uint_t extra, ngx_array_t **cmdsp);
 static ngx_int_t ngx_oci_index_remove_entries(ngx_http_request_t *r,
     ngx_oci_index_pair_t *pair, ngx_array_t *types, ngx_str_t *digests,
     ngx_uint_t n, ngx_oci_index_done_pt done, void *data);
@@ -324,42 +327,35 @@ ngx_oci_index_remove(ngx_http_request_t *r, ngx_oci_index_pair_t *pair,
 
 
 /*
- * The entries leave every key of the pair in one script (the artifactType
- * is read from the descriptor in Redis), and the sets of "types" too
+ * "EVAL <script> <2 + types> <refs> <desc> <a type key each>", with room
+ * for "extra" arguments after them, as the one command of *cmdsp: its
+ * argv, or NULL
  */
 
-static ngx_int_t
-ngx_oci_index_remove_entries(ngx_http_request_t *r,
-    ngx_oci_index_pair_t *pair, ngx_array_t *types, ngx_str_t *digests,
-    ngx_uint_t n, ngx_oci_index_done_pt done, void *data)
+static ngx_str_t *
+ngx_oci_index_eval(ngx_http_request_t *r, ngx_oci_index_op_t *op,
+    ngx_str_t *script, ngx_array_t *types, ngx_uint_t extra,
+    ngx_array_t **cmdsp)
 {
-    ngx_str_t           *argv, *type;
-    ngx_uint_t           i, ntypes;
-    ngx_array_t         *cmds, *cmd;
-    ngx_oci_index_op_t  *op;
-
-    op = ngx_oci_index_op(r, pair, done, data);
-    if (op == NULL) {
-        return NGX_ERROR;
-    }
-
-    op->digest = digests[0];
+    ngx_str_t    *argv, *type;
+    ngx_uint_t    i, ntypes;
+    ngx_array_t  *cmds, *cmd;
 
     ntypes = types ? types->nelts : 0;
 
     cmds = ngx_array_create(r->pool, 1, sizeof(ngx_array_t));
-    cmd = ngx_oci_index_cmd(r, cmds, 6 + ntypes + n);
+    cmd = ngx_oci_index_cmd(r, cmds, 5 + ntypes + extra);
     if (cmd == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     argv = cmd->elts;
     ngx_str_set(&argv[0], "EVAL");
-    argv[1] = ngx_oci_index_remove_script;
+    argv[1] = *script;
 
     argv[2].data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
     if (argv[2].data == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     argv[2].len = ngx_sprintf(argv[2].data, "%ui", 2 + ntypes)
@@ -374,9 +370,45 @@ ngx_oci_index_remove_entries(ngx_http_request_t *r,
                                &argv[5 + i])
             != NGX_OK)
         {
-            return NGX_ERROR;
+            return NULL;
         }
     }
+
+    *cmdsp = cmds;
+
+    return argv;
+}
+
+
+/*
+ * The entries leave every key of the pair in one script (the artifactType
+ * is read from the descriptor in Redis), and the sets of "types" too
+ */
+
+static ngx_int_t
+ngx_oci_index_remove_entries(ngx_http_request_t *r,
+    ngx_oci_index_pair_t *pair, ngx_array_t *types, ngx_str_t *digests,
+    ngx_uint_t n, ngx_oci_index_done_pt done, void *data)
+{
+    ngx_str_t           *argv;
+    ngx_uint_t           ntypes;
+    ngx_array_t         *cmds;
+    ngx_oci_index_op_t  *op;
+
+    op = ngx_oci_index_op(r, pair, done, data);
+    if (op == NULL) {
+        return NGX_ERROR;
+    }
+
+    op->digest = digests[0];
+
+    argv = ngx_oci_index_eval(r, op, &ngx_oci_index_remove_script, types,
+                              1 + n, &cmds);
+    if (argv == NULL) {
+        return NGX_ERROR;
+    }
+
+    ntypes = types ? types->nelts : 0;
 
     argv[5 + ntypes] = op->type_base;
     ngx_memcpy(&argv[6 + ntypes], digests, n * sizeof(ngx_str_t));
@@ -422,9 +454,9 @@ ngx_oci_index_list(ngx_http_request_t *r, ngx_oci_index_pair_t *pair,
     ngx_str_t *last, ngx_uint_t n, ngx_array_t *types,
     ngx_oci_index_done_pt done, void *data)
 {
-    ngx_str_t           *argv, *type;
-    ngx_uint_t           i, ntypes;
-    ngx_array_t         *cmds, *cmd;
+    ngx_str_t           *argv;
+    ngx_uint_t           ntypes;
+    ngx_array_t         *cmds;
     ngx_oci_index_op_t  *op;
 
     op = ngx_oci_index_op(r, pair, done, data);
@@ -432,42 +464,21 @@ ngx_oci_index_list(ngx_http_request_t *r, ngx_oci_index_pair_t *pair,
         return NGX_ERROR;
     }
 
+    argv = ngx_oci_index_eval(r, op, &ngx_oci_index_script, types, 2,
+                              &cmds);
+    if (argv == NULL) {
+        return NGX_ERROR;
+    }
+
     ntypes = types ? types->nelts : 0;
-
-    cmds = ngx_array_create(r->pool, 1, sizeof(ngx_array_t));
-    cmd = ngx_oci_index_cmd(r, cmds, 7 + ntypes);
-    if (cmd == NULL) {
-        return NGX_ERROR;
-    }
-
-    argv = cmd->elts;
-    ngx_str_set(&argv[0], "EVAL");
-    argv[1] = ngx_oci_index_script;
-
-    argv[2].data = ngx_pnalloc(r->pool, 2 * NGX_INT_T_LEN);
-    if (argv[2].data == NULL) {
-        return NGX_ERROR;
-    }
-
-    argv[2].len = ngx_sprintf(argv[2].data, "%ui", 2 + ntypes)
-                  - argv[2].data;
-    argv[3] = op->refs_key;
-    argv[4] = op->desc_key;
-
-    type = ntypes ? types->elts : NULL;
-
-    for (i = 0; i < ntypes; i++) {
-        if (ngx_oci_index_type(r, op, type[i].data, type[i].len,
-                               &argv[5 + i])
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
 
     argv[5 + ntypes] = *last;
 
-    argv[6 + ntypes].data = argv[2].data + NGX_INT_T_LEN;
+    argv[6 + ntypes].data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (argv[6 + ntypes].data == NULL) {
+        return NGX_ERROR;
+    }
+
     argv[6 + ntypes].len = ngx_sprintf(argv[6 + ntypes].data, "%ui", n)
                            - argv[6 + ntypes].data;
 
