@@ -21,6 +21,10 @@
 
 static ngx_int_t ngx_oci_store_root(ngx_oci_store_t *st);
 static void ngx_oci_store_root_close(void *data);
+#ifdef SYS_openat2
+static ngx_int_t ngx_oci_store_file_open2(ngx_oci_store_t *st,
+    ngx_str_t *path, int flags, ngx_fd_t *fd);
+#endif
 static ngx_int_t ngx_oci_store_refused(ngx_oci_store_t *st,
     ngx_str_t *path);
 static ngx_int_t ngx_oci_store_walk(ngx_oci_store_t *st, u_char *dir,
@@ -382,6 +386,19 @@ ngx_oci_store_file_open(ngx_oci_store_t *st, ngx_str_t *path, int flags,
     ngx_fd_t    dir;
     ngx_int_t   rc;
     ngx_err_t   err;
+
+#ifdef SYS_openat2
+
+    /* an existing file: one openat2() from the root instead of two calls */
+
+    if (!(flags & O_CREAT)) {
+        rc = ngx_oci_store_file_open2(st, path, flags, fd);
+        if (rc != NGX_AGAIN) {
+            return rc;
+        }
+    }
+
+#endif
 
     rc = ngx_oci_store_parent(st, path, (flags & O_CREAT) != 0, &dir, &name);
     if (rc != NGX_OK) {
@@ -789,3 +806,70 @@ ngx_oci_store_digest(ngx_pool_t *pool, int alg, u_char *md, ngx_str_t *out)
 
     return NGX_OK;
 }
+
+
+#ifdef SYS_openat2
+
+/*
+ * The file itself opened beneath the root by openat2(2), no link
+ * followed on the way or at the end: NGX_OK, NGX_DECLINED (absent, or a
+ * link, logged), NGX_ERROR, or NGX_AGAIN where the kernel lacks the call
+ * and the caller walks instead.
+ */
+
+static ngx_int_t
+ngx_oci_store_file_open2(ngx_oci_store_t *st, ngx_str_t *path, int flags,
+    ngx_fd_t *fd)
+{
+    u_char           buf[NGX_OCI_LAYOUT_MAX + 1];
+    size_t           len;
+    ngx_err_t        err;
+    struct open_how  how;
+
+    if (path->len <= st->root.len + 1
+        || ngx_strncmp(path->data, st->root.data, st->root.len) != 0
+        || path->data[st->root.len] != '/'
+        || path->len - st->root.len - 1 > NGX_OCI_LAYOUT_MAX)
+    {
+        return NGX_AGAIN;
+    }
+
+    if (ngx_oci_store_root(st) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    len = path->len - st->root.len - 1;
+    ngx_memcpy(buf, path->data + st->root.len + 1, len);
+    buf[len] = '\0';
+
+    ngx_memzero(&how, sizeof(struct open_how));
+    how.flags = flags|O_NOFOLLOW|O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS;
+
+    *fd = syscall(SYS_openat2, st->root_fd, buf, &how,
+                  sizeof(struct open_how));
+    if (*fd != -1) {
+        return NGX_OK;
+    }
+
+    err = ngx_errno;
+
+    switch (err) {
+
+    case NGX_ENOSYS:
+    case NGX_EPERM:
+        return NGX_AGAIN;
+
+    case NGX_ENOENT:
+        return NGX_DECLINED;
+
+    case NGX_ELOOP:
+    case NGX_EXDEV:
+    case NGX_ENOTDIR:
+        return ngx_oci_store_refused(st, path);
+    }
+
+    return ngx_oci_store_failed(st, err, "open()", path);
+}
+
+#endif
