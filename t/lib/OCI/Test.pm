@@ -675,8 +675,10 @@ sub stops_cleanly {
     my $p = defined $what ? "$what: " : '';
     Test::More::is($srv->crash_lines, '', "${p}no worker crashed");
     my @bad = grep { /\[(?:crit|alert|emerg)\]/ } split /^/m, $srv->error_log;
-    Test::More::is_deeply(\@bad, [], "${p}no crit/alert/emerg in error.log");
-    Test::More::is($srv->stop, 0, "${p}nginx exits cleanly");
+    Test::More::is_deeply(\@bad, [], "${p}no crit/alert/emerg in error.log")
+        or Test::More::diag(@bad);
+    Test::More::is($srv->stop, 0, "${p}nginx exits cleanly")
+        or Test::More::diag($srv->error_log_tail(30));
     Test::More::is($srv->valgrind_errors, '', "${p}valgrind reports no errors")
         if $srv->{valgrind};
 }
