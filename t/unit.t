@@ -19,7 +19,7 @@ $build = "$root/$build" unless File::Spec->file_name_is_absolute($build);
 my $dir = "$build/unit";
 my @expected = qw(test_sha2 test_sha2_portable test_grammar test_manifest
                   test_route test_layout test_link test_index_page
-                  test_upload_state test_query);
+                  test_upload_state test_query test_jwt);
 
 my %found = map { basename($_) => $_ } grep { -f && -x } glob("$dir/test_*");
 
@@ -30,7 +30,7 @@ for my $name (@expected) {
     diag("$dir/$name is missing: run make unit first");
 }
 
-my @sources = glob("$root/src/ngx_oci_{sha2,grammar,manifest_check,route,layout,link,index_page,upload_state,query}.[ch]");
+my @sources = glob("$root/src/ngx_oci_{sha2,grammar,manifest_check,route,layout,link,index_page,upload_state,query,jwt,jwt_keys}.[ch]");
 
 for my $name (sort keys %found) {
     my $bin = $found{$name};

@@ -1,7 +1,7 @@
 # Unit tests, fuzzers and the SHA-2 benchmark of the nginx-independent core
 # (src/ngx_oci_sha2.c, src/ngx_oci_grammar.c, src/ngx_oci_manifest_check.c,
 # src/ngx_oci_route.c, src/ngx_oci_layout.c, src/ngx_oci_link.c,
-# src/ngx_oci_upload_state.c).
+# src/ngx_oci_upload_state.c, src/ngx_oci_jwt.c, src/ngx_oci_jwt_keys.c).
 #
 # Included by the top Makefile, or used alone from the repository root:
 #
@@ -35,7 +35,9 @@ UNIT_CORE_SRCS = $(UNIT_SRC)/ngx_oci_sha2.c \
                  $(UNIT_SRC)/ngx_oci_layout.c \
                  $(UNIT_SRC)/ngx_oci_link.c \
                  $(UNIT_SRC)/ngx_oci_upload_state.c \
-                 $(UNIT_SRC)/ngx_oci_query.c
+                 $(UNIT_SRC)/ngx_oci_query.c \
+                 $(UNIT_SRC)/ngx_oci_jwt.c \
+                 $(UNIT_SRC)/ngx_oci_jwt_keys.c
 UNIT_CORE_DEPS = $(UNIT_CORE_SRCS) \
                  $(UNIT_SRC)/ngx_oci_sha2.h \
                  $(UNIT_SRC)/ngx_oci_grammar.h \
@@ -47,6 +49,7 @@ UNIT_CORE_DEPS = $(UNIT_CORE_SRCS) \
                  $(UNIT_SRC)/ngx_oci_index_page.h \
                  $(UNIT_SRC)/ngx_oci_upload_state.h \
                  $(UNIT_SRC)/ngx_oci_query.h \
+                 $(UNIT_SRC)/ngx_oci_jwt.h \
                  $(OCI_UNIT_ROOT)/t/unit/tap.h
 
 UNIT_TESTS = $(BUILD)/unit/test_sha2 \
@@ -58,7 +61,8 @@ UNIT_TESTS = $(BUILD)/unit/test_sha2 \
              $(BUILD)/unit/test_link \
              $(BUILD)/unit/test_index_page \
              $(BUILD)/unit/test_upload_state \
-             $(BUILD)/unit/test_query
+             $(BUILD)/unit/test_query \
+             $(BUILD)/unit/test_jwt
 
 FUZZERS = $(BUILD)/fuzz/fuzz_manifest \
           $(BUILD)/fuzz/fuzz_grammar \
@@ -68,7 +72,8 @@ FUZZERS = $(BUILD)/fuzz/fuzz_manifest \
           $(BUILD)/fuzz/fuzz_redis_reply \
           $(BUILD)/fuzz/fuzz_upload_state \
           $(BUILD)/fuzz/fuzz_query \
-          $(BUILD)/fuzz/fuzz_precondition
+          $(BUILD)/fuzz/fuzz_precondition \
+          $(BUILD)/fuzz/fuzz_jwt
 
 .PHONY: unit fuzz fuzz-run bench-sha2
 
@@ -137,6 +142,11 @@ $(BUILD)/unit/test_query: $(OCI_UNIT_ROOT)/t/unit/test_query.c \
 	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INC) -o $@ $< \
 	    $(UNIT_SRC)/ngx_oci_query.c $(UNIT_LIBS)
 
+$(BUILD)/unit/test_jwt: $(OCI_UNIT_ROOT)/t/unit/test_jwt.c $(UNIT_CORE_DEPS)
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INC) -o $@ $< \
+	    $(UNIT_SRC)/ngx_oci_jwt.c $(UNIT_SRC)/ngx_oci_jwt_keys.c $(UNIT_LIBS)
+
 fuzz: $(FUZZERS)
 
 $(BUILD)/fuzz/fuzz_%: $(OCI_UNIT_ROOT)/fuzz/fuzz_%.c $(UNIT_CORE_DEPS)
@@ -155,7 +165,7 @@ $(BUILD)/fuzz/fuzz_redis_reply: $(OCI_UNIT_ROOT)/fuzz/fuzz_redis_reply.c \
 # new inputs go to $(BUILD)/fuzz/corpus-*, the seeds stay untouched
 fuzz-run: $(FUZZERS)
 	@set -e; for f in manifest grammar sha2 route link redis_reply \
-	         upload_state query precondition; do \
+	         upload_state query precondition jwt; do \
 	    mkdir -p $(BUILD)/fuzz/corpus-$$f; \
 	    echo "fuzz_$$f: $(FUZZ_TIME) s"; \
 	    $(BUILD)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_TIME) \
