@@ -199,7 +199,10 @@ ngx_oci_jwt_depth_ok(const u_char *p, size_t len, int max)
 
         case ']':
         case '}':
-            depth--;
+            /* a close before its open is not JSON: no need to go on */
+            if (--depth < 0) {
+                return 0;
+            }
             break;
         }
     }

@@ -1050,6 +1050,13 @@ test_nesting(const ngx_oci_jwt_keys_t *keys)
     is_rc(check_payload(&es256, p, keys), NGX_OCI_JWT_OK,
           "brackets in a string");
 
+    /* a close before any open: refused by the scan, not by jansson */
+
+    tap_ok(ngx_oci_jwt_depth_ok((const u_char *) "]]]{}", 5, 16) == 0,
+           "a close before its open");
+    tap_ok(ngx_oci_jwt_depth_ok((const u_char *) "{\"a\":[[]]}", 11, 16) == 1,
+           "balanced");
+
     /* a bomb: 6000 levels, unclosed */
 
     memset(p, '[', 6000);
