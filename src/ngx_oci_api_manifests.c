@@ -817,6 +817,10 @@ ngx_oci_api_manifests_lock(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
         return ngx_oci_error_storage(r);
     }
 
+    /* counted by bench/tag-contention */
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "oci: tag lock of \"%V\" busy, retrying", &ctx->name);
+
     rc = ngx_oci_retry_later(r, again);
 
     if (rc == NGX_DECLINED) {
