@@ -6,7 +6,7 @@
  *
  * A PUT reads top to bottom: the body is taken, hashed and validated,
  * stored, indexed under its subject when it has one, then tagged under
- * the repository's tag lock.
+ * the locks of its tags.
  */
 
 
@@ -25,6 +25,8 @@ typedef struct {
     size_t                    body_size;
     size_t                    body_max;
     ngx_array_t              *tags;         /* ngx_str_t */
+    ngx_str_t                *old;          /* what each tag named */
+    ngx_oci_tag_lock_t      **locks;        /* NULL: a tag given twice */
     ngx_uint_t                query_tags;   /* how many came as ?tag= */
     ngx_str_t                 type;         /* effective media type */
     ngx_str_t                 referrer;     /* descriptor to index */
@@ -65,12 +67,19 @@ static void ngx_oci_api_manifests_indexed(ngx_http_request_t *r,
 static ngx_int_t ngx_oci_api_manifests_withdraw(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m);
 static ngx_int_t ngx_oci_api_manifests_lock(ngx_http_request_t *r,
-    ngx_oci_ctx_t *ctx, ngx_fd_t *fd, ngx_oci_retry_pt again);
+    ngx_oci_ctx_t *ctx, ngx_str_t *tags, ngx_uint_t n,
+    ngx_oci_tag_lock_t **locks, ngx_oci_retry_pt again);
+static void ngx_oci_api_manifests_unlock(ngx_oci_tag_lock_t **locks,
+    ngx_uint_t n);
 static ngx_int_t ngx_oci_api_manifests_tag(ngx_http_request_t *r);
+static ngx_int_t ngx_oci_api_manifests_write(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m);
+static void ngx_oci_api_manifests_undo(ngx_oci_ctx_t *ctx,
+    ngx_oci_api_manifest_t *m);
 static ngx_int_t ngx_oci_api_manifests_restore(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m);
 static ngx_int_t ngx_oci_api_manifests_precondition(ngx_http_request_t *r,
-    ngx_oci_ctx_t *ctx, ngx_str_t *tag);
+    ngx_oci_ctx_t *ctx, ngx_str_t *tag, ngx_str_t *old);
 static ngx_int_t ngx_oci_api_manifests_created(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m);
 static ngx_int_t ngx_oci_api_manifests_delete(ngx_http_request_t *r);
@@ -796,22 +805,50 @@ ngx_oci_api_manifests_withdraw(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
 
 
 /*
- * The repository's tag lock: NGX_OK when held; when another worker
- * holds it, "again" runs from a timer (NGX_DONE), and after about a
- * second of that the answer is 503.
+ * The locks of the tags, each tag once, taken in order: NGX_OK when all
+ * are held. When another request holds one, those taken are let go and
+ * "again" runs from a timer (NGX_DONE); after about a second of that the
+ * answer is 503. Tags differ from one another, so two requests each
+ * holding a lock the other wants both let go and neither waits.
  */
 
 static ngx_int_t
 ngx_oci_api_manifests_lock(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
-    ngx_fd_t *fd, ngx_oci_retry_pt again)
+    ngx_str_t *tags, ngx_uint_t n, ngx_oci_tag_lock_t **locks,
+    ngx_oci_retry_pt again)
 {
-    ngx_int_t  rc;
+    ngx_int_t   rc;
+    ngx_uint_t  i, j;
 
-    rc = ngx_oci_store_tag_lock(&ctx->store, &ctx->name, fd);
+    rc = NGX_OK;
+
+    for (i = 0; i < n; i++) {
+        locks[i] = NULL;
+
+        for (j = 0; j < i; j++) {
+            if (tags[j].len == tags[i].len
+                && ngx_strncmp(tags[j].data, tags[i].data, tags[i].len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (j < i) {
+            continue;
+        }
+
+        rc = ngx_oci_store_tag_lock(&ctx->store, &ctx->name, &tags[i],
+                                    &locks[i]);
+        if (rc != NGX_OK) {
+            break;
+        }
+    }
 
     if (rc == NGX_OK) {
         return NGX_OK;
     }
+
+    ngx_oci_api_manifests_unlock(locks, i);
 
     if (rc != NGX_BUSY) {
         return ngx_oci_error_storage(r);
@@ -824,78 +861,159 @@ ngx_oci_api_manifests_lock(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     rc = ngx_oci_retry_later(r, again);
 
     if (rc == NGX_DECLINED) {
-        return ngx_oci_error_unavailable(r, "1", "the repository's tags "
-                                                 "stayed locked");
+        return ngx_oci_error_unavailable(r, "1", "the tag stayed locked");
     }
 
     return rc == NGX_DONE ? NGX_DONE : NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 
-/* applies the tags under the repository's tag lock; may retry later */
+static void
+ngx_oci_api_manifests_unlock(ngx_oci_tag_lock_t **locks, ngx_uint_t n)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < n; i++) {
+        ngx_oci_store_tag_unlock(locks[i]);
+        locks[i] = NULL;
+    }
+}
+
+
+/* applies the tags under their locks; may retry later */
 
 static ngx_int_t
 ngx_oci_api_manifests_tag(ngx_http_request_t *r)
 {
-    ngx_fd_t                 fd;
     ngx_int_t                rc;
-    ngx_str_t               *tag;
-    ngx_uint_t               i;
+    ngx_uint_t               n;
     ngx_oci_ctx_t           *ctx;
     ngx_oci_api_manifest_t  *m;
 
     ctx = ngx_oci_get_ctx(r);
     m = ctx->endpoint;
+    n = m->tags->nelts;
 
-    if (m->tags->nelts == 0) {
+    if (n == 0) {
         return ngx_oci_api_manifests_created(r, ctx, m);
     }
 
-    rc = ngx_oci_api_manifests_lock(r, ctx, &fd, ngx_oci_api_manifests_tag);
+    if (m->locks == NULL) {
+        m->locks = ngx_pcalloc(r->pool, n * sizeof(ngx_oci_tag_lock_t *));
+        m->old = ngx_pcalloc(r->pool, n * sizeof(ngx_str_t));
+
+        if (m->locks == NULL || m->old == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    rc = ngx_oci_api_manifests_lock(r, ctx, m->tags->elts, n, m->locks,
+                                    ngx_oci_api_manifests_tag);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    rc = ngx_oci_api_manifests_restore(r, ctx, m);
+    rc = ngx_oci_api_manifests_write(r, ctx, m);
+
+    ngx_oci_api_manifests_unlock(m->locks, n);
+
     if (rc != NGX_OK) {
-        ngx_oci_store_tag_unlock(fd);
         return rc;
     }
-
-    tag = m->tags->elts;
-
-    for (i = 0; i < m->tags->nelts; i++) {
-        rc = ngx_oci_api_manifests_precondition(r, ctx, &tag[i]);
-        if (rc != NGX_OK) {
-            ngx_oci_store_tag_unlock(fd);
-            return rc;
-        }
-    }
-
-    for (i = 0; i < m->tags->nelts; i++) {
-        if (ngx_oci_store_tag_write(&ctx->store, &ctx->name, &tag[i],
-                                    &ctx->digest)
-            != NGX_OK)
-        {
-            ngx_oci_store_tag_unlock(fd);
-            return ngx_oci_error_storage(r);
-        }
-    }
-
-    ngx_oci_store_tag_unlock(fd);
 
     return ngx_oci_api_manifests_created(r, ctx, m);
 }
 
 
 /*
- * Under the tag lock: a DELETE by digest may have removed the manifest
- * since this request stored it (a DELETE takes the same lock), and a tag
- * must never name a manifest that is not stored. The body is still in
- * memory, so the manifest is stored again, as if the DELETE had come
- * first. A manifest with a subject is not: the DELETE takes it out of
- * the referrers index after releasing the lock, so the client is asked
- * to push it again, which indexes it anew.
+ * Under the tags' locks. A DELETE by digest takes no lock: it removes
+ * the manifest, then reads every tag and removes, under its lock, each
+ * that names it. So the manifest is looked at before the tags are
+ * written (the DELETE may have come first), and again after: a DELETE
+ * that removed it in between may have read the tags before they were
+ * written, and a tag must never name a manifest that is not stored.
+ */
+
+static ngx_int_t
+ngx_oci_api_manifests_write(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    ngx_oci_api_manifest_t *m)
+{
+    ngx_int_t    rc;
+    ngx_str_t   *tag;
+    ngx_uint_t   i;
+
+    rc = ngx_oci_api_manifests_restore(r, ctx, m);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    tag = m->tags->elts;
+
+    for (i = 0; i < m->tags->nelts; i++) {
+        if (m->locks[i] == NULL) {
+            continue;                   /* given twice */
+        }
+
+        rc = ngx_oci_api_manifests_precondition(r, ctx, &tag[i], &m->old[i]);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    for (i = 0; i < m->tags->nelts; i++) {
+        if (m->locks[i]
+            && ngx_oci_store_tag_write(&ctx->store, &ctx->name, &tag[i],
+                                       &ctx->digest)
+               != NGX_OK)
+        {
+            ngx_oci_api_manifests_undo(ctx, m);
+            return ngx_oci_error_storage(r);
+        }
+    }
+
+    rc = ngx_oci_api_manifests_restore(r, ctx, m);
+
+    if (rc != NGX_OK) {
+        ngx_oci_api_manifests_undo(ctx, m);
+    }
+
+    return rc;
+}
+
+
+/* the tags back to what they named, as far as storage lets it */
+
+static void
+ngx_oci_api_manifests_undo(ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m)
+{
+    ngx_str_t   *tag;
+    ngx_uint_t   i;
+
+    tag = m->tags->elts;
+
+    for (i = 0; i < m->tags->nelts; i++) {
+        if (m->locks[i] == NULL) {
+            continue;
+        }
+
+        if (m->old[i].data) {
+            (void) ngx_oci_store_tag_write(&ctx->store, &ctx->name, &tag[i],
+                                           &m->old[i]);
+
+        } else {
+            (void) ngx_oci_store_unlink(&ctx->store, NGX_OCI_LAYOUT_TAG,
+                                        &ctx->name, &tag[i]);
+        }
+    }
+}
+
+
+/*
+ * A DELETE by digest may have removed the manifest since this request
+ * stored it. The body is still in memory, so the manifest is stored
+ * again, as if the DELETE had come first. A manifest with a subject is
+ * not: the DELETE takes it out of the referrers index, so the client is
+ * asked to push it again, which indexes it anew.
  */
 
 static ngx_int_t
@@ -918,7 +1036,7 @@ ngx_oci_api_manifests_restore(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     }
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "oci: manifest \"%V\" of \"%V\" was deleted before "
+                  "oci: manifest \"%V\" of \"%V\" was deleted while "
                   "its tags were written", &ctx->digest, &ctx->name);
 
     if (m->pair.subject.len) {
@@ -944,29 +1062,38 @@ ngx_oci_api_manifests_restore(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
 
 /*
  * If-Match: "<digest>" (or a list, or *) and If-None-Match: *, checked
- * against the tag as it is while the tag lock is held; the headers are
- * judged by ngx_oci_precondition() (pure, unit-tested and fuzzed).
+ * against the tag as it is while its lock is held; the headers are
+ * judged by ngx_oci_precondition() (pure, unit-tested and fuzzed). What
+ * the tag names goes to "old" (data NULL: no such tag), should the tags
+ * have to be put back.
  */
 
 static ngx_int_t
 ngx_oci_api_manifests_precondition(ngx_http_request_t *r,
-    ngx_oci_ctx_t *ctx, ngx_str_t *tag)
+    ngx_oci_ctx_t *ctx, ngx_str_t *tag, ngx_str_t *old)
 {
     ngx_int_t         rc;
     ngx_str_t         current;
     ngx_table_elt_t  *match, *none;
+
+    rc = ngx_oci_store_tag_read(&ctx->store, &ctx->name, tag, &current);
+
+    if (rc == NGX_ERROR) {
+        return ngx_oci_error_storage(r);
+    }
+
+    if (rc == NGX_OK) {
+        *old = current;
+
+    } else {
+        ngx_str_null(old);
+    }
 
     match = ngx_oci_header_in(r, "If-Match");
     none = ngx_oci_header_in(r, "If-None-Match");
 
     if (match == NULL && none == NULL) {
         return NGX_OK;
-    }
-
-    rc = ngx_oci_store_tag_read(&ctx->store, &ctx->name, tag, &current);
-
-    if (rc == NGX_ERROR) {
-        return ngx_oci_error_storage(r);
     }
 
     switch (ngx_oci_precondition(match ? match->value.data : NULL,
@@ -1034,15 +1161,15 @@ ngx_oci_api_manifests_created(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
 
 
 /*
- * DELETE by digest: the manifest and the tags that point to it go under
- * the tag lock; the index entry after that, so should its update fail,
+ * DELETE by digest: the manifest goes, then the tags that point to it,
+ * each under its lock (a PUT that tags it meanwhile stores it again, see
+ * ..._write()); the index entry after that, so should its update fail,
  * readers already skip the entry and drop it.
  */
 
 static ngx_int_t
 ngx_oci_api_manifests_delete(ngx_http_request_t *r)
 {
-    ngx_fd_t                 fd;
     ngx_int_t                rc;
     ngx_oci_ctx_t           *ctx;
     ngx_oci_api_manifest_t  *m;
@@ -1055,12 +1182,6 @@ ngx_oci_api_manifests_delete(ngx_http_request_t *r)
         return rc;
     }
 
-    rc = ngx_oci_api_manifests_lock(r, ctx, &fd,
-                                    ngx_oci_api_manifests_delete);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
     rc = ngx_oci_store_manifest_unlink(&ctx->store, &ctx->name,
                                        &ctx->digest);
 
@@ -1068,15 +1189,13 @@ ngx_oci_api_manifests_delete(ngx_http_request_t *r)
 
     if (rc == NGX_OK) {
         rc = ngx_oci_store_tag_drop_digest(&ctx->store, &ctx->name,
-                                           &ctx->digest, fd,
+                                           &ctx->digest,
                                            ngx_oci_api_manifests_untagged, r);
         if (rc == NGX_OK) {
             ngx_oci_wait(r);
             return NGX_DONE;
         }
     }
-
-    ngx_oci_store_tag_unlock(fd);
 
     return ngx_oci_error_not_ok(r, rc, NGX_OCI_ERR_MANIFEST_UNKNOWN);
 }
@@ -1168,13 +1287,14 @@ ngx_oci_api_manifests_unindexed(ngx_http_request_t *r, void *data,
 static ngx_int_t
 ngx_oci_api_manifests_untag(ngx_http_request_t *r)
 {
-    ngx_fd_t        fd;
-    ngx_int_t       rc;
-    ngx_oci_ctx_t  *ctx;
+    ngx_int_t            rc;
+    ngx_oci_ctx_t       *ctx;
+    ngx_oci_tag_lock_t  *lock;
 
     ctx = ngx_oci_get_ctx(r);
 
-    rc = ngx_oci_api_manifests_lock(r, ctx, &fd, ngx_oci_api_manifests_untag);
+    rc = ngx_oci_api_manifests_lock(r, ctx, &ctx->ref, 1, &lock,
+                                    ngx_oci_api_manifests_untag);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -1182,7 +1302,7 @@ ngx_oci_api_manifests_untag(ngx_http_request_t *r)
     rc = ngx_oci_store_unlink(&ctx->store, NGX_OCI_LAYOUT_TAG, &ctx->name,
                               &ctx->ref);
 
-    ngx_oci_store_tag_unlock(fd);
+    ngx_oci_store_tag_unlock(lock);
 
     if (rc != NGX_OK) {
         return ngx_oci_error_not_ok(r, rc, NGX_OCI_ERR_MANIFEST_UNKNOWN);

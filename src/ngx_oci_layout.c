@@ -15,6 +15,7 @@
 #define NGX_OCI_REF_TEXT    1     /* "/<ref>": a tag or an id */
 #define NGX_OCI_REF_DIGEST  2     /* "/<alg>/<hex>" */
 #define NGX_OCI_REF_FANOUT  3     /* "/<alg>/<xx>/<hex>" */
+#define NGX_OCI_REF_HIDDEN  4     /* "/.<ref>": no tag starts with "." */
 
 
 /* a string and its length, known at compile time */
@@ -69,8 +70,8 @@ static const ngx_oci_layout_kind_t  ngx_oci_layout_kinds[] = {
     /* NGX_OCI_LAYOUT_TAG */
     { R, 1, S(NGX_OCI_LAYOUT_REPO_TAGS), NGX_OCI_REF_TEXT, NONE },
     /* NGX_OCI_LAYOUT_TAG_LOCK_FILE */
-    { R, 1, S(NGX_OCI_LAYOUT_REPO_TAGS), NGX_OCI_REF_NONE,
-      S("/" NGX_OCI_LAYOUT_TAG_LOCK) },
+    { R, 1, S(NGX_OCI_LAYOUT_REPO_TAGS), NGX_OCI_REF_HIDDEN,
+      S(NGX_OCI_LAYOUT_TAG_LOCK) },
     /* NGX_OCI_LAYOUT_UPLOADS */
     { S(NGX_OCI_LAYOUT_UPLOADS_DIR), 0, NONE, NGX_OCI_REF_NONE, NONE },
     /* NGX_OCI_LAYOUT_UPLOAD_DATA */
@@ -173,6 +174,11 @@ ngx_oci_layout_ref(u_char *p, u_char *end, int kind, const u_char *ref,
     }
 
     p = ngx_oci_layout_add(p, end, "/", 1);
+
+    if (kind == NGX_OCI_REF_HIDDEN) {
+        p = ngx_oci_layout_add(p, end, ".", 1);
+        kind = NGX_OCI_REF_TEXT;
+    }
 
     if (kind == NGX_OCI_REF_TEXT) {
         return ngx_oci_layout_add(p, end, (const char *) ref, ref_len);

@@ -9,7 +9,7 @@
  *   repositories/<name>/_manifests/<alg>/<hex>     hard link: manifest
  *   repositories/<name>/_manifests/<alg>/<hex>.type    its media type
  *   repositories/<name>/_tags/<tag>                "<alg>:<hex>"
- *   repositories/<name>/_tags/.lock                lock for tag changes
+ *   repositories/<name>/_tags/.<tag>.lock          the tag's lock, while held
  *   _uploads/<id>.data, _uploads/<id>.state        upload sessions
  *   _tmp/<id>                                      files before publication
  *   _slots/_all/<n>, _slots/<name>/_uploads/<n>    upload sessions' slots
@@ -44,7 +44,7 @@
 #define NGX_OCI_LAYOUT_TYPE_SUFFIX     ".type"
 #define NGX_OCI_LAYOUT_DATA_SUFFIX     ".data"
 #define NGX_OCI_LAYOUT_STATE_SUFFIX    ".state"
-#define NGX_OCI_LAYOUT_TAG_LOCK        ".lock"
+#define NGX_OCI_LAYOUT_TAG_LOCK        ".lock"      /* after ".<tag>" */
 
 /* the longest relative path: a 255-byte name and a sha512 digest fit */
 #define NGX_OCI_LAYOUT_MAX             512
@@ -66,7 +66,7 @@ typedef enum {
     NGX_OCI_LAYOUT_MANIFEST_TYPE,   /* .../_manifests/<alg>/<hex>.type ND */
     NGX_OCI_LAYOUT_TAGS_DIR,        /* .../<name>/_tags                N */
     NGX_OCI_LAYOUT_TAG,             /* .../<name>/_tags/<tag>          NT */
-    NGX_OCI_LAYOUT_TAG_LOCK_FILE,   /* .../<name>/_tags/.lock          N */
+    NGX_OCI_LAYOUT_TAG_LOCK_FILE,   /* .../<name>/_tags/.<tag>.lock    NT */
     NGX_OCI_LAYOUT_UPLOADS,         /* _uploads */
     NGX_OCI_LAYOUT_UPLOAD_DATA,     /* _uploads/<id>.data              I */
     NGX_OCI_LAYOUT_UPLOAD_STATE,    /* _uploads/<id>.state             I */

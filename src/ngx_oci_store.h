@@ -77,6 +77,9 @@ typedef struct {
 
 typedef struct ngx_oci_store_job_s  ngx_oci_store_job_t;
 
+/* a tag's lock while it is held (ngx_oci_store_tag.c) */
+typedef struct ngx_oci_tag_lock_s  ngx_oci_tag_lock_t;
+
 /* a bounded amount of work: NGX_AGAIN (more is left), NGX_OK, NGX_ERROR */
 typedef ngx_int_t (*ngx_oci_store_step_pt)(ngx_oci_store_job_t *job);
 typedef void (*ngx_oci_store_done_pt)(ngx_oci_store_job_t *job);
@@ -171,19 +174,19 @@ ngx_int_t ngx_oci_store_manifest_save(ngx_oci_store_t *st, ngx_str_t *name,
 ngx_int_t ngx_oci_store_manifest_unlink(ngx_oci_store_t *st,
     ngx_str_t *name, ngx_str_t *digest);
 
-/* ngx_oci_store_tag.c: tag files and the lock their changes take */
+/* ngx_oci_store_tag.c: tag files and the lock each one's changes take */
 ngx_int_t ngx_oci_store_tag_list(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_array_t *tags);
 ngx_int_t ngx_oci_store_tag_read(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_str_t *tag, ngx_str_t *digest);
 ngx_int_t ngx_oci_store_tag_lock(ngx_oci_store_t *st, ngx_str_t *name,
-    ngx_fd_t *fd);
-void ngx_oci_store_tag_unlock(ngx_fd_t fd);
+    ngx_str_t *tag, ngx_oci_tag_lock_t **lock);
+void ngx_oci_store_tag_unlock(ngx_oci_tag_lock_t *lock);
 ngx_int_t ngx_oci_store_tag_write(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_str_t *tag, ngx_str_t *digest);
 ngx_int_t ngx_oci_store_tag_drop_digest(ngx_oci_store_t *st,
-    ngx_str_t *name, ngx_str_t *digest, ngx_fd_t fd,
-    ngx_oci_store_done_pt done, void *owner);
+    ngx_str_t *name, ngx_str_t *digest, ngx_oci_store_done_pt done,
+    void *owner);
 
 /* ngx_oci_store_upload.c: upload sessions */
 ngx_int_t ngx_oci_store_upload_create(ngx_oci_store_t *st, ngx_str_t *name,

@@ -1,29 +1,36 @@
 
 /*
  * Tags: a tag is a file "_tags/<tag>" holding the digest it points to,
- * replaced by rename(). Changes to the tags of a repository are made while
- * holding flock() on "_tags/.lock", so a conditional update reads and
- * replaces the tag with nobody in between. The lock is held for a few
- * system calls, and never across events but by the job that drops the
- * tags of a deleted manifest (as long as it takes to read every tag): it
- * is only ever tried (LOCK_NB), and whoever finds it taken retries later
- * instead of waiting.
+ * replaced by rename(). A change to a tag is made holding that tag's own
+ * lock, so a conditional update reads and replaces the tag with nobody
+ * in between, and changes to different tags never wait for each other.
+ * A lock is held for a few system calls, never across events: it is
+ * only ever tried, and whoever finds it taken retries later instead of
+ * waiting. See docs/storage.md for what it asks of the file system.
  */
 
 
 #include "ngx_oci_store.h"
 #include "ngx_oci_grammar.h"
 
-#include <sys/file.h>
 
 
 static ngx_int_t ngx_oci_store_tag_repo_exists(ngx_oci_store_t *st,
     ngx_str_t *name);
 static ngx_int_t ngx_oci_store_tag_push(ngx_oci_store_t *st,
     ngx_array_t *tags, u_char *p, size_t len);
+static void ngx_oci_store_tag_lock_cleanup(void *data);
+static ngx_int_t ngx_oci_store_tag_lock_at(ngx_fd_t dir, u_char *file,
+    ngx_log_t *log);
+static ngx_int_t ngx_oci_store_tag_lock_break(ngx_fd_t dir, u_char *file,
+    ngx_file_info_t *stale, ngx_log_t *log);
+static void ngx_oci_store_tag_unlock_at(ngx_fd_t dir, u_char *file,
+    ngx_log_t *log);
 static ngx_int_t ngx_oci_store_tag_drop_step(ngx_oci_store_job_t *job);
 static ngx_int_t ngx_oci_store_tag_drop_one(ngx_oci_store_job_t *job,
     u_char *name, size_t len);
+static ngx_int_t ngx_oci_store_tag_drop_match(ngx_oci_store_job_t *job,
+    u_char *name);
 
 
 /* tags one step of a drop reads: a few ms at most */
@@ -32,13 +39,32 @@ static ngx_int_t ngx_oci_store_tag_drop_one(ngx_oci_store_job_t *job,
 /* more than the longest digest, "sha512:" and 128 digits */
 #define NGX_OCI_TAG_FILE_MAX   160
 
+/* ".<tag>.lock" */
+#define NGX_OCI_TAG_LOCK_FILE_LEN                                          \
+    (1 + NGX_OCI_TAG_MAX_LEN + sizeof(NGX_OCI_LAYOUT_TAG_LOCK) - 1)
+
+/*
+ * Seconds after which a tag lock is taken for the leftover of a worker
+ * that died holding it (a lock is held for a few system calls). The
+ * clocks of the fronts must agree with the file server's within this.
+ */
+#define NGX_OCI_TAG_LOCK_STALE  30
+
+
+struct ngx_oci_tag_lock_s {
+    ngx_fd_t              dir;          /* "_tags/", O_PATH */
+    u_char                file[NGX_OCI_TAG_LOCK_FILE_LEN + 1];
+    ngx_log_t            *log;
+};
+
 
 typedef struct {
     ngx_dir_t             dir;
     u_char               *path;         /* "<tags dir>/", then a tag */
     size_t                dir_len;
     ngx_str_t             digest;
-    ngx_fd_t              lock;
+    u_char                busy[NGX_OCI_TAG_MAX_LEN];
+    size_t                busy_len;     /* a tag whose lock was taken */
     unsigned              open:1;
     ngx_oci_store_job_t   job;
 } ngx_oci_tag_drop_t;
@@ -190,46 +216,207 @@ ngx_oci_store_tag_read(ngx_oci_store_t *st, ngx_str_t *name, ngx_str_t *tag,
 }
 
 
-/* NGX_OK with the lock held, NGX_BUSY, or NGX_ERROR */
+/*
+ * A tag's lock: NGX_OK with it held, NGX_BUSY when another request holds
+ * it, NGX_ERROR. It is let go by ngx_oci_store_tag_unlock(), or with the
+ * pool should the request end first.
+ */
 
 ngx_int_t
-ngx_oci_store_tag_lock(ngx_oci_store_t *st, ngx_str_t *name, ngx_fd_t *fd)
+ngx_oci_store_tag_lock(ngx_oci_store_t *st, ngx_str_t *name, ngx_str_t *tag,
+    ngx_oci_tag_lock_t **lock)
 {
-    ngx_err_t  err;
-    ngx_str_t  path;
+    u_char               *file;
+    ngx_int_t             rc;
+    ngx_str_t             path;
+    ngx_pool_cleanup_t   *cln;
+    ngx_oci_tag_lock_t   *lk;
 
-    if (ngx_oci_store_path(st, NGX_OCI_LAYOUT_TAG_LOCK_FILE, name, NULL,
+    *lock = NULL;
+
+    if (ngx_oci_store_path(st, NGX_OCI_LAYOUT_TAG_LOCK_FILE, name, tag,
                            &path)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    if (ngx_oci_store_file_open(st, &path, O_RDWR|O_CREAT, 0600, fd)
-        != NGX_OK)
-    {
-        *fd = NGX_INVALID_FILE;
+    cln = ngx_pool_cleanup_add(st->pool, sizeof(ngx_oci_tag_lock_t));
+    if (cln == NULL) {
         return NGX_ERROR;
     }
 
-    if (flock(*fd, LOCK_EX|LOCK_NB) == -1) {
-        err = ngx_errno;
-        ngx_close_file(*fd);
-        *fd = NGX_INVALID_FILE;
+    lk = cln->data;
+    lk->dir = NGX_INVALID_FILE;
+    lk->log = st->log;
 
-        return err == EWOULDBLOCK
-               ? NGX_BUSY : ngx_oci_store_failed(st, err, "flock()", &path);
+    if (ngx_oci_store_parent(st, &path, 1, &lk->dir, &file) != NGX_OK) {
+        lk->dir = NGX_INVALID_FILE;
+        return NGX_ERROR;
     }
+
+    ngx_cpystrn(lk->file, file, sizeof(lk->file));
+
+    cln->handler = ngx_oci_store_tag_lock_cleanup;
+
+    rc = ngx_oci_store_tag_lock_at(lk->dir, lk->file, st->log);
+
+    if (rc != NGX_OK) {
+        (void) close(lk->dir);
+        lk->dir = NGX_INVALID_FILE;
+        return rc;
+    }
+
+    *lock = lk;
 
     return NGX_OK;
 }
 
 
 void
-ngx_oci_store_tag_unlock(ngx_fd_t fd)
+ngx_oci_store_tag_unlock(ngx_oci_tag_lock_t *lock)
 {
-    if (fd != NGX_INVALID_FILE) {
-        ngx_close_file(fd);
+    if (lock == NULL || lock->dir == NGX_INVALID_FILE) {
+        return;
+    }
+
+    ngx_oci_store_tag_unlock_at(lock->dir, lock->file, lock->log);
+
+    (void) close(lock->dir);
+    lock->dir = NGX_INVALID_FILE;
+}
+
+
+static void
+ngx_oci_store_tag_lock_cleanup(void *data)
+{
+    ngx_oci_store_tag_unlock(data);
+}
+
+
+/*
+ * The lock is the file ".<tag>.lock" in "_tags/", created with O_EXCL:
+ * whoever creates it holds the lock, and removing it lets it go. O_EXCL
+ * is atomic on a local file system and on NFS (v3 and later) alike, so
+ * fronts on several hosts exclude each other as the workers of one do.
+ * NGX_OK, NGX_BUSY or NGX_ERROR; no pool is touched, it may run on a
+ * thread.
+ */
+
+static ngx_int_t
+ngx_oci_store_tag_lock_at(ngx_fd_t dir, u_char *file, ngx_log_t *log)
+{
+    ngx_fd_t         fd;
+    ngx_int_t        rc;
+    ngx_uint_t       tries;
+    ngx_file_info_t  fi;
+
+    for (tries = 0; tries < 2; tries++) {
+        fd = openat(dir, (char *) file,
+                    O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0600);
+
+        if (fd != NGX_INVALID_FILE) {
+            ngx_close_file(fd);
+            return NGX_OK;
+        }
+
+        if (ngx_errno != NGX_EEXIST) {
+            ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                          "oci: open() tag lock \"%s\" failed", file);
+            return NGX_ERROR;
+        }
+
+        if (fstatat(dir, (char *) file, &fi, AT_SYMLINK_NOFOLLOW) == -1) {
+
+            if (ngx_errno == NGX_ENOENT) {
+                /* let go meanwhile: the next try will do */
+                return NGX_BUSY;
+            }
+
+            ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                          "oci: stat() tag lock \"%s\" failed", file);
+            return NGX_ERROR;
+        }
+
+        if (ngx_time() - fi.st_mtime < NGX_OCI_TAG_LOCK_STALE) {
+            return NGX_BUSY;
+        }
+
+        rc = ngx_oci_store_tag_lock_break(dir, file, &fi, log);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    return NGX_BUSY;
+}
+
+
+/*
+ * A lock is held for a few system calls: one older than
+ * NGX_OCI_TAG_LOCK_STALE was left by a worker that died holding it. It is
+ * renamed to a name of this request's first, so that of two requests that
+ * find it stale at once only one removes it; should the file renamed be
+ * another one by then (a lock just taken anew), it is put back. NGX_OK
+ * when it is gone, NGX_BUSY, NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_oci_store_tag_lock_break(ngx_fd_t dir, u_char *file,
+    ngx_file_info_t *stale, ngx_log_t *log)
+{
+    u_char           aside[NGX_OCI_TAG_LOCK_FILE_LEN + 1 + 16 + 1], *p;
+    ngx_file_info_t  fi;
+
+    p = ngx_cpystrn(aside, file, NGX_OCI_TAG_LOCK_FILE_LEN + 1);
+    *p++ = '.';
+
+    if (ngx_oci_store_random_hex(p, 8) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    p[16] = '\0';
+
+    if (renameat(dir, (char *) file, dir, (char *) aside) == -1) {
+
+        if (ngx_errno == NGX_ENOENT) {
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "oci: rename() stale tag lock \"%s\" failed", file);
+        return NGX_ERROR;
+    }
+
+    if (fstatat(dir, (char *) aside, &fi, AT_SYMLINK_NOFOLLOW) == 0
+        && (fi.st_ino != stale->st_ino || fi.st_dev != stale->st_dev))
+    {
+        if (linkat(dir, (char *) aside, dir, (char *) file, 0) == -1) {
+            ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                          "oci: tag lock \"%s\" taken anew while its stale "
+                          "one was removed", file);
+        }
+
+        (void) unlinkat(dir, (char *) aside, 0);
+
+        return NGX_BUSY;
+    }
+
+    (void) unlinkat(dir, (char *) aside, 0);
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "oci: stale tag lock \"%s\" removed", file);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_oci_store_tag_unlock_at(ngx_fd_t dir, u_char *file, ngx_log_t *log)
+{
+    if (unlinkat(dir, (char *) file, 0) == -1 && ngx_errno != NGX_ENOENT) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "oci: unlink() tag lock \"%s\" failed", file);
     }
 }
 
@@ -253,14 +440,14 @@ ngx_oci_store_tag_write(ngx_oci_store_t *st, ngx_str_t *name,
 /*
  * Removes every tag of the repository that points to the digest, as a
  * job (ngx_oci_store_job.c): a repository may have thousands of tags,
- * each a file to read. The job owns the tag lock "fd" and lets it go
- * when it ends; "done" runs with job->rc. NGX_OK when started, NGX_ERROR
- * (the caller still holds the lock).
+ * each a file to read. A tag that names the digest is removed under its
+ * own lock; one whose lock is taken is tried again at the next step.
+ * "done" runs with job->rc. NGX_OK when started, or NGX_ERROR.
  */
 
 ngx_int_t
 ngx_oci_store_tag_drop_digest(ngx_oci_store_t *st, ngx_str_t *name,
-    ngx_str_t *digest, ngx_fd_t fd, ngx_oci_store_done_pt done, void *owner)
+    ngx_str_t *digest, ngx_oci_store_done_pt done, void *owner)
 {
     ngx_int_t            rc;
     ngx_str_t            dir;
@@ -285,7 +472,6 @@ ngx_oci_store_tag_drop_digest(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_memcpy(td->path, dir.data, dir.len + 1);
     td->dir_len = dir.len;
     td->digest = *digest;
-    td->lock = fd;
 
     /*
      * The directory is opened here, on the event loop, below the root
@@ -317,8 +503,11 @@ ngx_oci_store_tag_drop_digest(ngx_oci_store_t *st, ngx_str_t *name,
 }
 
 
-/* at most NGX_OCI_TAG_DROP_STEP tags; no pool is touched, it may run on a
- * thread */
+/*
+ * At most NGX_OCI_TAG_DROP_STEP tags; no pool is touched, it may run on
+ * a thread. Each step is logged at debug level, so that the tests see the
+ * work was cut in steps.
+ */
 
 static ngx_int_t
 ngx_oci_store_tag_drop_step(ngx_oci_store_job_t *job)
@@ -332,11 +521,28 @@ ngx_oci_store_tag_drop_step(ngx_oci_store_job_t *job)
     rc = NGX_AGAIN;
 
     if (!td->open) {
-        rc = NGX_OK;
-        goto done;
+        return NGX_OK;
     }
 
-    for (n = 0; n < NGX_OCI_TAG_DROP_STEP; n++) {
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, job->log, 0,
+                   "oci tag drop step: \"%*s\"", td->dir_len, td->path);
+
+    if (td->busy_len) {
+        rc = ngx_oci_store_tag_drop_one(job, td->busy, td->busy_len);
+
+        if (rc == NGX_BUSY) {
+            if (job->threaded) {
+                /* off the event loop: a short nap, not a busy loop */
+                ngx_msleep(1);
+            }
+
+            return NGX_AGAIN;
+        }
+
+        td->busy_len = 0;
+    }
+
+    for (n = 0; rc == NGX_AGAIN && n < NGX_OCI_TAG_DROP_STEP; n++) {
         ngx_set_errno(0);
 
         if (ngx_read_dir(&td->dir) == NGX_ERROR) {
@@ -354,7 +560,12 @@ ngx_oci_store_tag_drop_step(ngx_oci_store_job_t *job)
 
         rc = ngx_oci_store_tag_drop_one(job, ngx_de_name(&td->dir),
                                         ngx_de_namelen(&td->dir));
-        if (rc != NGX_AGAIN) {
+
+        if (rc == NGX_BUSY) {
+            /* its lock is taken: this tag again at the next step */
+            td->busy_len = ngx_de_namelen(&td->dir);
+            ngx_memcpy(td->busy, ngx_de_name(&td->dir), td->busy_len);
+            rc = NGX_AGAIN;
             break;
         }
     }
@@ -366,59 +577,110 @@ ngx_oci_store_tag_drop_step(ngx_oci_store_job_t *job)
     (void) ngx_close_dir(&td->dir);
     td->open = 0;
 
-done:
-
-    ngx_oci_store_tag_unlock(td->lock);
-    td->lock = NGX_INVALID_FILE;
-
     return rc;
 }
 
 
-/* NGX_AGAIN (carry on) or NGX_ERROR */
+/*
+ * A tag that names the digest goes, under its lock: it is read again
+ * once the lock is held, since a push may have changed it meanwhile.
+ * NGX_AGAIN (carry on), NGX_BUSY (its lock is taken) or NGX_ERROR.
+ */
 
 static ngx_int_t
 ngx_oci_store_tag_drop_one(ngx_oci_store_job_t *job, u_char *name,
     size_t len)
 {
-    u_char              *p, buf[NGX_OCI_TAG_FILE_MAX];
-    ssize_t              n;
-    ngx_fd_t             fd;
-    ngx_err_t            err;
+    u_char              *p, lock[NGX_OCI_TAG_LOCK_FILE_LEN + 1];
+    ngx_int_t            rc;
     ngx_oci_tag_drop_t  *td;
 
     td = job->data;
 
     if (!ngx_oci_tag_valid(name, len)) {
-        return NGX_AGAIN;               /* ".lock", "." and ".." */
+        return NGX_AGAIN;               /* locks, "." and ".." */
     }
 
     p = ngx_cpymem(td->path + td->dir_len, "/", 1);
     p = ngx_cpymem(p, name, len);
     *p = '\0';
 
-    /* the entry itself, never what a planted link points to */
+    rc = ngx_oci_store_tag_drop_match(job, p - len);
 
-    fd = openat(dirfd(td->dir.dir), (char *) p - len,
+    if (rc != NGX_OK) {
+        td->path[td->dir_len] = '\0';
+        return rc == NGX_DECLINED ? NGX_AGAIN : NGX_ERROR;
+    }
+
+    p = ngx_cpymem(lock, ".", 1);
+    p = ngx_cpymem(p, name, len);
+    p = ngx_cpymem(p, NGX_OCI_LAYOUT_TAG_LOCK, sizeof(NGX_OCI_LAYOUT_TAG_LOCK));
+
+    rc = ngx_oci_store_tag_lock_at(dirfd(td->dir.dir), lock, job->log);
+
+    if (rc != NGX_OK) {
+        td->path[td->dir_len] = '\0';
+        return rc;
+    }
+
+    p = td->path + td->dir_len + 1;
+
+    rc = ngx_oci_store_tag_drop_match(job, p);
+
+    if (rc == NGX_OK
+        && unlinkat(dirfd(td->dir.dir), (char *) p, 0) == -1
+        && ngx_errno != NGX_ENOENT)
+    {
+        ngx_log_error(NGX_LOG_CRIT, job->log, ngx_errno,
+                      "oci: unlink() \"%s\" failed", td->path);
+        rc = NGX_ERROR;
+    }
+
+    ngx_oci_store_tag_unlock_at(dirfd(td->dir.dir), lock, job->log);
+
+    td->path[td->dir_len] = '\0';
+
+    return rc == NGX_ERROR ? NGX_ERROR : NGX_AGAIN;
+}
+
+
+/*
+ * NGX_OK when the tag "name" of the directory names the digest,
+ * NGX_DECLINED when it does not or is not there, NGX_ERROR. The entry
+ * itself is read, never what a planted link points to, and a FIFO does
+ * not block.
+ */
+
+static ngx_int_t
+ngx_oci_store_tag_drop_match(ngx_oci_store_job_t *job, u_char *name)
+{
+    u_char              buf[NGX_OCI_TAG_FILE_MAX];
+    ssize_t             n;
+    ngx_fd_t            fd;
+    ngx_err_t           err;
+    ngx_oci_tag_drop_t *td;
+
+    td = job->data;
+
+    fd = openat(dirfd(td->dir.dir), (char *) name,
                 O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC);
 
     if (fd == NGX_INVALID_FILE) {
         err = ngx_errno;
-        td->path[td->dir_len] = '\0';
 
         if (err == NGX_ENOENT) {
-            return NGX_AGAIN;
+            return NGX_DECLINED;
         }
 
         if (err == ELOOP) {
             ngx_log_error(NGX_LOG_ERR, job->log, 0,
-                          "oci: tag \"%*s\" of \"%s\" is a symbolic link, "
-                          "left alone", len, name, td->path);
-            return NGX_AGAIN;
+                          "oci: tag \"%s\" is a symbolic link, left alone",
+                          td->path);
+            return NGX_DECLINED;
         }
 
         ngx_log_error(NGX_LOG_CRIT, job->log, err,
-                      "oci: open() tag \"%*s\" failed", len, name);
+                      "oci: open() tag \"%s\" failed", td->path);
         return NGX_ERROR;
     }
 
@@ -430,22 +692,14 @@ ngx_oci_store_tag_drop_one(ngx_oci_store_job_t *job, u_char *name,
     if (n < 0) {
         ngx_log_error(NGX_LOG_CRIT, job->log, err,
                       "oci: read() \"%s\" failed", td->path);
-        td->path[td->dir_len] = '\0';
         return NGX_ERROR;
     }
 
     if ((size_t) n == td->digest.len
-        && ngx_strncmp(buf, td->digest.data, n) == 0
-        && unlinkat(dirfd(td->dir.dir), (char *) p - len, 0) == -1
-        && ngx_errno != NGX_ENOENT)
+        && ngx_strncmp(buf, td->digest.data, n) == 0)
     {
-        ngx_log_error(NGX_LOG_CRIT, job->log, ngx_errno,
-                      "oci: unlink() \"%s\" failed", td->path);
-        td->path[td->dir_len] = '\0';
-        return NGX_ERROR;
+        return NGX_OK;
     }
 
-    td->path[td->dir_len] = '\0';
-
-    return NGX_AGAIN;
+    return NGX_DECLINED;
 }

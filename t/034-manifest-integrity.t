@@ -73,15 +73,15 @@ subtest 'a size that is not a non-negative integer is MANIFEST_INVALID' => sub {
     is_unknown $srv, $name, 'v', 'no tag was written';
 };
 
-# A PUT by tag that has stored its manifest waits for the tag lock, which
-# the test holds; meanwhile the manifest's files go as a DELETE by digest
-# removes them (under the same lock, which the test stands in for); then
-# the lock is released and the PUT writes its tag.
+# A PUT by tag that has stored its manifest waits for its tag's lock,
+# which the test holds; meanwhile the manifest's files go as a DELETE by
+# digest removes them; then the lock is released and the PUT writes its
+# tag.
 sub put_while_deleted {
     my ($name, $tag, $json) = @_;
     my $d = sha256($json);
     my $link = link_path($srv, $name, '_manifests', $d);
-    my $release = hold_tag_lock($srv, $name);
+    my $release = hold_tag_lock($srv, $name, $tag);
 
     my $pid = open(my $out, '-|') // die "fork: $!";
     if ($pid == 0) {

@@ -109,6 +109,7 @@ our @EXPORT = qw(
     start_upload patch_chunk close_upload upload_chunks session_id big_upload
     session_files status_range blob_is upload_closes
     blob_path link_path store_blob store_manifest store_tag store_link hold_tag_lock
+    tag_lock_path
     admin_command oci_admin oci_admin_json need_admin
     stops_cleanly latencies_during
 );
@@ -621,36 +622,39 @@ sub store_link {
 
 =head2 The tag lock
 
-C<hold_tag_lock($storage, $repo [, $seconds])>: a child process takes
-C<flock()> on the repository's C<_tags/.lock>, as another worker would,
-and holds it for that many seconds, or until released; returns once the
-lock is held, with a function that releases it (early, if still held)
-and reaps the child.
+C<hold_tag_lock($storage, $repo, $tag [, $seconds])>: creates the tag's
+lock file, C<_tags/.E<lt>tagE<gt>.lock>, as a request of another worker or
+front would, and holds it for that many seconds (by default until
+released); returns a function that releases it (early, if still held).
+C<tag_lock_path($storage, $repo, $tag)>: where that file is.
 
 =cut
 
+sub tag_lock_path {
+    my ($storage, $repo, $tag) = @_;
+    return _root($storage) . "/repositories/$repo/_tags/.$tag.lock";
+}
+
 sub hold_tag_lock {
-    my ($storage, $repo, $seconds) = @_;
-    my $dir = _root($storage) . "/repositories/$repo/_tags";
+    my ($storage, $repo, $tag, $seconds) = @_;
+    my $lock = tag_lock_path($storage, $repo, $tag);
+    (my $dir = $lock) =~ s{/[^/]+$}{};
     make_path($dir);
-    pipe my $ready_r, my $ready_w or die "pipe: $!";
+    sysopen my $fh, $lock, Fcntl::O_WRONLY() | Fcntl::O_CREAT() | Fcntl::O_EXCL()
+        or die "hold_tag_lock: $lock: $!\n";
+    close $fh;
+    return sub { unlink $lock } unless defined $seconds;
     pipe my $go_r, my $go_w or die "pipe: $!";
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
-        close $ready_r;
         close $go_w;
-        sysopen my $fh, "$dir/.lock", Fcntl::O_RDWR() | Fcntl::O_CREAT() or POSIX::_exit(1);
-        flock $fh, Fcntl::LOCK_EX() or POSIX::_exit(1);
-        syswrite $ready_w, '1';
         my $rin = '';
         vec($rin, fileno($go_r), 1) = 1;
         select(my $rout = $rin, undef, undef, $seconds);
+        unlink $lock;
         POSIX::_exit(0);
     }
-    close $ready_w;
     close $go_r;
-    sysread $ready_r, my $buf, 1;
-    die "hold_tag_lock: the child could not take the lock\n" unless ($buf // '') eq '1';
     # a byte, not EOF: children forked meanwhile hold the write end too
     return sub {
         local $SIG{PIPE} = 'IGNORE';     # the hold may be over already
