@@ -106,7 +106,7 @@ oci_admin_fsck_tag(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
 
 
 /*
- * As the module changes tags: under the lock, if the tag still reads as
+ * As the module changes tags: under its lock, if the tag still reads as
  * it did (rc and d).  The outcome, action saying what was done.
  */
 
@@ -115,7 +115,7 @@ oci_admin_fsck_untag(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
     const char *tag, int rc, oci_admin_digest_t *d, char *action,
     size_t size)
 {
-    int                 fd, outcome;
+    int                 outcome;
     char                path[OCI_ADMIN_PATH_LEN];
     const char         *rel;
     oci_admin_digest_t  again;
@@ -127,9 +127,8 @@ oci_admin_fsck_untag(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
 
     rel = oci_admin_rel(fx->opt.storage, path);
 
-    fd = oci_admin_tags_lock(repo);
-    if (fd == -1) {
-        snprintf(action, size, "cannot lock the tags");
+    if (oci_admin_tag_lock(repo, tag) != 0) {
+        snprintf(action, size, "cannot lock the tag");
         return OCI_FSCK_FAILED;
     }
 
@@ -155,7 +154,7 @@ oci_admin_fsck_untag(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
         outcome = oci_admin_fsck_quarantine(fx, rel, action, size);
     }
 
-    close(fd);
+    oci_admin_tag_unlock(repo, tag);
 
     return outcome;
 }

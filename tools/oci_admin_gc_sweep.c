@@ -23,8 +23,8 @@
 /* how deep index entries and referrers are followed */
 #define OCI_GC_DEPTH      64
 
-/* tags held locked for this many manifests removed at most */
-#define OCI_GC_HELD       64
+/* manifests removed between two readings of the tags */
+#define OCI_GC_BATCH      64
 
 
 typedef struct {
@@ -47,7 +47,10 @@ static int oci_admin_gc_follow(oci_gc_sweep_t *s, const char *digest,
 static oci_gc_cand_t *oci_admin_gc_cand_find(oci_gc_cand_t *list, size_t n,
     const char *digest);
 static int oci_admin_gc_cand_cmp(const void *digest, const void *c);
-static void oci_admin_gc_manifest(oci_gc_sweep_t *s, oci_gc_cand_t *c);
+static int oci_admin_gc_manifest(oci_gc_sweep_t *s, oci_gc_cand_t *c);
+static void oci_admin_gc_settle(oci_gc_sweep_t *s, oci_gc_cand_t **gone,
+    size_t n);
+static void oci_admin_gc_relink(oci_gc_sweep_t *s, oci_gc_cand_t *c);
 static void oci_admin_gc_link(oci_gc_sweep_t *s, oci_gc_cand_t *c);
 static int oci_admin_gc_remove(oci_admin_gc_t *gx, oci_gc_cand_t *c,
     const char *path, const char *type);
@@ -92,17 +95,24 @@ oci_admin_gc_sweep(oci_admin_gc_t *gx, oci_gc_repo_t *r)
 }
 
 
+/*
+ * The module takes no lock over all the tags: a push writes its tag,
+ * then looks at its manifest and stores it again if it is gone. So
+ * manifests are removed in batches, each between two readings of the
+ * tags: before, to keep what the tags name; after, to bring back a
+ * manifest a tag came to name in between (its link only is removed
+ * until then, its ".type" stays).
+ */
+
 static void
 oci_admin_gc_sweep_manifests(oci_gc_sweep_t *s)
 {
-    int              fd;
-    size_t           i, held;
-    oci_gc_cand_t   *c;
+    size_t           i, n;
+    oci_gc_cand_t   *c, *gone[OCI_GC_BATCH];
     oci_admin_gc_t  *gx;
 
     gx = s->gx;
-    fd = -1;
-    held = 0;
+    n = 0;
 
     for (i = 0; i < s->r->nmanifests && !s->r->unsure; i++) {
         c = &s->r->manifests[i];
@@ -120,18 +130,7 @@ oci_admin_gc_sweep_manifests(oci_gc_sweep_t *s)
             continue;
         }
 
-        /*
-         * Tags change under this lock: none can name the manifest between
-         * the last look at them and its removal
-         */
-
-        if (fd == -1) {
-            fd = oci_admin_tags_lock(&s->repo);
-            if (fd == -1) {
-                gx->errors++;
-                break;
-            }
-
+        if (n == 0) {
             oci_admin_gc_retag(s);
 
             if (c->keep || s->r->unsure) {
@@ -139,20 +138,106 @@ oci_admin_gc_sweep_manifests(oci_gc_sweep_t *s)
             }
         }
 
-        oci_admin_gc_manifest(s, c);
+        if (oci_admin_gc_manifest(s, c) == 1) {
+            gone[n++] = c;
+        }
 
-        /* the module retries for a second at most: let it in now and then */
-
-        if (++held == OCI_GC_HELD) {
-            close(fd);
-            fd = -1;
-            held = 0;
+        if (n == OCI_GC_BATCH) {
+            oci_admin_gc_settle(s, gone, n);
+            n = 0;
         }
     }
 
-    if (fd != -1) {
-        close(fd);
+    if (n) {
+        oci_admin_gc_settle(s, gone, n);
     }
+}
+
+
+/*
+ * The tags are read again: a manifest removed that a tag names now is
+ * linked back; the others lose their ".type" and their index entry.
+ */
+
+static void
+oci_admin_gc_settle(oci_gc_sweep_t *s, oci_gc_cand_t **gone, size_t n)
+{
+    char         path[OCI_ADMIN_PATH_LEN], type[OCI_ADMIN_PATH_LEN];
+    size_t       i;
+    struct stat  st;
+
+    for (i = 0; i < n; i++) {
+        gone[i]->keep = 0;
+    }
+
+    /* an error reading them: unsure, so everything comes back */
+
+    oci_admin_gc_retag(s);
+
+    for (i = 0; i < n; i++) {
+        if (gone[i]->keep || s->r->unsure) {
+            oci_admin_gc_relink(s, gone[i]);
+            continue;
+        }
+
+        if (oci_admin_repo_layout(path, &s->repo, NGX_OCI_LAYOUT_MANIFEST,
+                                  gone[i]->digest)
+            < 0
+            || oci_admin_repo_layout(type, &s->repo,
+                                     NGX_OCI_LAYOUT_MANIFEST_TYPE,
+                                     gone[i]->digest)
+               < 0)
+        {
+            continue;
+        }
+
+        /* pushed again meanwhile: its ".type" is its push's */
+
+        if (lstat(path, &st) == 0) {
+            s->gx->changed++;
+            continue;
+        }
+
+        if (unlink(type) != 0 && errno != ENOENT) {
+            oci_admin_warn("%s: unlink(): %s", type, strerror(errno));
+            s->gx->errors++;
+        }
+
+        s->gx->del_manifests++;
+
+        if (s->gx->redis_on && gone[i]->subject) {
+            oci_admin_gc_unindex(s, gone[i]);
+        }
+    }
+}
+
+
+/* a tag came to name it while it was removed: back from blobs/ */
+
+static void
+oci_admin_gc_relink(oci_gc_sweep_t *s, oci_gc_cand_t *c)
+{
+    char  path[OCI_ADMIN_PATH_LEN], blob[OCI_ADMIN_PATH_LEN];
+
+    if (oci_admin_repo_layout(path, &s->repo, NGX_OCI_LAYOUT_MANIFEST,
+                              c->digest)
+        < 0
+        || oci_admin_layout(blob, s->gx->opt.storage, NGX_OCI_LAYOUT_BLOB,
+                            NULL, 0, c->digest)
+           < 0)
+    {
+        s->gx->errors++;
+        return;
+    }
+
+    if (link(blob, path) != 0 && errno != EEXIST) {
+        oci_admin_warn("%s: link() back from %s: %s", path, blob,
+                       strerror(errno));
+        s->gx->errors++;
+        return;
+    }
+
+    s->gx->changed++;
 }
 
 
@@ -394,11 +479,11 @@ oci_admin_gc_cand_cmp(const void *digest, const void *c)
 
 
 /*
- * As the module deletes a manifest: ".type" first, then the link.  The
- * tags need no change: a manifest a tag names is never a candidate.
+ * The manifest's link goes (its ".type" when the tags have been read
+ * again, see ..._settle()): 1 removed, else 0.
  */
 
-static void
+static int
 oci_admin_gc_manifest(oci_gc_sweep_t *s, oci_gc_cand_t *c)
 {
     int   rc;
@@ -411,7 +496,7 @@ oci_admin_gc_manifest(oci_gc_sweep_t *s, oci_gc_cand_t *c)
                                  NGX_OCI_LAYOUT_MANIFEST_TYPE, c->digest)
            < 0)
     {
-        return;
+        return 0;
     }
 
     rc = oci_admin_gc_remove(s->gx, c, path, type);
@@ -419,14 +504,9 @@ oci_admin_gc_manifest(oci_gc_sweep_t *s, oci_gc_cand_t *c)
     if (rc == 0) {
         /* pushed again since the mark: it stays, and what it refers to */
         oci_admin_gc_unmark(s, c->digest, 0);
-
-    } else if (rc > 0) {
-        s->gx->del_manifests++;
-
-        if (s->gx->redis_on && c->subject) {
-            oci_admin_gc_unindex(s, c);
-        }
     }
+
+    return rc == 1;
 }
 
 
@@ -448,9 +528,9 @@ oci_admin_gc_link(oci_gc_sweep_t *s, oci_gc_cand_t *c)
 
 
 /*
- * Removes the candidate's link at path, and first its "type" when not
- * NULL, if it is still the candidate's inode and neither changed since
- * the mark.  1 removed; 0 changed, counted; -1 gone, or after a warning.
+ * Removes the candidate's link at path if it is still the candidate's
+ * inode and neither it nor "type" (when not NULL) changed since the
+ * mark.  1 removed; 0 changed, counted; -1 gone, or after a warning.
  */
 
 static int
@@ -476,10 +556,7 @@ oci_admin_gc_remove(oci_admin_gc_t *gx, oci_gc_cand_t *c, const char *path,
         return 0;
     }
 
-    if (type && unlink(type) != 0 && errno != ENOENT) {
-        path = type;
-
-    } else if (unlink(path) == 0) {
+    if (unlink(path) == 0) {
         oci_admin_gc_touched(gx, &st, fd);
         close(fd);
         return 1;

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "oci_admin_message.h"
@@ -156,7 +158,13 @@ oci_admin_tag_kind(oci_admin_name_t *e, const char **why)
         return OCI_ADMIN_TAG_STRAY;
     }
 
-    if (strcmp(e->name, NGX_OCI_LAYOUT_TAG_LOCK) == 0) {
+    /*
+     * ".<tag>.lock" while a tag changes, ".<tag>.lock.<hex>" for an
+     * instant while a stale one is removed, ".lock" left by versions
+     * that locked all tags at once: no tag starts with "."
+     */
+
+    if (e->name[0] == '.' && strstr(e->name, NGX_OCI_LAYOUT_TAG_LOCK)) {
         return OCI_ADMIN_TAG_LOCK;
     }
 
@@ -241,39 +249,69 @@ oci_admin_upload_lock(const char *path)
 
 
 int
-oci_admin_tags_lock(oci_admin_repo_t *repo)
+oci_admin_tag_lock(oci_admin_repo_t *repo, const char *tag)
 {
-    int   fd;
-    char  path[OCI_ADMIN_PATH_LEN];
+    int              fd;
+    char             path[OCI_ADMIN_PATH_LEN];
+    unsigned         waited;
+    struct stat      st;
+    struct timespec  nap = { 0, 1000000 };
 
-    if (oci_admin_repo_layout(path, repo, NGX_OCI_LAYOUT_TAG_LOCK_FILE, NULL)
+    if (oci_admin_repo_layout(path, repo, NGX_OCI_LAYOUT_TAG_LOCK_FILE, tag)
         < 0)
     {
-        oci_admin_warn("%s/%s/%s: path too long", repo->path,
-                       NGX_OCI_LAYOUT_REPO_TAGS, NGX_OCI_LAYOUT_TAG_LOCK);
+        oci_admin_warn("%s/%s/.%s%s: path too long", repo->path,
+                       NGX_OCI_LAYOUT_REPO_TAGS, tag, NGX_OCI_LAYOUT_TAG_LOCK);
         return -1;
     }
 
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    for (waited = 0; /* void */; waited++) {
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  0600);
 
-    if (fd == -1 && errno == ENOENT) {
-        if (oci_admin_mkdirs(path) == 0) {
-            fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        }
-    }
-
-    if (fd == -1) {
-        oci_admin_warn("%s: open(): %s", path, strerror(errno));
-        return -1;
-    }
-
-    while (flock(fd, LOCK_EX) == -1) {
-        if (errno != EINTR) {
-            oci_admin_warn("%s: flock(): %s", path, strerror(errno));
+        if (fd != -1) {
             close(fd);
+            return 0;
+        }
+
+        if (errno == ENOENT && waited == 0 && oci_admin_mkdirs(path) == 0) {
+            continue;
+        }
+
+        if (errno != EEXIST) {
+            oci_admin_warn("%s: open(): %s", path, strerror(errno));
             return -1;
         }
-    }
 
-    return fd;
+        /* a lock that old was left by a worker that died holding it */
+
+        if (lstat(path, &st) == 0
+            && time(NULL) - st.st_mtime >= OCI_ADMIN_TAG_LOCK_STALE
+            && unlink(path) == 0)
+        {
+            oci_admin_warn("%s: stale lock removed", path);
+            continue;
+        }
+
+        if (waited == 60000) {
+            oci_admin_warn("%s: still locked after a minute", path);
+            return -1;
+        }
+
+        nanosleep(&nap, NULL);
+    }
+}
+
+
+void
+oci_admin_tag_unlock(oci_admin_repo_t *repo, const char *tag)
+{
+    char  path[OCI_ADMIN_PATH_LEN];
+
+    if (oci_admin_repo_layout(path, repo, NGX_OCI_LAYOUT_TAG_LOCK_FILE, tag)
+        >= 0
+        && unlink(path) == -1 && errno != ENOENT)
+    {
+        oci_admin_warn("%s: unlink(): %s", path, strerror(errno));
+    }
 }

@@ -80,7 +80,7 @@ int oci_admin_manifest_stored(oci_admin_repo_t *repo, oci_admin_digest_t *d);
 
 /* what an entry of "_tags" is */
 #define OCI_ADMIN_TAG           0
-#define OCI_ADMIN_TAG_LOCK      1       /* the module's lock file */
+#define OCI_ADMIN_TAG_LOCK      1       /* a tag's lock, while held */
 #define OCI_ADMIN_TAG_STRAY     2
 
 /*
@@ -112,11 +112,16 @@ int oci_admin_upload_file(const char *name, int *data);
 int oci_admin_upload_lock(const char *path);
 
 /*
- * flock(LOCK_EX) on "_tags/.lock", the module's lock for tag changes,
- * waiting for it: the module holds it for a few system calls.  The
- * descriptor to close(), or -1 after a warning.
+ * The tag's lock, the file "_tags/.<tag>.lock" the module creates with
+ * O_EXCL, waiting for it: the module holds it for a few system calls
+ * (one older than OCI_ADMIN_TAG_LOCK_STALE seconds is a dead worker's
+ * and is removed).  0 when held, to let go with oci_admin_tag_unlock();
+ * -1 after a warning.
  */
-int oci_admin_tags_lock(oci_admin_repo_t *repo);
+#define OCI_ADMIN_TAG_LOCK_STALE  30
+
+int oci_admin_tag_lock(oci_admin_repo_t *repo, const char *tag);
+void oci_admin_tag_unlock(oci_admin_repo_t *repo, const char *tag);
 
 
 #endif /* _OCI_ADMIN_STORE_H_INCLUDED_ */
