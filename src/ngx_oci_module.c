@@ -680,6 +680,9 @@ ngx_oci_sweep_handler(ngx_event_t *ev)
         return;
     }
 
+    /* one line per batch: the tests count them (t/024-upload-sweep.t) */
+    ngx_log_debug0(NGX_LOG_DEBUG_CORE, ev->log, 0, "oci sweep batch");
+
     if (ngx_oci_store_upload_sweep(&sw->sweep, ngx_cycle->log, &sw->storage,
                                    sw->timeout, NGX_OCI_SWEEP_BATCH)
         == NGX_AGAIN)

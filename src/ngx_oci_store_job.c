@@ -10,6 +10,10 @@
  *
  * A step never allocates from a pool nor touches nginx's shared state:
  * on a thread it runs beside the event loop. It may log.
+ *
+ * Each step is logged at debug level, saying where it ran: the tests
+ * count these lines to check that long work is cut in steps, or runs on
+ * a thread, rather than in one turn of the event loop.
  */
 
 
@@ -112,6 +116,9 @@ ngx_oci_store_job_step(ngx_event_t *ev)
 
     job = ev->data;
 
+    ngx_log_debug0(NGX_LOG_DEBUG_CORE, job->log, 0,
+                   "oci job step in the event loop");
+
     job->rc = job->step(job);
 
     if (job->rc == NGX_AGAIN) {
@@ -142,6 +149,8 @@ ngx_oci_store_job_thread(void *data, ngx_log_t *log)
     ngx_oci_store_job_t  *job = data;
 
     do {
+        ngx_log_debug0(NGX_LOG_DEBUG_CORE, log, 0, "oci job step on a thread");
+
         job->rc = job->step(job);
     } while (job->rc == NGX_AGAIN);
 }

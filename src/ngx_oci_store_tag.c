@@ -503,11 +503,8 @@ ngx_oci_store_tag_drop_digest(ngx_oci_store_t *st, ngx_str_t *name,
 }
 
 
-/*
- * At most NGX_OCI_TAG_DROP_STEP tags; no pool is touched, it may run on
- * a thread. Each step is logged at debug level, so that the tests see the
- * work was cut in steps.
- */
+/* at most NGX_OCI_TAG_DROP_STEP tags; no pool is touched, it may run on
+ * a thread */
 
 static ngx_int_t
 ngx_oci_store_tag_drop_step(ngx_oci_store_job_t *job)
@@ -523,9 +520,6 @@ ngx_oci_store_tag_drop_step(ngx_oci_store_job_t *job)
     if (!td->open) {
         return NGX_OK;
     }
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, job->log, 0,
-                   "oci tag drop step: \"%*s\"", td->dir_len, td->path);
 
     if (td->busy_len) {
         rc = ngx_oci_store_tag_drop_one(job, td->busy, td->busy_len);

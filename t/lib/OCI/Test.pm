@@ -111,7 +111,7 @@ our @EXPORT = qw(
     blob_path link_path store_blob store_manifest store_tag store_link hold_tag_lock
     tag_lock_path
     admin_command oci_admin oci_admin_json need_admin
-    stops_cleanly latencies_during
+    stops_cleanly latencies_during job_steps is_stepped
 );
 
 my $JSON = JSON::XS->new->utf8->canonical;
@@ -727,6 +727,40 @@ sub latencies_during {
         Time::HiRes::sleep(0.005);
     }
     return ($status == 0, \@lat);
+}
+
+=head2 Work cut in steps
+
+Long storage work (a re-hash, the freeing of a big file, the tags of a
+deleted manifest) runs as a job, one step per turn of the event loop or
+all on a thread, and the module logs each step at debug level (the test
+servers log at debug). C<job_steps($srv, $log_offset)>: how many steps
+ran since that offset of error.log, C<($in_event_loop, $on_a_thread)>.
+C<is_stepped($srv, $log_offset, $pool, $min, $what)>: one test that, on
+a thread pool, the work ran on a thread and no step in the event loop,
+or else that it took at least C<$min> steps in the event loop: done in
+one turn, it would take one. This is what the tests check instead of
+how long requests wait (bench/stalls measures that).
+
+=cut
+
+sub job_steps {
+    my ($srv, $from) = @_;
+    my $log = $srv->error_log_since($from);
+    my $loop = () = $log =~ /oci job step in the event loop/g;
+    my $thread = () = $log =~ /oci job step on a thread/g;
+    return ($loop, $thread);
+}
+
+sub is_stepped {
+    my ($srv, $from, $pool, $min, $what) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my ($loop, $thread) = job_steps($srv, $from);
+    return Test::More::ok($thread >= 1 && $loop == 0,
+                          "$what: on a thread ($thread steps), none in the event loop")
+        if $pool;
+    return Test::More::ok($loop >= $min,
+                          "$what: $loop steps in the event loop, at least $min");
 }
 
 =head2 oci-admin
