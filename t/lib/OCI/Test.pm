@@ -740,7 +740,7 @@ C<is_stepped($srv, $log_offset, $pool, $min, $what)>: one test that, on
 a thread pool, the work ran on a thread and no step in the event loop,
 or else that it took at least C<$min> steps in the event loop: done in
 one turn, it would take one. This is what the tests check instead of
-how long requests wait (bench/stalls measures that).
+how long requests wait.
 
 =cut
 
