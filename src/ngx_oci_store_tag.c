@@ -668,8 +668,8 @@ ngx_oci_store_tag_drop_match(ngx_oci_store_job_t *job, u_char *name)
 
         if (err == ELOOP) {
             ngx_log_error(NGX_LOG_ERR, job->log, 0,
-                          "oci: tag \"%s\" is a symbolic link, left alone",
-                          td->path);
+                          "oci: tag \"%s\" of \"%*s\" is a symbolic link, "
+                          "left alone", name, td->dir_len, td->path);
             return NGX_DECLINED;
         }
 
