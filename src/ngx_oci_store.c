@@ -374,8 +374,9 @@ failed:
 
 /*
  * open(2) of a file of the layout, never through a link: NGX_OK;
- * NGX_DECLINED when it is absent (or a link, logged); NGX_ERROR. With
- * O_CREAT missing directories are made.
+ * NGX_DECLINED when it is absent (or a link, logged); NGX_BUSY when
+ * O_EXCL finds it there; NGX_ERROR. With O_CREAT missing directories are
+ * made.
  */
 
 ngx_int_t
@@ -416,6 +417,10 @@ ngx_oci_store_file_open(ngx_oci_store_t *st, ngx_str_t *path, int flags,
 
     if (err == NGX_ENOENT) {
         return NGX_DECLINED;
+    }
+
+    if (err == NGX_EEXIST && (flags & O_EXCL)) {
+        return NGX_BUSY;
     }
 
     /* O_DIRECTORY|O_NOFOLLOW on a link is ENOTDIR */
@@ -754,6 +759,54 @@ ngx_oci_store_file_unlink(ngx_oci_store_t *st, ngx_str_t *path)
     }
 
     return ngx_oci_store_failed(st, err, "unlink()", path);
+}
+
+
+/*
+ * rename(2) of a file of the layout to another place of the layout, no
+ * link followed on either side; the directory of "to" is made if missing
+ * and left open in *to_dir (its last component in *to_name) for the
+ * caller to work on the file there: NGX_OK, NGX_DECLINED when "from" is
+ * not there, NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_oci_store_file_rename(ngx_oci_store_t *st, ngx_str_t *from,
+    ngx_str_t *to, ngx_fd_t *to_dir, u_char **to_name)
+{
+    u_char     *name;
+    ngx_fd_t    dir;
+    ngx_int_t   rc;
+    ngx_err_t   err;
+
+    rc = ngx_oci_store_parent(st, from, 0, &dir, &name);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_oci_store_parent(st, to, 1, to_dir, to_name);
+    if (rc != NGX_OK) {
+        (void) close(dir);
+        return rc == NGX_DECLINED ? NGX_ERROR : rc;
+    }
+
+    rc = renameat(dir, (char *) name, *to_dir, (char *) *to_name);
+    err = ngx_errno;
+
+    (void) close(dir);
+
+    if (rc == 0) {
+        return NGX_OK;
+    }
+
+    (void) close(*to_dir);
+    *to_dir = NGX_INVALID_FILE;
+
+    if (err == NGX_ENOENT) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_oci_store_failed(st, err, "rename()", from);
 }
 
 

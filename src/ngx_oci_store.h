@@ -148,6 +148,8 @@ ngx_int_t ngx_oci_store_file_write(ngx_oci_store_t *st, ngx_str_t *path,
 ngx_int_t ngx_oci_store_file_read(ngx_oci_store_t *st, ngx_str_t *path,
     ngx_str_t *out, size_t max);
 ngx_int_t ngx_oci_store_file_unlink(ngx_oci_store_t *st, ngx_str_t *path);
+ngx_int_t ngx_oci_store_file_rename(ngx_oci_store_t *st, ngx_str_t *from,
+    ngx_str_t *to, ngx_fd_t *to_dir, u_char **to_name);
 ngx_int_t ngx_oci_store_failed(ngx_oci_store_t *st, ngx_err_t err,
     const char *op, ngx_str_t *path);
 ngx_int_t ngx_oci_store_random_hex(u_char *dst, size_t bytes);

@@ -56,7 +56,10 @@
 typedef struct {
     ngx_fd_t              fd;
     off_t                 size;
-    ngx_str_t             path;         /* in _tmp/ */
+    ngx_str_t             path;         /* in _tmp/, for the log */
+    ngx_oci_store_t       store;
+    ngx_fd_t              dir;          /* _tmp/ */
+    u_char               *name;         /* the file's name there */
     ngx_pool_t           *pool;
     ngx_oci_store_job_t   job;
 } ngx_oci_upload_drop_t;
@@ -331,35 +334,22 @@ ngx_oci_store_slot_claim(ngx_oci_store_t *st, ngx_oci_layout_e what,
 }
 
 
-/* NGX_OK with the slot's file created, NGX_BUSY if taken, NGX_ERROR */
+/*
+ * NGX_OK with the slot's file created (and the directories of the cap,
+ * for the repository's first session), NGX_BUSY if taken, NGX_ERROR
+ */
 
 static ngx_int_t
 ngx_oci_store_slot_try(ngx_oci_store_t *st, ngx_str_t *path, ngx_fd_t *fd)
 {
-    ngx_err_t  err;
+    ngx_int_t  rc;
 
-    *fd = ngx_open_file(path->data, NGX_FILE_WRONLY, O_CREAT|O_EXCL, 0600);
+    rc = ngx_oci_store_file_open(st, path, O_WRONLY|O_CREAT|O_EXCL, 0600,
+                                 fd);
 
-    if (*fd == NGX_INVALID_FILE && ngx_errno == NGX_ENOENT) {
+    /* a link planted where the slot or its directory goes is refused */
 
-        /* the repository's first session */
-
-        if (ngx_create_full_path(path->data, 0700) != 0) {
-            return ngx_oci_store_failed(st, ngx_errno, "mkdir", path);
-        }
-
-        *fd = ngx_open_file(path->data, NGX_FILE_WRONLY, O_CREAT|O_EXCL,
-                            0600);
-    }
-
-    if (*fd != NGX_INVALID_FILE) {
-        return NGX_OK;
-    }
-
-    err = ngx_errno;
-
-    return err == NGX_EEXIST ? NGX_BUSY
-                             : ngx_oci_store_failed(st, err, "open()", path);
+    return rc == NGX_DECLINED ? NGX_ERROR : rc;
 }
 
 
@@ -389,7 +379,7 @@ ngx_oci_store_slot_stale(ngx_oci_store_t *st, ngx_str_t *path,
     if (id.len != NGX_OCI_UPLOAD_ID_LEN
         || !ngx_oci_upload_id_valid(id.data, id.len))
     {
-        if (ngx_file_info(path->data, &fi) == NGX_FILE_ERROR
+        if (ngx_oci_store_file_stat(st, path, &fi) != NGX_OK
             || ngx_time() - ngx_file_mtime(&fi) <= NGX_OCI_SLOT_GRACE)
         {
             return 0;
@@ -403,8 +393,10 @@ ngx_oci_store_slot_stale(ngx_oci_store_t *st, ngx_str_t *path,
             return 0;
         }
 
-        if (ngx_file_info(state.data, &fi) != NGX_FILE_ERROR
-            && ngx_time() - ngx_file_mtime(&fi) <= timeout)
+        rc = ngx_oci_store_file_stat(st, &state, &fi);
+
+        if (rc == NGX_ERROR
+            || (rc == NGX_OK && ngx_time() - ngx_file_mtime(&fi) <= timeout))
         {
             return 0;
         }
@@ -414,7 +406,7 @@ ngx_oci_store_slot_stale(ngx_oci_store_t *st, ngx_str_t *path,
                   "oci: upload slot \"%V\" freed: its session is gone",
                   path);
 
-    (void) ngx_delete_file(path->data);
+    (void) ngx_oci_store_file_unlink(st, path);
 
     return 1;
 }
@@ -454,7 +446,7 @@ ngx_oci_store_slot_free(ngx_oci_upload_t *u, ngx_oci_layout_e what,
 
     if (id.len == u->id.len && ngx_memcmp(id.data, u->id.data, id.len) == 0)
     {
-        (void) ngx_delete_file(path.data);
+        (void) ngx_oci_store_file_unlink(u->store, &path);
     }
 }
 
@@ -819,7 +811,7 @@ ngx_oci_store_upload_drop_file(ngx_str_t root, ngx_thread_pool_t *tp,
     ngx_fd_t fd, ngx_str_t *path, ngx_str_t *name)
 {
     ngx_pool_t             *pool;
-    ngx_oci_store_t         st;
+    ngx_oci_store_t        *st;
     ngx_file_info_t         fi;
     ngx_oci_upload_drop_t  *d;
 
@@ -831,23 +823,33 @@ ngx_oci_store_upload_drop_file(ngx_str_t root, ngx_thread_pool_t *tp,
         return NGX_DECLINED;
     }
 
-    /* the work outlives the request: a pool of its own */
+    /*
+     * The work outlives the request: a pool of its own, which also holds
+     * the root's descriptor; the file is moved and removed relative to
+     * descriptors of its directories, never through a link.
+     */
 
     pool = ngx_create_pool(1024, ngx_cycle->log);
     if (pool == NULL) {
         return NGX_DECLINED;
     }
 
-    st.root = root;
-    st.pool = pool;
-    st.log = ngx_cycle->log;
-    st.thread_pool = tp;
-
     d = ngx_pcalloc(pool, sizeof(ngx_oci_upload_drop_t));
-    if (d == NULL
-        || ngx_oci_store_path(&st, NGX_OCI_LAYOUT_TMP_FILE, NULL, name,
-                              &d->path)
-           != NGX_OK)
+    if (d == NULL) {
+        ngx_destroy_pool(pool);
+        return NGX_DECLINED;
+    }
+
+    /* in the pool: the root's descriptor is closed by its cleanup */
+
+    st = &d->store;
+    st->root = root;
+    st->pool = pool;
+    st->log = ngx_cycle->log;
+    st->thread_pool = tp;
+
+    if (ngx_oci_store_path(st, NGX_OCI_LAYOUT_TMP_FILE, NULL, name, &d->path)
+        != NGX_OK)
     {
         ngx_destroy_pool(pool);
         return NGX_DECLINED;
@@ -859,7 +861,9 @@ ngx_oci_store_upload_drop_file(ngx_str_t root, ngx_thread_pool_t *tp,
         return NGX_DECLINED;
     }
 
-    if (ngx_rename_file(path->data, d->path.data) == NGX_FILE_ERROR) {
+    if (ngx_oci_store_file_rename(st, path, &d->path, &d->dir, &d->name)
+        != NGX_OK)
+    {
         ngx_close_file(d->fd);
         ngx_destroy_pool(pool);
         return NGX_DECLINED;
@@ -867,7 +871,7 @@ ngx_oci_store_upload_drop_file(ngx_str_t root, ngx_thread_pool_t *tp,
 
     /* fresh to the sweeper of _tmp/ while the job frees it */
 
-    (void) ngx_set_file_time(d->path.data, d->fd, ngx_time());
+    (void) futimens(d->fd, NULL);
 
     d->size = ngx_file_size(&fi);
     d->pool = pool;
@@ -876,12 +880,13 @@ ngx_oci_store_upload_drop_file(ngx_str_t root, ngx_thread_pool_t *tp,
     d->job.done = ngx_oci_store_upload_dropped;
     d->job.data = d;
 
-    if (ngx_oci_store_job_start(&st, &d->job) != NGX_OK) {
+    if (ngx_oci_store_job_start(st, &d->job) != NGX_OK) {
 
         /* renamed already: freed here after all */
 
         ngx_close_file(d->fd);
-        (void) ngx_delete_file(d->path.data);
+        (void) unlinkat(d->dir, (char *) d->name, 0);
+        (void) close(d->dir);
         ngx_destroy_pool(pool);
     }
 
@@ -908,11 +913,11 @@ ngx_oci_store_upload_drop_step(ngx_oci_store_job_t *job)
 
     ngx_close_file(d->fd);
 
-    if (ngx_delete_file(d->path.data) == NGX_FILE_ERROR
+    if (unlinkat(d->dir, (char *) d->name, 0) == -1
         && ngx_errno != NGX_ENOENT)
     {
         ngx_log_error(NGX_LOG_CRIT, job->log, ngx_errno,
-                      ngx_delete_file_n " \"%V\" failed", &d->path);
+                      "unlink() \"%V\" failed", &d->path);
         return NGX_ERROR;
     }
 
@@ -927,6 +932,7 @@ ngx_oci_store_upload_dropped(ngx_oci_store_job_t *job)
 
     d = job->data;
 
+    (void) close(d->dir);
     ngx_destroy_pool(d->pool);
 }
 

@@ -214,6 +214,31 @@ sub links_everywhere {
         unlink "$root/_uploads";
         rename "$root/_uploads.real", "$root/_uploads" or die "rename _uploads back: $!";
 
+        # the slots of the session caps: all of them, or a repository's
+        rename "$root/_slots", "$root/_slots.real" or die "rename _slots: $!";
+        store_link($root, '_slots', "$out/dir");
+        is $srv->req('POST', '/v2/u/slots/blobs/uploads/')->code, 500,
+            'POST while _slots is a link: 500';
+        unlink "$root/_slots";
+        rename "$root/_slots.real", "$root/_slots" or die "rename _slots back: $!";
+        store_link($root, '_slots/u/slotrepo', "$out/dir");
+        is $srv->req('POST', '/v2/u/slotrepo/blobs/uploads/')->code, 500,
+            "POST while the repository's slots are a link: 500";
+        unlink "$root/_slots/u/slotrepo";
+
+        # a big data file is freed from _tmp/: not when _tmp is a link
+        my ($big) = big_upload($srv, 'u/big', 17);
+        my ($bigdata) = session_files($srv, $big);
+        rename "$root/_tmp", "$root/_tmp.real" or die "rename _tmp: $!";
+        store_link($root, '_tmp', "$out/dir");
+        my $toff = $srv->log_size;
+        is $srv->req('DELETE', $big)->code, 204, 'a big session cancelled while _tmp is a link';
+        ok !-e $bigdata, 'its data file is removed where it was';
+        like $srv->error_log_since($toff), qr{"[^"]*/_tmp/[0-9a-f]+" meets a symbolic link},
+            'the move into _tmp/ refused';
+        unlink "$root/_tmp";
+        rename "$root/_tmp.real", "$root/_tmp" or die "rename _tmp back: $!";
+
         refused_in_log($off, 'uploads');
         untouched($before, 'uploads');
     };
