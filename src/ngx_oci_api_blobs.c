@@ -17,6 +17,7 @@ static ngx_int_t ngx_oci_api_blobs_delete(ngx_http_request_t *r,
 ngx_int_t
 ngx_oci_api_blobs(ngx_http_request_t *r)
 {
+    ngx_fd_t             fd;
     ngx_int_t            rc;
     ngx_str_t            path;
     ngx_oci_ctx_t       *ctx;
@@ -60,7 +61,25 @@ ngx_oci_api_blobs(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_oci_send_file(r, &path, &octet, &ctx->digest, 1);
+    /*
+     * without an open file cache, one openat2() from the worker's root
+     * descriptor, where nginx's walk would open each directory on the way
+     */
+
+    fd = NGX_INVALID_FILE;
+    rc = NGX_OK;
+
+    if (!ngx_oci_send_cached(r)) {
+        rc = ngx_oci_store_file_open(&ctx->store, &path, O_RDONLY|O_NONBLOCK,
+                                     0, &fd);
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_oci_send_file(r, &path, fd, &octet, &ctx->digest, 1);
+
+    } else if (rc == NGX_ERROR) {
+        return ngx_oci_error_storage(r);
+    }
 
     if (rc == NGX_DECLINED) {
         return ngx_oci_error(r, NGX_HTTP_NOT_FOUND, NGX_OCI_ERR_BLOB_UNKNOWN,

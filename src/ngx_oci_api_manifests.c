@@ -116,6 +116,12 @@ ngx_oci_api_manifests(ngx_http_request_t *r)
         return rc;
     }
 
+    /* a pull needs nothing more than its context */
+
+    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+        return ngx_oci_api_manifests_get(r, ctx, is_digest);
+    }
+
     m = ngx_pcalloc(r->pool, sizeof(ngx_oci_api_manifest_t));
     if (m == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -127,10 +133,6 @@ ngx_oci_api_manifests(ngx_http_request_t *r)
 
     if (r->method == NGX_HTTP_PUT) {
         return ngx_oci_api_manifests_put(r, ctx, is_digest);
-    }
-
-    if (r->method != NGX_HTTP_DELETE) {
-        return ngx_oci_api_manifests_get(r, ctx, is_digest);
     }
 
     if (!olcf->delete) {
@@ -196,6 +198,7 @@ static ngx_int_t
 ngx_oci_api_manifests_get(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     ngx_uint_t is_digest)
 {
+    ngx_fd_t   fd;
     ngx_int_t  rc;
     ngx_str_t  digest, path, type;
 
@@ -216,7 +219,19 @@ ngx_oci_api_manifests_get(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
         return ngx_oci_error_not_ok(r, rc, NGX_OCI_ERR_MANIFEST_UNKNOWN);
     }
 
-    rc = ngx_oci_send_file(r, &path, &type, &digest, 0);
+    fd = NGX_INVALID_FILE;
+
+    if (!ngx_oci_send_cached(r)) {
+        rc = ngx_oci_store_file_open(&ctx->store, &path, O_RDONLY|O_NONBLOCK,
+                                     0, &fd);
+        if (rc == NGX_ERROR) {
+            return ngx_oci_error_storage(r);
+        }
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_oci_send_file(r, &path, fd, &type, &digest, 0);
+    }
 
     if (rc == NGX_DECLINED) {
         return ngx_oci_error(r, NGX_HTTP_NOT_FOUND,

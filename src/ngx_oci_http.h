@@ -59,6 +59,7 @@ typedef enum {
 typedef struct {
     ngx_flag_t                enable;
     ngx_str_t                 storage;
+    ngx_oci_store_root_t     *root;         /* the worker's descriptor */
     size_t                    max_manifest_size;
     ngx_flag_t                delete;
     ngx_msec_t                upload_timeout;
@@ -156,8 +157,10 @@ ngx_int_t ngx_oci_read_body(ngx_http_request_t *r, ngx_oci_sink_pt sink,
     void *data, ngx_http_client_body_handler_pt done);
 
 /* ngx_oci_http_send.c */
+ngx_uint_t ngx_oci_send_cached(ngx_http_request_t *r);
 ngx_int_t ngx_oci_send_file(ngx_http_request_t *r, ngx_str_t *path,
-    ngx_str_t *content_type, ngx_str_t *digest, ngx_uint_t ranges);
+    ngx_fd_t fd, ngx_str_t *content_type, ngx_str_t *digest,
+    ngx_uint_t ranges);
 ngx_int_t ngx_oci_send_empty(ngx_http_request_t *r, ngx_uint_t status);
 ngx_int_t ngx_oci_set_etag(ngx_http_request_t *r, ngx_str_t *value);
 ngx_int_t ngx_oci_send_body(ngx_http_request_t *r, ngx_uint_t status,

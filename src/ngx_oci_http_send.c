@@ -9,79 +9,62 @@
 #include "ngx_oci_http.h"
 
 
-/* NGX_DECLINED when the file does not exist, else a handler result */
+/* the size under which nginx's open file code asks for no read ahead */
+#define NGX_OCI_MIN_READ_AHEAD  (128 * 1024)
+
+
+static ngx_int_t ngx_oci_send_opened(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_fd_t fd, ngx_open_file_info_t *of);
+static ngx_int_t ngx_oci_send_open(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_http_core_loc_conf_t *clcf, ngx_open_file_info_t *of);
+
+
+/*
+ * Whether this location keeps an open file cache: then a file to send is
+ * opened through it, as nginx's static module would; otherwise storage
+ * opens it (one openat2() from the worker's root descriptor) and hands
+ * the descriptor to ngx_oci_send_file().
+ */
+
+ngx_uint_t
+ngx_oci_send_cached(ngx_http_request_t *r)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    return clcf->open_file_cache != NULL;
+}
+
+
+/*
+ * Sends "path": "fd" is its descriptor as storage opened it (this
+ * function closes it with the request), or NGX_INVALID_FILE to open it
+ * through the open file cache. NGX_DECLINED when the file does not
+ * exist, else a handler result.
+ */
 
 ngx_int_t
-ngx_oci_send_file(ngx_http_request_t *r, ngx_str_t *path,
+ngx_oci_send_file(ngx_http_request_t *r, ngx_str_t *path, ngx_fd_t fd,
     ngx_str_t *content_type, ngx_str_t *digest, ngx_uint_t ranges)
 {
     ngx_int_t                  rc;
     ngx_buf_t                 *b;
     ngx_chain_t                out;
-    ngx_oci_loc_conf_t        *olcf;
     ngx_open_file_info_t       of;
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
 
-    ngx_memzero(&of, sizeof(ngx_open_file_info_t));
+    if (fd != NGX_INVALID_FILE) {
+        rc = ngx_oci_send_opened(r, path, fd, &of);
 
-    of.read_ahead = clcf->read_ahead;
-    of.directio = clcf->directio;
-    of.valid = clcf->open_file_cache_valid;
-    of.min_uses = clcf->open_file_cache_min_uses;
-    of.errors = clcf->open_file_cache_errors;
-    of.events = clcf->open_file_cache_events;
-
-    /*
-     * whatever the location's disable_symlinks says, no link below the
-     * storage root is followed: nginx opens the root, then each component
-     * after it with O_NOFOLLOW (openat)
-     */
-
-    if (path->len <= olcf->storage.len
-        || ngx_strncmp(path->data, olcf->storage.data, olcf->storage.len)
-           != 0
-        || path->data[olcf->storage.len] != '/')
-    {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "oci: \"%V\" is not below the storage root", path);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    } else {
+        rc = ngx_oci_send_open(r, path, clcf, &of);
     }
 
-#if (NGX_HAVE_OPENAT)
-    of.disable_symlinks = NGX_DISABLE_SYMLINKS_ON;
-    of.disable_symlinks_from = olcf->storage.len;
-#else
-#error ngx_oci_module needs openat(2) to refuse symbolic links in storage
-#endif
-
-    if (ngx_open_cached_file(clcf->open_file_cache, path, &of, r->pool)
-        != NGX_OK)
-    {
-        if (of.err == NGX_ENOENT) {
-            return NGX_DECLINED;
-        }
-
-        if (of.err == NGX_ENOTDIR || of.err == NGX_ELOOP) {
-
-            /* a link or another non-directory planted in the layout */
-
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, of.err,
-                          "oci: storage path \"%V\" meets a symbolic link "
-                          "or another non-directory, refused", path);
-            return NGX_DECLINED;
-        }
-
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, of.err,
-                      "oci: storage open() \"%V\" failed", path);
-
-        return ngx_oci_error_storage(r);
-    }
-
-    if (!of.is_file) {
-        return NGX_DECLINED;
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     rc = ngx_http_discard_request_body(r);
@@ -189,6 +172,7 @@ ngx_oci_send_body(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t
 ngx_oci_set_etag(ngx_http_request_t *r, ngx_str_t *value)
 {
+    u_char           *p;
     ngx_table_elt_t  *etag;
 
     etag = ngx_list_push(&r->headers_out.headers);
@@ -199,14 +183,158 @@ ngx_oci_set_etag(ngx_http_request_t *r, ngx_str_t *value)
     etag->hash = 1;
     ngx_str_set(&etag->key, "ETag");
 
-    etag->value.data = ngx_pnalloc(r->pool, value->len + 2);
-    if (etag->value.data == NULL) {
+    p = ngx_pnalloc(r->pool, value->len + 2);
+    if (p == NULL) {
         return NGX_ERROR;
     }
 
-    etag->value.len = ngx_sprintf(etag->value.data, "\"%V\"", value)
-                      - etag->value.data;
+    etag->value.data = p;
+    etag->value.len = value->len + 2;
+
+    *p++ = '"';
+    p = ngx_cpymem(p, value->data, value->len);
+    *p = '"';
+
     r->headers_out.etag = etag;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A descriptor storage opened, closed with the request: what nginx's
+ * static module does on a file it opens without a cache (fstat(), read
+ * ahead, directio), and nothing more.
+ */
+
+static ngx_int_t
+ngx_oci_send_opened(ngx_http_request_t *r, ngx_str_t *path, ngx_fd_t fd,
+    ngx_open_file_info_t *of)
+{
+    ngx_file_info_t            fi;
+    ngx_pool_cleanup_t        *cln;
+    ngx_pool_cleanup_file_t   *clnf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_pool_cleanup_file_t));
+    if (cln == NULL) {
+        ngx_close_file(fd);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_pool_cleanup_file;
+    clnf = cln->data;
+    clnf->fd = fd;
+    clnf->name = path->data;
+    clnf->log = r->connection->log;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
+                      "oci: storage fstat() \"%V\" failed", path);
+        return ngx_oci_error_storage(r);
+    }
+
+    /* a directory or a FIFO where the layout has a file */
+
+    if (!ngx_is_file(&fi)) {
+        return NGX_DECLINED;
+    }
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    ngx_memzero(of, sizeof(ngx_open_file_info_t));
+
+    of->fd = fd;
+    of->size = ngx_file_size(&fi);
+    of->mtime = ngx_file_mtime(&fi);
+    of->is_file = 1;
+
+    if (clcf->read_ahead && of->size > NGX_OCI_MIN_READ_AHEAD) {
+        (void) ngx_read_ahead(fd, clcf->read_ahead);
+    }
+
+    if (clcf->directio <= of->size) {
+        if (ngx_directio_on(fd) == NGX_FILE_ERROR) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, ngx_errno,
+                          ngx_directio_on_n " \"%V\" failed", path);
+
+        } else {
+            of->is_directio = 1;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* through the open file cache, never following a link below the root */
+
+static ngx_int_t
+ngx_oci_send_open(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_http_core_loc_conf_t *clcf, ngx_open_file_info_t *of)
+{
+    ngx_oci_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+
+    ngx_memzero(of, sizeof(ngx_open_file_info_t));
+
+    of->read_ahead = clcf->read_ahead;
+    of->directio = clcf->directio;
+    of->valid = clcf->open_file_cache_valid;
+    of->min_uses = clcf->open_file_cache_min_uses;
+    of->errors = clcf->open_file_cache_errors;
+    of->events = clcf->open_file_cache_events;
+
+    /*
+     * whatever the location's disable_symlinks says, no link below the
+     * storage root is followed: nginx opens the root, then each component
+     * after it with O_NOFOLLOW (openat)
+     */
+
+    if (path->len <= olcf->storage.len
+        || ngx_strncmp(path->data, olcf->storage.data, olcf->storage.len)
+           != 0
+        || path->data[olcf->storage.len] != '/')
+    {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "oci: \"%V\" is not below the storage root", path);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+#if (NGX_HAVE_OPENAT)
+    of->disable_symlinks = NGX_DISABLE_SYMLINKS_ON;
+    of->disable_symlinks_from = olcf->storage.len;
+#else
+#error ngx_oci_module needs openat(2) to refuse symbolic links in storage
+#endif
+
+    if (ngx_open_cached_file(clcf->open_file_cache, path, of, r->pool)
+        != NGX_OK)
+    {
+        if (of->err == NGX_ENOENT) {
+            return NGX_DECLINED;
+        }
+
+        if (of->err == NGX_ENOTDIR || of->err == NGX_ELOOP) {
+
+            /* a link or another non-directory planted in the layout */
+
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, of->err,
+                          "oci: storage path \"%V\" meets a symbolic link "
+                          "or another non-directory, refused", path);
+            return NGX_DECLINED;
+        }
+
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, of->err,
+                      "oci: storage open() \"%V\" failed", path);
+
+        return ngx_oci_error_storage(r);
+    }
+
+    if (!of->is_file) {
+        return NGX_DECLINED;
+    }
 
     return NGX_OK;
 }

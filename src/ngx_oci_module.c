@@ -12,7 +12,7 @@
 
 
 typedef struct {
-    ngx_array_t               storages;     /* ngx_str_t, for the sweeper */
+    ngx_array_t               roots;        /* ngx_oci_store_root_t * */
     ngx_msec_t                sweep_timeout;
 } ngx_oci_main_conf_t;
 
@@ -259,6 +259,7 @@ ngx_oci_handler(ngx_http_request_t *r)
     ctx->store.pool = r->pool;
     ctx->store.log = r->connection->log;
     ctx->store.thread_pool = olcf->thread_pool;
+    ctx->store.shared = olcf->root;
 
     switch (ctx->route.endpoint) {
 
@@ -289,12 +290,13 @@ ngx_oci_storage(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_oci_loc_conf_t *olcf = conf;
 
-    u_char               *p;
-    size_t                len;
-    ngx_str_t            *value, *s;
-    ngx_uint_t            i;
-    ngx_path_t           *path;
-    ngx_oci_main_conf_t  *omcf;
+    u_char                 *p;
+    size_t                  len;
+    ngx_str_t              *value;
+    ngx_uint_t              i;
+    ngx_path_t             *path;
+    ngx_oci_main_conf_t    *omcf;
+    ngx_oci_store_root_t  **root;
 
     if (olcf->storage.data) {
         return "is duplicate";
@@ -350,21 +352,31 @@ ngx_oci_storage(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_oci_module);
 
-    s = omcf->storages.elts;
-    for (i = 0; i < omcf->storages.nelts; i++) {
-        if (s[i].len == olcf->storage.len
-            && ngx_strncmp(s[i].data, olcf->storage.data, s[i].len) == 0)
+    /* one descriptor of each root per worker, shared by its locations */
+
+    root = omcf->roots.elts;
+    for (i = 0; i < omcf->roots.nelts; i++) {
+        if (root[i]->path.len == olcf->storage.len
+            && ngx_strncmp(root[i]->path.data, olcf->storage.data,
+                           olcf->storage.len)
+               == 0)
         {
+            olcf->root = root[i];
             return NGX_CONF_OK;
         }
     }
 
-    s = ngx_array_push(&omcf->storages);
-    if (s == NULL) {
+    root = ngx_array_push(&omcf->roots);
+    if (root == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    *s = olcf->storage;
+    *root = ngx_oci_store_root_create(cf->pool, &olcf->storage);
+    if (*root == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    olcf->root = *root;
 
     return NGX_CONF_OK;
 }
@@ -417,7 +429,8 @@ ngx_oci_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    if (ngx_array_init(&omcf->storages, cf->pool, 2, sizeof(ngx_str_t))
+    if (ngx_array_init(&omcf->roots, cf->pool, 2,
+                       sizeof(ngx_oci_store_root_t *))
         != NGX_OK)
     {
         return NULL;
@@ -455,6 +468,7 @@ ngx_oci_create_loc_conf(ngx_conf_t *cf)
     olcf->subject_policy = NGX_CONF_UNSET_UINT;
     olcf->referrers_page_size = NGX_CONF_UNSET_UINT;
     olcf->thread_pool = NGX_CONF_UNSET_PTR;
+    olcf->root = NGX_CONF_UNSET_PTR;
     olcf->max_uploads = NGX_CONF_UNSET_UINT;
     olcf->max_uploads_repo = NGX_CONF_UNSET_UINT;
 
@@ -474,6 +488,7 @@ ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_str_value(conf->storage, prev->storage, "");
+    ngx_conf_merge_ptr_value(conf->root, prev->root, NULL);
     ngx_conf_merge_size_value(conf->max_manifest_size,
                               prev->max_manifest_size, 4 * 1024 * 1024);
     ngx_conf_merge_value(conf->delete, prev->delete, 0);
@@ -623,10 +638,10 @@ ngx_oci_postconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_oci_init_process(ngx_cycle_t *cycle)
 {
-    ngx_str_t            *s;
-    ngx_uint_t            i;
-    ngx_oci_sweeper_t    *sw;
-    ngx_oci_main_conf_t  *omcf;
+    ngx_uint_t              i;
+    ngx_oci_sweeper_t      *sw;
+    ngx_oci_main_conf_t    *omcf;
+    ngx_oci_store_root_t  **root;
 
     /* one worker sweeps abandoned upload sessions for all */
 
@@ -641,9 +656,9 @@ ngx_oci_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    s = omcf->storages.elts;
+    root = omcf->roots.elts;
 
-    for (i = 0; i < omcf->storages.nelts; i++) {
+    for (i = 0; i < omcf->roots.nelts; i++) {
         sw = ngx_pcalloc(cycle->pool, sizeof(ngx_oci_sweeper_t));
         if (sw == NULL) {
             return NGX_ERROR;
@@ -654,7 +669,7 @@ ngx_oci_init_process(ngx_cycle_t *cycle)
             return NGX_ERROR;
         }
 
-        sw->storage = s[i];
+        sw->storage = root[i]->path;
         sw->timeout = omcf->sweep_timeout;
         sw->ev.handler = ngx_oci_sweep_handler;
         sw->ev.data = sw;

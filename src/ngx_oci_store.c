@@ -19,6 +19,8 @@
 #endif
 
 
+static void ngx_oci_store_root_shared_close(void *data);
+static ngx_int_t ngx_oci_store_root_shared(ngx_oci_store_t *st);
 static ngx_int_t ngx_oci_store_root(ngx_oci_store_t *st);
 static void ngx_oci_store_root_close(void *data);
 #ifdef SYS_openat2
@@ -137,8 +139,131 @@ ngx_oci_store_unlink(ngx_oci_store_t *st, ngx_oci_layout_e what,
 
 
 /*
- * The root's descriptor, opened once per request: the root itself may be
- * reached through links (it is the operator's choice), nothing below it.
+ * A root of the configuration, for its workers to share: nothing is
+ * opened here (the master never opens it); the descriptor a worker opens
+ * is closed when the configuration's pool goes, at the worker's exit or
+ * after a reload.
+ */
+
+ngx_oci_store_root_t *
+ngx_oci_store_root_create(ngx_pool_t *pool, ngx_str_t *path)
+{
+    ngx_pool_cleanup_t    *cln;
+    ngx_oci_store_root_t  *root;
+
+    root = ngx_pcalloc(pool, sizeof(ngx_oci_store_root_t));
+    if (root == NULL) {
+        return NULL;
+    }
+
+    root->path.data = ngx_pnalloc(pool, path->len + 1);
+    if (root->path.data == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(root->path.data, path->data, path->len);
+    root->path.data[path->len] = '\0';
+    root->path.len = path->len;
+    root->fd = NGX_INVALID_FILE;
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_oci_store_root_shared_close;
+    cln->data = root;
+
+    return root;
+}
+
+
+static void
+ngx_oci_store_root_shared_close(void *data)
+{
+    ngx_oci_store_root_t  *root = data;
+
+    if (root->fd != NGX_INVALID_FILE) {
+        (void) close(root->fd);
+        root->fd = NGX_INVALID_FILE;
+    }
+}
+
+
+/*
+ * The worker's descriptor of a root, opened on first use. The root may
+ * be replaced on disk (renamed away, another directory put in its place):
+ * once a second at most, the configured path is looked at again, and a
+ * different directory is opened and put under the same descriptor number
+ * (dup3), so what a request holds is never a closed or reused number. A
+ * root that cannot be opened fails every request until it can.
+ */
+
+static ngx_int_t
+ngx_oci_store_root_shared(ngx_oci_store_t *st)
+{
+    ngx_fd_t               fd;
+    ngx_err_t              err;
+    ngx_file_info_t        fi;
+    ngx_oci_store_root_t  *root;
+
+    root = st->shared;
+
+    if (root->fd != NGX_INVALID_FILE) {
+
+        if (root->checked == ngx_time()) {
+            return NGX_OK;
+        }
+
+        if (stat((char *) root->path.data, &fi) == 0
+            && fi.st_dev == root->dev && fi.st_ino == root->ino)
+        {
+            root->checked = ngx_time();
+            return NGX_OK;
+        }
+    }
+
+    fd = open((char *) root->path.data, O_PATH|O_DIRECTORY|O_CLOEXEC);
+    if (fd == -1) {
+        return ngx_oci_store_failed(st, ngx_errno, "open()", &st->root);
+    }
+
+    if (fstat(fd, &fi) == -1) {
+        err = ngx_errno;
+        (void) close(fd);
+        return ngx_oci_store_failed(st, err, "fstat()", &st->root);
+    }
+
+    if (root->fd == NGX_INVALID_FILE) {
+        root->fd = fd;
+
+    } else {
+        ngx_log_error(NGX_LOG_NOTICE, st->log, 0,
+                      "oci: storage root \"%V\" was replaced, opened anew",
+                      &st->root);
+
+        if (dup3(fd, root->fd, O_CLOEXEC) == -1) {
+            err = ngx_errno;
+            (void) close(fd);
+            return ngx_oci_store_failed(st, err, "dup3()", &st->root);
+        }
+
+        (void) close(fd);
+    }
+
+    root->dev = fi.st_dev;
+    root->ino = fi.st_ino;
+    root->checked = ngx_time();
+
+    return NGX_OK;
+}
+
+
+/*
+ * The root's descriptor for this piece of work: the worker's own when
+ * there is one, else opened once and closed with the pool. The root
+ * itself may be reached through links (it is the operator's choice),
+ * nothing below it.
  */
 
 static ngx_int_t
@@ -146,6 +271,16 @@ ngx_oci_store_root(ngx_oci_store_t *st)
 {
     u_char              *p;
     ngx_pool_cleanup_t  *cln;
+
+    if (st->shared) {
+        if (ngx_oci_store_root_shared(st) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        st->root_fd = st->shared->fd;
+
+        return NGX_OK;
+    }
 
     if (st->root_open) {
         return NGX_OK;

@@ -43,16 +43,33 @@ typedef void  ngx_thread_pool_t;
 
 
 /*
+ * A storage root's descriptor, kept by a worker for all its requests:
+ * opened on first use, looked at again at most once a second (a root
+ * replaced on disk is opened anew under the same descriptor number),
+ * closed with the pool it was made from (the configuration's).
+ */
+typedef struct {
+    ngx_str_t                 path;         /* NUL-terminated */
+    ngx_fd_t                  fd;           /* NGX_INVALID_FILE: not yet */
+    dev_t                     dev;
+    ino_t                     ino;
+    time_t                    checked;
+} ngx_oci_store_root_t;
+
+
+/*
  * where a request's storage work happens: its root, pool and log, and
- * the thread pool its long jobs run on (NULL: in steps from a timer);
- * the descriptor of the root is opened by storage on first use and
- * closed with the pool (zeroed fields: not opened yet)
+ * the thread pool its long jobs run on (NULL: in steps from a timer).
+ * The root's descriptor is the worker's "shared" one; without it, it is
+ * opened by storage on first use and closed with the pool (zeroed
+ * fields: not opened yet).
  */
 typedef struct {
     ngx_str_t                 root;
     ngx_pool_t               *pool;
     ngx_log_t                *log;
     ngx_thread_pool_t        *thread_pool;
+    ngx_oci_store_root_t     *shared;
     ngx_fd_t                  root_fd;
     ngx_uint_t                root_open;
 } ngx_oci_store_t;
@@ -120,6 +137,8 @@ typedef struct {
  * file_ ones take a path, the others a kind of path of the layout, its
  * repository name and its reference (a digest, tag or id)
  */
+ngx_oci_store_root_t *ngx_oci_store_root_create(ngx_pool_t *pool,
+    ngx_str_t *path);
 ngx_int_t ngx_oci_store_path(ngx_oci_store_t *st, ngx_oci_layout_e what,
     ngx_str_t *name, ngx_str_t *ref, ngx_str_t *path);
 ngx_int_t ngx_oci_store_exists(ngx_oci_store_t *st, ngx_oci_layout_e what,
