@@ -127,6 +127,8 @@ typedef struct {
     off_t                     offset;       /* bytes committed */
     off_t                     written;      /* offset + this request */
     off_t                     limit;        /* -1, or end of Content-Range */
+    u_char                   *buf;          /* bytes gathered, not written */
+    size_t                    pending;      /* the last of "written" */
     ngx_oci_sha2_t            sha;
     ngx_oci_store_t          *store;
 } ngx_oci_upload_t;

@@ -35,6 +35,14 @@
 /* what one step of a re-hash reads: a few ms of SHA-512 */
 #define NGX_OCI_REHASH_STEP  (512 * 1024)
 
+/*
+ * Body bytes arrive in pieces of client_body_buffer_size (8 KiB by
+ * default): they are gathered into a buffer of this size from the
+ * request's pool, and written by one pwrite() when it is full and when
+ * the body ends. A piece as large comes straight from nginx's buffer.
+ */
+#define NGX_OCI_UPLOAD_BUFFER  (256 * 1024)
+
 
 /* the id: 24 random hex digits, the repository slot, the storage slot */
 #define NGX_OCI_UPLOAD_RANDOM   24
@@ -83,6 +91,10 @@ static ngx_oci_upload_t *ngx_oci_store_upload_alloc(ngx_oci_store_t *st,
 static ngx_int_t ngx_oci_store_upload_load(ngx_oci_upload_t *u,
     time_t timeout);
 static ngx_int_t ngx_oci_store_upload_save(ngx_oci_upload_t *u);
+static ngx_int_t ngx_oci_store_upload_write(ngx_oci_upload_t *u, u_char *p,
+    size_t len, off_t offset);
+static ngx_int_t ngx_oci_store_upload_flush(ngx_oci_upload_t *u);
+static ngx_int_t ngx_oci_store_upload_end(ngx_oci_upload_t *u);
 static ngx_int_t ngx_oci_store_slot_claim(ngx_oci_store_t *st,
     ngx_oci_layout_e what, ngx_str_t *name, ngx_uint_t cap, time_t timeout,
     ngx_fd_t *fd);
@@ -594,9 +606,8 @@ ngx_oci_store_upload_save(ngx_oci_upload_t *u)
 ngx_int_t
 ngx_oci_store_upload_append(ngx_oci_upload_t *u, u_char *p, size_t len)
 {
-    off_t    max;
-    ssize_t  n;
-    size_t   done;
+    off_t   max;
+    size_t  n;
 
     /* compared by subtraction: "written + len" could overflow off_t */
 
@@ -606,8 +617,84 @@ ngx_oci_store_upload_append(ngx_oci_upload_t *u, u_char *p, size_t len)
         return NGX_DECLINED;
     }
 
+    /* hashed as it arrives, while it is in the cache */
+
+    ngx_oci_sha2_update(&u->sha, p, len);
+
+    while (len) {
+
+        if (u->pending == 0 && len >= NGX_OCI_UPLOAD_BUFFER) {
+            if (ngx_oci_store_upload_write(u, p, len, u->written) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            u->written += len;
+            return NGX_OK;
+        }
+
+        if (u->buf == NULL) {
+            u->buf = ngx_palloc(u->store->pool, NGX_OCI_UPLOAD_BUFFER);
+            if (u->buf == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        n = ngx_min(len, NGX_OCI_UPLOAD_BUFFER - u->pending);
+
+        ngx_memcpy(u->buf + u->pending, p, n);
+
+        u->pending += n;
+        u->written += n;
+        p += n;
+        len -= n;
+
+        if (u->pending == NGX_OCI_UPLOAD_BUFFER
+            && ngx_oci_store_upload_flush(u) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The gathered bytes to the data file; at the end of a body (before the
+ * state is committed, the file hashed again or published), the buffer
+ * goes back to the pool.
+ */
+
+static ngx_int_t
+ngx_oci_store_upload_flush(ngx_oci_upload_t *u)
+{
+    size_t  n;
+
+    n = u->pending;
+
+    if (n) {
+        u->pending = 0;
+
+        if (ngx_oci_store_upload_write(u, u->buf, n, u->written - n)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_oci_store_upload_write(ngx_oci_upload_t *u, u_char *p, size_t len,
+    off_t offset)
+{
+    size_t   done;
+    ssize_t  n;
+
     for (done = 0; done < len; done += n) {
-        n = pwrite(u->fd, p + done, len - done, u->written + done);
+        n = pwrite(u->fd, p + done, len - done, offset + done);
 
         if (n <= 0) {
             return ngx_oci_store_failed(u->store,
@@ -616,19 +703,36 @@ ngx_oci_store_upload_append(ngx_oci_upload_t *u, u_char *p, size_t len)
         }
     }
 
-    ngx_oci_sha2_update(&u->sha, p, len);
-    u->written += len;
+    return NGX_OK;
+}
+
+
+/* the body is over: what is gathered is written, the buffer let go */
+
+static ngx_int_t
+ngx_oci_store_upload_end(ngx_oci_upload_t *u)
+{
+    if (ngx_oci_store_upload_flush(u) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (u->buf) {
+        (void) ngx_pfree(u->store->pool, u->buf);
+        u->buf = NULL;
+    }
 
     return NGX_OK;
 }
 
 
-/* makes the bytes of this request part of the session */
-
 ngx_int_t
 ngx_oci_store_upload_commit(ngx_oci_upload_t *u)
 {
     ngx_file_info_t  fi;
+
+    if (ngx_oci_store_upload_end(u) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (ngx_fd_info(u->fd, &fi) == NGX_FILE_ERROR) {
         return ngx_oci_store_failed(u->store, ngx_errno, "fstat()",
@@ -676,6 +780,10 @@ ngx_oci_store_upload_rehash(ngx_oci_upload_t *u, int alg,
     ngx_oci_store_done_pt done, void *owner)
 {
     ngx_oci_upload_rehash_t  *rh;
+
+    if (ngx_oci_store_upload_end(u) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     rh = ngx_pcalloc(u->store->pool, sizeof(ngx_oci_upload_rehash_t));
     if (rh == NULL) {
@@ -745,6 +853,10 @@ ngx_int_t
 ngx_oci_store_upload_publish(ngx_oci_upload_t *u, ngx_str_t *digest)
 {
     ngx_int_t  rc;
+
+    if (ngx_oci_store_upload_end(u) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (ftruncate(u->fd, u->written) == -1) {
         return ngx_oci_store_failed(u->store, ngx_errno, "ftruncate()",
