@@ -5,7 +5,7 @@
  * arguments and request headers; the request body reader; sending a file
  * through nginx's static path, or a small body; the spec's JSON errors
  * and the filter that writes them; retrying a request from a timer; the
- * $oci_* variables.
+ * $oci_* variables; bearer token authentication in the access phase.
  *
  * Plumbing never calls storage or Redis and knows no endpoint: an
  * endpoint hands it callbacks (a body sink, a hook before the header
@@ -24,6 +24,7 @@
 
 #include "ngx_oci_route.h"
 #include "ngx_oci_link.h"
+#include "ngx_oci_jwt.h"
 #include "ngx_oci_redis.h"
 #include "ngx_oci_store.h"
 
@@ -56,6 +57,16 @@ typedef enum {
 #define NGX_OCI_SUBJECT_REJECT    2
 
 
+/* bearer token authentication (ngx_oci_http_token.c) */
+typedef struct {
+    ngx_str_t                 realm;        /* empty: off */
+    ngx_str_t                 service;
+    ngx_array_t              *issuers;      /* const char *, NUL-ended */
+    ngx_oci_jwt_keys_t       *keys;
+    ngx_int_t                 leeway;       /* seconds */
+} ngx_oci_token_conf_t;
+
+
 typedef struct {
     ngx_flag_t                enable;
     ngx_str_t                 storage;
@@ -72,6 +83,7 @@ typedef struct {
     ngx_thread_pool_t        *thread_pool;  /* NULL: jobs in steps */
     ngx_uint_t                max_uploads;  /* 0: no cap */
     ngx_uint_t                max_uploads_repo;
+    ngx_oci_token_conf_t      token;
 } ngx_oci_loc_conf_t;
 
 
@@ -112,6 +124,11 @@ typedef struct {
     ngx_str_t                 digest;       /* for $oci_digest */
     off_t                     received;     /* body bytes taken */
     ngx_str_t                 mount_from;   /* for $oci_mount_from */
+
+    ngx_str_t                 token_subject;    /* $oci_token_subject */
+    ngx_str_t                 token_challenge;  /* sent with a 401 */
+    ngx_str_t                 token_message;
+    ngx_str_t                 token_detail;
 
     unsigned                  routed:1;
     unsigned                  json_error:1;
@@ -173,6 +190,15 @@ ngx_int_t ngx_oci_retry_later(ngx_http_request_t *r,
 /* ngx_oci_http_wait.c */
 void ngx_oci_wait(ngx_http_request_t *r);
 void ngx_oci_resume(ngx_http_request_t *r, ngx_oci_retry_pt handler);
+
+/* ngx_oci_http_token.c */
+void ngx_oci_token_conf_init(ngx_oci_token_conf_t *tc);
+char *ngx_oci_token_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_oci_token_conf_merge(ngx_conf_t *cf, ngx_oci_token_conf_t *conf,
+    ngx_oci_token_conf_t *prev, ngx_flag_t enabled);
+ngx_int_t ngx_oci_token_init(ngx_conf_t *cf);
+ngx_int_t ngx_oci_token_access(ngx_http_request_t *r);
 
 /* ngx_oci_http_variables.c */
 ngx_int_t ngx_oci_add_variables(ngx_conf_t *cf);

@@ -337,6 +337,26 @@ ngx_oci_error_header_filter(ngx_http_request_t *r)
         ctx->err_elsewhere = 1;         /* by another module */
     }
 
+    /*
+     * A bearer token refused in the access phase: its challenge goes
+     * with the 401 only (another module may have let the request in).
+     */
+
+    if (r->headers_out.status == NGX_HTTP_UNAUTHORIZED
+        && ctx->token_challenge.len)
+    {
+        if (ngx_oci_add_header(r, "WWW-Authenticate", &ctx->token_challenge)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (ctx->err_elsewhere) {
+            ctx->err_message = ctx->token_message;
+            ctx->err_detail = ctx->token_detail;
+        }
+    }
+
     if (ngx_oci_error_body(r, ctx, &b) != NGX_OK) {
         return NGX_ERROR;
     }

@@ -1,7 +1,8 @@
 
 /*
  * $oci_repository, $oci_reference, $oci_action, $oci_digest,
- * $oci_bytes_received and $oci_mount_from.
+ * $oci_bytes_received, $oci_mount_from and $oci_token_subject (the "sub"
+ * of the bearer token that let the request in).
  *
  * They are computed from the URI (and, for a mount, its arguments)
  * alone, so access rules in earlier phases (auth_request, map,
@@ -23,6 +24,7 @@ static ngx_int_t ngx_oci_variable(ngx_http_request_t *r,
 #define NGX_OCI_VAR_DIGEST      3
 #define NGX_OCI_VAR_RECEIVED    4
 #define NGX_OCI_VAR_MOUNT_FROM  5
+#define NGX_OCI_VAR_SUBJECT     6
 
 
 static ngx_http_variable_t  ngx_oci_vars[] = {
@@ -44,6 +46,9 @@ static ngx_http_variable_t  ngx_oci_vars[] = {
 
     { ngx_string("oci_mount_from"), NULL, ngx_oci_variable,
       NGX_OCI_VAR_MOUNT_FROM, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oci_token_subject"), NULL, ngx_oci_variable,
+      NGX_OCI_VAR_SUBJECT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -92,6 +97,12 @@ ngx_oci_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     v->not_found = 0;
     v->len = 0;
     v->data = (u_char *) "";
+
+    if (data == NGX_OCI_VAR_SUBJECT) {
+        v->data = ctx->token_subject.data;
+        v->len = ctx->token_subject.len;
+        return NGX_OK;
+    }
 
     if (ctx->route_rc != NGX_OCI_ROUTE_OK) {
         return NGX_OK;

@@ -181,6 +181,41 @@ static ngx_command_t  ngx_oci_commands[] = {
       offsetof(ngx_oci_loc_conf_t, max_uploads_repo),
       &ngx_oci_max_uploads_bounds },
 
+    { ngx_string("oci_token_realm"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_oci_token_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, token),
+      NULL },
+
+    { ngx_string("oci_token_service"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_oci_token_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, token),
+      NULL },
+
+    { ngx_string("oci_token_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_oci_token_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, token),
+      NULL },
+
+    { ngx_string("oci_token_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_oci_token_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, token),
+      NULL },
+
+    { ngx_string("oci_token_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_oci_token_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, token),
+      NULL },
+
       ngx_null_command
 };
 
@@ -473,6 +508,7 @@ ngx_oci_create_loc_conf(ngx_conf_t *cf)
     olcf->max_uploads_repo = NGX_CONF_UNSET_UINT;
 
     ngx_oci_redis_conf_init(&olcf->redis);
+    ngx_oci_token_conf_init(&olcf->token);
 
     return olcf;
 }
@@ -511,6 +547,13 @@ ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (ngx_oci_redis_conf_merge(cf, &conf->redis, &prev->redis)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_oci_token_conf_merge(cf, &conf->token, &prev->token,
+                                 conf->enable)
         != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
@@ -626,6 +669,10 @@ ngx_oci_postconfiguration(ngx_conf_t *cf)
     }
 
     *h = ngx_oci_handler;
+
+    if (ngx_oci_token_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (ngx_oci_error_filter_init(cf) != NGX_OK) {
         return NGX_ERROR;

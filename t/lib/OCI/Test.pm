@@ -112,6 +112,7 @@ our @EXPORT = qw(
     tag_lock_path
     admin_command oci_admin oci_admin_json need_admin
     stops_cleanly latencies_during job_steps is_stepped
+    b64url token_key libtrust_kid jwt_sign jwt_parts
 );
 
 my $JSON = JSON::XS->new->utf8->canonical;
@@ -806,6 +807,107 @@ sub oci_admin_json {
     Test::More::ok(ref $j eq 'HASH', "$args[0] --json prints a JSON object")
         or Test::More::diag("stdout: $out\nstderr: $err");
     return ($rc, ref $j eq 'HASH' ? $j : {}, $err);
+}
+
+=head2 Bearer tokens
+
+C<b64url($bytes)>: base64url without padding. C<token_key($dir, $name,
+$type)>: a private key made with C<openssl> (C<$type>: C<rsa> of 2048
+bits, C<p256>, C<p384>, C<ed25519>), returned as C<{ key =E<gt> private
+PEM file, pub =E<gt> public PEM file, kid =E<gt> its libtrust key id,
+alg =E<gt> the JWS algorithm it signs with }>. C<libtrust_kid($pub_pem)>:
+the key id docker-registry gives a public key. C<jwt_sign($key,
+\%claims, %opt)>: a compact JWS signed with that key; its header has
+C<typ>, C<alg> and C<kid> (C<header =E<gt> {...}> adds fields or, with
+undef, removes them; C<alg =E<gt> 'RS384'> signs with another hash).
+C<jwt_parts($token)>: its decoded header and payload.
+
+=cut
+
+my %TOKEN_ALG = (rsa => 'RS256', p256 => 'ES256', p384 => 'ES384', ed25519 => 'EdDSA');
+
+sub b64url {
+    my ($b) = @_;
+    require MIME::Base64;
+    my $s = MIME::Base64::encode_base64($b, '');
+    $s =~ tr{+/}{-_};
+    $s =~ s/=+\z//;
+    return $s;
+}
+
+sub _openssl {
+    my ($args, $in) = @_;
+    my ($rc, $out, $err) = run_cmd([ 'openssl', @$args ], stdin => $in // '');
+    die "openssl @$args: $err" if $rc != 0;
+    return $out;
+}
+
+sub token_key {
+    my ($dir, $name, $type) = @_;
+    my @gen = $type eq 'rsa'     ? (qw(genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048))
+            : $type eq 'p256'    ? (qw(genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256))
+            : $type eq 'p384'    ? (qw(genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384))
+            : $type eq 'ed25519' ? (qw(genpkey -algorithm ED25519))
+            : die "token_key: no type $type\n";
+    make_path($dir);
+    my %k = (key => "$dir/$name.key", pub => "$dir/$name.pub", alg => $TOKEN_ALG{$type},
+             type => $type);
+    _openssl([ @gen, '-out', $k{key} ]);
+    _openssl([ 'pkey', '-in', $k{key}, '-pubout', '-out', $k{pub} ]);
+    $k{kid} = libtrust_kid($k{pub});
+    return \%k;
+}
+
+sub libtrust_kid {
+    my ($pub) = @_;
+    my $der = _openssl([ 'pkey', '-pubin', '-in', $pub, '-outform', 'DER' ]);
+    my $bits = unpack 'B*', substr(Digest::SHA::sha256($der), 0, 30);
+    my @a = ('A' .. 'Z', '2' .. '7');
+    my $b32 = join '', map { $a[ oct "0b$_" ] } $bits =~ /(.{5})/g;
+    return join ':', $b32 =~ /(.{4})/g;
+}
+
+# an ECDSA signature from DER (SEQUENCE of two INTEGERs) to R || S
+sub _ecdsa_raw {
+    my ($der, $size) = @_;
+    my $p = 2;
+    $p++ if vec($der, 1, 8) & 0x80;
+    my @rs;
+    for (1, 2) {
+        my $len = vec($der, $p + 1, 8);
+        my $int = substr($der, $p + 2, $len);
+        $int =~ s/\A\x00+//;
+        push @rs, ("\x00" x ($size - length $int)) . $int;
+        $p += 2 + $len;
+    }
+    return join '', @rs;
+}
+
+sub jwt_sign {
+    my ($key, $claims, %opt) = @_;
+    my $alg = $opt{alg} // $key->{alg};
+    my %h = (typ => 'JWT', alg => $alg, kid => $key->{kid}, %{ $opt{header} || {} });
+    delete @h{ grep { !defined $h{$_} } keys %h };
+    my $input = b64url($JSON->encode(\%h)) . '.'
+              . b64url(ref $claims ? $JSON->encode($claims) : $claims);
+    my $sig;
+    if ($key->{alg} eq 'EdDSA') {
+        my $in = "$key->{key}.in";
+        spew($in, $input);
+        $sig = _openssl([ qw(pkeyutl -sign -rawin -inkey), $key->{key}, '-in', $in ]);
+    } else {
+        my ($bits) = $alg =~ /(\d+)\z/;
+        $sig = _openssl([ 'dgst', "-sha$bits", '-sign', $key->{key} ], $input);
+        $sig = _ecdsa_raw($sig, $key->{alg} eq 'ES384' ? 48 : 32) if $key->{alg} =~ /^ES/;
+    }
+    return $input . '.' . b64url($sig);
+}
+
+sub jwt_parts {
+    my ($token) = @_;
+    require MIME::Base64;
+    my @p = map { tr{-_}{+/}r } split /\./, $token;
+    return map { dec(MIME::Base64::decode_base64($_)) } @p[0, 1];
 }
 
 1;
