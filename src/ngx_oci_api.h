@@ -22,5 +22,12 @@ ngx_int_t ngx_oci_api_manifests(ngx_http_request_t *r);
 ngx_int_t ngx_oci_api_tags(ngx_http_request_t *r);
 ngx_int_t ngx_oci_api_referrers(ngx_http_request_t *r);
 
+/* the token issuer: a location of its own, not a /v2/ endpoint */
+ngx_int_t ngx_oci_api_token(ngx_http_request_t *r);
+char *ngx_oci_api_token_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_oci_api_token_merge(ngx_conf_t *cf, ngx_oci_token_conf_t *conf,
+    ngx_oci_token_conf_t *prev);
+
 
 #endif /* _NGX_OCI_API_H_INCLUDED_ */

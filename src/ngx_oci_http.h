@@ -64,6 +64,12 @@ typedef struct {
     ngx_array_t              *issuers;      /* const char *, NUL-ended */
     ngx_oci_jwt_keys_t       *keys;
     ngx_int_t                 leeway;       /* seconds */
+
+    /* the issuer, an endpoint of its own (ngx_oci_api_token.c) */
+    ngx_str_t                 issue;        /* its "iss"; empty: none */
+    ngx_oci_jwt_signer_t     *signer;
+    ngx_http_complex_value_t *grant;
+    ngx_int_t                 expires;      /* seconds */
 } ngx_oci_token_conf_t;
 
 
@@ -129,6 +135,10 @@ typedef struct {
     ngx_str_t                 token_challenge;  /* sent with a 401 */
     ngx_str_t                 token_message;
     ngx_str_t                 token_detail;
+
+    ngx_str_t                 scope_type;   /* $oci_token_scope_* */
+    ngx_str_t                 scope_name;
+    ngx_str_t                 scope_actions;
 
     unsigned                  routed:1;
     unsigned                  json_error:1;

@@ -53,11 +53,15 @@ ngx_oci_token_conf_init(ngx_oci_token_conf_t *tc)
      *
      *     tc->realm = { 0, NULL };
      *     tc->service = { 0, NULL };
+     *     tc->issue = { 0, NULL };
      */
 
     tc->issuers = NGX_CONF_UNSET_PTR;
     tc->keys = NGX_CONF_UNSET_PTR;
     tc->leeway = NGX_CONF_UNSET;
+    tc->signer = NGX_CONF_UNSET_PTR;
+    tc->grant = NGX_CONF_UNSET_PTR;
+    tc->expires = NGX_CONF_UNSET;
 }
 
 

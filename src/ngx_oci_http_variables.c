@@ -2,7 +2,9 @@
 /*
  * $oci_repository, $oci_reference, $oci_action, $oci_digest,
  * $oci_bytes_received, $oci_mount_from and $oci_token_subject (the "sub"
- * of the bearer token that let the request in).
+ * of the bearer token that let the request in); in a token issuer's
+ * location, $oci_token_scope_type, _name and _actions: the scope whose
+ * grant is being decided.
  *
  * They are computed from the URI (and, for a mount, its arguments)
  * alone, so access rules in earlier phases (auth_request, map,
@@ -25,6 +27,9 @@ static ngx_int_t ngx_oci_variable(ngx_http_request_t *r,
 #define NGX_OCI_VAR_RECEIVED    4
 #define NGX_OCI_VAR_MOUNT_FROM  5
 #define NGX_OCI_VAR_SUBJECT     6
+#define NGX_OCI_VAR_SCOPE_TYPE  7
+#define NGX_OCI_VAR_SCOPE_NAME  8
+#define NGX_OCI_VAR_SCOPE_ACT   9
 
 
 static ngx_http_variable_t  ngx_oci_vars[] = {
@@ -49,6 +54,15 @@ static ngx_http_variable_t  ngx_oci_vars[] = {
 
     { ngx_string("oci_token_subject"), NULL, ngx_oci_variable,
       NGX_OCI_VAR_SUBJECT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oci_token_scope_type"), NULL, ngx_oci_variable,
+      NGX_OCI_VAR_SCOPE_TYPE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oci_token_scope_name"), NULL, ngx_oci_variable,
+      NGX_OCI_VAR_SCOPE_NAME, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oci_token_scope_actions"), NULL, ngx_oci_variable,
+      NGX_OCI_VAR_SCOPE_ACT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -98,9 +112,26 @@ ngx_oci_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     v->len = 0;
     v->data = (u_char *) "";
 
-    if (data == NGX_OCI_VAR_SUBJECT) {
+    switch (data) {
+
+    case NGX_OCI_VAR_SUBJECT:
         v->data = ctx->token_subject.data;
         v->len = ctx->token_subject.len;
+        return NGX_OK;
+
+    case NGX_OCI_VAR_SCOPE_TYPE:
+        v->data = ctx->scope_type.data;
+        v->len = ctx->scope_type.len;
+        return NGX_OK;
+
+    case NGX_OCI_VAR_SCOPE_NAME:
+        v->data = ctx->scope_name.data;
+        v->len = ctx->scope_name.len;
+        return NGX_OK;
+
+    case NGX_OCI_VAR_SCOPE_ACT:
+        v->data = ctx->scope_actions.data;
+        v->len = ctx->scope_actions.len;
         return NGX_OK;
     }
 

@@ -16,7 +16,8 @@
  * servers made for it put in "kid"; a JWK by its own "kid".
  *
  * Everything allocated here is released by the matching free function;
- * nothing is global. The key sets are in ngx_oci_jwt_keys.c.
+ * nothing is global. The key sets are in ngx_oci_jwt_keys.c, signing
+ * (for the issuer) in ngx_oci_jwt_sign.c.
  */
 
 
@@ -122,6 +123,14 @@ typedef struct {
 } ngx_oci_jwt_expect_t;
 
 
+/* a private key that signs tokens, with its algorithm and libtrust id */
+typedef struct {
+    EVP_PKEY              *pkey;
+    ngx_oci_jwt_alg_e      alg;
+    char                   kid[NGX_OCI_JWT_LIBTRUST_KID_LEN + 1];
+} ngx_oci_jwt_signer_t;
+
+
 typedef struct {
     const char            *sub;      /* in the payload, or NULL */
     size_t                 sub_len;
@@ -192,6 +201,30 @@ int ngx_oci_jwt_keys_add_jwks(ngx_oci_jwt_keys_t *keys, const u_char *buf,
 
 /* the libtrust key id of a public key: NGX_OCI_JWT_LIBTRUST_KID_LEN + 1 */
 int ngx_oci_jwt_libtrust_kid(EVP_PKEY *pkey, char *kid);
+
+
+/* ngx_oci_jwt_sign.c */
+
+/* base64url without padding; writes (len + 2) / 3 * 4 bytes at most */
+size_t ngx_oci_jwt_base64url_encode(u_char *dst, const u_char *src,
+    size_t len);
+
+/*
+ * The first private key of a PEM buffer (unencrypted): RSA of 2048 bits
+ * or more (RS256), P-256 (ES256), P-384 (ES384), Ed25519 (EdDSA). 0, or
+ * -1 with a reason in err; ngx_oci_jwt_signer_free() releases it.
+ */
+int ngx_oci_jwt_signer_load(ngx_oci_jwt_signer_t *s, const u_char *pem,
+    size_t len, char *err);
+void ngx_oci_jwt_signer_free(ngx_oci_jwt_signer_t *s);
+
+/*
+ * The compact JWS of a payload object, with "typ", "alg" and the key's
+ * libtrust "kid" in its header: a NUL-terminated string in *out that
+ * the caller free()s.  0, or -1 (memory, library failure).
+ */
+int ngx_oci_jwt_sign(const ngx_oci_jwt_signer_t *s, json_t *payload,
+    char **out, size_t *out_len);
 
 
 #endif /* _NGX_OCI_JWT_H_INCLUDED_ */

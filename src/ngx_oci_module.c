@@ -216,6 +216,34 @@ static ngx_command_t  ngx_oci_commands[] = {
       offsetof(ngx_oci_loc_conf_t, token),
       NULL },
 
+    { ngx_string("oci_token_issue"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_oci_api_token_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, token),
+      NULL },
+
+    { ngx_string("oci_token_signing_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_oci_api_token_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, token),
+      NULL },
+
+    { ngx_string("oci_token_grant"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_oci_api_token_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, token),
+      NULL },
+
+    { ngx_string("oci_token_expires"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_oci_api_token_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, token),
+      NULL },
+
       ngx_null_command
 };
 
@@ -554,7 +582,9 @@ ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (ngx_oci_token_conf_merge(cf, &conf->token, &prev->token,
                                  conf->enable)
-        != NGX_CONF_OK)
+        != NGX_CONF_OK
+        || ngx_oci_api_token_merge(cf, &conf->token, &prev->token)
+           != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }
