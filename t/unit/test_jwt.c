@@ -2,7 +2,8 @@
 /*
  * Bearer tokens (ngx_oci_jwt.c, ngx_oci_jwt_keys.c): every algorithm
  * signed here with keys made by OpenSSL at start, and every way a token
- * or a key set can be wrong.
+ * or a key set can be wrong; the issuer's signing (ngx_oci_jwt_sign.c)
+ * read back by the verifier.
  */
 
 
@@ -1449,6 +1450,105 @@ test_bad_keys(void)
 }
 
 
+/* a private key's PEM, as the issuer reads it */
+
+static size_t
+private_pem(EVP_PKEY *pkey, char *out, size_t size)
+{
+    BIO     *bio;
+    char    *p;
+    long     n;
+
+    bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL);
+    n = BIO_get_mem_data(bio, &p);
+
+    if (n <= 0 || (size_t) n >= size) {
+        exit(EXIT_FAILURE);
+    }
+
+    memcpy(out, p, n);
+    out[n] = '\0';
+    BIO_free(bio);
+
+    return n;
+}
+
+
+static void
+test_sign(const ngx_oci_jwt_keys_t *keys)
+{
+    int                    rc;
+    char                  *tok, pem[8192], err[NGX_OCI_JWT_ERROR_LEN];
+    size_t                 i, len, n;
+    json_t                *payload;
+    u_char                 enc[8];
+    ngx_oci_jwt_t          jwt;
+    ngx_oci_jwt_signer_t   signer;
+
+    static const signer_t  *which[] = { &rs256, &es256, &es384, &eddsa };
+    static const char      *algs[] = { "RS256", "ES256", "ES384", "EdDSA" };
+
+    tap_ok(ngx_oci_jwt_base64url_encode(enc, (u_char *) "\xfb\xff", 2) == 3
+           && memcmp(enc, "-_8", 3) == 0,
+           "base64url encoding: URL alphabet, no padding");
+
+    for (i = 0; i < 4; i++) {
+        n = private_pem(which[i]->pkey, pem, sizeof(pem));
+        rc = ngx_oci_jwt_signer_load(&signer, (u_char *) pem, n, err);
+        tap_ok(rc == 0, "%s: the private key loads (%s)", algs[i],
+               rc ? err : "ok");
+
+        if (rc != 0) {
+            continue;
+        }
+
+        tap_ok(strcmp(signer.kid, which[i]->kid) == 0,
+               "%s: the signer's kid is the key's libtrust id", algs[i]);
+
+        payload = json_loads(default_payload, 0, NULL);
+        rc = ngx_oci_jwt_sign(&signer, payload, &tok, &len);
+        json_decref(payload);
+
+        tap_ok(rc == 0 && strlen(tok) == len, "%s: signed", algs[i]);
+
+        if (rc != 0) {
+            ngx_oci_jwt_signer_free(&signer);
+            continue;
+        }
+
+        tap_ok(check(tok, len, keys, NULL) == NGX_OCI_JWT_OK,
+               "%s: the verifier accepts the signed token", algs[i]);
+
+        tap_ok(ngx_oci_jwt_parse((u_char *) tok, len, &jwt)
+               == NGX_OCI_JWT_OK
+               && strcmp(json_string_value(json_object_get(jwt.header,
+                                                           "alg")),
+                         algs[i]) == 0
+               && jwt.kid && strcmp(jwt.kid, signer.kid) == 0,
+               "%s: its header names the algorithm and the kid", algs[i]);
+        ngx_oci_jwt_free(&jwt);
+
+        /* one byte of the payload changed: the signature fails */
+        tok[strchr(tok, '.') - tok + 3] ^= 1;
+        rc = check(tok, len, keys, NULL);
+        tap_ok(rc == NGX_OCI_JWT_BAD_SIGNATURE || rc == NGX_OCI_JWT_MALFORMED,
+               "%s: an altered token is refused (%s)", algs[i],
+               rc_name(rc));
+
+        free(tok);
+        ngx_oci_jwt_signer_free(&signer);
+    }
+
+    n = pubkey_pem(rs256.pkey, pem, sizeof(pem));
+    tap_ok(ngx_oci_jwt_signer_load(&signer, (u_char *) pem, n, err) == -1,
+           "a public key does not sign");
+    tap_ok(ngx_oci_jwt_signer_load(&signer, (u_char *) "junk", 4, err) == -1,
+           "junk does not sign");
+    ERR_clear_error();
+}
+
+
 int
 main(void)
 {
@@ -1470,6 +1570,7 @@ main(void)
     test_cert();
     test_jwks();
     test_bad_keys();
+    test_sign(&keys);
 
     ngx_oci_jwt_keys_free(&keys);
 

@@ -1,7 +1,8 @@
 # Unit tests, fuzzers and the SHA-2 benchmark of the nginx-independent core
 # (src/ngx_oci_sha2.c, src/ngx_oci_grammar.c, src/ngx_oci_manifest_check.c,
 # src/ngx_oci_route.c, src/ngx_oci_layout.c, src/ngx_oci_link.c,
-# src/ngx_oci_upload_state.c, src/ngx_oci_jwt.c, src/ngx_oci_jwt_keys.c).
+# src/ngx_oci_upload_state.c, src/ngx_oci_jwt.c, src/ngx_oci_jwt_keys.c,
+# src/ngx_oci_jwt_sign.c).
 #
 # Included by the top Makefile, or used alone from the repository root:
 #
@@ -37,7 +38,8 @@ UNIT_CORE_SRCS = $(UNIT_SRC)/ngx_oci_sha2.c \
                  $(UNIT_SRC)/ngx_oci_upload_state.c \
                  $(UNIT_SRC)/ngx_oci_query.c \
                  $(UNIT_SRC)/ngx_oci_jwt.c \
-                 $(UNIT_SRC)/ngx_oci_jwt_keys.c
+                 $(UNIT_SRC)/ngx_oci_jwt_keys.c \
+                 $(UNIT_SRC)/ngx_oci_jwt_sign.c
 UNIT_CORE_DEPS = $(UNIT_CORE_SRCS) \
                  $(UNIT_SRC)/ngx_oci_sha2.h \
                  $(UNIT_SRC)/ngx_oci_grammar.h \
@@ -145,7 +147,8 @@ $(BUILD)/unit/test_query: $(OCI_UNIT_ROOT)/t/unit/test_query.c \
 $(BUILD)/unit/test_jwt: $(OCI_UNIT_ROOT)/t/unit/test_jwt.c $(UNIT_CORE_DEPS)
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INC) -o $@ $< \
-	    $(UNIT_SRC)/ngx_oci_jwt.c $(UNIT_SRC)/ngx_oci_jwt_keys.c $(UNIT_LIBS)
+	    $(UNIT_SRC)/ngx_oci_jwt.c $(UNIT_SRC)/ngx_oci_jwt_keys.c \
+	    $(UNIT_SRC)/ngx_oci_jwt_sign.c $(UNIT_LIBS)
 
 fuzz: $(FUZZERS)
 
