@@ -2,6 +2,7 @@
 #
 #   make          build build/ngx_oci_module.so and the tools
 #   make run      install what is missing, build, start a registry
+#                 (AUTH=token PASSWORD=... : token auth, user dev)
 #   make test     install what the tests need, build, run the suite
 #   make test-asan the suite again, with nginx, the module, oci-admin and
 #                 the unit tests built with ASan and UBSan (build-asan/)
@@ -17,7 +18,7 @@ MODULE   := $(BUILD)/ngx_oci_module.so
 SOURCES  := $(wildcard src/*.c src/*.h)
 
 RUN_DEBS  := nginx nginx-dev libjansson-dev libhiredis-dev libssl-dev \
-             redis-server gcc make pkg-config
+             redis-server gcc make pkg-config openssl
 TEST_DEBS := $(RUN_DEBS) libtest-base-perl libtest-longstring-perl \
              libtext-diff-perl liblist-moreutils-perl libwww-perl \
              libipc-run-perl libjson-xs-perl skopeo umoci curl \
@@ -53,7 +54,8 @@ deps-test:
 
 run: deps-run
 	$(MAKE) module tools
-	scripts/run-registry "$(LISTEN)" "$(DATA_DIR)" "$(MODULE)"
+	AUTH="$(AUTH)" PASSWORD="$(PASSWORD)" \
+	    scripts/run-registry "$(LISTEN)" "$(DATA_DIR)" "$(MODULE)"
 
 test: deps-test
 	$(MAKE) module tools
