@@ -3,7 +3,10 @@
 # answered, leaves nothing running when anything fails or when it is
 # interrupted at any moment, and refuses a DATA_DIR the workers cannot
 # reach. Each run gets its own session, so that whatever it started is
-# found (and killed, should the script fail to) by session id.
+# found (and killed, should the script fail to) by session id. With
+# AUTH=token PASSWORD=...: the token flow with the built-in issuer (user
+# dev may do anything, anonymous pull only, a wrong password refused),
+# skopeo pushing with credentials and pulling anonymously through it.
 
 BEGIN { push @INC, 't/lib' }
 use strict;
@@ -16,6 +19,7 @@ use Time::HiRes qw(sleep time);
 use OCI::Client;
 use OCI::Server;
 use OCI::Test;
+use MIME::Base64 ();
 
 my $SCRIPT = 'scripts/run-registry';
 my ($MODULE) = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
@@ -45,6 +49,7 @@ sub start_run {
         open STDERR, '>', $run->{err};
         $ENV{NGINX} = $ENV{TEST_NGINX_BINARY} if $ENV{TEST_NGINX_BINARY};
         $ENV{RUN_REGISTRY_WAIT} = 10;
+        @ENV{ keys %{ $o{env} || {} } } = values %{ $o{env} || {} };
         exec { $SCRIPT } $SCRIPT, "127.0.0.1:$port", $data,
             $o{module} // $MODULE or print STDERR "exec $SCRIPT: $!\n";
         _exit(127);
@@ -160,6 +165,69 @@ subtest 'Ctrl-C at any moment leaves nothing running' => sub {
         ok(defined $status, "Ctrl-C after $delay s: the script exits");
         no_leftovers($run, "Ctrl-C after $delay s");
     }
+};
+
+subtest 'AUTH=token: the token flow with the built-in issuer' => sub {
+    my $bad = start_run(env => { AUTH => 'token', PASSWORD => '' });
+    isnt(finish($bad), 0, 'no PASSWORD: the script fails');
+    like(slurp($bad->{err}), qr/AUTH=token needs PASSWORD/, 'it says why');
+    no_leftovers($bad, 'no PASSWORD');
+
+    my $run = start_run(env => { AUTH => 'token', PASSWORD => 'dev-secret' });
+    ok(announced($run), 'the registry is announced') or diag(slurp($run->{err}));
+    my $port = $run->{port};
+    my $req = sub { OCI::Client::request_once($port, @_) };
+    my $res = $req->('GET', '/v2/');
+    is($res->code, 401, 'GET /v2/ asks for a token');
+    is($res->header('WWW-Authenticate'),
+       qq{Bearer realm="http://127.0.0.1:$port/token",service="run-registry"},
+       'the realm is the built-in issuer');
+    unlike(slurp("$run->{data}/conf/nginx.conf") . slurp("$run->{data}/conf/htpasswd"),
+           qr/dev-secret/, 'the password is stored hashed only');
+
+    my $token = sub {
+        my ($user, $scope) = @_;
+        my $r = $req->('GET', "/token?service=run-registry&scope=$scope",
+                       headers => [ $user ? (Authorization => 'Basic '
+                                             . MIME::Base64::encode_base64($user, '')) : () ]);
+        return ($r->code, (dec($r->content) // {})->{token});
+    };
+    my ($code, $dev) = $token->('dev:dev-secret', 'repository:lib/app:pull,push');
+    is($code, 200, 'dev gets a token');
+    is(($token->('dev:wrong', 'repository:lib/app:pull'))[0], 401, 'a wrong password: 401');
+    my (undef, $anon) = $token->(undef, 'repository:lib/app:pull,push');
+    my $blob = 'pushed by dev';
+    my $d = sha256($blob);
+    is($req->('POST', "/v2/lib/app/blobs/uploads/?digest=$d", body => $blob,
+              headers => [ Authorization => "Bearer $dev" ])->code, 201, 'dev pushes');
+    is($req->('GET', "/v2/lib/app/blobs/$d", headers => [ Authorization => "Bearer $anon" ])->code,
+       200, 'anonymous pulls');
+    $res = $req->('POST', '/v2/lib/app/blobs/uploads/', headers => [ Authorization => "Bearer $anon" ]);
+    is($res->code, 401, 'an anonymous push: 401');
+    like($res->header('WWW-Authenticate') // '',
+         qr/scope="repository:lib\/app:pull,push",error="insufficient_scope"/, 'with the scope');
+
+    SKIP: {
+        skip 'skopeo and umoci are not installed', 4 unless which('skopeo') && which('umoci');
+        my $lay = "$TMP/" . unique();
+        my @ok = map { (run_cmd($_))[0] == 0 }
+            [ 'umoci', 'init', '--layout', $lay ], [ 'umoci', 'new', '--image', "$lay:v1" ];
+        ok(!grep(!$_, @ok), 'an OCI layout with an empty image');
+        my @copy = (qw(skopeo --insecure-policy copy --dest-tls-verify=false --src-tls-verify=false));
+        my ($rc, $out, $err) = run_cmd([ @copy, '--dest-creds', 'dev:dev-secret', "oci:$lay:v1",
+                                         "docker://127.0.0.1:$port/lib/img:v1" ], timeout => 120);
+        is($rc, 0, 'skopeo pushes with dev\'s credentials') or diag($err);
+        ($rc, $out, $err) = run_cmd([ @copy, "docker://127.0.0.1:$port/lib/img:v1", "oci:$lay:back" ],
+                                    timeout => 120);
+        is($rc, 0, 'skopeo pulls anonymously') or diag($err);
+        ($rc, $out, $err) = run_cmd([ @copy, "oci:$lay:v1", "docker://127.0.0.1:$port/lib/anon:v1" ],
+                                    timeout => 120);
+        isnt($rc, 0, 'skopeo cannot push anonymously');
+    }
+
+    interrupt($run);
+    is(finish($run), 0, 'Ctrl-C: the script exits 0');
+    no_leftovers($run, 'AUTH=token');
 };
 
 SKIP: {
