@@ -23,7 +23,7 @@ TEST_DEBS := $(RUN_DEBS) libtest-base-perl libtest-longstring-perl \
              libtext-diff-perl liblist-moreutils-perl libwww-perl \
              libipc-run-perl libjson-xs-perl skopeo umoci curl \
              dpkg-dev debhelper build-essential podman buildah \
-             apache2-utils openssl
+             apache2-utils openssl docker-registry
 
 .PHONY: all module tools run test deps-run deps-test clean style \
         asan test-asan
