@@ -465,7 +465,7 @@ test_base64url(void)
         { "QQ==", NULL },          /* padding */
         { "Q+/A", NULL },          /* base64, not base64url */
         { "QU I", NULL },
-        { "QUJD\n", NULL },
+        { "QUJD\n", NULL },       /* named by number: no newline in TAP */
         { NULL, NULL }
     };
 
@@ -477,7 +477,7 @@ test_base64url(void)
                                           strlen(cases[n].in), out, &len);
 
         if (cases[n].out == NULL) {
-            tap_ok(rc == -1, "base64url \"%s\" refused", cases[n].in);
+            tap_ok(rc == -1, "base64url case %d refused", (int) n);
 
         } else {
             tap_ok(rc == 0 && len == strlen(cases[n].out)
