@@ -32,6 +32,8 @@ typedef struct {
     ngx_str_t                 referrer;     /* descriptor to index */
     ngx_oci_index_pair_t      pair;         /* the subject, if any */
     ngx_uint_t                added;        /* this request linked it */
+    ngx_oci_tag_lock_t       *delete_lock;  /* the digest's, deleting */
+    ngx_str_t                 immutable;    /* a tag naming it, if any */
 } ngx_oci_api_manifest_t;
 
 
@@ -69,6 +71,8 @@ static ngx_int_t ngx_oci_api_manifests_withdraw(ngx_http_request_t *r,
 static ngx_int_t ngx_oci_api_manifests_lock(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_str_t *tags, ngx_uint_t n,
     ngx_oci_tag_lock_t **locks, ngx_oci_retry_pt again);
+static ngx_int_t ngx_oci_api_manifests_later(ngx_http_request_t *r,
+    ngx_oci_retry_pt again, const char *message);
 static void ngx_oci_api_manifests_unlock(ngx_oci_tag_lock_t **locks,
     ngx_uint_t n);
 static ngx_int_t ngx_oci_api_manifests_tag(ngx_http_request_t *r);
@@ -80,9 +84,21 @@ static ngx_int_t ngx_oci_api_manifests_restore(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m);
 static ngx_int_t ngx_oci_api_manifests_precondition(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_str_t *tag, ngx_str_t *old);
+static ngx_uint_t ngx_oci_api_manifests_guarded(ngx_http_request_t *r,
+    ngx_oci_api_manifest_t *m);
+static ngx_int_t ngx_oci_api_manifests_moves(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_str_t *tag, ngx_str_t *old);
+static ngx_int_t ngx_oci_api_manifests_deleting(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx);
+static ngx_int_t ngx_oci_api_manifests_denied(ngx_http_request_t *r,
+    const char *fmt, ngx_str_t *tag, ngx_str_t *digest);
 static ngx_int_t ngx_oci_api_manifests_created(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m);
 static ngx_int_t ngx_oci_api_manifests_delete(ngx_http_request_t *r);
+static void ngx_oci_api_manifests_searched(ngx_oci_store_job_t *job);
+static ngx_int_t ngx_oci_api_manifests_checked(ngx_http_request_t *r);
+static ngx_int_t ngx_oci_api_manifests_remove(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m);
 static void ngx_oci_api_manifests_untagged(ngx_oci_store_job_t *job);
 static ngx_int_t ngx_oci_api_manifests_deleted(ngx_http_request_t *r);
 static ngx_int_t ngx_oci_api_manifests_find_subject(ngx_http_request_t *r,
@@ -873,10 +889,22 @@ ngx_oci_api_manifests_lock(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "oci: tag lock of \"%V\" busy, retrying", &ctx->name);
 
+    return ngx_oci_api_manifests_later(r, again, "the tag stayed locked");
+}
+
+
+/* "again" from a timer, or 503 with the message after about a second */
+
+static ngx_int_t
+ngx_oci_api_manifests_later(ngx_http_request_t *r, ngx_oci_retry_pt again,
+    const char *message)
+{
+    ngx_int_t  rc;
+
     rc = ngx_oci_retry_later(r, again);
 
     if (rc == NGX_DECLINED) {
-        return ngx_oci_error_unavailable(r, "1", "the tag stayed locked");
+        return ngx_oci_error_unavailable(r, "1", message);
     }
 
     return rc == NGX_DONE ? NGX_DONE : NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -932,6 +960,15 @@ ngx_oci_api_manifests_tag(ngx_http_request_t *r)
 
     ngx_oci_api_manifests_unlock(m->locks, n);
 
+    if (rc == NGX_BUSY) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oci: manifest \"%V\" of \"%V\" is being deleted, "
+                      "retrying", &ctx->digest, &ctx->name);
+
+        return ngx_oci_api_manifests_later(r, ngx_oci_api_manifests_tag,
+                                           "the manifest is being deleted");
+    }
+
     if (rc != NGX_OK) {
         return rc;
     }
@@ -955,7 +992,7 @@ ngx_oci_api_manifests_write(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
 {
     ngx_int_t    rc;
     ngx_str_t   *tag;
-    ngx_uint_t   i;
+    ngx_uint_t   i, guarded;
 
     rc = ngx_oci_api_manifests_restore(r, ctx, m);
     if (rc != NGX_OK) {
@@ -970,6 +1007,30 @@ ngx_oci_api_manifests_write(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
         }
 
         rc = ngx_oci_api_manifests_precondition(r, ctx, &tag[i], &m->old[i]);
+
+        if (rc == NGX_OK) {
+            rc = ngx_oci_api_manifests_moves(r, ctx, &tag[i], &m->old[i]);
+        }
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    /*
+     * An immutable tag must not come to name a manifest that a DELETE,
+     * having found no immutable tag naming it, is about to remove: the
+     * DELETE holds the digest's lock from before it reads the tags until
+     * the manifest is gone, and the lock is looked at before the tags are
+     * written and after. Seen after: this request wrote its tags before
+     * the DELETE took the lock, the DELETE reads them and refuses. Not
+     * seen: this request's tags are undone and written again later.
+     */
+
+    guarded = ngx_oci_api_manifests_guarded(r, m);
+
+    if (guarded) {
+        rc = ngx_oci_api_manifests_deleting(r, ctx);
         if (rc != NGX_OK) {
             return rc;
         }
@@ -986,7 +1047,11 @@ ngx_oci_api_manifests_write(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
         }
     }
 
-    rc = ngx_oci_api_manifests_restore(r, ctx, m);
+    rc = guarded ? ngx_oci_api_manifests_deleting(r, ctx) : NGX_OK;
+
+    if (rc == NGX_OK) {
+        rc = ngx_oci_api_manifests_restore(r, ctx, m);
+    }
 
     if (rc != NGX_OK) {
         ngx_oci_api_manifests_undo(ctx, m);
@@ -1133,6 +1198,102 @@ ngx_oci_api_manifests_precondition(ngx_http_request_t *r,
 }
 
 
+/* whether a tag of this request is immutable by the location's policy */
+
+static ngx_uint_t
+ngx_oci_api_manifests_guarded(ngx_http_request_t *r,
+    ngx_oci_api_manifest_t *m)
+{
+    ngx_str_t           *tag;
+    ngx_uint_t           i;
+    ngx_oci_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+    tag = m->tags->elts;
+
+    for (i = 0; i < m->tags->nelts; i++) {
+        if (ngx_oci_store_tag_immutable(&olcf->tag_policy, &tag[i])) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Under the tag's lock: an immutable tag that names another manifest
+ * stays. Naming the same one again is no move (a retried push).
+ */
+
+static ngx_int_t
+ngx_oci_api_manifests_moves(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    ngx_str_t *tag, ngx_str_t *old)
+{
+    ngx_oci_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+
+    if (old->data == NULL
+        || (old->len == ctx->digest.len
+            && ngx_strncmp(old->data, ctx->digest.data, old->len) == 0)
+        || !ngx_oci_store_tag_immutable(&olcf->tag_policy, tag))
+    {
+        return NGX_OK;
+    }
+
+    return ngx_oci_api_manifests_denied(r, "tag \"%V\" is immutable and "
+                                        "names %V already", tag, old);
+}
+
+
+/* NGX_BUSY while a DELETE of the manifest holds the digest's lock */
+
+static ngx_int_t
+ngx_oci_api_manifests_deleting(ngx_http_request_t *r, ngx_oci_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_oci_store_digest_locked(&ctx->store, &ctx->name, &ctx->digest);
+
+    if (rc == NGX_DECLINED) {
+        return NGX_OK;
+    }
+
+    return rc == NGX_OK ? NGX_BUSY : ngx_oci_error_storage(r);
+}
+
+
+/*
+ * 409 DENIED: the request conflicts with the tags as they are (not with
+ * who asks: 403 would send clients after credentials), and docker,
+ * containerd and go-containerregistry take DENIED as final, print its
+ * message and do not retry (docs/api.md, "Immutable tags")
+ */
+
+static ngx_int_t
+ngx_oci_api_manifests_denied(ngx_http_request_t *r, const char *fmt,
+    ngx_str_t *tag, ngx_str_t *digest)
+{
+    u_char  *msg, *last;
+    size_t   len;
+
+    len = ngx_strlen(fmt) + tag->len + (digest ? digest->len : 0) + 1;
+
+    msg = ngx_pnalloc(r->pool, len);
+    if (msg == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    last = digest ? ngx_snprintf(msg, len - 1, fmt, tag, digest)
+                  : ngx_snprintf(msg, len - 1, fmt, tag);
+    *last = '\0';
+
+    return ngx_oci_error(r, NGX_HTTP_CONFLICT, NGX_OCI_ERR_DENIED,
+                         (char *) msg);
+}
+
+
 static ngx_int_t
 ngx_oci_api_manifests_created(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     ngx_oci_api_manifest_t *m)
@@ -1180,10 +1341,77 @@ ngx_oci_api_manifests_created(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
  * each under its lock (a PUT that tags it meanwhile stores it again, see
  * ..._write()); the index entry after that, so should its update fail,
  * readers already skip the entry and drop it.
+ *
+ * With immutable tags, nothing goes while one names the manifest: the
+ * digest's lock is taken, the tags are read off the event loop (there
+ * may be thousands), and the manifest is removed before the lock goes
+ * (see ..._write() for a PUT meanwhile).
  */
 
 static ngx_int_t
 ngx_oci_api_manifests_delete(ngx_http_request_t *r)
+{
+    ngx_int_t                rc;
+    ngx_oci_ctx_t           *ctx;
+    ngx_oci_loc_conf_t      *olcf;
+    ngx_oci_api_manifest_t  *m;
+
+    ctx = ngx_oci_get_ctx(r);
+    m = ctx->endpoint;
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+
+    rc = ngx_oci_api_manifests_find_subject(r, ctx, m);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (!olcf->tag_policy.immutable) {
+        return ngx_oci_api_manifests_remove(r, ctx, m);
+    }
+
+    rc = ngx_oci_store_digest_lock(&ctx->store, &ctx->name, &ctx->digest,
+                                   &m->delete_lock);
+
+    if (rc == NGX_BUSY) {
+        return ngx_oci_api_manifests_later(r, ngx_oci_api_manifests_delete,
+                                           "the manifest is being deleted");
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_oci_store_exists(&ctx->store, NGX_OCI_LAYOUT_MANIFEST,
+                                  &ctx->name, &ctx->digest);
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_oci_store_tag_find_digest(&ctx->store, &ctx->name,
+                                           &ctx->digest, &olcf->tag_policy,
+                                           &m->immutable,
+                                           ngx_oci_api_manifests_searched, r);
+        if (rc == NGX_OK) {
+            ngx_oci_wait(r);
+            return NGX_DONE;
+        }
+    }
+
+    ngx_oci_store_tag_unlock(m->delete_lock);
+
+    return ngx_oci_error_not_ok(r, rc, NGX_OCI_ERR_MANIFEST_UNKNOWN);
+}
+
+
+static void
+ngx_oci_api_manifests_searched(ngx_oci_store_job_t *job)
+{
+    ngx_oci_resume(job->owner, job->rc == NGX_OK
+                               ? ngx_oci_api_manifests_checked
+                               : ngx_oci_error_storage);
+}
+
+
+/* the tags have been read under the digest's lock, which is still held */
+
+static ngx_int_t
+ngx_oci_api_manifests_checked(ngx_http_request_t *r)
 {
     ngx_int_t                rc;
     ngx_oci_ctx_t           *ctx;
@@ -1192,19 +1420,46 @@ ngx_oci_api_manifests_delete(ngx_http_request_t *r)
     ctx = ngx_oci_get_ctx(r);
     m = ctx->endpoint;
 
-    rc = ngx_oci_api_manifests_find_subject(r, ctx, m);
-    if (rc != NGX_OK) {
-        return rc;
+    if (m->immutable.len) {
+        ngx_oci_store_tag_unlock(m->delete_lock);
+
+        return ngx_oci_api_manifests_denied(r, "the immutable tag \"%V\" "
+                                            "names this manifest",
+                                            &m->immutable, NULL);
     }
+
+    if (!ngx_oci_store_tag_lock_fresh(m->delete_lock)) {
+        ngx_oci_store_tag_unlock(m->delete_lock);
+
+        return ngx_oci_error_unavailable(r, "1", "reading the tags took too "
+                                         "long; nothing was deleted");
+    }
+
+    rc = ngx_oci_api_manifests_remove(r, ctx, m);
+
+    ngx_oci_store_tag_unlock(m->delete_lock);
+
+    return rc;
+}
+
+
+/* the manifest, then the tags naming it, off the event loop */
+
+static ngx_int_t
+ngx_oci_api_manifests_remove(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    ngx_oci_api_manifest_t *m)
+{
+    ngx_int_t            rc;
+    ngx_oci_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
 
     rc = ngx_oci_store_manifest_unlink(&ctx->store, &ctx->name,
                                        &ctx->digest);
 
-    /* its tags go off the event loop: there may be thousands */
-
     if (rc == NGX_OK) {
         rc = ngx_oci_store_tag_drop_digest(&ctx->store, &ctx->name,
-                                           &ctx->digest,
+                                           &ctx->digest, &olcf->tag_policy,
                                            ngx_oci_api_manifests_untagged, r);
         if (rc == NGX_OK) {
             ngx_oci_wait(r);
@@ -1304,14 +1559,32 @@ ngx_oci_api_manifests_untag(ngx_http_request_t *r)
 {
     ngx_int_t            rc;
     ngx_oci_ctx_t       *ctx;
+    ngx_oci_loc_conf_t  *olcf;
     ngx_oci_tag_lock_t  *lock;
 
     ctx = ngx_oci_get_ctx(r);
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
 
     rc = ngx_oci_api_manifests_lock(r, ctx, &ctx->ref, 1, &lock,
                                     ngx_oci_api_manifests_untag);
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    /* under the lock: the tag is there, or it would be 404 */
+
+    if (ngx_oci_store_tag_immutable(&olcf->tag_policy, &ctx->ref)) {
+        rc = ngx_oci_store_exists(&ctx->store, NGX_OCI_LAYOUT_TAG,
+                                  &ctx->name, &ctx->ref);
+
+        if (rc == NGX_OK) {
+            ngx_oci_store_tag_unlock(lock);
+
+            return ngx_oci_api_manifests_denied(r, "tag \"%V\" is "
+                                                "immutable and cannot be "
+                                                "deleted", &ctx->ref, NULL);
+        }
     }
 
     rc = ngx_oci_store_unlink(&ctx->store, NGX_OCI_LAYOUT_TAG, &ctx->name,

@@ -79,6 +79,7 @@ typedef struct {
     ngx_oci_store_root_t     *root;         /* the worker's descriptor */
     size_t                    max_manifest_size;
     ngx_flag_t                delete;
+    ngx_oci_tag_policy_t      tag_policy;   /* oci_immutable_tags */
     ngx_msec_t                upload_timeout;
     ngx_flag_t                check_references;
     ngx_uint_t                tags_page_size;

@@ -72,6 +72,9 @@ static const ngx_oci_layout_kind_t  ngx_oci_layout_kinds[] = {
     /* NGX_OCI_LAYOUT_TAG_LOCK_FILE */
     { R, 1, S(NGX_OCI_LAYOUT_REPO_TAGS), NGX_OCI_REF_HIDDEN,
       S(NGX_OCI_LAYOUT_TAG_LOCK) },
+    /* NGX_OCI_LAYOUT_DIGEST_LOCK_FILE: no tag has a ":" */
+    { R, 1, S(NGX_OCI_LAYOUT_REPO_TAGS), NGX_OCI_REF_HIDDEN,
+      S(NGX_OCI_LAYOUT_TAG_LOCK) },
     /* NGX_OCI_LAYOUT_UPLOADS */
     { S(NGX_OCI_LAYOUT_UPLOADS_DIR), 0, NONE, NGX_OCI_REF_NONE, NONE },
     /* NGX_OCI_LAYOUT_UPLOAD_DATA */

@@ -10,6 +10,7 @@
  *   repositories/<name>/_manifests/<alg>/<hex>.type    its media type
  *   repositories/<name>/_tags/<tag>                "<alg>:<hex>"
  *   repositories/<name>/_tags/.<tag>.lock          the tag's lock, while held
+ *   repositories/<name>/_tags/.<alg>:<hex>.lock    a digest's delete lock
  *   _uploads/<id>.data, _uploads/<id>.state        upload sessions
  *   _tmp/<id>                                      files before publication
  *   _slots/_all/<n>, _slots/<name>/_uploads/<n>    upload sessions' slots
@@ -67,6 +68,7 @@ typedef enum {
     NGX_OCI_LAYOUT_TAGS_DIR,        /* .../<name>/_tags                N */
     NGX_OCI_LAYOUT_TAG,             /* .../<name>/_tags/<tag>          NT */
     NGX_OCI_LAYOUT_TAG_LOCK_FILE,   /* .../<name>/_tags/.<tag>.lock    NT */
+    NGX_OCI_LAYOUT_DIGEST_LOCK_FILE, /* .../_tags/.<alg>:<hex>.lock    ND */
     NGX_OCI_LAYOUT_UPLOADS,         /* _uploads */
     NGX_OCI_LAYOUT_UPLOAD_DATA,     /* _uploads/<id>.data              I */
     NGX_OCI_LAYOUT_UPLOAD_STATE,    /* _uploads/<id>.state             I */

@@ -38,6 +38,8 @@ static ngx_int_t ngx_oci_handler(ngx_http_request_t *r);
 static char *ngx_oci_storage(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_oci_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_oci_mutable_tags(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static void *ngx_oci_create_main_conf(ngx_conf_t *cf);
 static void *ngx_oci_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -95,6 +97,20 @@ static ngx_command_t  ngx_oci_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_oci_loc_conf_t, delete),
+      NULL },
+
+    { ngx_string("oci_immutable_tags"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, tag_policy.immutable),
+      NULL },
+
+    { ngx_string("oci_mutable_tags"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_oci_mutable_tags,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("oci_upload_timeout"),
@@ -482,6 +498,48 @@ ngx_oci_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* the tags that stay mutable under oci_immutable_tags: an nginx regex */
+
+static char *
+ngx_oci_mutable_tags(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+#if (NGX_PCRE)
+    ngx_oci_loc_conf_t *olcf = conf;
+
+    u_char               errstr[NGX_MAX_CONF_ERRSTR];
+    ngx_str_t           *value;
+    ngx_regex_compile_t  rc;
+
+    if (olcf->tag_policy.mutable != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ngx_memzero(&rc, sizeof(ngx_regex_compile_t));
+
+    rc.pattern = value[1];
+    rc.pool = cf->pool;
+    rc.err.len = NGX_MAX_CONF_ERRSTR;
+    rc.err.data = errstr;
+
+    if (ngx_regex_compile(&rc) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%V", &rc.err);
+        return NGX_CONF_ERROR;
+    }
+
+    olcf->tag_policy.mutable = rc.regex;
+
+    return NGX_CONF_OK;
+
+#else
+
+    return "needs nginx built with PCRE";
+
+#endif
+}
+
+
 static void *
 ngx_oci_create_main_conf(ngx_conf_t *cf)
 {
@@ -525,6 +583,10 @@ ngx_oci_create_loc_conf(ngx_conf_t *cf)
     olcf->enable = NGX_CONF_UNSET;
     olcf->max_manifest_size = NGX_CONF_UNSET_SIZE;
     olcf->delete = NGX_CONF_UNSET;
+    olcf->tag_policy.immutable = NGX_CONF_UNSET;
+#if (NGX_PCRE)
+    olcf->tag_policy.mutable = NGX_CONF_UNSET_PTR;
+#endif
     olcf->upload_timeout = NGX_CONF_UNSET_MSEC;
     olcf->check_references = NGX_CONF_UNSET;
     olcf->tags_page_size = NGX_CONF_UNSET_UINT;
@@ -556,6 +618,12 @@ ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->max_manifest_size,
                               prev->max_manifest_size, 4 * 1024 * 1024);
     ngx_conf_merge_value(conf->delete, prev->delete, 0);
+    ngx_conf_merge_value(conf->tag_policy.immutable,
+                         prev->tag_policy.immutable, 0);
+#if (NGX_PCRE)
+    ngx_conf_merge_ptr_value(conf->tag_policy.mutable,
+                             prev->tag_policy.mutable, NULL);
+#endif
     ngx_conf_merge_msec_value(conf->upload_timeout, prev->upload_timeout,
                               3600000);
     ngx_conf_merge_value(conf->check_references, prev->check_references, 1);

@@ -97,6 +97,17 @@ typedef struct ngx_oci_store_job_s  ngx_oci_store_job_t;
 /* a tag's lock while it is held (ngx_oci_store_tag.c) */
 typedef struct ngx_oci_tag_lock_s  ngx_oci_tag_lock_t;
 
+/*
+ * Which tags are immutable once written: none when "immutable" is 0;
+ * else all but those "mutable" matches (NULL: all)
+ */
+typedef struct {
+    ngx_flag_t                immutable;
+#if (NGX_PCRE)
+    ngx_regex_t              *mutable;
+#endif
+} ngx_oci_tag_policy_t;
+
 /* a bounded amount of work: NGX_AGAIN (more is left), NGX_OK, NGX_ERROR */
 typedef ngx_int_t (*ngx_oci_store_step_pt)(ngx_oci_store_job_t *job);
 typedef void (*ngx_oci_store_done_pt)(ngx_oci_store_job_t *job);
@@ -205,11 +216,21 @@ ngx_int_t ngx_oci_store_tag_read(ngx_oci_store_t *st, ngx_str_t *name,
 ngx_int_t ngx_oci_store_tag_lock(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_str_t *tag, ngx_oci_tag_lock_t **lock);
 void ngx_oci_store_tag_unlock(ngx_oci_tag_lock_t *lock);
+ngx_uint_t ngx_oci_store_tag_lock_fresh(ngx_oci_tag_lock_t *lock);
 ngx_int_t ngx_oci_store_tag_write(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_str_t *tag, ngx_str_t *digest);
 ngx_int_t ngx_oci_store_tag_drop_digest(ngx_oci_store_t *st,
-    ngx_str_t *name, ngx_str_t *digest, ngx_oci_store_done_pt done,
-    void *owner);
+    ngx_str_t *name, ngx_str_t *digest, ngx_oci_tag_policy_t *policy,
+    ngx_oci_store_done_pt done, void *owner);
+ngx_int_t ngx_oci_store_tag_find_digest(ngx_oci_store_t *st,
+    ngx_str_t *name, ngx_str_t *digest, ngx_oci_tag_policy_t *policy,
+    ngx_str_t *found, ngx_oci_store_done_pt done, void *owner);
+ngx_uint_t ngx_oci_store_tag_immutable(ngx_oci_tag_policy_t *policy,
+    ngx_str_t *tag);
+ngx_int_t ngx_oci_store_digest_lock(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *digest, ngx_oci_tag_lock_t **lock);
+ngx_int_t ngx_oci_store_digest_locked(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *digest);
 
 /* ngx_oci_store_upload.c: upload sessions */
 ngx_int_t ngx_oci_store_upload_create(ngx_oci_store_t *st, ngx_str_t *name,

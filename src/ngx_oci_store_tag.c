@@ -7,6 +7,12 @@
  * A lock is held for a few system calls, never across events: it is
  * only ever tried, and whoever finds it taken retries later instead of
  * waiting. See docs/storage.md for what it asks of the file system.
+ *
+ * A digest has a lock of the same kind, ".<alg>:<hex>.lock" among the
+ * tags, which a DELETE by digest holds while it looks for immutable tags
+ * naming the manifest and removes it (docs/storage.md, "Immutable
+ * tags"): a PUT of such a tag does not wait for it either, it looks
+ * whether it is there.
  */
 
 
@@ -17,6 +23,17 @@
 
 static ngx_int_t ngx_oci_store_tag_repo_exists(ngx_oci_store_t *st,
     ngx_str_t *name);
+static ngx_int_t ngx_oci_store_tag_lock_file(ngx_oci_store_t *st,
+    ngx_oci_layout_e what, ngx_str_t *name, ngx_str_t *ref,
+    ngx_oci_tag_lock_t **lock);
+static ngx_int_t ngx_oci_store_tag_job(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *digest, ngx_oci_tag_policy_t *policy, ngx_str_t *found,
+    ngx_oci_store_done_pt done, void *owner);
+#if (NGX_PCRE2)
+static void ngx_oci_store_tag_match_data_free(void *data);
+#endif
+static ngx_uint_t ngx_oci_store_tag_immutable_at(
+    ngx_oci_tag_policy_t *policy, u_char *tag, size_t len, void *md);
 static ngx_int_t ngx_oci_store_tag_push(ngx_oci_store_t *st,
     ngx_array_t *tags, u_char *p, size_t len);
 static void ngx_oci_store_tag_lock_cleanup(void *data);
@@ -39,9 +56,10 @@ static ngx_int_t ngx_oci_store_tag_drop_match(ngx_oci_store_job_t *job,
 /* more than the longest digest, "sha512:" and 128 digits */
 #define NGX_OCI_TAG_FILE_MAX   160
 
-/* ".<tag>.lock" */
+/* ".<tag>.lock", or ".<alg>:<hex>.lock": "sha512:" and 128 digits */
 #define NGX_OCI_TAG_LOCK_FILE_LEN                                          \
-    (1 + NGX_OCI_TAG_MAX_LEN + sizeof(NGX_OCI_LAYOUT_TAG_LOCK) - 1)
+    (1 + ngx_max(NGX_OCI_TAG_MAX_LEN, 7 + 128)                             \
+     + sizeof(NGX_OCI_LAYOUT_TAG_LOCK) - 1)
 
 /*
  * Seconds after which a tag lock is taken for the leftover of a worker
@@ -55,6 +73,7 @@ struct ngx_oci_tag_lock_s {
     ngx_fd_t              dir;          /* "_tags/", O_PATH */
     u_char                file[NGX_OCI_TAG_LOCK_FILE_LEN + 1];
     ngx_log_t            *log;
+    time_t                taken;
 };
 
 
@@ -65,6 +84,9 @@ typedef struct {
     ngx_str_t             digest;
     u_char                busy[NGX_OCI_TAG_MAX_LEN];
     size_t                busy_len;     /* a tag whose lock was taken */
+    ngx_oci_tag_policy_t *policy;       /* NULL: no tag is immutable */
+    void                 *match_data;   /* the step's own, on a thread */
+    ngx_str_t            *found;        /* NULL: drop, else find */
     unsigned              open:1;
     ngx_oci_store_job_t   job;
 } ngx_oci_tag_drop_t;
@@ -226,6 +248,62 @@ ngx_int_t
 ngx_oci_store_tag_lock(ngx_oci_store_t *st, ngx_str_t *name, ngx_str_t *tag,
     ngx_oci_tag_lock_t **lock)
 {
+    return ngx_oci_store_tag_lock_file(st, NGX_OCI_LAYOUT_TAG_LOCK_FILE, name,
+                                       tag, lock);
+}
+
+
+/*
+ * The delete lock of a digest, taken and let go as a tag's; it is held
+ * across the events of a job, which nobody waits for: another DELETE of
+ * the digest retries later, a PUT looks whether it is held
+ * (ngx_oci_store_digest_locked()).
+ */
+
+ngx_int_t
+ngx_oci_store_digest_lock(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *digest, ngx_oci_tag_lock_t **lock)
+{
+    return ngx_oci_store_tag_lock_file(st, NGX_OCI_LAYOUT_DIGEST_LOCK_FILE,
+                                       name, digest, lock);
+}
+
+
+/*
+ * NGX_OK when a DELETE of the digest holds its lock, NGX_DECLINED when
+ * nobody does (a lock older than NGX_OCI_TAG_LOCK_STALE is the leftover
+ * of a worker that died), NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_oci_store_digest_locked(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *digest)
+{
+    ngx_int_t        rc;
+    ngx_str_t        path;
+    ngx_file_info_t  fi;
+
+    if (ngx_oci_store_path(st, NGX_OCI_LAYOUT_DIGEST_LOCK_FILE, name, digest,
+                           &path)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_oci_store_file_stat(st, &path, &fi);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return (ngx_time() - fi.st_mtime < NGX_OCI_TAG_LOCK_STALE)
+           ? NGX_OK : NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_oci_store_tag_lock_file(ngx_oci_store_t *st, ngx_oci_layout_e what,
+    ngx_str_t *name, ngx_str_t *ref, ngx_oci_tag_lock_t **lock)
+{
     u_char               *file;
     ngx_int_t             rc;
     ngx_str_t             path;
@@ -234,10 +312,7 @@ ngx_oci_store_tag_lock(ngx_oci_store_t *st, ngx_str_t *name, ngx_str_t *tag,
 
     *lock = NULL;
 
-    if (ngx_oci_store_path(st, NGX_OCI_LAYOUT_TAG_LOCK_FILE, name, tag,
-                           &path)
-        != NGX_OK)
-    {
+    if (ngx_oci_store_path(st, what, name, ref, &path) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -267,9 +342,24 @@ ngx_oci_store_tag_lock(ngx_oci_store_t *st, ngx_str_t *name, ngx_str_t *tag,
         return rc;
     }
 
+    lk->taken = ngx_time();
     *lock = lk;
 
     return NGX_OK;
+}
+
+
+/*
+ * Whether a lock held across events is still safe to act under: once
+ * half of NGX_OCI_TAG_LOCK_STALE has gone by, others will soon take it
+ * for a dead worker's.
+ */
+
+ngx_uint_t
+ngx_oci_store_tag_lock_fresh(ngx_oci_tag_lock_t *lock)
+{
+    return lock != NULL && lock->dir != NGX_INVALID_FILE
+           && ngx_time() - lock->taken < NGX_OCI_TAG_LOCK_STALE / 2;
 }
 
 
@@ -442,20 +532,88 @@ ngx_oci_store_tag_write(ngx_oci_store_t *st, ngx_str_t *name,
  * job (ngx_oci_store_job.c): a repository may have thousands of tags,
  * each a file to read. A tag that names the digest is removed under its
  * own lock; one whose lock is taken is tried again at the next step.
- * "done" runs with job->rc. NGX_OK when started, or NGX_ERROR.
+ * Immutable tags by the policy are left alone. "done" runs with
+ * job->rc. NGX_OK when started, or NGX_ERROR.
  */
 
 ngx_int_t
 ngx_oci_store_tag_drop_digest(ngx_oci_store_t *st, ngx_str_t *name,
-    ngx_str_t *digest, ngx_oci_store_done_pt done, void *owner)
+    ngx_str_t *digest, ngx_oci_tag_policy_t *policy,
+    ngx_oci_store_done_pt done, void *owner)
+{
+    return ngx_oci_store_tag_job(st, name, digest, policy, NULL, done,
+                                 owner);
+}
+
+
+/*
+ * Looks for an immutable tag, by the policy, that points to the digest,
+ * as a job like the above: "done" runs with job->rc NGX_OK, and the tag
+ * in "found" (empty when there is none), or NGX_ERROR. The tags are
+ * read without their locks: a tag is replaced by rename(), so it reads
+ * whole, either before or after a change. NGX_OK when started, or
+ * NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_oci_store_tag_find_digest(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *digest, ngx_oci_tag_policy_t *policy, ngx_str_t *found,
+    ngx_oci_store_done_pt done, void *owner)
+{
+    found->len = 0;
+    found->data = ngx_pnalloc(st->pool, NGX_OCI_TAG_MAX_LEN);
+    if (found->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_oci_store_tag_job(st, name, digest, policy, found, done,
+                                 owner);
+}
+
+
+static ngx_int_t
+ngx_oci_store_tag_job(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *digest, ngx_oci_tag_policy_t *policy, ngx_str_t *found,
+    ngx_oci_store_done_pt done, void *owner)
 {
     ngx_int_t            rc;
     ngx_str_t            dir;
     ngx_oci_tag_drop_t  *td;
+#if (NGX_PCRE2)
+    ngx_pool_cleanup_t  *cln;
+#endif
 
     td = ngx_pcalloc(st->pool, sizeof(ngx_oci_tag_drop_t));
     if (td == NULL) {
         return NGX_ERROR;
+    }
+
+    td->found = found;
+
+    if (policy && policy->immutable) {
+        td->policy = policy;
+
+#if (NGX_PCRE2)
+        /*
+         * ngx_regex_exec() matches into data of nginx's own, which a
+         * step on a thread must not share with the event loop
+         */
+
+        if (policy->mutable) {
+            cln = ngx_pool_cleanup_add(st->pool, 0);
+            if (cln == NULL) {
+                return NGX_ERROR;
+            }
+
+            td->match_data = pcre2_match_data_create(1, NULL);
+            if (td->match_data == NULL) {
+                return NGX_ERROR;
+            }
+
+            cln->handler = ngx_oci_store_tag_match_data_free;
+            cln->data = td->match_data;
+        }
+#endif
     }
 
     if (ngx_oci_store_path(st, NGX_OCI_LAYOUT_TAGS_DIR, name, NULL, &dir)
@@ -503,8 +661,78 @@ ngx_oci_store_tag_drop_digest(ngx_oci_store_t *st, ngx_str_t *name,
 }
 
 
-/* at most NGX_OCI_TAG_DROP_STEP tags; no pool is touched, it may run on
- * a thread */
+#if (NGX_PCRE2)
+
+static void
+ngx_oci_store_tag_match_data_free(void *data)
+{
+    pcre2_match_data_free(data);
+}
+
+#endif
+
+
+/* whether the policy makes the tag immutable; on the event loop */
+
+ngx_uint_t
+ngx_oci_store_tag_immutable(ngx_oci_tag_policy_t *policy, ngx_str_t *tag)
+{
+    return ngx_oci_store_tag_immutable_at(policy, tag->data, tag->len,
+                                          NULL);
+}
+
+
+/*
+ * With match data of its own (md), a step may match on a thread. A
+ * regex that fails to run (a match limit) leaves the tag immutable: the
+ * policy errs on the side of keeping tags.
+ */
+
+static ngx_uint_t
+ngx_oci_store_tag_immutable_at(ngx_oci_tag_policy_t *policy, u_char *tag,
+    size_t len, void *md)
+{
+#if (NGX_PCRE)
+    ngx_int_t  rc;
+    ngx_str_t  s;
+#endif
+
+    if (policy == NULL || !policy->immutable) {
+        return 0;
+    }
+
+#if (NGX_PCRE)
+
+    if (policy->mutable == NULL) {
+        return 1;
+    }
+
+#if (NGX_PCRE2)
+    if (md) {
+        rc = pcre2_match(policy->mutable, tag, len, 0, 0, md, NULL);
+        return rc < 0;
+    }
+#endif
+
+    s.data = tag;
+    s.len = len;
+
+    rc = ngx_regex_exec(policy->mutable, &s, NULL, 0);
+
+    return rc < 0;
+
+#else
+
+    return 1;
+
+#endif
+}
+
+
+/*
+ * at most NGX_OCI_TAG_DROP_STEP tags; no pool is touched, it may run on
+ * a thread
+ */
 
 static ngx_int_t
 ngx_oci_store_tag_drop_step(ngx_oci_store_job_t *job)
@@ -578,7 +806,8 @@ ngx_oci_store_tag_drop_step(ngx_oci_store_job_t *job)
 /*
  * A tag that names the digest goes, under its lock: it is read again
  * once the lock is held, since a push may have changed it meanwhile.
- * NGX_AGAIN (carry on), NGX_BUSY (its lock is taken) or NGX_ERROR.
+ * NGX_AGAIN (carry on), NGX_BUSY (its lock is taken) or NGX_ERROR; when
+ * finding, NGX_OK for an immutable tag that names it.
  */
 
 static ngx_int_t
@@ -587,6 +816,7 @@ ngx_oci_store_tag_drop_one(ngx_oci_store_job_t *job, u_char *name,
 {
     u_char              *p, lock[NGX_OCI_TAG_LOCK_FILE_LEN + 1];
     ngx_int_t            rc;
+    ngx_uint_t           immutable;
     ngx_oci_tag_drop_t  *td;
 
     td = job->data;
@@ -595,11 +825,26 @@ ngx_oci_store_tag_drop_one(ngx_oci_store_job_t *job, u_char *name,
         return NGX_AGAIN;               /* locks, "." and ".." */
     }
 
+    immutable = ngx_oci_store_tag_immutable_at(td->policy, name, len,
+                                               td->match_data);
+
+    if (immutable != (td->found != NULL)) {
+        /* finding: a mutable tag does not count; dropping: kept */
+        return NGX_AGAIN;
+    }
+
     p = ngx_cpymem(td->path + td->dir_len, "/", 1);
     p = ngx_cpymem(p, name, len);
     *p = '\0';
 
     rc = ngx_oci_store_tag_drop_match(job, p - len);
+
+    if (rc == NGX_OK && td->found) {
+        ngx_memcpy(td->found->data, name, len);
+        td->found->len = len;
+        td->path[td->dir_len] = '\0';
+        return NGX_OK;
+    }
 
     if (rc != NGX_OK) {
         td->path[td->dir_len] = '\0';

@@ -47,6 +47,10 @@ static const layout_case_t  cases[] = {
     { NGX_OCI_LAYOUT_TAG, "a", "v1.0", "repositories/a/_tags/v1.0" },
     { NGX_OCI_LAYOUT_TAG_LOCK_FILE, "a", "v1.0",
       "repositories/a/_tags/.v1.0.lock" },
+    { NGX_OCI_LAYOUT_DIGEST_LOCK_FILE, "a", D256,
+      "repositories/a/_tags/.sha256:"
+      "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+      ".lock" },
     { NGX_OCI_LAYOUT_UPLOADS, NULL, NULL, "_uploads" },
     { NGX_OCI_LAYOUT_UPLOAD_DATA, NULL, "0123abcd", "_uploads/0123abcd.data" },
     { NGX_OCI_LAYOUT_UPLOAD_STATE, NULL, "0123abcd",
