@@ -1265,10 +1265,10 @@ ngx_oci_api_manifests_deleting(ngx_http_request_t *r, ngx_oci_ctx_t *ctx)
 
 
 /*
- * 409 DENIED: the request conflicts with the tags as they are (not with
- * who asks: 403 would send clients after credentials), and docker,
- * containerd and go-containerregistry take DENIED as final, print its
- * message and do not retry (docs/api.md, "Immutable tags")
+ * 409 DENIED: the request conflicts with the tag as it is, not with who
+ * asks (403 would suggest other credentials), and docker prints the
+ * message of a DENIED and does not retry it (docs/api.md, "Immutable
+ * tags")
  */
 
 static ngx_int_t
