@@ -22,9 +22,9 @@
 # nginx, and are driven with real requests: the 401 of auth_basic, the
 # auth_request service of docs/examples/auth-service.pl, TLS and HTTP/2
 # with curl, the per-repository rules, the rate limits, the read-only
-# mirror, pulls and pushes on two instances sharing storage and Redis, and
-# the JSON access log. Whoever edits an example into something broken
-# breaks this test.
+# mirror, pulls and pushes on two instances sharing storage and Redis, the
+# JSON access log, and immutable tags beside a port without them. Whoever
+# edits an example into something broken breaks this test.
 #
 # The nginx blocks of README.md, docs/access.md, docs/referrers.md and
 # docs/directives.md are found and checked with `nginx -t` as well.
@@ -76,7 +76,7 @@ my @fences = $DOC =~ /^```nginx/mg;
 is scalar @fences, scalar @ORDER, 'every ```nginx block is a marked example';
 
 my @WANT = qw(auth-basic auth-request tls-http2 per-repository limit-req mirror
-              split-pull split-push access-log);
+              split-pull split-push access-log immutable-tags);
 for my $name (@WANT) {
     ok exists $EX{$name}, "docs/examples.md has the $name example";
 }
@@ -827,6 +827,39 @@ example 'access-log' => sub {
     my ($base) = (grep({ $_->{uri} eq '/v2/' } @recs), {});
     is_deeply [ @$base{qw(status action repository)} ], [ 200, '', '' ], '/v2/: no action, no repository';
     done_with($srv, 'access-log');
+};
+
+example 'immutable-tags' => sub {
+    my $srv = server_ok('immutable-tags') or return;
+    my ($p, $admin) = (port_for('immutable-tags', 5000), port_for('immutable-tags', 5001));
+    my ($one, $two) = (content(), content());
+    is_deeply [ push_plain($p, 'team/app', $one, 'v1.4.2') ], [ 201, 201, 201 ], 'push v1.4.2';
+    is_deeply [ push_plain($p, 'team/app', $one, 'v1.4.2') ], [ 201, 201, 201 ],
+        'the same image again: accepted';
+    is_deeply [ push_plain($p, 'team/app', $two, 'latest') ], [ 201, 201, 201 ], 'push latest';
+    my $res = req($p, 'PUT', '/v2/team/app/manifests/v1.4.2', body => $two->{manifest},
+                  headers => [ 'Content-Type' => OCI_MANIFEST ]);
+    is $res->code, 409, 'other content as v1.4.2: 409';
+    is error_code($res->content), 'DENIED', 'DENIED';
+    like error_json($res)->{message}, qr/tag "v1\.4\.2" is immutable and names \Q$one->{manifest_digest}\E/,
+        'the message the page shows';
+    is req($p, 'PUT', '/v2/team/app/manifests/latest', body => $one->{manifest},
+           headers => [ 'Content-Type' => OCI_MANIFEST ])->code, 201, 'latest moves';
+    is req($p, 'PUT', '/v2/team/app/manifests/dev-42', body => $two->{manifest},
+           headers => [ 'Content-Type' => OCI_MANIFEST ])->code, 201, 'dev-42 is pushed';
+    is req($p, 'PUT', '/v2/team/app/manifests/dev-42', body => $one->{manifest},
+           headers => [ 'Content-Type' => OCI_MANIFEST ])->code, 201, 'and moves';
+    is error_code(req($p, 'DELETE', '/v2/team/app/manifests/v1.4.2')->content), 'DENIED',
+        'DELETE of v1.4.2: DENIED';
+    is error_code(req($p, 'DELETE', "/v2/team/app/manifests/$one->{manifest_digest}")->content),
+        'DENIED', 'DELETE by digest of what v1.4.2 names: DENIED';
+    is req($p, 'DELETE', "/v2/team/app/manifests/$two->{manifest_digest}")->code, 202,
+        'the other image, which no immutable tag names, goes';
+    is req($admin, 'PUT', '/v2/team/app/manifests/v1.4.2', body => $two->{manifest},
+           headers => [ 'Content-Type' => OCI_MANIFEST ])->code, 201,
+        'port 5001 moves v1.4.2';
+    is req($admin, 'DELETE', '/v2/team/app/manifests/v1.4.2')->code, 202, 'and deletes it';
+    done_with($srv, 'immutable-tags');
 };
 
 $_->cleanup for @ALL;           # server roots go when everything passed
