@@ -799,6 +799,12 @@ ngx_oci_api_manifests_indexed(ngx_http_request_t *r, void *data,
     if (rc != NGX_OK) {
         rc = ngx_oci_api_manifests_withdraw(r, ctx, m);
 
+    } else if (ngx_oci_store_page_invalidate(&ctx->store, &ctx->name,
+                                             &m->pair.subject)
+               != NGX_OK)
+    {
+        rc = ngx_oci_error_storage(r);
+
     } else if (ngx_oci_add_header(r, "OCI-Subject", &m->pair.subject)
                != NGX_OK)
     {
@@ -827,6 +833,14 @@ ngx_oci_api_manifests_withdraw(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
         (void) ngx_oci_store_manifest_unlink(&ctx->store, &ctx->name,
                                              &ctx->digest);
     }
+
+    /*
+     * Redis may have taken the entry after all, and a reader listed it
+     * while the manifest was stored: no cached page may keep it.
+     */
+
+    (void) ngx_oci_store_page_invalidate(&ctx->store, &ctx->name,
+                                         &m->pair.subject);
 
     return ngx_oci_error_unavailable(r, "5",
                                      "the referrers index (redis) is "
@@ -1498,6 +1512,16 @@ ngx_oci_api_manifests_deleted(ngx_http_request_t *r)
         return NGX_DONE;
     }
 
+    /* no Redis to update: the cached pages go all the same */
+
+    if (m->pair.subject.len
+        && ngx_oci_store_page_invalidate(&ctx->store, &ctx->name,
+                                         &m->pair.subject)
+           != NGX_OK)
+    {
+        return ngx_oci_error_storage(r);
+    }
+
     return ngx_oci_send_empty(r, NGX_HTTP_ACCEPTED);
 }
 
@@ -1544,12 +1568,28 @@ ngx_oci_api_manifests_find_subject(ngx_http_request_t *r,
 }
 
 
-/* the manifest is gone whatever Redis said: readers drop stale entries */
+/*
+ * The manifest is gone whatever Redis said: readers drop stale entries,
+ * and no cached page lists it after this.
+ */
 
 static void
 ngx_oci_api_manifests_unindexed(ngx_http_request_t *r, void *data,
     ngx_int_t rc, redisReply *reply)
 {
+    ngx_oci_ctx_t           *ctx;
+    ngx_oci_api_manifest_t  *m = data;
+
+    ctx = ngx_oci_get_ctx(r);
+
+    if (ngx_oci_store_page_invalidate(&ctx->store, &ctx->name,
+                                      &m->pair.subject)
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, ngx_oci_error_storage(r));
+        return;
+    }
+
     ngx_http_finalize_request(r, ngx_oci_send_empty(r, NGX_HTTP_ACCEPTED));
 }
 

@@ -7,6 +7,11 @@
  * and leaves out (and drops from the index) any that is not, so a
  * referrer is never listed without its manifest, whatever failed in
  * between. docs/referrers.md explains the guarantees.
+ *
+ * Pages whose key is bounded by the stored data (the page size, a "last"
+ * that is a referrer, at most one artifactType that some referrer has)
+ * are cached as files by storage and sent from there without Redis until
+ * a writer invalidates the pair (docs/referrers.md, "The page cache").
  */
 
 
@@ -18,21 +23,41 @@
 #include <openssl/evp.h>
 
 
+/* ?artifactType= values one request may give; 400 over it */
+#define NGX_OCI_REFERRERS_MAX_TYPES     16
+
+/* the filters of a page that may be cached: none or one type */
+#define NGX_OCI_REFERRERS_CACHE_TYPES   1
+
+
 typedef struct {
     ngx_oci_index_pair_t      pair;
     ngx_array_t              *types;        /* ?artifactType=, decoded */
     ngx_array_t              *stale;        /* digests to drop */
     ngx_buf_t                *body;
     ngx_str_t                 last;         /* the next page starts after */
+    ngx_str_t                 after;        /* ?last= */
     ngx_uint_t                want;         /* page size asked for */
     ngx_http_request_t       *request;      /* for the page's callback */
     ngx_int_t                 status;       /* why the page failed */
+    ngx_str_t                 page;         /* its file name, if cached */
+    ngx_fd_t                  dir;          /* the pair's pages */
+    ngx_oci_index_facts_t     facts;
+    u_char                    etag[64];
     unsigned                  more:1;
+    unsigned                  cache:1;      /* the key may be cached */
+    unsigned                  have_dir:1;   /* dir opened before the list */
 } ngx_oci_api_referrers_t;
 
 
 static ngx_int_t ngx_oci_api_referrers_args(ngx_http_request_t *r,
     ngx_oci_api_referrers_t *q, ngx_str_t *last);
+static ngx_int_t ngx_oci_api_referrers_cached(ngx_http_request_t *r,
+    ngx_oci_api_referrers_t *q);
+static void ngx_oci_api_referrers_publish(ngx_http_request_t *r,
+    ngx_oci_api_referrers_t *q);
+static ngx_int_t ngx_oci_api_referrers_headers(ngx_http_request_t *r,
+    ngx_oci_api_referrers_t *q);
 static void ngx_oci_api_referrers_listed(ngx_http_request_t *r, void *data,
     ngx_int_t rc, redisReply *list);
 static ngx_int_t ngx_oci_api_referrers_page(ngx_http_request_t *r,
@@ -47,8 +72,7 @@ static void ngx_oci_api_referrers_dropped(ngx_http_request_t *r,
     void *data, ngx_int_t rc, redisReply *reply);
 static ngx_int_t ngx_oci_api_referrers_send(ngx_http_request_t *r,
     ngx_oci_api_referrers_t *q);
-static ngx_int_t ngx_oci_api_referrers_etag(ngx_http_request_t *r,
-    ngx_buf_t *body);
+static ngx_int_t ngx_oci_api_referrers_etag(ngx_oci_api_referrers_t *q);
 static ngx_int_t ngx_oci_api_referrers_link(ngx_http_request_t *r,
     ngx_oci_api_referrers_t *q);
 static ngx_int_t ngx_oci_api_referrers_unavailable(ngx_http_request_t *r);
@@ -107,7 +131,21 @@ ngx_oci_api_referrers(ngx_http_request_t *r)
         return rc;
     }
 
+    q->after = last;
+    q->cache = olcf->referrers_cache
+               && q->want == olcf->referrers_page_size
+               && (q->types == NULL
+                   || q->types->nelts <= NGX_OCI_REFERRERS_CACHE_TYPES);
+
+    if (q->cache) {
+        rc = ngx_oci_api_referrers_cached(r, q);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
     if (ngx_oci_index_list(r, &q->pair, &last, q->want, q->types,
+                           q->cache ? &q->facts : NULL,
                            ngx_oci_api_referrers_listed, q)
         != NGX_OK)
     {
@@ -149,6 +187,12 @@ ngx_oci_api_referrers_args(ngx_http_request_t *r, ngx_oci_api_referrers_t *q,
 
     while (ngx_oci_arg_next(&raw, "artifactType", &value) == NGX_OK) {
 
+        if (q->types && q->types->nelts == NGX_OCI_REFERRERS_MAX_TYPES) {
+            return ngx_oci_error(r, NGX_HTTP_BAD_REQUEST,
+                                 NGX_OCI_ERR_UNSUPPORTED,
+                                 "at most 16 ?artifactType= filters");
+        }
+
         if (q->types == NULL) {
             q->types = ngx_array_create(r->pool, 2, sizeof(ngx_str_t));
             if (q->types == NULL) {
@@ -172,6 +216,82 @@ ngx_oci_api_referrers_args(ngx_http_request_t *r, ngx_oci_api_referrers_t *q,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The page from the cache when it is there: NGX_DECLINED when it is not,
+ * with the pair's directory opened (if it exists) to publish into once
+ * the index has been read, and not before the read.
+ */
+
+static ngx_int_t
+ngx_oci_api_referrers_cached(ngx_http_request_t *r,
+    ngx_oci_api_referrers_t *q)
+{
+    size_t                 len;
+    ngx_int_t              rc;
+    ngx_str_t             *type;
+    ngx_oci_ctx_t         *ctx;
+    ngx_oci_store_page_t   pg;
+
+    static ngx_str_t  index = ngx_string("application/vnd.oci.image.index.v1"
+                                         "+json");
+
+    ctx = ngx_oci_get_ctx(r);
+
+    q->page.data = ngx_pnalloc(r->pool, NGX_OCI_LAYOUT_PAGE_NAME_LEN + 1);
+    if (q->page.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    type = q->types ? q->types->elts : NULL;
+
+    len = ngx_oci_layout_page_name(q->page.data,
+                                   NGX_OCI_LAYOUT_PAGE_NAME_LEN + 1, q->want,
+                                   q->after.data, q->after.len,
+                                   type ? type->data : NULL,
+                                   type ? type->len : 0);
+    if (len == 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    q->page.len = len;
+
+    rc = ngx_oci_store_page_open(&ctx->store, &q->pair.name,
+                                 &q->pair.subject, &q->page, &pg);
+
+    if (rc == NGX_OK) {
+        ngx_memcpy(q->etag, pg.page.etag, 64);
+
+        q->more = (pg.page.last != NULL);
+        q->last.data = (u_char *) pg.page.last;
+        q->last.len = pg.page.last_len;
+
+        if (ngx_oci_api_referrers_headers(r, q) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_oci_send_part(r, pg.fd, &pg.path, pg.offset, pg.size,
+                                 &index);
+    }
+
+    /* a page that cannot be read is rendered, and not cached */
+
+    if (rc == NGX_ERROR) {
+        q->cache = 0;
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_oci_store_page_dir(&ctx->store, &q->pair.name,
+                                &q->pair.subject, &q->dir);
+    if (rc == NGX_ERROR) {
+        q->cache = 0;
+    }
+
+    q->have_dir = (rc == NGX_OK);
+
+    return NGX_DECLINED;
 }
 
 
@@ -356,20 +476,16 @@ ngx_oci_api_referrers_send(ngx_http_request_t *r, ngx_oci_api_referrers_t *q)
 {
     static ngx_str_t  index = ngx_string("application/vnd.oci.image.index.v1"
                                          "+json");
-    static ngx_str_t  filters = ngx_string("artifactType");
 
-    if (ngx_oci_api_referrers_etag(r, q->body) != NGX_OK) {
+    if (ngx_oci_api_referrers_etag(q) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (q->types
-        && ngx_oci_add_header(r, "OCI-Filters-Applied", &filters) != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (q->cache) {
+        ngx_oci_api_referrers_publish(r, q);
     }
 
-    if (q->more && q->last.len && ngx_oci_api_referrers_link(r, q) != NGX_OK)
-    {
+    if (ngx_oci_api_referrers_headers(r, q) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -377,25 +493,100 @@ ngx_oci_api_referrers_send(ngx_http_request_t *r, ngx_oci_api_referrers_t *q)
 }
 
 
+/*
+ * A page whose key is bounded by the stored data goes into the pair's
+ * directory opened before the index was read (so an invalidation after
+ * that read removes it). A pair that has referrers and no directory yet
+ * gets one for the next reader; a subject without referrers, none.
+ */
+
+static void
+ngx_oci_api_referrers_publish(ngx_http_request_t *r,
+    ngx_oci_api_referrers_t *q)
+{
+    u_char          header[NGX_OCI_LAYOUT_PAGE_HEADER];
+    ngx_int_t       more;
+    ngx_oci_ctx_t  *ctx;
+
+    if (!q->facts.referrers
+        || (q->after.len && !q->facts.last)
+        || (q->types && !q->facts.types))
+    {
+        return;
+    }
+
+    ctx = ngx_oci_get_ctx(r);
+
+    if (!q->have_dir) {
+        (void) ngx_oci_store_page_mkdir(&ctx->store, &q->pair.name,
+                                        &q->pair.subject);
+        return;
+    }
+
+    more = q->more && q->last.len;
+
+    if (ngx_oci_layout_page_header(header, q->etag,
+                                   more ? q->last.data : NULL,
+                                   more ? q->last.len : 0)
+        != 0)
+    {
+        return;
+    }
+
+    (void) ngx_oci_store_page_publish(&ctx->store, q->dir, &q->page, header,
+                                      q->body->pos,
+                                      q->body->last - q->body->pos);
+}
+
+
+/* ETag, OCI-Filters-Applied and Link, whether the page is cached or not */
+
+static ngx_int_t
+ngx_oci_api_referrers_headers(ngx_http_request_t *r,
+    ngx_oci_api_referrers_t *q)
+{
+    ngx_str_t         etag;
+    static ngx_str_t  filters = ngx_string("artifactType");
+
+    etag.data = q->etag;
+    etag.len = 64;
+
+    if (ngx_oci_set_etag(r, &etag) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (q->types
+        && ngx_oci_add_header(r, "OCI-Filters-Applied", &filters) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (q->more && q->last.len && ngx_oci_api_referrers_link(r, q) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 /* the ETag is the body's own digest: it changes exactly when the list does */
 
 static ngx_int_t
-ngx_oci_api_referrers_etag(ngx_http_request_t *r, ngx_buf_t *body)
+ngx_oci_api_referrers_etag(ngx_oci_api_referrers_t *q)
 {
-    u_char     hex[2 * 32], md[EVP_MAX_MD_SIZE];
-    ngx_str_t  value;
+    u_char  md[EVP_MAX_MD_SIZE];
 
-    if (EVP_Digest(body->pos, body->last - body->pos, md, NULL, EVP_sha256(),
-                   NULL)
+    if (EVP_Digest(q->body->pos, q->body->last - q->body->pos, md, NULL,
+                   EVP_sha256(), NULL)
         != 1)
     {
         return NGX_ERROR;
     }
 
-    value.data = hex;
-    value.len = ngx_hex_dump(hex, md, 32) - hex;
+    (void) ngx_hex_dump(q->etag, md, 32);
 
-    return ngx_oci_set_etag(r, &value);
+    return NGX_OK;
 }
 
 

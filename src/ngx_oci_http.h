@@ -85,6 +85,7 @@ typedef struct {
     ngx_uint_t                tags_page_size;
     ngx_uint_t                subject_policy;
     ngx_uint_t                referrers_page_size;
+    ngx_flag_t                referrers_cache;
     ngx_oci_redis_conf_t      redis;
     ngx_http_complex_value_t *mount_allow;  /* NULL: mounts allowed */
     ngx_thread_pool_t        *thread_pool;  /* NULL: jobs in steps */
@@ -189,6 +190,8 @@ ngx_uint_t ngx_oci_send_cached(ngx_http_request_t *r);
 ngx_int_t ngx_oci_send_file(ngx_http_request_t *r, ngx_str_t *path,
     ngx_fd_t fd, ngx_str_t *content_type, ngx_str_t *digest,
     ngx_uint_t ranges);
+ngx_int_t ngx_oci_send_part(ngx_http_request_t *r, ngx_fd_t fd,
+    ngx_str_t *path, off_t offset, off_t size, ngx_str_t *content_type);
 ngx_int_t ngx_oci_send_empty(ngx_http_request_t *r, ngx_uint_t status);
 ngx_int_t ngx_oci_set_etag(ngx_http_request_t *r, ngx_str_t *value);
 ngx_int_t ngx_oci_send_body(ngx_http_request_t *r, ngx_uint_t status,

@@ -120,6 +120,56 @@ ngx_oci_send_file(ngx_http_request_t *r, ngx_str_t *path, ngx_fd_t fd,
 }
 
 
+/*
+ * A part of a file storage opened already (it closes it with the pool):
+ * "size" bytes from "offset", by sendfile where it is on. The endpoint
+ * sets the ETag; nginx's not-modified filter answers If-None-Match.
+ */
+
+ngx_int_t
+ngx_oci_send_part(ngx_http_request_t *r, ngx_fd_t fd, ngx_str_t *path,
+    off_t offset, off_t size, ngx_str_t *content_type)
+{
+    ngx_int_t    rc;
+    ngx_buf_t   *b;
+    ngx_chain_t  out;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = size;
+    r->headers_out.content_type = *content_type;
+    r->headers_out.content_type_len = content_type->len;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->file = ngx_pcalloc(r->pool, sizeof(ngx_file_t));
+    if (b->file == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b->file_pos = offset;
+    b->file_last = offset + size;
+    b->in_file = size ? 1 : 0;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+    b->file->fd = fd;
+    b->file->name = *path;
+    b->file->log = r->connection->log;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
 ngx_int_t
 ngx_oci_send_empty(ngx_http_request_t *r, ngx_uint_t status)
 {

@@ -21,6 +21,10 @@ typedef struct {
     ngx_str_t                 desc_key;
     ngx_str_t                 type_base;    /* type keys start so */
     ngx_str_t                 digest;       /* the entry changed, if one */
+    ngx_oci_index_facts_t    *facts;        /* a listing's, if asked */
+    ngx_uint_t                asked;        /* commands after the list */
+    ngx_uint_t                ntypes;       /* types asked about */
+    unsigned                  ask_last:1;
     ngx_oci_index_done_pt     done;
     void                     *data;
 } ngx_oci_index_op_t;
@@ -446,17 +450,19 @@ ngx_oci_index_removed(ngx_http_request_t *r, void *data, ngx_int_t rc,
 /*
  * One page: at most n entries after "last" (exclusive, may be empty), of
  * the artifact types in "types" (ngx_str_t) if it is not NULL; one more
- * entry than asked when another page follows.
+ * entry than asked when another page follows. With "facts", the same
+ * round trip also asks whether the pair has entries (ZCARD), whether
+ * "last" is one of them (ZSCORE) and whether each type has some (EXISTS).
  */
 
 ngx_int_t
 ngx_oci_index_list(ngx_http_request_t *r, ngx_oci_index_pair_t *pair,
     ngx_str_t *last, ngx_uint_t n, ngx_array_t *types,
-    ngx_oci_index_done_pt done, void *data)
+    ngx_oci_index_facts_t *facts, ngx_oci_index_done_pt done, void *data)
 {
-    ngx_str_t           *argv;
-    ngx_uint_t           ntypes;
-    ngx_array_t         *cmds;
+    ngx_str_t           *argv, *keys;
+    ngx_uint_t           ntypes, i;
+    ngx_array_t         *cmds, *cmd;
     ngx_oci_index_op_t  *op;
 
     op = ngx_oci_index_op(r, pair, done, data);
@@ -482,6 +488,58 @@ ngx_oci_index_list(ngx_http_request_t *r, ngx_oci_index_pair_t *pair,
     argv[6 + ntypes].len = ngx_sprintf(argv[6 + ntypes].data, "%ui", n)
                            - argv[6 + ntypes].data;
 
+    if (facts == NULL) {
+        return ngx_oci_redis_query(r, pair->redis, cmds,
+                                   ngx_oci_index_listed, op);
+    }
+
+    ngx_memzero(facts, sizeof(ngx_oci_index_facts_t));
+    op->facts = facts;
+    op->asked = 1;
+
+    cmd = ngx_oci_index_cmd(r, cmds, 2);
+    if (cmd == NULL) {
+        return NGX_ERROR;
+    }
+
+    argv = cmd->elts;
+    ngx_str_set(&argv[0], "ZCARD");
+    argv[1] = op->refs_key;
+
+    if (last->len) {
+        cmd = ngx_oci_index_cmd(r, cmds, 3);
+        if (cmd == NULL) {
+            return NGX_ERROR;
+        }
+
+        argv = cmd->elts;
+        ngx_str_set(&argv[0], "ZSCORE");
+        argv[1] = op->refs_key;
+        argv[2] = *last;
+        op->asked++;
+        op->ask_last = 1;
+    }
+
+    if (ntypes) {
+        cmd = ngx_oci_index_cmd(r, cmds, 1 + ntypes);
+        if (cmd == NULL) {
+            return NGX_ERROR;
+        }
+
+        /* the type keys the script was given, after its first two */
+
+        keys = ((ngx_str_t *) ((ngx_array_t *) cmds->elts)[0].elts) + 5;
+        argv = cmd->elts;
+        ngx_str_set(&argv[0], "EXISTS");
+
+        for (i = 0; i < ntypes; i++) {
+            argv[1 + i] = keys[i];
+        }
+
+        op->asked++;
+        op->ntypes = ntypes;
+    }
+
     return ngx_oci_redis_query(r, pair->redis, cmds, ngx_oci_index_listed,
                                op);
 }
@@ -491,10 +549,12 @@ static void
 ngx_oci_index_listed(ngx_http_request_t *r, void *data, ngx_int_t rc,
     redisReply **replies, ngx_uint_t n)
 {
-    redisReply          *list;
-    ngx_oci_index_op_t  *op = data;
+    redisReply             *list, *reply;
+    ngx_uint_t              i;
+    ngx_oci_index_op_t     *op = data;
+    ngx_oci_index_facts_t  *facts;
 
-    list = (rc == NGX_OK && n == 1) ? replies[0] : NULL;
+    list = (rc == NGX_OK && n == 1 + op->asked) ? replies[0] : NULL;
 
     if (list && list->type == REDIS_REPLY_ERROR) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -506,6 +566,29 @@ ngx_oci_index_listed(ngx_http_request_t *r, void *data, ngx_int_t rc,
     if (list == NULL || list->type != REDIS_REPLY_ARRAY) {
         op->done(r, op->data, NGX_ERROR, NULL);
         return;
+    }
+
+    facts = op->facts;
+
+    if (facts) {
+
+        /* what cannot be read says "no": the page is not cached */
+
+        i = 1;
+        reply = replies[i++];
+        facts->referrers = reply->type == REDIS_REPLY_INTEGER
+                           && reply->integer > 0;
+
+        if (op->ask_last) {
+            reply = replies[i++];
+            facts->last = reply->type == REDIS_REPLY_STRING;
+        }
+
+        if (op->ntypes) {
+            reply = replies[i++];
+            facts->types = reply->type == REDIS_REPLY_INTEGER
+                           && reply->integer == (long long) op->ntypes;
+        }
     }
 
     op->done(r, op->data, NGX_OK, list);

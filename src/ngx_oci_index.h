@@ -35,6 +35,17 @@ typedef struct {
 } ngx_oci_index_pair_t;
 
 
+/*
+ * What a listing may learn besides its page, in the same round trip, for
+ * the page cache to know a page's key is bounded by the stored data.
+ */
+typedef struct {
+    unsigned                  referrers:1;  /* the pair has entries */
+    unsigned                  last:1;       /* "last" is one of them */
+    unsigned                  types:1;      /* each type filtered has one */
+} ngx_oci_index_facts_t;
+
+
 ngx_int_t ngx_oci_index_add(ngx_http_request_t *r,
     ngx_oci_index_pair_t *pair, ngx_str_t *digest, ngx_str_t *descriptor,
     ngx_oci_index_done_pt done, void *data);
@@ -43,7 +54,8 @@ ngx_int_t ngx_oci_index_remove(ngx_http_request_t *r,
     ngx_oci_index_done_pt done, void *data);
 ngx_int_t ngx_oci_index_list(ngx_http_request_t *r,
     ngx_oci_index_pair_t *pair, ngx_str_t *last, ngx_uint_t n,
-    ngx_array_t *types, ngx_oci_index_done_pt done, void *data);
+    ngx_array_t *types, ngx_oci_index_facts_t *facts,
+    ngx_oci_index_done_pt done, void *data);
 ngx_int_t ngx_oci_index_drop(ngx_http_request_t *r,
     ngx_oci_index_pair_t *pair, ngx_array_t *types, ngx_array_t *stale,
     ngx_oci_index_done_pt done, void *data);

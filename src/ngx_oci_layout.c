@@ -6,9 +6,12 @@
  */
 
 
+#include <stdio.h>
 #include <string.h>
 
 #include "ngx_oci_layout.h"
+#include "ngx_oci_grammar.h"
+#include "ngx_oci_sha2.h"
 
 
 #define NGX_OCI_REF_NONE    0
@@ -96,7 +99,11 @@ static const ngx_oci_layout_kind_t  ngx_oci_layout_kinds[] = {
       NGX_OCI_REF_TEXT, NONE },
     /* NGX_OCI_LAYOUT_REPO_SLOT */
     { S(NGX_OCI_LAYOUT_SLOTS_DIR), 1, S(NGX_OCI_LAYOUT_SLOTS_REPO),
-      NGX_OCI_REF_TEXT, NONE }
+      NGX_OCI_REF_TEXT, NONE },
+    /* NGX_OCI_LAYOUT_REFERRERS_ROOT */
+    { R, 1, S(NGX_OCI_LAYOUT_REPO_REFERRERS), NGX_OCI_REF_NONE, NONE },
+    /* NGX_OCI_LAYOUT_REFERRERS_DIR */
+    { R, 1, S(NGX_OCI_LAYOUT_REPO_REFERRERS), NGX_OCI_REF_DIGEST, NONE }
 };
 
 #undef R
@@ -208,4 +215,143 @@ ngx_oci_layout_ref(u_char *p, u_char *end, int kind, const u_char *ref,
     }
 
     return ngx_oci_layout_add(p, end, (const char *) hex, hex_len);
+}
+
+
+/*
+ * The key is hashed with each part's length in front of it, so that no
+ * two keys run into one another: "n", "last", then the filter (or none).
+ */
+
+size_t
+ngx_oci_layout_page_name(u_char *buf, size_t size, size_t n,
+    const u_char *last, size_t last_len, const u_char *type,
+    size_t type_len)
+{
+    u_char                   num[3 * 20 + 3], md[64], *p;
+    size_t                   i, len;
+    ngx_oci_sha2_t           sha;
+    static const char        hex[] = "0123456789abcdef";
+    static const u_char      none[] = "-";
+
+    if (size < NGX_OCI_LAYOUT_PAGE_NAME_LEN + 1) {
+        return 0;
+    }
+
+    ngx_oci_sha2_init(&sha, NGX_OCI_SHA256);
+
+    len = snprintf((char *) num, sizeof(num), "%zu\n%zu\n%zu\n", n,
+                   last_len, type ? type_len : (size_t) -1);
+    ngx_oci_sha2_update(&sha, num, len);
+
+    if (last_len) {
+        ngx_oci_sha2_update(&sha, last, last_len);
+    }
+
+    if (type && type_len) {
+        ngx_oci_sha2_update(&sha, type, type_len);
+
+    } else if (type == NULL) {
+        ngx_oci_sha2_update(&sha, none, 1);
+    }
+
+    (void) ngx_oci_sha2_final(&sha, md);
+
+    p = buf;
+    memcpy(p, NGX_OCI_LAYOUT_PAGE_PREFIX,
+           sizeof(NGX_OCI_LAYOUT_PAGE_PREFIX) - 1);
+    p += sizeof(NGX_OCI_LAYOUT_PAGE_PREFIX) - 1;
+
+    for (i = 0; i < 32; i++) {
+        *p++ = hex[md[i] >> 4];
+        *p++ = hex[md[i] & 0xf];
+    }
+
+    *p = '\0';
+
+    return p - buf;
+}
+
+
+#define NGX_OCI_PAGE_ETAG  (sizeof(NGX_OCI_LAYOUT_PAGE_MAGIC) - 1)
+#define NGX_OCI_PAGE_LAST  (NGX_OCI_PAGE_ETAG + 64 + 1)
+
+
+int
+ngx_oci_layout_page_header(u_char *buf, const u_char *etag,
+    const u_char *last, size_t last_len)
+{
+    if (last && last_len > NGX_OCI_LAYOUT_PAGE_HEADER - 1 - NGX_OCI_PAGE_LAST)
+    {
+        return -1;
+    }
+
+    memset(buf, ' ', NGX_OCI_LAYOUT_PAGE_HEADER);
+    memcpy(buf, NGX_OCI_LAYOUT_PAGE_MAGIC, NGX_OCI_PAGE_ETAG);
+    memcpy(buf + NGX_OCI_PAGE_ETAG, etag, 64);
+    buf[NGX_OCI_PAGE_LAST - 1] = '\n';
+
+    if (last) {
+        memcpy(buf + NGX_OCI_PAGE_LAST, last, last_len);
+    }
+
+    buf[NGX_OCI_LAYOUT_PAGE_HEADER - 1] = '\n';
+
+    return 0;
+}
+
+
+int
+ngx_oci_layout_page_parse(const u_char *buf, size_t len,
+    ngx_oci_layout_page_t *page)
+{
+    size_t         i;
+    const u_char  *p, *end;
+
+    if (len < NGX_OCI_LAYOUT_PAGE_HEADER
+        || memcmp(buf, NGX_OCI_LAYOUT_PAGE_MAGIC, NGX_OCI_PAGE_ETAG) != 0
+        || buf[NGX_OCI_PAGE_LAST - 1] != '\n'
+        || buf[NGX_OCI_LAYOUT_PAGE_HEADER - 1] != '\n')
+    {
+        return -1;
+    }
+
+    for (i = 0; i < 64; i++) {
+        page->etag[i] = buf[NGX_OCI_PAGE_ETAG + i];
+
+        if (!((page->etag[i] >= '0' && page->etag[i] <= '9')
+              || (page->etag[i] >= 'a' && page->etag[i] <= 'f')))
+        {
+            return -1;
+        }
+    }
+
+    p = buf + NGX_OCI_PAGE_LAST;
+    end = buf + NGX_OCI_LAYOUT_PAGE_HEADER - 1;
+
+    for (i = 0; p + i < end && p[i] != ' '; i++) { /* void */ }
+
+    /* the rest is padding only */
+
+    for (len = i; p + len < end; len++) {
+        if (p[len] != ' ') {
+            return -1;
+        }
+    }
+
+    page->last = NULL;
+    page->last_len = 0;
+
+    if (i == 0) {
+        return 0;
+    }
+
+    if (ngx_oci_digest_parse(p, i, NULL, NULL, NULL) != NGX_OCI_DIGEST_OK) {
+        return -1;
+    }
+
+    page->last = p;
+    page->last_len = i;
+
+    return 0;
 }

@@ -12,6 +12,8 @@
  *   repositories/<name>/_tags/.<tag>.lock          the tag's lock, while held
  *   repositories/<name>/_tags/.<alg>:<hex>.lock    a digest's delete lock
  *   _uploads/<id>.data, _uploads/<id>.state        upload sessions
+ *   repositories/<name>/_referrers/<alg>/<hex>/<page>  rendered pages
+ *                                                  of the referrers API
  *   _tmp/<id>                                      files before publication
  *   _slots/_all/<n>, _slots/<name>/_uploads/<n>    upload sessions' slots
  *   _quarantine/                                   what fsck --repair moved
@@ -41,6 +43,7 @@
 #define NGX_OCI_LAYOUT_REPO_BLOBS      "_blobs"
 #define NGX_OCI_LAYOUT_REPO_MANIFESTS  "_manifests"
 #define NGX_OCI_LAYOUT_REPO_TAGS       "_tags"
+#define NGX_OCI_LAYOUT_REPO_REFERRERS  "_referrers"
 
 #define NGX_OCI_LAYOUT_TYPE_SUFFIX     ".type"
 #define NGX_OCI_LAYOUT_DATA_SUFFIX     ".data"
@@ -77,7 +80,9 @@ typedef enum {
     NGX_OCI_LAYOUT_QUARANTINE,      /* _quarantine */
     NGX_OCI_LAYOUT_SLOTS,           /* _slots */
     NGX_OCI_LAYOUT_SLOT,            /* _slots/_all/<n>                 I */
-    NGX_OCI_LAYOUT_REPO_SLOT        /* _slots/<name>/_uploads/<n>      NI */
+    NGX_OCI_LAYOUT_REPO_SLOT,       /* _slots/<name>/_uploads/<n>      NI */
+    NGX_OCI_LAYOUT_REFERRERS_ROOT,  /* .../<name>/_referrers           N */
+    NGX_OCI_LAYOUT_REFERRERS_DIR    /* .../_referrers/<alg>/<hex>      ND */
 } ngx_oci_layout_e;
 
 
@@ -91,6 +96,62 @@ typedef enum {
  */
 size_t ngx_oci_layout_path(u_char *buf, size_t size, ngx_oci_layout_e what,
     const u_char *name, size_t name_len, const u_char *ref, size_t ref_len);
+
+
+
+/*
+ * A page of the referrers API, cached in the directory of its (repository,
+ * subject) pair: "page-<64 hex>", the SHA-256 of the page's key (the page
+ * size, the "last" digest it starts after, its artifactType filter), so
+ * that any filter bytes make a plain file name.  Pages are written under
+ * ".tmp-<id>" in the same directory and renamed.
+ */
+#define NGX_OCI_LAYOUT_PAGE_PREFIX     "page-"
+#define NGX_OCI_LAYOUT_PAGE_TMP        ".tmp-"
+#define NGX_OCI_LAYOUT_PAGE_NAME_LEN   (sizeof(NGX_OCI_LAYOUT_PAGE_PREFIX) \
+                                        - 1 + 64)
+
+/*
+ * A page file is a header of NGX_OCI_LAYOUT_PAGE_HEADER bytes, then the
+ * body as sent.  The header is text, padded with spaces:
+ *
+ *   "ocirefs1\n" <ETag: 64 hex digits> "\n" [<last digest>] ... "\n"
+ *
+ * where <last digest>, when present, is the cursor of the Link to the
+ * next page (no digest: the page is the last one).
+ */
+#define NGX_OCI_LAYOUT_PAGE_HEADER     256
+#define NGX_OCI_LAYOUT_PAGE_MAGIC      "ocirefs1\n"
+
+/* a cached page's header, as read back */
+typedef struct {
+    u_char        etag[64];         /* hex digits of the body's SHA-256 */
+    const u_char *last;             /* into the header; NULL: no Link */
+    size_t        last_len;
+} ngx_oci_layout_page_t;
+
+
+/*
+ * Writes the page's file name (NGX_OCI_LAYOUT_PAGE_NAME_LEN bytes and a
+ * NUL) into buf for pages of n entries starting after "last" (may be
+ * empty) and filtered by "type" (NULL: no filter).  Returns the length,
+ * or 0 when buf is too small.
+ */
+size_t ngx_oci_layout_page_name(u_char *buf, size_t size, size_t n,
+    const u_char *last, size_t last_len, const u_char *type,
+    size_t type_len);
+
+/*
+ * Writes the header (NGX_OCI_LAYOUT_PAGE_HEADER bytes) of a page whose
+ * body has the SHA-256 "etag" (64 hex digits) and whose Link starts
+ * after "last" (NULL: no Link).  0, or -1 when "last" does not fit.
+ */
+int ngx_oci_layout_page_header(u_char *buf, const u_char *etag,
+    const u_char *last, size_t last_len);
+
+/* reads a header back: 0, or -1 when it is not one */
+int ngx_oci_layout_page_parse(const u_char *buf, size_t len,
+    ngx_oci_layout_page_t *page);
 
 
 #endif /* _NGX_OCI_LAYOUT_H_INCLUDED_ */

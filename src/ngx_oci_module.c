@@ -148,6 +148,13 @@ static ngx_command_t  ngx_oci_commands[] = {
       offsetof(ngx_oci_loc_conf_t, referrers_page_size),
       NULL },
 
+    { ngx_string("oci_referrers_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, referrers_cache),
+      NULL },
+
     { ngx_string("oci_redis"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_oci_redis_directive,
@@ -592,6 +599,7 @@ ngx_oci_create_loc_conf(ngx_conf_t *cf)
     olcf->tags_page_size = NGX_CONF_UNSET_UINT;
     olcf->subject_policy = NGX_CONF_UNSET_UINT;
     olcf->referrers_page_size = NGX_CONF_UNSET_UINT;
+    olcf->referrers_cache = NGX_CONF_UNSET;
     olcf->thread_pool = NGX_CONF_UNSET_PTR;
     olcf->root = NGX_CONF_UNSET_PTR;
     olcf->max_uploads = NGX_CONF_UNSET_UINT;
@@ -633,6 +641,7 @@ ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_OCI_SUBJECT_ACCEPT);
     ngx_conf_merge_uint_value(conf->referrers_page_size,
                               prev->referrers_page_size, 100);
+    ngx_conf_merge_value(conf->referrers_cache, prev->referrers_cache, 1);
     ngx_conf_merge_ptr_value(conf->thread_pool, prev->thread_pool, NULL);
     ngx_conf_merge_uint_value(conf->max_uploads, prev->max_uploads, 1024);
     ngx_conf_merge_uint_value(conf->max_uploads_repo, prev->max_uploads_repo,

@@ -129,6 +129,17 @@ struct ngx_oci_store_job_s {
 };
 
 
+/* a cached page of the referrers API, open */
+typedef struct {
+    ngx_fd_t                  fd;
+    ngx_str_t                 path;
+    off_t                     offset;       /* where the body starts */
+    off_t                     size;         /* of the body */
+    ngx_oci_layout_page_t     page;         /* its header, parsed */
+    u_char                    header[NGX_OCI_LAYOUT_PAGE_HEADER];
+} ngx_oci_store_page_t;
+
+
 typedef struct {
     ngx_fd_t                  fd;           /* the session's data file */
     ngx_str_t                 id;
@@ -231,6 +242,18 @@ ngx_int_t ngx_oci_store_digest_lock(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_str_t *digest, ngx_oci_tag_lock_t **lock);
 ngx_int_t ngx_oci_store_digest_locked(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_str_t *digest);
+
+/* ngx_oci_store_referrers.c: rendered pages of the referrers API */
+ngx_int_t ngx_oci_store_page_open(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *subject, ngx_str_t *page, ngx_oci_store_page_t *pg);
+ngx_int_t ngx_oci_store_page_dir(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *subject, ngx_fd_t *dir);
+ngx_int_t ngx_oci_store_page_mkdir(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *subject);
+ngx_int_t ngx_oci_store_page_publish(ngx_oci_store_t *st, ngx_fd_t dir,
+    ngx_str_t *page, u_char *header, u_char *body, size_t len);
+ngx_int_t ngx_oci_store_page_invalidate(ngx_oci_store_t *st,
+    ngx_str_t *name, ngx_str_t *subject);
 
 /* ngx_oci_store_upload.c: upload sessions */
 ngx_int_t ngx_oci_store_upload_create(ngx_oci_store_t *st, ngx_str_t *name,
