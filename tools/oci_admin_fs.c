@@ -208,6 +208,77 @@ oci_admin_mkdirs(const char *path)
 }
 
 
+/* the entries of the open directory "fd", then it: 0 or -1 */
+
+static int
+oci_admin_rmtree_at(int parent, const char *name, int depth)
+{
+    int             fd, rc;
+    DIR            *dir;
+    struct dirent  *de;
+
+    fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+                              | O_CLOEXEC);
+    if (fd == -1) {
+        return (errno == ENOTDIR || errno == ELOOP)
+               ? unlinkat(parent, name, 0) : -1;
+    }
+
+    dir = fdopendir(fd);
+    if (dir == NULL) {
+        close(fd);
+        return -1;
+    }
+
+    rc = 0;
+
+    while ((de = readdir(dir)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
+            continue;
+        }
+
+        if (unlinkat(dirfd(dir), de->d_name, 0) == 0) {
+            continue;
+        }
+
+        if (errno != EISDIR || depth <= 1
+            || oci_admin_rmtree_at(dirfd(dir), de->d_name, depth - 1) != 0)
+        {
+            rc = -1;
+        }
+    }
+
+    closedir(dir);
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    return unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+
+int
+oci_admin_rmtree(const char *path, int depth)
+{
+    int  i, rc;
+
+    for (i = 0; i < 8; i++) {
+        rc = oci_admin_rmtree_at(AT_FDCWD, path, depth);
+
+        if (rc == 0 || errno == ENOENT) {
+            return 0;
+        }
+
+        if (errno != ENOTEMPTY) {
+            break;
+        }
+    }
+
+    return -1;
+}
+
+
 int
 oci_admin_read(const char *path, size_t max, struct stat *st, u_char **data,
     size_t *len, char *reason, size_t reason_len)

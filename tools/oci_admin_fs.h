@@ -46,6 +46,14 @@ int oci_admin_path(char *buf, const char *fmt, ...)
 /* creates the missing parent directories of path, mode 0700: 0 or -1 */
 int oci_admin_mkdirs(const char *path);
 
+/*
+ * Removes the directory "path" and what it holds, "depth" levels down at
+ * most, never through a symbolic link (a link is removed itself); again,
+ * a few times, when something is added to it meanwhile.  0, or -1 with
+ * errno.
+ */
+int oci_admin_rmtree(const char *path, int depth);
+
 
 /*
  * A whole regular file, not following a symbolic link, into data

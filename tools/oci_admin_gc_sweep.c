@@ -208,6 +208,14 @@ oci_admin_gc_settle(oci_gc_sweep_t *s, oci_gc_cand_t **gone, size_t n)
         if (s->gx->redis_on && gone[i]->subject) {
             oci_admin_gc_unindex(s, gone[i]);
         }
+
+        /* after the index: no cached page of the subject may list it */
+
+        if (gone[i]->subject
+            && oci_admin_pages_drop(&s->repo, gone[i]->subject) != 0)
+        {
+            s->gx->errors++;
+        }
     }
 }
 

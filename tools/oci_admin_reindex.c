@@ -15,7 +15,10 @@
  *   - members of the index that the walk did not find are looked at again
  *     on disk, then removed unless they now turn out to be referrers;
  *   - then SCAN finds the index keys of (repository, subject) pairs the
- *     walk did not see at all, and the same goes for their members.
+ *     walk did not see at all, and the same goes for their members;
+ *   - once Redis has taken every change, the registry's cached pages of
+ *     every repository are dropped (they may list what the index had
+ *     before), so the answers after a reindex are those of the index.
  */
 
 
@@ -35,6 +38,8 @@
 
 
 static void oci_admin_reindex_progress(oci_admin_reindex_t *rx);
+static int oci_admin_reindex_pages(oci_admin_walk_t *w,
+    oci_admin_repo_t *repo);
 static int oci_admin_reindex_repo(oci_admin_walk_t *w,
     oci_admin_repo_t *repo);
 static int oci_admin_reindex_manifest(oci_admin_walk_t *w,
@@ -115,7 +120,7 @@ int
 oci_admin_reindex(int argc, char **argv)
 {
     int                  rc;
-    oci_admin_walk_t     w;
+    oci_admin_walk_t     w, w2;
     oci_admin_reindex_t  rx;
 
     memset(&rx, 0, sizeof(oci_admin_reindex_t));
@@ -157,6 +162,17 @@ oci_admin_reindex(int argc, char **argv)
         rc = OCI_ADMIN_ABORT;
     }
 
+    /* whatever Redis took, pages rendered before may disagree with it */
+
+    if (!rx.dry_run) {
+        memset(&w2, 0, sizeof(oci_admin_walk_t));
+        w2.root = rx.opt.storage;
+        w2.data = &rx;
+        w2.repo = oci_admin_reindex_pages;
+
+        (void) oci_admin_walk(&w2);
+    }
+
     oci_admin_progress_end();
 
     rx.errors += w.errors + rx.redis.errors;
@@ -165,6 +181,19 @@ oci_admin_reindex(int argc, char **argv)
     oci_admin_set_free(&rx.done);
 
     return oci_admin_reindex_end(&rx, &w, rc);
+}
+
+
+static int
+oci_admin_reindex_pages(oci_admin_walk_t *w, oci_admin_repo_t *repo)
+{
+    oci_admin_reindex_t  *rx = w->data;
+
+    if (oci_admin_pages_drop(repo, NULL) != 0) {
+        rx->errors++;
+    }
+
+    return OCI_ADMIN_SKIP;
 }
 
 

@@ -315,3 +315,51 @@ oci_admin_tag_unlock(oci_admin_repo_t *repo, const char *tag)
         oci_admin_warn("%s: unlink(): %s", path, strerror(errno));
     }
 }
+
+
+int
+oci_admin_pages_drop(oci_admin_repo_t *repo, const char *subject)
+{
+    char           path[OCI_ADMIN_PATH_LEN], tmp[OCI_ADMIN_PATH_LEN];
+    char           id[64];
+    static int     n;
+
+    if (oci_admin_repo_layout(path, repo,
+                              subject ? NGX_OCI_LAYOUT_REFERRERS_DIR
+                                      : NGX_OCI_LAYOUT_REFERRERS_ROOT,
+                              subject)
+        < 0)
+    {
+        return -1;
+    }
+
+    snprintf(id, sizeof(id), "referrers-admin-%ld-%d-%d", (long) getpid(),
+             ++n, rand());
+
+    if (oci_admin_layout(tmp, repo->root, NGX_OCI_LAYOUT_TMP_FILE, NULL, 0,
+                         id)
+        < 0
+        || oci_admin_mkdirs(tmp) != 0)
+    {
+        oci_admin_warn("%s/%s: cannot be made", repo->root,
+                       NGX_OCI_LAYOUT_TMP_DIR);
+        return -1;
+    }
+
+    if (rename(path, tmp) != 0) {
+        if (errno == ENOENT) {
+            return 0;
+        }
+
+        oci_admin_warn("%s: rename() to %s: %s", path, tmp, strerror(errno));
+        return -1;
+    }
+
+    /* all subjects: <alg>/<hex>/<page>; one: <page> */
+
+    if (oci_admin_rmtree(tmp, subject ? 1 : 3) != 0) {
+        oci_admin_warn("%s: not removed: %s", tmp, strerror(errno));
+    }
+
+    return 0;
+}

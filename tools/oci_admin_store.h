@@ -67,6 +67,14 @@ int oci_admin_layout(char *buf, const char *root, ngx_oci_layout_e what,
 int oci_admin_repo_layout(char *buf, oci_admin_repo_t *repo,
     ngx_oci_layout_e what, const char *ref);
 
+/*
+ * Drops the cached referrers pages of the repository for one subject, or
+ * for all (subject NULL): the directory is renamed into _tmp/ first, so
+ * the registry's readers that hold it publish into a dead directory, then
+ * removed.  0 (also when nothing was cached), or -1 after a warning.
+ */
+int oci_admin_pages_drop(oci_admin_repo_t *repo, const char *subject);
+
 /* path relative to the storage root, when it is under it */
 const char *oci_admin_rel(const char *root, const char *path);
 

@@ -16,6 +16,7 @@
 #define OCI_ADMIN_OWN_MANIFESTS  1
 #define OCI_ADMIN_OWN_BLOBS      2
 #define OCI_ADMIN_OWN_TAGS       4
+#define OCI_ADMIN_OWN_REFERRERS  8
 
 
 typedef struct {
@@ -133,6 +134,12 @@ oci_admin_walk_own(oci_admin_name_t *e)
 
     if (strcmp(e->name, NGX_OCI_LAYOUT_REPO_TAGS) == 0) {
         return OCI_ADMIN_OWN_TAGS;
+    }
+
+    /* the registry's cache of rendered pages, rebuilt whenever wanted */
+
+    if (strcmp(e->name, NGX_OCI_LAYOUT_REPO_REFERRERS) == 0) {
+        return OCI_ADMIN_OWN_REFERRERS;
     }
 
     return 0;

@@ -14,7 +14,8 @@
  * OCI_ADMIN_ABORT at once).
  *
  * Entries that do not belong (anything but a directory, a directory
- * starting with "." or "_" other than a repository's own three) go to
+ * starting with "." or "_" other than a repository's own four, the
+ * fourth being the registry's "_referrers" cache) go to
  * stray(), with their path under the root.  A repository whose name is
  * not valid goes to invalid(), or is skipped with a warning and counted.
  * Symbolic links are not followed.  Unreadable directories are warned
