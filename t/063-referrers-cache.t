@@ -137,11 +137,14 @@ subtest 'a push and a delete of a referrer invalidate its subject' => sub {
     push @sigs, $new;
     same_as_uncached('app', $D, '', 'first page after the push');
 
-    is $srv->req('DELETE', "/v2/app/manifests/$sigs[0]")->code, 202, 'a referrer deleted';
+    my $gone = listed(get($srv, 'app', $D, ''))->[0];
+    is $srv->req('DELETE', "/v2/app/manifests/$gone")->code, 202,
+        'the first referrer of the cached page deleted';
     ok !-d $dir || files_in($dir) == 0, 'no page left after the delete';
     my $after = same_as_uncached('app', $D, '', 'after the delete');
-    ok !grep({ $_ eq $sigs[0] } @{ listed($after) }), 'the deleted one is not listed';
-    shift @sigs;
+    ok !grep({ $_ eq $gone } @{ listed($after) }), 'the deleted one is not listed';
+    @sigs = grep { $_ ne $gone } @sigs;
+    @sboms = grep { $_ ne $gone } @sboms;
 };
 
 subtest 'several fronts share the cache and its invalidation' => sub {
@@ -280,6 +283,30 @@ subtest 'a read racing a push: no page older than the push survives' => sub {
         same_answer(get($srv, 'race', $img->{digest}, ''), get($off, 'race', $img->{digest}, ''),
                     "round $round: the next read lists the push");
     }
+};
+
+subtest 'a read publishes into the directory it opened before reading' => sub {
+    my $img = push_image($srv, 'steps');
+    push_ref('steps', $img, SIGNATURE);
+    my $pdir = pages_dir('steps', $img->{digest});
+    same_as_uncached('steps', $img->{digest}, '', 'the directory made');
+    ok -d $pdir, 'the pair has its directory';
+    unlink glob("$pdir/page-*");
+
+    # the read has opened the directory and waits for Redis; a writer's
+    # invalidation moves the directory meanwhile
+    $redis->pause;
+    my $reader = $srv->connect;
+    $reader->send("GET /v2/steps/referrers/$img->{digest} HTTP/1.1\r\n"
+                  . "Host: localhost\r\nConnection: close\r\n\r\n");
+    select undef, undef, undef, 0.3;
+    my $dead = "$S/_tmp/steps-dead";
+    rename $pdir, $dead or die "rename: $!";
+    $redis->resume;
+    is $reader->read_response->code, 200, 'the read answered';
+    is files_in($dead), 1, 'its page went into the directory it opened';
+    ok !-e $pdir, 'no page, no directory where the invalidation left none';
+    remove_tree($dead);
 };
 
 done_testing;
