@@ -1,7 +1,8 @@
 
 /*
  * ngx_oci_layout_path(): every kind of path of the storage layout, and
- * the refusals (no room, a digest without an algorithm).
+ * the refusals (no room, a digest without an algorithm); the names and
+ * headers of cached referrers pages.
  */
 
 
@@ -61,6 +62,11 @@ static const layout_case_t  cases[] = {
     { NGX_OCI_LAYOUT_SLOTS, NULL, NULL, "_slots" },
     { NGX_OCI_LAYOUT_SLOT, NULL, "17", "_slots/_all/17" },
     { NGX_OCI_LAYOUT_REPO_SLOT, "a/b", "0", "_slots/a/b/_uploads/0" },
+    { NGX_OCI_LAYOUT_REFERRERS_ROOT, "a/b", NULL,
+      "repositories/a/b/_referrers" },
+    { NGX_OCI_LAYOUT_REFERRERS_DIR, "a", D256,
+      "repositories/a/_referrers/sha256/"
+      "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824" },
 
     /* digests the layout cannot place */
     { NGX_OCI_LAYOUT_BLOB, NULL, "sha256", NULL },
@@ -71,6 +77,9 @@ static const layout_case_t  cases[] = {
     { (ngx_oci_layout_e) 99, "a", D256, NULL },
     { 0, NULL, NULL, NULL }
 };
+
+
+static void test_pages(void);
 
 
 int
@@ -134,5 +143,74 @@ main(void)
                "a 255-byte name and a sha512 digest fit");
     }
 
+    test_pages();
+
     return tap_done();
+}
+
+
+/* page names differ by every part of the key; headers read back */
+
+static void
+test_pages(void)
+{
+    u_char                  a[128], b[128], h[NGX_OCI_LAYOUT_PAGE_HEADER];
+    u_char                  etag[64];
+    size_t                  n;
+    ngx_oci_layout_page_t   pg;
+    static const u_char     last[] = D256;
+
+    n = ngx_oci_layout_page_name(a, sizeof(a), 100, NULL, 0, NULL, 0);
+    tap_ok(n == NGX_OCI_LAYOUT_PAGE_NAME_LEN && a[n] == '\0'
+           && memcmp(a, "page-", 5) == 0, "a page name: %s", a);
+
+    tap_ok(ngx_oci_layout_page_name(b, sizeof(b), 100, NULL, 0, NULL, 0) == n
+           && memcmp(a, b, n) == 0, "the same key, the same name");
+
+    (void) ngx_oci_layout_page_name(b, sizeof(b), 10, NULL, 0, NULL, 0);
+    tap_ok(memcmp(a, b, n) != 0, "another page size, another name");
+
+    (void) ngx_oci_layout_page_name(b, sizeof(b), 100, last,
+                                    sizeof(last) - 1, NULL, 0);
+    tap_ok(memcmp(a, b, n) != 0, "a last digest, another name");
+
+    (void) ngx_oci_layout_page_name(b, sizeof(b), 100, NULL, 0,
+                                    (const u_char *) "", 0);
+    tap_ok(memcmp(a, b, n) != 0, "an empty filter is not no filter");
+
+    (void) ngx_oci_layout_page_name(a, sizeof(a), 100, NULL, 0,
+                                    (const u_char *) "t", 1);
+    tap_ok(memcmp(a, b, n) != 0, "filters differ");
+
+    tap_ok(ngx_oci_layout_page_name(a, n, 100, NULL, 0, NULL, 0) == 0,
+           "no room for a name");
+
+    memset(etag, 'a', sizeof(etag));
+
+    tap_ok(ngx_oci_layout_page_header(h, etag, last, sizeof(last) - 1) == 0
+           && ngx_oci_layout_page_parse(h, sizeof(h), &pg) == 0
+           && memcmp(pg.etag, etag, 64) == 0
+           && pg.last_len == sizeof(last) - 1
+           && memcmp(pg.last, last, pg.last_len) == 0,
+           "a header with a Link read back");
+
+    tap_ok(ngx_oci_layout_page_header(h, etag, NULL, 0) == 0
+           && ngx_oci_layout_page_parse(h, sizeof(h), &pg) == 0
+           && pg.last == NULL, "a header without a Link read back");
+
+    tap_ok(ngx_oci_layout_page_parse(h, sizeof(h) - 1, &pg) == -1,
+           "a short header refused");
+
+    h[20] = 'X';
+    tap_ok(ngx_oci_layout_page_parse(h, sizeof(h), &pg) == -1,
+           "an ETag that is not hex refused");
+
+    (void) ngx_oci_layout_page_header(h, etag, last, sizeof(last) - 1);
+    h[200] = 'x';
+    tap_ok(ngx_oci_layout_page_parse(h, sizeof(h), &pg) == -1,
+           "padding that is not blank refused");
+
+    (void) ngx_oci_layout_page_header(h, etag, (const u_char *) "nope", 4);
+    tap_ok(ngx_oci_layout_page_parse(h, sizeof(h), &pg) == -1,
+           "a cursor that is not a digest refused");
 }

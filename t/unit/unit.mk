@@ -116,7 +116,8 @@ $(BUILD)/unit/test_layout: $(OCI_UNIT_ROOT)/t/unit/test_layout.c \
                            $(UNIT_CORE_DEPS)
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INC) -o $@ $< \
-	    $(UNIT_SRC)/ngx_oci_layout.c $(UNIT_LIBS)
+	    $(UNIT_SRC)/ngx_oci_layout.c $(UNIT_SRC)/ngx_oci_grammar.c \
+	    $(UNIT_SRC)/ngx_oci_sha2.c $(UNIT_LIBS)
 
 $(BUILD)/unit/test_link: $(OCI_UNIT_ROOT)/t/unit/test_link.c \
                          $(UNIT_CORE_DEPS)
