@@ -108,6 +108,9 @@ size_t ngx_oci_layout_path(u_char *buf, size_t size, ngx_oci_layout_e what,
  */
 #define NGX_OCI_LAYOUT_PAGE_PREFIX     "page-"
 #define NGX_OCI_LAYOUT_PAGE_TMP        ".tmp-"
+
+/* an invalidated directory of pages, in _tmp/ until it is removed */
+#define NGX_OCI_LAYOUT_TMP_PAGES       "referrers-"
 #define NGX_OCI_LAYOUT_PAGE_NAME_LEN   (sizeof(NGX_OCI_LAYOUT_PAGE_PREFIX) \
                                         - 1 + 64)
 

@@ -358,16 +358,16 @@ ngx_oci_store_page_invalidate(ngx_oci_store_t *st, ngx_str_t *name,
     d->pool = pool;
     d->tmp_dir = NGX_INVALID_FILE;
 
-    ngx_memcpy(d->name, "referrers-", 10);
+    ref.len = sizeof(NGX_OCI_LAYOUT_TMP_PAGES) - 1;
+    ngx_memcpy(d->name, NGX_OCI_LAYOUT_TMP_PAGES, ref.len);
 
-    if (ngx_oci_store_random_hex(d->name + 10, 16) != NGX_OK) {
+    if (ngx_oci_store_random_hex(d->name + ref.len, 16) != NGX_OK) {
         goto failed;
     }
 
-    d->name[42] = '\0';
-
+    ref.len += 32;
+    d->name[ref.len] = '\0';
     ref.data = d->name;
-    ref.len = 42;
 
     if (ngx_oci_store_path(st, NGX_OCI_LAYOUT_TMP_FILE, NULL, &ref, &tmp)
         != NGX_OK

@@ -189,6 +189,26 @@ oci_admin_gc_tmp(oci_admin_gc_t *gx, ngx_oci_layout_e what)
     }
 
     for (i = 0; i < ls.n; i++) {
+
+        /* the registry's invalidated referrers pages, left by a crash */
+
+        if (ls.e[i].type == DT_DIR && what == NGX_OCI_LAYOUT_TMP
+            && strncmp(ls.e[i].name, NGX_OCI_LAYOUT_TMP_PAGES,
+                       sizeof(NGX_OCI_LAYOUT_TMP_PAGES) - 1) == 0
+            && oci_admin_path(path, "%s/%s", dir, ls.e[i].name) >= 0
+            && lstat(path, &st) == 0
+            && oci_admin_gc_old(gx, oci_admin_mtime(&st),
+                                gx->grace + OCI_GC_TMP_EXTRA)
+            && !gx->dry_run)
+        {
+            if (oci_admin_rmtree(path, 3) != 0) {
+                oci_admin_warn("%s: not removed: %s", path, strerror(errno));
+                gx->errors++;
+            }
+
+            continue;
+        }
+
         if (ls.e[i].type != DT_REG
             || oci_admin_path(path, "%s/%s", dir, ls.e[i].name) < 0
             || lstat(path, &st) == -1

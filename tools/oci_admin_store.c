@@ -333,8 +333,8 @@ oci_admin_pages_drop(oci_admin_repo_t *repo, const char *subject)
         return -1;
     }
 
-    snprintf(id, sizeof(id), "referrers-admin-%ld-%d-%d", (long) getpid(),
-             ++n, rand());
+    snprintf(id, sizeof(id), NGX_OCI_LAYOUT_TMP_PAGES "admin-%ld-%d-%d",
+             (long) getpid(), ++n, rand());
 
     if (oci_admin_layout(tmp, repo->root, NGX_OCI_LAYOUT_TMP_FILE, NULL, 0,
                          id)
