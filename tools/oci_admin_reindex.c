@@ -40,6 +40,8 @@
 static void oci_admin_reindex_progress(oci_admin_reindex_t *rx);
 static int oci_admin_reindex_pages(oci_admin_walk_t *w,
     oci_admin_repo_t *repo);
+static int oci_admin_reindex_skip(oci_admin_walk_t *w, const char *name,
+    size_t len);
 static int oci_admin_reindex_repo(oci_admin_walk_t *w,
     oci_admin_repo_t *repo);
 static int oci_admin_reindex_manifest(oci_admin_walk_t *w,
@@ -169,6 +171,7 @@ oci_admin_reindex(int argc, char **argv)
         w2.root = rx.opt.storage;
         w2.data = &rx;
         w2.repo = oci_admin_reindex_pages;
+        w2.invalid = oci_admin_reindex_skip;
 
         (void) oci_admin_walk(&w2);
     }
@@ -194,6 +197,19 @@ oci_admin_reindex_pages(oci_admin_walk_t *w, oci_admin_repo_t *repo)
     }
 
     return OCI_ADMIN_SKIP;
+}
+
+
+/* the first walk warned about it already */
+
+static int
+oci_admin_reindex_skip(oci_admin_walk_t *w, const char *name, size_t len)
+{
+    (void) w;
+    (void) name;
+    (void) len;
+
+    return OCI_ADMIN_OK;
 }
 
 
