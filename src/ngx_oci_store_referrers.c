@@ -465,6 +465,8 @@ ngx_oci_store_pages_drop_step(ngx_oci_store_job_t *job)
         }
     }
 
+    de = NULL;
+
     for (n = 0; job->threaded || n < NGX_OCI_PAGES_STEP; n++) {
 
         ngx_set_errno(0);
