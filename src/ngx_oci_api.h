@@ -21,6 +21,7 @@ ngx_int_t ngx_oci_api_uploads(ngx_http_request_t *r);
 ngx_int_t ngx_oci_api_manifests(ngx_http_request_t *r);
 ngx_int_t ngx_oci_api_tags(ngx_http_request_t *r);
 ngx_int_t ngx_oci_api_referrers(ngx_http_request_t *r);
+ngx_int_t ngx_oci_api_catalog(ngx_http_request_t *r);
 
 /* the token issuer: a location of its own, not a /v2/ endpoint */
 ngx_int_t ngx_oci_api_token(ngx_http_request_t *r);

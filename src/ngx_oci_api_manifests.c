@@ -14,6 +14,7 @@
 #include "ngx_oci_grammar.h"
 #include "ngx_oci_manifest_check.h"
 #include "ngx_oci_index_schema.h"
+#include "ngx_oci_index_catalog.h"
 #include "ngx_oci_index.h"
 
 #include <openssl/evp.h>
@@ -387,6 +388,15 @@ ngx_oci_api_manifests_received(ngx_http_request_t *r)
 
     if (rc == NGX_OK) {
         rc = ngx_oci_api_manifests_store(r, ctx, m);
+    }
+
+    /*
+     * The catalog lists the repository from now on; the push does not
+     * wait for it, nor fail with it: a name Redis missed, reindex adds
+     */
+
+    if (rc == NGX_OK && m->pair.redis->redis) {
+        (void) ngx_oci_index_catalog_add(r, m->pair.redis, &ctx->name);
     }
 
     if (rc == NGX_OK && m->referrer.len) {

@@ -86,6 +86,7 @@ typedef struct {
     ngx_uint_t                subject_policy;
     ngx_uint_t                referrers_page_size;
     ngx_flag_t                referrers_cache;
+    ngx_uint_t                catalog_page_size;
     ngx_oci_redis_conf_t      redis;
     ngx_http_complex_value_t *mount_allow;  /* NULL: mounts allowed */
     ngx_thread_pool_t        *thread_pool;  /* NULL: jobs in steps */

@@ -385,7 +385,8 @@ ngx_oci_token_access(ngx_http_request_t *r)
  * As docker-registry asks: GET and HEAD pull, DELETE deletes, any other
  * method pulls and pushes; every request to an upload session pushes
  * (its state is the pusher's), and a mount pulls its source too.  The
- * base endpoint needs a valid token and no scope.
+ * base endpoint needs a valid token and no scope; the catalog needs
+ * "registry:catalog:*", and lists every repository then.
  */
 
 static ngx_uint_t
@@ -397,6 +398,13 @@ ngx_oci_token_scopes(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
 
     if (ctx->route.endpoint == NGX_OCI_EP_BASE) {
         return 0;
+    }
+
+    if (ctx->route.endpoint == NGX_OCI_EP_CATALOG) {
+        sc[0].type = "registry";
+        ngx_str_set(&sc[0].name, "catalog");
+        sc[0].action = "*";
+        return 1;
     }
 
     n = 0;

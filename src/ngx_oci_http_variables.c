@@ -184,6 +184,12 @@ ngx_oci_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         if (ctx->route.endpoint == NGX_OCI_EP_BASE) {
             action = "";
 
+        } else if (ctx->route.endpoint == NGX_OCI_EP_CATALOG) {
+
+            /* no repository: rules written for pulls do not match it */
+
+            action = "catalog";
+
         } else if (ctx->route.endpoint == NGX_OCI_EP_UPLOADS
                    || ctx->route.endpoint == NGX_OCI_EP_UPLOAD)
         {

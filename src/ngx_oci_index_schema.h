@@ -37,6 +37,16 @@
 #define NGX_OCI_INDEX_TYPE  ":type:"
 
 
+/*
+ * The catalog: "<prefix>catalog", a sorted set of repository names, all
+ * scores 0, so ZRANGEBYLEX pages it in byte order.  A repository is in it
+ * while its "_manifests" directory exists: a manifest PUT adds it, and
+ * nothing but "oci-admin reindex" takes it out (docs/api.md#catalog).
+ * One key, so one Redis Cluster slot; it has no hash tag.
+ */
+#define NGX_OCI_INDEX_CATALOG  "catalog"
+
+
 /* writes "<prefix>{<name>@<subject>}<suffix>"; returns the length */
 size_t ngx_oci_index_key(u_char *buf, size_t size, const u_char *prefix,
     size_t prefix_len, const u_char *name, size_t name_len,

@@ -155,6 +155,13 @@ static ngx_command_t  ngx_oci_commands[] = {
       offsetof(ngx_oci_loc_conf_t, referrers_cache),
       NULL },
 
+    { ngx_string("oci_catalog_page_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, catalog_page_size),
+      NULL },
+
     { ngx_string("oci_redis"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_oci_redis_directive,
@@ -364,6 +371,9 @@ ngx_oci_handler(ngx_http_request_t *r)
     case NGX_OCI_EP_UPLOADS:
     case NGX_OCI_EP_UPLOAD:
         return ngx_oci_api_uploads(r);
+
+    case NGX_OCI_EP_CATALOG:
+        return ngx_oci_api_catalog(r);
 
     default: /* NGX_OCI_EP_REFERRERS */
         return ngx_oci_api_referrers(r);
@@ -600,6 +610,7 @@ ngx_oci_create_loc_conf(ngx_conf_t *cf)
     olcf->subject_policy = NGX_CONF_UNSET_UINT;
     olcf->referrers_page_size = NGX_CONF_UNSET_UINT;
     olcf->referrers_cache = NGX_CONF_UNSET;
+    olcf->catalog_page_size = NGX_CONF_UNSET_UINT;
     olcf->thread_pool = NGX_CONF_UNSET_PTR;
     olcf->root = NGX_CONF_UNSET_PTR;
     olcf->max_uploads = NGX_CONF_UNSET_UINT;
@@ -642,6 +653,8 @@ ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->referrers_page_size,
                               prev->referrers_page_size, 100);
     ngx_conf_merge_value(conf->referrers_cache, prev->referrers_cache, 1);
+    ngx_conf_merge_uint_value(conf->catalog_page_size,
+                              prev->catalog_page_size, 100);
     ngx_conf_merge_ptr_value(conf->thread_pool, prev->thread_pool, NULL);
     ngx_conf_merge_uint_value(conf->max_uploads, prev->max_uploads, 1024);
     ngx_conf_merge_uint_value(conf->max_uploads_repo, prev->max_uploads_repo,
@@ -727,6 +740,12 @@ ngx_oci_check_loc_conf(ngx_conf_t *cf, ngx_oci_loc_conf_t *conf)
     if (conf->referrers_page_size == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"oci_referrers_page_size\" must be at least 1");
+        return NGX_ERROR;
+    }
+
+    if (conf->catalog_page_size == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oci_catalog_page_size\" must be at least 1");
         return NGX_ERROR;
     }
 

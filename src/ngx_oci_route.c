@@ -57,6 +57,13 @@ ngx_oci_route_parse(const u_char *uri, size_t len, ngx_oci_route_t *rt)
     p = uri + 4;
     end = uri + len;
 
+    /* no name component starts with "_": no repository is named so */
+
+    if (ngx_oci_is(p, end - p, "_catalog")) {
+        rt->endpoint = NGX_OCI_EP_CATALOG;
+        return NGX_OCI_ROUTE_OK;
+    }
+
     /* "<kind>/<reference>" at the end; the reference may be empty */
 
     last = ngx_oci_route_prev_slash(p, end);

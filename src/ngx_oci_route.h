@@ -21,7 +21,8 @@ typedef enum {
     NGX_OCI_EP_BLOB,            /* /v2/<name>/blobs/<digest> */
     NGX_OCI_EP_UPLOADS,         /* /v2/<name>/blobs/uploads/ */
     NGX_OCI_EP_UPLOAD,          /* /v2/<name>/blobs/uploads/<id> */
-    NGX_OCI_EP_REFERRERS        /* /v2/<name>/referrers/<digest> */
+    NGX_OCI_EP_REFERRERS,       /* /v2/<name>/referrers/<digest> */
+    NGX_OCI_EP_CATALOG          /* /v2/_catalog */
 } ngx_oci_endpoint_e;
 
 
