@@ -16,6 +16,7 @@
  *     on disk, then removed unless they now turn out to be referrers;
  *   - then SCAN finds the index keys of (repository, subject) pairs the
  *     walk did not see at all, and the same goes for their members;
+ *   - then the catalog is made to list exactly the repositories walked;
  *   - once Redis has taken every change, the registry's cached pages of
  *     every repository are dropped (they may list what the index had
  *     before), so the answers after a reindex are those of the index.
@@ -33,6 +34,7 @@
 #include "oci_admin_message.h"
 #include "oci_admin_referrers.h"
 #include "oci_admin_reindex.h"
+#include "oci_admin_reindex_catalog.h"
 #include "oci_admin_reindex_scan.h"
 #include "oci_admin_walk.h"
 
@@ -70,7 +72,8 @@ static const char  oci_admin_reindex_usage[] =
 "\n"
 "Rebuilds the referrers index in Redis from the manifests in the storage:\n"
 "adds what is missing, rewrites wrong descriptors, removes entries whose\n"
-"manifest is not stored.  A second run changes nothing.\n"
+"manifest is not stored; and the catalog, the repositories that hold\n"
+"manifests.  A second run changes nothing.\n"
 "\n"
 "  --storage <root>   the oci_storage directory\n"
 "  --redis <addr>     host[:port], [v6]:port or unix:/path, as oci_redis\n"
@@ -159,6 +162,16 @@ oci_admin_reindex(int argc, char **argv)
         rc = oci_admin_reindex_rest(&rx);
     }
 
+    if (rc == OCI_ADMIN_OK) {
+        rc = oci_admin_reindex_catalog(&rx);
+    }
+
+    while (rx.ncatalog) {
+        free(rx.catalog[--rx.ncatalog]);
+    }
+
+    free(rx.catalog);
+
     if (rc == OCI_ADMIN_OK && oci_admin_redis_flush(&rx.redis) != 0) {
         rx.redis_failed = 1;
         rc = OCI_ADMIN_ABORT;
@@ -230,14 +243,12 @@ oci_admin_reindex_repo(oci_admin_walk_t *w, oci_admin_repo_t *repo)
 {
     oci_admin_reindex_t  *rx = w->data;
 
-    (void) repo;
-
     rx->repositories++;
 
     oci_admin_reindex_entries_free(rx);
     oci_admin_reindex_progress(rx);
 
-    return OCI_ADMIN_OK;
+    return oci_admin_reindex_catalog_add(rx, repo->name, repo->name_len);
 }
 
 
@@ -577,6 +588,8 @@ oci_admin_reindex_report(oci_admin_reindex_t *rx)
         { "added", rx->added },
         { "removed", rx->removed },
         { "rewritten", rx->rewritten },
+        { "catalog_added", rx->catalog_added },
+        { "catalog_removed", rx->catalog_removed },
         { "skipped_corrupt", rx->corrupt },
         { "errors", rx->errors }
     };
@@ -591,8 +604,9 @@ oci_admin_reindex_report(oci_admin_reindex_t *rx)
 
     printf("reindex%s: %llu repositories, %llu manifests, %llu referrers "
            "indexed (%llu from fallback tags, %llu listed there but not "
-           "stored); %llu added, %llu removed, %llu rewritten; %llu "
-           "corrupt skipped, %llu errors; %.2f s\n",
+           "stored); %llu added, %llu removed, %llu rewritten; catalog: "
+           "%llu added, %llu removed; %llu corrupt skipped, %llu errors; "
+           "%.2f s\n",
            rx->dry_run ? " (dry run)" : "",
            (unsigned long long) rx->repositories,
            (unsigned long long) rx->manifests,
@@ -602,6 +616,8 @@ oci_admin_reindex_report(oci_admin_reindex_t *rx)
            (unsigned long long) rx->added,
            (unsigned long long) rx->removed,
            (unsigned long long) rx->rewritten,
+           (unsigned long long) rx->catalog_added,
+           (unsigned long long) rx->catalog_removed,
            (unsigned long long) rx->corrupt,
            (unsigned long long) rx->errors, seconds);
 

@@ -81,6 +81,10 @@ typedef struct {
     size_t                 nentries;
     size_t                 entries_size;
 
+    char                 **catalog;     /* the repositories walked */
+    size_t                 ncatalog;
+    size_t                 catalog_size;
+
     uint64_t               repositories;
     uint64_t               manifests;
     uint64_t               referrers;
@@ -89,6 +93,8 @@ typedef struct {
     uint64_t               added;
     uint64_t               removed;
     uint64_t               rewritten;
+    uint64_t               catalog_added;
+    uint64_t               catalog_removed;
     uint64_t               corrupt;
     uint64_t               errors;
 

@@ -33,7 +33,7 @@ OCI_ADMIN_CORE = sha2 grammar manifest_check index_schema layout
 # the top
 OCI_ADMIN_PARTS = message set array fs redis \
                   store digests manifest walk index options referrers \
-                  reindex_sync reindex_scan reindex \
+                  reindex_sync reindex_scan reindex_catalog reindex \
                   fsck_problem fsck_repair fsck_content fsck_tags \
                   fsck_repo fsck_uploads fsck \
                   gc_run gc_mark gc_sweep gc_files gc
