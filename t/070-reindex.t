@@ -173,6 +173,8 @@ sub expected_dump {
             push @{ $d{"$k:type:$type"} }, $digest, 0 if defined $type;
         }
     }
+    # the catalog: the repositories with valid names that hold manifests
+    $d{"${prefix}catalog"} = [ map { ($_, 0) } sort 'library', $app, $deep ];
     return \%d;
 }
 
@@ -273,7 +275,7 @@ $redis->call('ZADD', 'oci:{NotAName@sha256:x}:refs', 0, 'keep');
         or diag explain $j;
     ok defined $j->{seconds} && $j->{seconds} >= 0, 'seconds';
 
-    my $dump = dump_keys('oci:{*}:*');
+    my $dump = { %{ dump_keys('oci:{*}:*') }, %{ dump_keys('oci:catalog') } };
     my $want = expected_dump('oci:');
     $want->{"oci:{$app\@$m1->{digest}}:lock"} = 'keep';
     $want->{'oci:{NotAName@sha256:x}:refs'} = [ 'keep', 0 ];
@@ -305,9 +307,9 @@ my $before = dump_keys();
 {
     my ($rc, $out, $err) = reindex();
     is $rc, 3, 'second run: exit 3 still';
-    like $out, qr/^reindex: 3 repositories, 17 manifests, 9 referrers indexed \(4 from fallback tags, 1 listed there but not stored\); 0 added, 0 removed, 0 rewritten; 1 corrupt skipped, 0 errors; [\d.]+ s\n\z/,
+    like $out, qr/^reindex: 3 repositories, 17 manifests, 9 referrers indexed \(4 from fallback tags, 1 listed there but not stored\); 0 added, 0 removed, 0 rewritten; catalog: 0 added, 0 removed; 1 corrupt skipped, 0 errors; [\d.]+ s\n\z/,
         'second run: the summary line' or diag "$out$err";
-    like $out, qr/; 0 added, 0 removed, 0 rewritten; 1 corrupt skipped, 0 errors; [\d.]+ s\n\z/,
+    like $out, qr/; 0 added, 0 removed, 0 rewritten; catalog: 0 added, 0 removed; 1 corrupt skipped, 0 errors; [\d.]+ s\n\z/,
         'second run: no changes' or diag "$out$err";
     is_deeply dump_keys(), $before, 'second run: same keys and values';
 }
@@ -320,7 +322,7 @@ my $before = dump_keys();
            "$STORAGE/repositories/$app/_manifests/$alg/$hex.type";
     my ($rc, $out, $err) = reindex('--quiet');
     is $rc, 0, 'nothing corrupt: exit 0' or diag $err;
-    like $out, qr/0 added, 0 removed, 0 rewritten; 0 corrupt skipped, 0 errors;/,
+    like $out, qr/0 added, 0 removed, 0 rewritten; catalog: 0 added, 0 removed; 0 corrupt skipped, 0 errors;/,
         '... and no changes';
     is $err, "oci-admin: $STORAGE/repositories/Bad: \"Bad\" is not a valid "
              . "repository name, skipped\n"
