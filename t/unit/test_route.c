@@ -35,6 +35,11 @@ static const route_case_t  cases[] = {
     { "/v2/a/blobs/uploads/abc", 0, NGX_OCI_EP_UPLOAD, "a", "abc" },
     { "/v2/a/referrers/sha256:x", 0, NGX_OCI_EP_REFERRERS, "a",
       "sha256:x" },
+    { "/v2/_catalog", 0, NGX_OCI_EP_CATALOG, "", "" },
+    { "/v2/_catalog/", NGX_OCI_ROUTE_UNKNOWN, 0, NULL, NULL },
+    { "/v2/_catalogs", NGX_OCI_ROUTE_UNKNOWN, 0, NULL, NULL },
+    { "/v2/_catalog/tags/list", NGX_OCI_ROUTE_NAME_INVALID, 0, NULL,
+      NULL },
 
     /* names made of endpoint words */
     { "/v2/blobs/manifests/x", 0, NGX_OCI_EP_MANIFEST, "blobs", "x" },
