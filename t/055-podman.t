@@ -5,7 +5,11 @@
 # one platform out of it. Then the login flow against a location behind
 # auth_basic: podman login with a wrong password fails, without credentials
 # a push gets 401, with the stored credentials push and pull work, and
-# after podman logout a pull is refused again.
+# after podman logout a pull is refused again. Last, the same through the
+# Docker token flow, with the module's own issuer at /token: podman login
+# gets a token with alice's password, pushes and pulls with it, cannot
+# push to a repository the grants do not give alice, and pulls
+# anonymously (an anonymous token) after logout.
 #
 # buildah and podman run rootless as `nobody` (when the test runs as
 # root), with every directory they use (storage with the vfs driver,
@@ -27,6 +31,7 @@ use OCI::Test;
 use Test::More;
 use Digest::SHA qw(sha256_hex);
 use File::Path qw(make_path);
+use File::Spec;
 use JSON::XS qw(decode_json);
 use Time::HiRes qw(time sleep);
 
@@ -105,8 +110,51 @@ my $auth = OCI::Harness->start(http_config => $HTTP, log_level => 'info',
         access_log logs/e2e.log e2e;
     }
 CONF
+
+# Token auth: the issuer at /token (alice's password through auth_basic,
+# anonymous requests get pull only), the registry checks its tokens.
+my $KEYS = File::Spec->rel2abs("t/servroot/055-podman.keys.$$");
+END { system('rm', '-rf', $KEYS) if $KEYS && Test::More->builder->is_passing }
+my $TKEY = token_key($KEYS, 'p256', 'p256');
+chmod 0644, $TKEY->{key};    # the workers read it, as whatever user
+my $token = OCI::Harness->start(http_config => $HTTP . <<'HTTP', log_level => 'info',
+    map $http_authorization $token_auth {
+        ""      off;
+        default "registry";
+    }
+    map "$remote_user:$oci_token_scope_type:$oci_token_scope_name" $token_grant {
+        default                     "";
+        "~^:repository:"            "pull";
+        "~^alice:repository:alice/" "pull,push";
+        "~^alice:repository:"       "pull";
+    }
+HTTP
+    vars => { TEST_NGINX_HTPASSWD => $HTPASSWD, TEST_NGINX_KEY => $TKEY->{key},
+              TEST_NGINX_PUB => $TKEY->{pub} }, config => <<'CONF');
+    location /v2/ {
+        oci_registry on;
+        oci_storage $TEST_NGINX_STORAGE;
+        client_max_body_size 0;
+        oci_token_realm "http://127.0.0.1:$TEST_NGINX_SERVER_PORT/token";
+        oci_token_service e2e-registry;
+        oci_token_issuer e2e-issuer;
+        oci_token_key $TEST_NGINX_PUB;
+        access_log logs/e2e.log e2e;
+    }
+    location = /token {
+        auth_basic $token_auth;
+        auth_basic_user_file $TEST_NGINX_HTPASSWD;
+        oci_token_issue e2e-issuer;
+        oci_token_service e2e-registry;
+        oci_token_signing_key $TEST_NGINX_KEY;
+        oci_token_grant $token_grant;
+        access_log logs/token.log e2e;
+    }
+CONF
+
 my $REG  = '127.0.0.1:' . $open->port;
 my $AREG = '127.0.0.1:' . $auth->port;
+my $TREG = '127.0.0.1:' . $token->port;
 
 sub access_log { slurp($_[0]->path('logs', 'e2e.log')) }
 
@@ -365,12 +413,77 @@ sub skopeo_part {
         'pulled layout: same digest';
 }
 
+# --- podman through the token flow ----------------------------------------------
+
+sub podman_token_part {
+    plan skip_all => $why_not if $why_not;
+
+    $res = $token->req('GET', '/v2/');
+    is $res->header('WWW-Authenticate'),
+        qq{Bearer realm="http://$TREG/token",service="e2e-registry"},
+        'the token location challenges with its realm and service';
+
+    build_image('tok') or return;
+    my $AUTHFILE = "$TMP/home/podman-token-auth.json";
+    my @AF = ('--authfile', $AUTHFILE);
+    spew($AUTHFILE, qq({"auths":{}}\n));
+    chown $SB->uid, $SB->gid, $AUTHFILE if defined $SB->uid;
+
+    my ($rc, undef, $err) = $SB->run('podman', 'login', '--tls-verify=false', @AF, '-u', 'alice',
+                                   '--password-stdin', $TREG, { stdin => "wrong\n" });
+    isnt $rc, 0, 'token flow: podman login with a wrong password fails';
+    like slurp($token->path('logs', 'token.log')), qr{^GET /token\S* 401 }m,
+        'token flow: the issuer refused it';
+
+    ($rc, undef, $err) = $SB->run('podman', 'push', '--tls-verify=false', @AF,
+                                'localhost/e2e/tok:v1', "docker://$TREG/alice/tok:v1");
+    isnt $rc, 0, 'token flow: an anonymous push fails (anonymous tokens only pull)';
+
+    tool_ok('token flow: podman login -u alice', 'podman', 'login', '--tls-verify=false', @AF,
+            '-u', 'alice', '-p', 'secret', $TREG) // return;
+    my $tlog = slurp($token->path('logs', 'token.log'));
+    like $tlog, qr{^GET /token\S* 200 alice }m, 'token flow: login got a token as alice';
+
+    my $off = length access_log($token);
+    tool_ok('token flow: podman push', 'podman', 'push', '--tls-verify=false', @AF,
+            '--digestfile', "$TMP/tmp/tok.digest", 'localhost/e2e/tok:v1',
+            "docker://$TREG/alice/tok:v1") // return;
+    my $pushed = slurp("$TMP/tmp/tok.digest") =~ s/\s+\z//r;
+    my $log = substr(access_log($token), $off);
+    like $log, qr{^PUT /v2/alice/tok/manifests/v1 201 - push alice/tok }m,
+        'access log: the manifest PUT, with a bearer token';
+    like $log, qr{\AGET /v2/ 401 }, 'access log: the challenge came first';
+    like substr(slurp($token->path('logs', 'token.log')), length $tlog),
+        qr{^GET /token\?\S*scope=repository(?::|%3A)alice(?:/|%2F)tok(?::|%3A)\S* 200 alice }mi,
+        'token flow: podman asked the issuer for alice/tok';
+
+    ($rc, undef, $err) = $SB->run('podman', 'push', '--tls-verify=false', @AF,
+                                'localhost/e2e/tok:v1', "docker://$TREG/bob/tok:v1");
+    isnt $rc, 0, 'token flow: a push to bob/tok is refused (no grant)';
+    like $err, qr/401|403|unauthorized|denied|authentication required/i, 'as unauthorized'
+        or diag $SB->quiet($err);
+
+    tool_ok('token flow: podman rmi', 'podman', 'rmi', '-f', 'localhost/e2e/tok:v1');
+    tool_ok('token flow: podman pull', 'podman', 'pull', '--tls-verify=false', @AF,
+            "$TREG/alice/tok:v1") // return;
+    my $info = inspect_image("$TREG/alice/tok:v1");
+    is $info->{Digest}, $pushed, 'token flow: the pulled digest equals the pushed one';
+    is $info->{Id}, $IMG{tok}{id}, 'token flow: same image ID as built';
+
+    tool_ok('token flow: podman logout', 'podman', 'logout', @AF, $TREG);
+    tool_ok('token flow: podman rmi again', 'podman', 'rmi', '-f', "$TREG/alice/tok:v1");
+    tool_ok('token flow: anonymous pull after logout', 'podman', 'pull', '--tls-verify=false',
+            @AF, "$TREG/alice/tok:v1") // return;
+    is inspect_image("$TREG/alice/tok:v1")->{Digest}, $pushed, 'token flow: the same digest';
+}
+
 subtest 'podman and buildah' => \&podman_part;
+subtest 'podman through the token flow' => \&podman_token_part;
 subtest 'skopeo instead of podman' => \&skopeo_part;
 
 # --- the servers ----------------------------------------------------------------
 
-stops_cleanly $_ for $open, $auth;
+stops_cleanly $_ for $open, $auth, $token;
 
 note sprintf 'took %.1f s', time - $T0;
 done_testing;
