@@ -1250,6 +1250,7 @@ test_jwks(void)
     char                tok[TOKEN_MAX], hdr[256];
     char                err[NGX_OCI_JWT_ERROR_LEN];
     size_t              n;
+    EVP_PKEY           *second;
     ngx_oci_jwt_keys_t  keys;
 
     ngx_oci_jwt_keys_init(&keys);
@@ -1316,7 +1317,9 @@ test_jwks(void)
 
     /* a second key of the family: without kid, no key is chosen */
 
-    jwk(keygen("ED25519", NULL, 0), "ed-2", d, sizeof(d));
+    second = keygen("ED25519", NULL, 0);
+    jwk(second, "ed-2", d, sizeof(d));
+    EVP_PKEY_free(second);
     snprintf(doc, sizeof(doc), "{\"keys\":[%s]}", d);
     rc = ngx_oci_jwt_keys_add_jwks(&keys, (u_char *) doc, strlen(doc), err);
     tap_ok(rc == 1 && keys.nkeys == 2, "a second Ed25519 key");
