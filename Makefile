@@ -4,6 +4,7 @@
 #   make run      install what is missing, build, start a registry
 #                 (AUTH=token PASSWORD=... : token auth, user dev)
 #   make test     install what the tests need, build, run the suite
+#   make bench    install what bench/run needs, run it (docs/benchmarks.md)
 #   make test-asan the suite again, with nginx, the module, oci-admin and
 #                 the unit tests built with ASan and UBSan (build-asan/)
 
@@ -24,8 +25,10 @@ TEST_DEBS := $(RUN_DEBS) libtest-base-perl libtest-longstring-perl \
              libipc-run-perl libjson-xs-perl skopeo umoci curl \
              dpkg-dev debhelper build-essential podman buildah \
              apache2-utils openssl docker-registry
+BENCH_DEBS := $(RUN_DEBS) wrk apache2-utils docker-registry curl openssl
 
-.PHONY: all module tools run test deps-run deps-test clean style \
+.PHONY: all module tools run test deps-run deps-test deps-bench bench \
+        clean style \
         asan test-asan
 
 all: module tools
@@ -52,10 +55,17 @@ deps-run:
 deps-test:
 	@scripts/install-debs $(TEST_DEBS)
 
+deps-bench:
+	@scripts/install-debs $(BENCH_DEBS)
+
 run: deps-run
 	$(MAKE) module tools
 	AUTH="$(AUTH)" PASSWORD="$(PASSWORD)" \
 	    scripts/run-registry "$(LISTEN)" "$(DATA_DIR)" "$(MODULE)"
+
+bench: deps-bench
+	$(MAKE) module tools
+	BENCH_NO_BUILD=1 bench/run
 
 test: deps-test
 	$(MAKE) module tools
