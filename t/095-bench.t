@@ -1,0 +1,198 @@
+# bench/run and bench/compare without measuring anything (speed belongs in
+# bench/, not here): the configurations bench/run measures are make run's
+# (with the README's location) and its tuned and static derivatives; a
+# work tree with uncommitted changes to src/ is refused before anything
+# starts; bench/compare reads small fixed results and calls changes
+# better, worse or noise.
+
+BEGIN { push @INC, 't/lib' }
+use strict;
+use warnings;
+use Test::More;
+use File::Temp qw(tempdir);
+use File::Path qw(make_path);
+use JSON::PP;
+use OCI::Test;
+
+my ($MODULE) = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
+$MODULE //= ($ENV{OCI_BUILD} // 'build') . '/ngx_oci_module.so';
+$MODULE = File::Spec->rel2abs($MODULE);
+
+my $TMP = tempdir('oci-bench-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+chmod 0755, $TMP;
+
+# the directives of a location block: name => [values...]
+sub location_directives {
+    my ($text) = @_;
+    my ($body) = $text =~ /location \/v2\/ \{\n(.*?)^\s*\}/ms
+        or return undef;
+    my %d;
+    for (split /\n/, $body) {
+        next unless /^\s*(\w+)\s+([^;]*);/;
+        push @{ $d{$1} }, $2;
+    }
+    return \%d;
+}
+
+sub http_directives {
+    my ($text) = @_;
+    my %d;
+    $d{$1} = $2 while $text =~ /^    (\w+)\s+([^;{]*);/mg;
+    return \%d;
+}
+
+SKIP: {
+    skip "$MODULE is not built", 1 unless -f $MODULE;
+    subtest 'configurations' => sub {
+        my $dir = "$TMP/configs";
+        my ($rc, $out, $err) = run_cmd(['bench/run', '--configs', $dir],
+            env => { OCI_MODULE => $MODULE }, timeout => 60);
+        is($rc, 0, 'bench/run --configs') or diag($err);
+        my $default = slurp("$dir/oci/conf/nginx.conf");
+        my $tuned = slurp("$dir/tuned/nginx.conf");
+        my $static = slurp("$dir/static/nginx.conf");
+
+        # oci-default is what make run writes: the same script, asked for
+        # its configuration only
+        my ($rc2) = run_cmd(['scripts/run-registry', '127.0.0.1:5000', "$TMP/run", $MODULE],
+            env => { RUN_REGISTRY_CONFIG_ONLY => 1 }, timeout => 60);
+        is($rc2, 0, 'run-registry, configuration only');
+        (my $mine = slurp("$TMP/run/conf/nginx.conf")) =~ s/\Q$TMP\E\/run/DIR/g;
+        (my $bench = $default) =~ s/\Q$dir\E\/oci/DIR/g;
+        is($bench, $mine, "oci-default is make run's configuration");
+        ok(!-s "$TMP/run/logs/nginx.pid" && !-S "$TMP/run/redis/redis.sock",
+            'configuration only: nothing started');
+
+        # ... and its location is the README's, plus make run's directives
+        my $readme = location_directives(doc_block('README.md', qr/location \/v2\//) =~
+            s/^/    /mgr);
+        ok($readme && %$readme, "the README's location found");
+        my $loc = location_directives($default);
+        for my $k (sort keys %$readme) {
+            next if $k eq 'oci_storage';
+            is_deeply($loc->{$k}, $readme->{$k}, "oci-default: $k as in the README");
+        }
+        ok($loc->{oci_storage}, 'oci-default: oci_storage');
+        like($loc->{oci_redis}[0] // '', qr/^unix:/, 'oci-default: Redis on');
+
+        # oci-tuned: the same location and more, tuned http settings
+        my $tloc = location_directives($tuned);
+        for my $k (sort keys %$loc) {
+            is_deeply($tloc->{$k}, $loc->{$k}, "oci-tuned: $k as oci-default");
+        }
+        is_deeply($tloc->{oci_thread_pool}, ['oci_bench'], 'oci-tuned: a thread pool');
+        like($tuned, qr/^thread_pool oci_bench threads=\d+;/m, 'oci-tuned: thread_pool');
+        my $th = http_directives($tuned);
+        is($th->{access_log}, 'off', 'oci-tuned: access_log off');
+        is($th->{sendfile}, 'on', 'oci-tuned: sendfile');
+        is($th->{tcp_nopush}, 'on', 'oci-tuned: tcp_nopush');
+        like($th->{open_file_cache} // '', qr/^max=/, 'oci-tuned: open_file_cache');
+        is($th->{keepalive_requests}, 100000, 'oci-tuned: keepalive_requests');
+        is($th->{client_body_buffer_size}, '1m', 'oci-tuned: client_body_buffer_size');
+        my $dh = http_directives($default);
+        isnt($dh->{access_log}, 'off', 'oci-default keeps its access log');
+
+        # static: the tuned http settings, no module
+        unlike($static, qr/load_module|oci_|location \/v2\//, 'static: no module');
+        like($static, qr/include \Q$dir\E\/static\/locations\.conf;/, 'static: the files');
+        my $sh = http_directives($static);
+        is_deeply($sh, $th, 'static: the http settings of oci-tuned');
+    };
+}
+
+subtest 'uncommitted src/ refused' => sub {
+    my $git = which('git') or plan skip_all => 'no git';
+    my $repo = "$TMP/repo";
+    make_path("$repo/bench", "$repo/src", "$repo/scripts");
+    spew("$repo/bench/run", slurp('bench/run'));
+    chmod 0755, "$repo/bench/run";
+    spew("$repo/src/x.c", "int x;\n");
+    my @g = ('git', '-C', $repo, '-c', 'user.name=t', '-c', 'user.email=t@t');
+    for my $cmd ([@g, 'init', '-q'], [@g, 'add', '.'], [@g, 'commit', '-qm', 'x']) {
+        my ($rc, undef, $err) = run_cmd($cmd);
+        is($rc, 0, "@$cmd[3 .. $#$cmd]") or diag($err);
+    }
+    spew("$repo/src/x.c", "int y;\n");
+    my ($rc, $out, $err) = run_cmd(["$repo/bench/run"], timeout => 30,
+                                   env => { BENCH_NO_BUILD => 1 });
+    is($rc, 1, 'refused');
+    like($err, qr/uncommitted changes.*committed code only/s, 'says why');
+    unlike($err, qr/^== /m, 'before anything started');
+};
+
+# --- bench/compare on fixed results ------------------------------------------------
+
+sub fig { my ($med, $min, $max) = @_; { median => $med, min => $min, max => $max, rounds => [$min, $med, $max] } }
+
+sub result {
+    my (%r) = @_;
+    return {
+        schema => 2, git => 'abcdef0', commit => 'abcdef0' x 5 . 'abcdef', dirty => JSON::PP::false,
+        date => '2026-01-01T00:00:00Z', cpus => 2,
+        settings => { rounds => 3, duration_s => $r{duration} // 3 },
+        scenarios => [
+            { name => 'blob_get_4k', label => 'GET blob 4 KiB', unit => 'requests/s',
+              better => 'higher', main => 'rps', conns => 32, ceiling => 'static',
+              target_ratio => 0.97,
+              results => { 'oci-default' => { rps => $r{oci}, p99_ms => $r{p99} },
+                           static => { rps => fig(1000, 990, 1010) } } },
+            { name => 'close_probe', label => 'GET p99 during a close', unit => 'ms (p99)',
+              better => 'lower', main => 'p99_ms', conns => 1, target_max_ms => 5,
+              results => { 'oci-tuned' => { p99_ms => $r{close} } } },
+        ],
+    };
+}
+
+sub write_json {
+    my ($name, $j) = @_;
+    spew("$TMP/$name", JSON::PP->new->canonical->encode($j));
+    return "$TMP/$name";
+}
+
+my $A = write_json('a.json', result(oci => fig(900, 880, 920), p99 => fig(2, 1.9, 2.1),
+                                    close => fig(1, 0.8, 1.2)));
+# faster beyond the ranges; p99 up 50 % but within the ranges; close worse
+my $B = write_json('b.json', result(oci => fig(990, 960, 1000), p99 => fig(3, 1.5, 4),
+                                    close => fig(8, 7, 9), duration => 10));
+
+subtest 'compare: one run' => sub {
+    my ($rc, $out, $err) = run_cmd(['bench/compare', $A]);
+    is($rc, 0, 'exit 0') or diag($err);
+    like($out, qr/^\s+oci-default\s+900\s+\[880 \.\. 920\]\s+0\.90 \(>= 0\.97\) MISSED\s+p99_ms=2$/m,
+         'median, range, ratio to the ceiling, target missed');
+    like($out, qr/^\s+static\s+1000\s+\[990 \.\. 1010\]/m, 'the ceiling');
+    like($out, qr/^\s+oci-tuned\s+1\s+\[0\.8 \.\. 1\.2\]\s+< 5 ms met/m, 'a latency target met');
+    ($rc, $out) = run_cmd(['bench/compare', $B]);
+    like($out, qr/oci-default\s+990\s+\[960 \.\. 1000\]\s+0\.99 \(>= 0\.97\) met/, 'target met');
+    like($out, qr/oci-tuned\s+8\s+\[7 \.\. 9\]\s+< 5 ms MISSED/, 'latency target missed');
+};
+
+subtest 'compare: two runs' => sub {
+    my ($rc, $out, $err) = run_cmd(['bench/compare', $A, $B]);
+    is($rc, 0, 'exit 0') or diag($err);
+    like($out, qr/^blob_get_4k\s+oci-default\s+rps\s+900 \[880\.\.920\]\s+990 \[960\.\.1000\]\s+\+10\.0%\s+better$/m,
+         'more requests/s, ranges apart: better');
+    like($out, qr/^blob_get_4k\s+oci-default\s+p99_ms\s+2 \[1\.9\.\.2\.1\]\s+3 \[1\.5\.\.4\]\s+\+50\.0%\s+noise$/m,
+         'a change within the ranges: noise');
+    like($out, qr/^close_probe\s+oci-tuned\s+p99_ms\s+1 \[0\.8\.\.1\.2\]\s+8 \[7\.\.9\]\s+\+700\.0%\s+worse$/m,
+         'a higher latency, ranges apart: worse');
+    like($out, qr/^blob_get_4k\s+static\s+rps\s+.*\+0\.0%\s*$/m, 'no change: no mark');
+    like($out, qr/differ in duration_s/, 'different settings noted');
+    ($rc, $out) = run_cmd(['bench/compare', '--threshold', 15, $A, $B]);
+    like($out, qr/^blob_get_4k\s+oci-default\s+rps\s+.*\+10\.0%\s*$/m, 'under --threshold: no mark');
+};
+
+subtest 'compare: what it cannot read' => sub {
+    spew("$TMP/old.json", '{"results":{"oci":{}}}');
+    spew("$TMP/bad.json", 'not json');
+    my ($rc, $out, $err) = run_cmd(['bench/compare', "$TMP/old.json"]);
+    is($rc, 2, 'an earlier format: exit 2');
+    like($err, qr/not a result of this bench\/run/, 'says so');
+    ($rc, $out, $err) = run_cmd(['bench/compare', $A, "$TMP/bad.json"]);
+    is($rc, 2, 'not JSON: exit 2');
+    like($err, qr/not JSON/, 'says so');
+    ($rc) = run_cmd(['bench/compare']);
+    is($rc, 2, 'no file: usage, exit 2');
+};
+
+done_testing;
