@@ -20,7 +20,7 @@ SOURCES  := $(wildcard src/*.c src/*.h)
 
 RUN_DEBS  := nginx nginx-dev libjansson-dev libhiredis-dev libssl-dev \
              redis-server gcc make pkg-config openssl
-TEST_DEBS := $(RUN_DEBS) libtest-base-perl libtest-longstring-perl \
+TEST_DEBS := $(RUN_DEBS) redis-sentinel libtest-base-perl libtest-longstring-perl \
              libtext-diff-perl liblist-moreutils-perl libwww-perl \
              libipc-run-perl libjson-xs-perl skopeo umoci curl \
              dpkg-dev debhelper build-essential podman buildah \

@@ -19,7 +19,8 @@ $build = "$root/$build" unless File::Spec->file_name_is_absolute($build);
 my $dir = "$build/unit";
 my @expected = qw(test_sha2 test_sha2_portable test_grammar test_manifest
                   test_route test_layout test_link test_index_page
-                  test_upload_state test_query test_jwt);
+                  test_upload_state test_query test_redis_slot
+                  test_jwt);
 
 my %found = map { basename($_) => $_ } grep { -f && -x } glob("$dir/test_*");
 

@@ -51,6 +51,7 @@ UNIT_CORE_DEPS = $(UNIT_CORE_SRCS) \
                  $(UNIT_SRC)/ngx_oci_index_page.h \
                  $(UNIT_SRC)/ngx_oci_upload_state.h \
                  $(UNIT_SRC)/ngx_oci_query.h \
+                 $(UNIT_SRC)/ngx_oci_redis_slot.h \
                  $(UNIT_SRC)/ngx_oci_jwt.h \
                  $(OCI_UNIT_ROOT)/t/unit/tap.h
 
@@ -64,6 +65,7 @@ UNIT_TESTS = $(BUILD)/unit/test_sha2 \
              $(BUILD)/unit/test_index_page \
              $(BUILD)/unit/test_upload_state \
              $(BUILD)/unit/test_query \
+             $(BUILD)/unit/test_redis_slot \
              $(BUILD)/unit/test_jwt
 
 FUZZERS = $(BUILD)/fuzz/fuzz_manifest \
@@ -144,6 +146,12 @@ $(BUILD)/unit/test_query: $(OCI_UNIT_ROOT)/t/unit/test_query.c \
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INC) -o $@ $< \
 	    $(UNIT_SRC)/ngx_oci_query.c $(UNIT_LIBS)
+
+$(BUILD)/unit/test_redis_slot: $(OCI_UNIT_ROOT)/t/unit/test_redis_slot.c \
+                               $(UNIT_CORE_DEPS)
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INC) -o $@ $< \
+	    $(UNIT_SRC)/ngx_oci_redis_slot.c $(UNIT_LIBS)
 
 $(BUILD)/unit/test_jwt: $(OCI_UNIT_ROOT)/t/unit/test_jwt.c $(UNIT_CORE_DEPS)
 	@mkdir -p $(dir $@)
