@@ -2,14 +2,45 @@
 /*
  * A non-blocking Redis client on nginx's event loop.
  *
- * Per worker and per endpoint there is one connection and a FIFO of the
- * queries written on it.  A query is appended to the output buffer as a
- * whole and to the FIFO as one node that knows how many replies it waits
- * for; Redis answers in order, so each reply the reader produces belongs
- * to the node at the head.  The first node of a new connection is the
- * internal one of AUTH and SELECT.
+ * An endpoint (one "oci_redis" directive) reaches Redis through one or
+ * more nodes.  Per worker and per node there is at most one connection,
+ * opened lazily, and a FIFO of the queries written on it.  A query is
+ * formatted once, when it is made; it waits in the endpoint's list until
+ * it is routed to a node, then is appended to the node's output buffer
+ * as a whole and to its FIFO as one entry that knows how many replies it
+ * waits for; Redis answers in order, so each reply the reader produces
+ * belongs to the entry at the head.  The first entry of a new connection
+ * is the internal one of AUTH and SELECT.
  *
- * The connection is:
+ * Routing depends on the endpoint's mode:
+ *
+ *   single    one node, the address given;
+ *   sentinel  the master the sentinels name: asked for with SENTINEL
+ *             get-master-addr-by-name when none is known, again when the
+ *             master's connection is lost or it answers READONLY (it was
+ *             demoted);
+ *   cluster   the node owning the slot of the query's key (its first
+ *             command with a key), from the map CLUSTER SLOTS answers;
+ *             MOVED updates the map and sends the query to the new owner,
+ *             ASK sends it there once, after ASKING.
+ *
+ * Learning the master or the slot map is "discovery": one internal query
+ * at a time, to one sentinel (or known cluster node) after another.
+ * Queries wait for it in the endpoint's list, up to their deadline.  When
+ * no sentinel or node answers, the waiting queries fail and discovery
+ * backs off (after one retry at once, doubling from 100 ms up to 2 s,
+ * with jitter): until then queries fail at once, on the next turn of the
+ * event loop.  A node whose
+ * connect() failed backs off the same way: queries routed to it fail at
+ * once instead of each trying to connect.
+ *
+ * What is retried: a query never written to a node (its connection
+ * failed before it was established) and a query a node refused with
+ * MOVED, ASK or READONLY (not applied), at most NGX_OCI_REDIS_REDIRECTS
+ * times.  A query written to a connection that is then lost fails: it
+ * may or may not have been applied.
+ *
+ * The connection of a node is:
  *
  *   closed      no connection; the next query connects;
  *   connecting  connect() in progress: queries wait in the buffer;
@@ -18,47 +49,60 @@
  *               graceful shutdown closes it.
  *
  * Any failure (connect, read, write, protocol, AUTH or SELECT refused)
- * closes the connection and fails every query in the FIFO.  When
- * connect() fails at once, the failure is posted as an event, so handlers
- * never run inside ngx_oci_redis_query().
+ * closes the connection and fails (or sends back to routing) every query
+ * in the FIFO.  When connect() fails at once, the failure is posted as an
+ * event, so handlers never run inside ngx_oci_redis_query().
  *
  * A query out of time fails alone: its handler gets NGX_OCI_REDIS_TIMEOUT
- * at its deadline and the node is detached, but it stays in the FIFO, so
+ * at its deadline and the entry is detached, but it stays in the FIFO, so
  * its replies, when they come, are read and dropped, and the replies
  * after them still reach their queries.  The connection is reset only
  * when it is stuck: a timed-out query still without its replies one more
  * timeout after its deadline, or a deadline passed while connecting or
  * during AUTH and SELECT.
  *
- * The FIFO nodes are allocated with ngx_alloc(): a node lives as long as
- * the query is in the stream, which can be longer than the request (the
- * request pool's cleanup only detaches it) and is unrelated to any pool.
+ * The queries are allocated with ngx_alloc(): a query lives as long as it
+ * is in a FIFO, which can be longer than the request (the request pool's
+ * cleanup only detaches it) and is unrelated to any pool.  Nodes learned
+ * at run time are allocated from the endpoint's per-worker pool and live
+ * as long as the worker.
  */
 
 
 #include "ngx_oci_redis.h"
+#include "ngx_oci_redis_slot.h"
 
 
 #define NGX_OCI_REDIS_READ_SIZE     16384
 #define NGX_OCI_REDIS_OUT_MIN       4096
 #define NGX_OCI_REDIS_OUT_KEEP      65536
 
+#define NGX_OCI_REDIS_BACKOFF_MIN   100
+#define NGX_OCI_REDIS_BACKOFF_MAX   2000
+#define NGX_OCI_REDIS_REDIRECTS     5
 
+/* a dead node asks for a new slot map or master at most this often */
+#define NGX_OCI_REDIS_REFRESH       100
+
+
+#define NGX_OCI_REDIS_SINGLE        0
+#define NGX_OCI_REDIS_SENTINEL      1
+#define NGX_OCI_REDIS_CLUSTER       2
+
+#define NGX_OCI_REDIS_READONLY      3
+
+
+typedef struct ngx_oci_redis_conn_s   ngx_oci_redis_conn_t;
 typedef struct ngx_oci_redis_query_s  ngx_oci_redis_query_t;
 
+typedef void (*ngx_oci_redis_internal_pt)(ngx_oci_redis_t *redis,
+    ngx_oci_redis_conn_t *c, ngx_int_t rc, redisReply *reply);
 
-struct ngx_oci_redis_s {
+
+struct ngx_oci_redis_conn_s {
+    ngx_queue_t                 link;          /* in redis->conns */
+    ngx_oci_redis_t            *redis;
     ngx_addr_t                  addr;
-    ngx_str_t                   password;
-    ngx_int_t                   db;            /* -1: no SELECT */
-
-    /* AUTH and SELECT, formatted once, for every new connection */
-    ngx_str_t                   setup;
-    ngx_uint_t                  nsetup;
-
-    ngx_http_core_loc_conf_t   *clcf;          /* for its error_log */
-
-    /* per worker, from here on */
 
     ngx_peer_connection_t       peer;
     ngx_log_t                   log;
@@ -72,63 +116,145 @@ struct ngx_oci_redis_s {
 
     ngx_event_t                 fail;
 
+    ngx_msec_t                  retry_at;      /* connect() backs off */
+    ngx_msec_t                  backoff;
+
     unsigned                    connected:1;
+    unsigned                    sentinel:1;
+};
+
+
+struct ngx_oci_redis_s {
+    ngx_uint_t                  mode;
+    ngx_array_t                 seeds;         /* of ngx_addr_t */
+    ngx_str_t                   master_name;
+    ngx_str_t                   password;
+    ngx_int_t                   db;            /* -1: no SELECT */
+
+    /* AUTH and SELECT, formatted once, for every new data connection */
+    ngx_str_t                   setup;
+    ngx_uint_t                  nsetup;
+
+    ngx_http_core_loc_conf_t   *clcf;          /* for its error_log */
+
+    /* per worker, from here on */
+
+    ngx_pool_t                 *pool;
+    ngx_log_t                   log;
+    ngx_queue_t                 conns;
+    ngx_queue_t                 waiting;       /* queries not routed yet */
+
+    ngx_oci_redis_conn_t       *master;        /* single, sentinel */
+    ngx_oci_redis_conn_t      **slots;         /* cluster */
+
+    ngx_event_t                 wake;          /* posted: route */
+    ngx_event_t                 timer;         /* waiting queries' deadlines */
+
+    ngx_msec_t                  timeout;       /* of discovery queries */
+    ngx_uint_t                  next;          /* the next one to ask */
+    ngx_uint_t                  tries;
+    ngx_msec_t                  retry_at;      /* discovery backs off */
+    ngx_msec_t                  backoff;
+    ngx_msec_t                  refresh_at;
+
+    unsigned                    started:1;
+    unsigned                    discovering:1;
 };
 
 
 struct ngx_oci_redis_query_s {
     ngx_queue_t                 queue;
     ngx_oci_redis_t            *redis;
+    ngx_oci_redis_conn_t       *conn;          /* NULL while waiting */
 
     ngx_http_request_t         *request;       /* NULL once detached */
     ngx_oci_redis_handler_pt    handler;       /* NULL once detached */
     void                       *data;
     ngx_pool_cleanup_t         *cleanup;
+    ngx_oci_redis_internal_pt   internal;      /* discovery's own */
 
     ngx_msec_t                  deadline;
     ngx_msec_t                  timeout;
     ngx_uint_t                  nreplies;
     ngx_uint_t                  received;
+    ngx_uint_t                  skip;          /* ASKING's reply */
     redisReply                **replies;
+
+    u_char                     *cmd;           /* formatted, to resend */
+    size_t                      cmd_len;
+    ngx_int_t                   slot;          /* -1: no key */
+    ngx_uint_t                  redirects;
 
     unsigned                    setup:1;
     unsigned                    timedout:1;
+    unsigned                    asking:1;
 };
 
 
-static ngx_int_t ngx_oci_redis_address(ngx_conf_t *cf,
-    ngx_oci_redis_t *redis, ngx_str_t *addr);
+static char *ngx_oci_redis_endpoint(ngx_conf_t *cf, ngx_oci_redis_conf_t *rc);
+static ngx_int_t ngx_oci_redis_seeds(ngx_conf_t *cf, ngx_oci_redis_t *redis,
+    ngx_str_t *list, in_port_t port);
 static ngx_int_t ngx_oci_redis_params(ngx_conf_t *cf, ngx_oci_redis_t *redis,
     ngx_str_t *params, ngx_uint_t n);
-static char *ngx_oci_redis_endpoint(ngx_conf_t *cf, ngx_oci_redis_conf_t *rc);
 static char *ngx_oci_redis_format_setup(ngx_conf_t *cf,
     ngx_oci_redis_t *redis);
 static void ngx_oci_redis_cleanup(void *data);
-static ngx_int_t ngx_oci_redis_connect(ngx_oci_redis_t *redis,
+static ngx_int_t ngx_oci_redis_start(ngx_oci_redis_t *redis);
+static ngx_oci_redis_conn_t *ngx_oci_redis_conn_add(ngx_oci_redis_t *redis,
+    ngx_addr_t *addr, ngx_uint_t sentinel);
+static ngx_oci_redis_conn_t *ngx_oci_redis_conn_get(ngx_oci_redis_t *redis,
+    u_char *host, size_t host_len, u_char *port, size_t port_len);
+static ngx_oci_redis_query_t *ngx_oci_redis_format(ngx_oci_redis_t *redis,
+    ngx_array_t *cmds, ngx_msec_t timeout, ngx_log_t *log);
+static void ngx_oci_redis_wait(ngx_oci_redis_t *redis,
+    ngx_oci_redis_query_t *q);
+static void ngx_oci_redis_wake_handler(ngx_event_t *ev);
+static void ngx_oci_redis_route(ngx_oci_redis_t *redis);
+static void ngx_oci_redis_timer_handler(ngx_event_t *ev);
+static ngx_int_t ngx_oci_redis_send(ngx_oci_redis_conn_t *c,
+    ngx_oci_redis_query_t *q);
+static ngx_uint_t ngx_oci_redis_down(ngx_oci_redis_conn_t *c);
+static void ngx_oci_redis_backoff(ngx_msec_t *retry_at, ngx_msec_t *backoff);
+static void ngx_oci_redis_discover(ngx_oci_redis_t *redis);
+static void ngx_oci_redis_discover_next(ngx_oci_redis_t *redis);
+static void ngx_oci_redis_discovered(ngx_oci_redis_t *redis,
+    ngx_oci_redis_conn_t *c, ngx_int_t rc, redisReply *reply);
+static ngx_int_t ngx_oci_redis_master(ngx_oci_redis_t *redis,
+    redisReply *reply);
+static ngx_int_t ngx_oci_redis_slots(ngx_oci_redis_t *redis,
+    ngx_oci_redis_conn_t *c, redisReply *reply);
+static void ngx_oci_redis_discovery_failed(ngx_oci_redis_t *redis);
+static ngx_int_t ngx_oci_redis_connect(ngx_oci_redis_conn_t *c,
     ngx_msec_t timeout);
 static ngx_oci_redis_query_t *ngx_oci_redis_node(ngx_oci_redis_t *redis,
-    ngx_uint_t n, ngx_msec_t timeout, ngx_log_t *log);
-static ngx_int_t ngx_oci_redis_append_cmds(ngx_oci_redis_t *redis,
-    ngx_array_t *cmds, ngx_log_t *log);
-static ngx_int_t ngx_oci_redis_append(ngx_oci_redis_t *redis, u_char *data,
+    ngx_uint_t n, size_t len, ngx_msec_t timeout, ngx_log_t *log);
+static ngx_int_t ngx_oci_redis_append(ngx_oci_redis_conn_t *c, u_char *data,
     size_t len, ngx_log_t *log);
-static void ngx_oci_redis_arm(ngx_oci_redis_t *redis, ngx_msec_t deadline);
+static void ngx_oci_redis_arm(ngx_oci_redis_conn_t *c, ngx_msec_t deadline);
 static void ngx_oci_redis_write_handler(ngx_event_t *wev);
 static ngx_int_t ngx_oci_redis_test_connect(ngx_connection_t *c);
 static void ngx_oci_redis_read_handler(ngx_event_t *rev);
-static ngx_int_t ngx_oci_redis_dispatch(ngx_oci_redis_t *redis);
-static ngx_int_t ngx_oci_redis_setup_reply(ngx_oci_redis_t *redis,
+static ngx_int_t ngx_oci_redis_dispatch(ngx_oci_redis_conn_t *c);
+static ngx_int_t ngx_oci_redis_redirected(ngx_oci_redis_conn_t *c,
+    ngx_oci_redis_query_t *q);
+static ngx_int_t ngx_oci_redis_setup_reply(ngx_oci_redis_conn_t *c,
     ngx_oci_redis_query_t *q, redisReply *reply);
-static ngx_int_t ngx_oci_redis_idle(ngx_oci_redis_t *redis);
-static void ngx_oci_redis_expire(ngx_oci_redis_t *redis);
+static ngx_int_t ngx_oci_redis_idle(ngx_oci_redis_conn_t *c);
+static void ngx_oci_redis_expire(ngx_oci_redis_conn_t *c);
 static void ngx_oci_redis_time_out(ngx_oci_redis_query_t *q);
 static void ngx_oci_redis_fail_handler(ngx_event_t *ev);
-static void ngx_oci_redis_close(ngx_oci_redis_t *redis);
+static void ngx_oci_redis_close(ngx_oci_redis_conn_t *c);
 static void ngx_oci_redis_finish(ngx_oci_redis_query_t *q, ngx_int_t rc);
+static void ngx_oci_redis_drop_replies(ngx_oci_redis_query_t *q);
 static void ngx_oci_redis_free(ngx_oci_redis_query_t *q);
 static void ngx_oci_redis_detach(void *data);
-static u_char *ngx_oci_redis_log_error(ngx_log_t *log, u_char *buf,
+static u_char *ngx_oci_redis_log_conn(ngx_log_t *log, u_char *buf,
     size_t len);
+static u_char *ngx_oci_redis_log_endpoint(ngx_log_t *log, u_char *buf,
+    size_t len);
+
+
+static u_char  ngx_oci_redis_asking[] = "*1\r\n$6\r\nASKING\r\n";
 
 
 char *
@@ -178,7 +304,8 @@ ngx_oci_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static char *
 ngx_oci_redis_endpoint(ngx_conf_t *cf, ngx_oci_redis_conf_t *rc)
 {
-    ngx_str_t           *value;
+    ngx_str_t           *value, list;
+    in_port_t            port;
     ngx_oci_redis_t     *redis;
     ngx_pool_cleanup_t  *cln;
 
@@ -188,8 +315,9 @@ ngx_oci_redis_endpoint(ngx_conf_t *cf, ngx_oci_redis_conf_t *rc)
 
     value = cf->args->elts;
 
-    if (cf->args->nelts < 2 || cf->args->nelts > 4) {
-        return "takes an address, then \"password=\" and \"db=\" if needed";
+    if (cf->args->nelts < 2 || cf->args->nelts > 5) {
+        return "takes an address, \"sentinel=\" or \"cluster=\", then "
+               "\"master=\", \"password=\" and \"db=\" if needed";
     }
 
     if (ngx_strcmp(value[1].data, "off") == 0) {
@@ -206,7 +334,28 @@ ngx_oci_redis_endpoint(ngx_conf_t *cf, ngx_oci_redis_conf_t *rc)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_oci_redis_address(cf, redis, &value[1]) != NGX_OK
+    list = value[1];
+    port = 6379;
+
+    if (ngx_strncmp(list.data, "sentinel=", 9) == 0) {
+        redis->mode = NGX_OCI_REDIS_SENTINEL;
+        list.data += 9;
+        list.len -= 9;
+        port = 26379;
+
+    } else if (ngx_strncmp(list.data, "cluster=", 8) == 0) {
+        redis->mode = NGX_OCI_REDIS_CLUSTER;
+        list.data += 8;
+        list.len -= 8;
+    }
+
+    if (ngx_array_init(&redis->seeds, cf->pool, 3, sizeof(ngx_addr_t))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_oci_redis_seeds(cf, redis, &list, port) != NGX_OK
         || ngx_oci_redis_params(cf, redis, &value[2], cf->args->nelts - 2)
            != NGX_OK
         || ngx_oci_redis_format_setup(cf, redis) != NGX_CONF_OK)
@@ -214,13 +363,23 @@ ngx_oci_redis_endpoint(ngx_conf_t *cf, ngx_oci_redis_conf_t *rc)
         return NGX_CONF_ERROR;
     }
 
+    if (redis->mode == NGX_OCI_REDIS_SENTINEL && redis->master_name.len == 0)
+    {
+        return "takes \"master=\" with \"sentinel=\"";
+    }
+
+    if (redis->mode != NGX_OCI_REDIS_SENTINEL && redis->master_name.len) {
+        return "takes \"master=\" only with \"sentinel=\"";
+    }
+
+    if (redis->mode == NGX_OCI_REDIS_CLUSTER && redis->db > 0) {
+        return "takes no \"db=\" other than 0 with \"cluster=\"";
+    }
+
     redis->clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-    ngx_queue_init(&redis->queries);
-
-    redis->fail.handler = ngx_oci_redis_fail_handler;
-    redis->fail.data = redis;
-    redis->fail.log = &redis->log;
+    ngx_queue_init(&redis->conns);
+    ngx_queue_init(&redis->waiting);
 
     /* frees what a worker holds when its cycle ends */
 
@@ -239,45 +398,85 @@ ngx_oci_redis_endpoint(ngx_conf_t *cf, ngx_oci_redis_conf_t *rc)
 
 
 /*
- * "host[:port]" or "unix:/path"; of a name with several addresses, the
- * first one is used
+ * "host[:port]" or "unix:/path", or for sentinel= and cluster= a list of
+ * "host[:port]" separated by commas; of a name with several addresses,
+ * the first one is used
  */
 
 static ngx_int_t
-ngx_oci_redis_address(ngx_conf_t *cf, ngx_oci_redis_t *redis,
-    ngx_str_t *addr)
+ngx_oci_redis_seeds(ngx_conf_t *cf, ngx_oci_redis_t *redis, ngx_str_t *list,
+    in_port_t port)
 {
-    ngx_url_t  u;
+    u_char      *p, *last, *comma;
+    ngx_url_t    u;
+    ngx_addr_t  *addr;
 
-    ngx_memzero(&u, sizeof(ngx_url_t));
+    p = list->data;
+    last = list->data + list->len;
 
-    u.url = *addr;
-    u.default_port = 6379;
+    do {
+        comma = ngx_strlchr(p, last, ',');
 
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-        if (u.err) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "%s in \"oci_redis\" address \"%V\"",
-                               u.err, &u.url);
+        if (comma == NULL) {
+            comma = last;
         }
 
-        return NGX_ERROR;
-    }
+        ngx_memzero(&u, sizeof(ngx_url_t));
 
-    if (u.uri.len || u.naddrs == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"oci_redis\" takes \"host:port\" or "
-                           "\"unix:/path\", not \"%V\"", &u.url);
-        return NGX_ERROR;
-    }
+        u.url.data = p;
+        u.url.len = comma - p;
+        u.default_port = port;
 
-    redis->addr = u.addrs[0];
+        if (u.url.len == 0
+            || (redis->mode != NGX_OCI_REDIS_SINGLE
+                && ngx_strncmp(p, "unix:", 5) == 0))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"oci_redis\" takes a list of \"host:port\" "
+                               "with \"sentinel=\" and \"cluster=\"");
+            return NGX_ERROR;
+        }
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+            if (u.err) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "%s in \"oci_redis\" address \"%V\"",
+                                   u.err, &u.url);
+            }
+
+            return NGX_ERROR;
+        }
+
+        if (u.uri.len || u.naddrs == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"oci_redis\" takes \"host:port\" or "
+                               "\"unix:/path\", not \"%V\"", &u.url);
+            return NGX_ERROR;
+        }
+
+        if (redis->mode == NGX_OCI_REDIS_SINGLE && comma != last) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"oci_redis\" takes one address, or "
+                               "\"sentinel=\" or \"cluster=\" with a list");
+            return NGX_ERROR;
+        }
+
+        addr = ngx_array_push(&redis->seeds);
+        if (addr == NULL) {
+            return NGX_ERROR;
+        }
+
+        *addr = u.addrs[0];
+
+        p = comma + 1;
+
+    } while (comma != last);
 
     return NGX_OK;
 }
 
 
-/* "password=" and "db=", each at most once */
+/* "master=", "password=" and "db=", each at most once */
 
 static ngx_int_t
 ngx_oci_redis_params(ngx_conf_t *cf, ngx_oci_redis_t *redis,
@@ -302,6 +501,17 @@ ngx_oci_redis_params(ngx_conf_t *cf, ngx_oci_redis_t *redis,
 
             redis->password.data = s.data + 9;
             redis->password.len = s.len - 9;
+            continue;
+        }
+
+        if (ngx_strncmp(s.data, "master=", 7) == 0) {
+
+            if (redis->master_name.data || s.len == 7) {
+                goto invalid;
+            }
+
+            redis->master_name.data = s.data + 7;
+            redis->master_name.len = s.len - 7;
             continue;
         }
 
@@ -430,35 +640,232 @@ ngx_oci_redis_cleanup(void *data)
 {
     ngx_oci_redis_t *redis = data;
 
-    ngx_queue_t            *qu;
+    ngx_queue_t            *qu, *cq;
+    ngx_oci_redis_conn_t   *c;
     ngx_oci_redis_query_t  *q;
 
-    if (redis->fail.posted) {
-        ngx_delete_posted_event(&redis->fail);
+    if (!redis->started) {
+        return;
     }
 
-    while (!ngx_queue_empty(&redis->queries)) {
-        qu = ngx_queue_head(&redis->queries);
+    if (redis->wake.posted) {
+        ngx_delete_posted_event(&redis->wake);
+    }
+
+    if (redis->timer.timer_set) {
+        ngx_del_timer(&redis->timer);
+    }
+
+    while (!ngx_queue_empty(&redis->waiting)) {
+        qu = ngx_queue_head(&redis->waiting);
         ngx_queue_remove(qu);
-
-        q = ngx_queue_data(qu, ngx_oci_redis_query_t, queue);
-        ngx_oci_redis_free(q);
+        ngx_oci_redis_free(ngx_queue_data(qu, ngx_oci_redis_query_t, queue));
     }
 
-    if (redis->peer.connection) {
-        ngx_close_connection(redis->peer.connection);
-        redis->peer.connection = NULL;
+    for (cq = ngx_queue_head(&redis->conns);
+         cq != ngx_queue_sentinel(&redis->conns);
+         cq = ngx_queue_next(cq))
+    {
+        c = ngx_queue_data(cq, ngx_oci_redis_conn_t, link);
+
+        if (c->fail.posted) {
+            ngx_delete_posted_event(&c->fail);
+        }
+
+        while (!ngx_queue_empty(&c->queries)) {
+            qu = ngx_queue_head(&c->queries);
+            ngx_queue_remove(qu);
+
+            q = ngx_queue_data(qu, ngx_oci_redis_query_t, queue);
+            ngx_oci_redis_free(q);
+        }
+
+        if (c->peer.connection) {
+            ngx_close_connection(c->peer.connection);
+            c->peer.connection = NULL;
+        }
+
+        if (c->reader) {
+            redisReaderFree(c->reader);
+            c->reader = NULL;
+        }
+
+        if (c->out) {
+            ngx_free(c->out);
+            c->out = NULL;
+        }
     }
 
-    if (redis->reader) {
-        redisReaderFree(redis->reader);
-        redis->reader = NULL;
+    if (redis->slots) {
+        ngx_free(redis->slots);
+        redis->slots = NULL;
     }
 
-    if (redis->out) {
-        ngx_free(redis->out);
-        redis->out = NULL;
+    ngx_destroy_pool(redis->pool);
+    redis->started = 0;
+}
+
+
+/* the worker's state of an endpoint, on its first query */
+
+static ngx_int_t
+ngx_oci_redis_start(ngx_oci_redis_t *redis)
+{
+    ngx_log_t             *log;
+    ngx_uint_t             i;
+    ngx_addr_t            *seed;
+    ngx_oci_redis_conn_t  *c;
+
+    if (redis->started) {
+        return NGX_OK;
     }
+
+    log = redis->clcf->error_log ? redis->clcf->error_log : ngx_cycle->log;
+
+    redis->log = *log;
+    redis->log.handler = ngx_oci_redis_log_endpoint;
+    redis->log.data = redis;
+    redis->log.action = NULL;
+
+    redis->pool = ngx_create_pool(4096, &redis->log);
+    if (redis->pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    redis->started = 1;
+
+    redis->wake.handler = ngx_oci_redis_wake_handler;
+    redis->wake.data = redis;
+    redis->wake.log = &redis->log;
+
+    redis->timer.handler = ngx_oci_redis_timer_handler;
+    redis->timer.data = redis;
+    redis->timer.log = &redis->log;
+    redis->timer.cancelable = 1;
+
+    seed = redis->seeds.elts;
+
+    for (i = 0; i < redis->seeds.nelts; i++) {
+        c = ngx_oci_redis_conn_add(redis, &seed[i],
+                                   redis->mode == NGX_OCI_REDIS_SENTINEL);
+        if (c == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (redis->mode == NGX_OCI_REDIS_SINGLE) {
+            redis->master = c;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_oci_redis_conn_t *
+ngx_oci_redis_conn_add(ngx_oci_redis_t *redis, ngx_addr_t *addr,
+    ngx_uint_t sentinel)
+{
+    ngx_oci_redis_conn_t  *c;
+
+    c = ngx_pcalloc(redis->pool, sizeof(ngx_oci_redis_conn_t));
+    if (c == NULL) {
+        return NULL;
+    }
+
+    c->redis = redis;
+    c->addr = *addr;
+    c->sentinel = sentinel;
+
+    ngx_queue_init(&c->queries);
+
+    c->log = redis->log;
+    c->log.handler = ngx_oci_redis_log_conn;
+    c->log.data = c;
+    c->log.action = "connecting to redis";
+
+    c->fail.handler = ngx_oci_redis_fail_handler;
+    c->fail.data = c;
+    c->fail.log = &c->log;
+
+    ngx_queue_insert_tail(&redis->conns, &c->link);
+
+    return c;
+}
+
+
+/* the data node at host and port (an IP address, as Redis reports it) */
+
+static ngx_oci_redis_conn_t *
+ngx_oci_redis_conn_get(ngx_oci_redis_t *redis, u_char *host, size_t host_len,
+    u_char *port, size_t port_len)
+{
+    u_char                *p, *name;
+    size_t                 len;
+    ngx_int_t              n;
+    ngx_addr_t             addr;
+    ngx_queue_t           *cq;
+    ngx_oci_redis_conn_t  *c;
+
+    if (host_len == 0 || host_len > NGX_SOCKADDR_STRLEN || port_len == 0
+        || port_len > 5)
+    {
+        return NULL;
+    }
+
+    n = ngx_atoi(port, port_len);
+
+    if (n <= 0 || n > 65535) {
+        return NULL;
+    }
+
+    /* the name as nginx writes it: "[v6]:port" or "v4:port" */
+
+    name = ngx_pnalloc(redis->pool, host_len + port_len + 3);
+    if (name == NULL) {
+        return NULL;
+    }
+
+    p = name;
+
+    if (ngx_strlchr(host, host + host_len, ':') && host[0] != '[') {
+        *p++ = '[';
+        p = ngx_cpymem(p, host, host_len);
+        *p++ = ']';
+
+    } else {
+        p = ngx_cpymem(p, host, host_len);
+    }
+
+    *p++ = ':';
+    p = ngx_cpymem(p, port, port_len);
+    len = p - name;
+
+    for (cq = ngx_queue_head(&redis->conns);
+         cq != ngx_queue_sentinel(&redis->conns);
+         cq = ngx_queue_next(cq))
+    {
+        c = ngx_queue_data(cq, ngx_oci_redis_conn_t, link);
+
+        if (!c->sentinel && c->addr.name.len == len
+            && ngx_strncmp(c->addr.name.data, name, len) == 0)
+        {
+            return c;
+        }
+    }
+
+    ngx_memzero(&addr, sizeof(ngx_addr_t));
+
+    if (ngx_parse_addr_port(redis->pool, &addr, name, len) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, &redis->log, 0,
+                      "redis named a node \"%*s\" that is not an address",
+                      len, name);
+        return NULL;
+    }
+
+    addr.name.data = name;
+    addr.name.len = len;
+
+    return ngx_oci_redis_conn_add(redis, &addr, 0);
 }
 
 
@@ -468,7 +875,6 @@ ngx_oci_redis_query(ngx_http_request_t *r, ngx_oci_redis_conf_t *rc,
 {
     ngx_uint_t              i;
     ngx_array_t            *argvs;
-    ngx_connection_t       *c;
     ngx_oci_redis_t        *redis;
     ngx_pool_cleanup_t     *cln;
     ngx_oci_redis_query_t  *q;
@@ -498,31 +904,19 @@ ngx_oci_redis_query(ngx_http_request_t *r, ngx_oci_redis_conf_t *rc,
         }
     }
 
-    if (redis->peer.connection == NULL && !redis->fail.posted) {
-        if (ngx_oci_redis_connect(redis, rc->timeout) != NGX_OK) {
-            return NGX_ERROR;
-        }
+    if (ngx_oci_redis_start(redis) != NGX_OK) {
+        return NGX_ERROR;
     }
 
-    q = ngx_oci_redis_node(redis, cmds->nelts, rc->timeout,
-                           r->connection->log);
+    redis->timeout = rc->timeout;
+
+    q = ngx_oci_redis_format(redis, cmds, rc->timeout, r->connection->log);
     if (q == NULL) {
         return NGX_ERROR;
     }
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
-        ngx_free(q);
-        return NGX_ERROR;
-    }
-
-    c = redis->peer.connection;
-
-    /* without a connection the query only waits for the posted failure */
-
-    if (c && ngx_oci_redis_append_cmds(redis, cmds, r->connection->log)
-             != NGX_OK)
-    {
         ngx_free(q);
         return NGX_ERROR;
     }
@@ -535,159 +929,41 @@ ngx_oci_redis_query(ngx_http_request_t *r, ngx_oci_redis_conf_t *rc,
     cln->handler = ngx_oci_redis_detach;
     cln->data = q;
 
-    ngx_queue_insert_tail(&redis->queries, &q->queue);
-
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "oci redis query %p: %ui commands, %uz bytes queued, %s",
-                   q, cmds->nelts, redis->out_len - redis->out_pos,
-                   c == NULL ? "failing" : redis->connected ? "connected"
-                                                           : "connecting");
-
-    if (c == NULL) {
-        return NGX_OK;
-    }
-
-    c->idle = 0;
-    ngx_oci_redis_arm(redis, q->deadline);
+                   "oci redis query %p: %ui commands, %uz bytes, slot %i",
+                   q, cmds->nelts, q->cmd_len, q->slot);
 
     /*
-     * The write is posted, not done here: queries of the same event loop
+     * Routing is posted, not done here: queries of the same event loop
      * turn go out in one send(), and no failure can reach a handler from
      * inside this function.
      */
 
-    if (redis->connected && !c->write->posted) {
-        ngx_post_event(c->write, &ngx_posted_events);
-    }
+    ngx_oci_redis_wait(redis, q);
 
     return NGX_OK;
 }
 
 
-static ngx_int_t
-ngx_oci_redis_connect(ngx_oci_redis_t *redis, ngx_msec_t timeout)
-{
-    ngx_int_t               rc;
-    ngx_log_t              *log;
-    ngx_connection_t       *c;
-    ngx_oci_redis_query_t  *q;
-
-    log = redis->clcf->error_log ? redis->clcf->error_log : ngx_cycle->log;
-
-    redis->log = *log;
-    redis->log.handler = ngx_oci_redis_log_error;
-    redis->log.data = redis;
-    redis->log.action = "connecting to redis";
-
-    ngx_memzero(&redis->peer, sizeof(ngx_peer_connection_t));
-
-    redis->peer.sockaddr = redis->addr.sockaddr;
-    redis->peer.socklen = redis->addr.socklen;
-    redis->peer.name = &redis->addr.name;
-    redis->peer.get = ngx_event_get_peer;
-    redis->peer.log = &redis->log;
-    redis->peer.log_error = NGX_ERROR_ERR;
-    redis->peer.so_keepalive = 1;
-
-    redis->reader = redisReaderCreate();
-    if (redis->reader == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, &redis->log, 0,
-                   "oci redis connect to %V", &redis->addr.name);
-
-    rc = ngx_event_connect_peer(&redis->peer);
-
-    if (rc != NGX_OK && rc != NGX_AGAIN) {
-
-        /* logged; the queries about to be added fail on the next turn */
-
-        redis->peer.connection = NULL;
-        redisReaderFree(redis->reader);
-        redis->reader = NULL;
-
-        ngx_post_event(&redis->fail, &ngx_posted_events);
-
-        return NGX_OK;
-    }
-
-    c = redis->peer.connection;
-
-    c->data = redis;
-    c->read->handler = ngx_oci_redis_read_handler;
-    c->write->handler = ngx_oci_redis_write_handler;
-
-    if (redis->nsetup) {
-        q = ngx_oci_redis_node(redis, redis->nsetup, timeout, &redis->log);
-
-        if (q == NULL
-            || ngx_oci_redis_append(redis, redis->setup.data,
-                                    redis->setup.len, &redis->log)
-               != NGX_OK)
-        {
-            if (q) {
-                ngx_free(q);
-            }
-
-            ngx_oci_redis_close(redis);
-            return NGX_ERROR;
-        }
-
-        q->setup = 1;
-        ngx_queue_insert_tail(&redis->queries, &q->queue);
-    }
-
-    if (rc == NGX_OK) {
-        redis->connected = 1;
-        redis->log.action = "talking to redis";
-    }
-
-    /* otherwise the first write event tells how connect() ended */
-
-    return NGX_OK;
-}
-
+/* a query with its commands formatted, and the slot of its first key */
 
 static ngx_oci_redis_query_t *
-ngx_oci_redis_node(ngx_oci_redis_t *redis, ngx_uint_t n, ngx_msec_t timeout,
-    ngx_log_t *log)
+ngx_oci_redis_format(ngx_oci_redis_t *redis, ngx_array_t *cmds,
+    ngx_msec_t timeout, ngx_log_t *log)
 {
+    int                     len;
+    char                  **out;
+    u_char                 *p;
+    size_t                  total, *argvlen;
+    ngx_int_t               key;
+    ngx_str_t              *arg;
+    ngx_uint_t              i, j, max;
+    const char            **argv;
+    ngx_array_t            *argvs;
     ngx_oci_redis_query_t  *q;
-
-    q = ngx_calloc(sizeof(ngx_oci_redis_query_t) + n * sizeof(redisReply *),
-                   log);
-    if (q == NULL) {
-        return NULL;
-    }
-
-    q->redis = redis;
-    q->timeout = timeout;
-    q->deadline = ngx_current_msec + timeout;
-    q->nreplies = n;
-    q->replies = (redisReply **) (q + 1);
-
-    return q;
-}
-
-
-static ngx_int_t
-ngx_oci_redis_append_cmds(ngx_oci_redis_t *redis, ngx_array_t *cmds,
-    ngx_log_t *log)
-{
-    int           len;
-    char         *cmd;
-    size_t        pending, *argvlen;
-    ngx_int_t     rc;
-    ngx_str_t    *arg;
-    ngx_uint_t    i, j, max;
-    const char  **argv;
-    ngx_array_t  *argvs;
 
     argvs = cmds->elts;
     max = 0;
-
-    /* the commands were checked by ngx_oci_redis_query() */
 
     for (i = 0; i < cmds->nelts; i++) {
         if (argvs[i].nelts > max) {
@@ -695,17 +971,18 @@ ngx_oci_redis_append_cmds(ngx_oci_redis_t *redis, ngx_array_t *cmds,
         }
     }
 
-    argv = ngx_alloc(max * (sizeof(char *) + sizeof(size_t)), log);
+    argv = ngx_alloc(max * (sizeof(char *) + sizeof(size_t))
+                     + cmds->nelts * sizeof(char *), log);
     if (argv == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     argvlen = (size_t *) (argv + max);
+    out = (char **) (argvlen + max);
 
-    /* on failure, what this query appended is taken back */
-
-    pending = redis->out_len - redis->out_pos;
-    rc = NGX_OK;
+    total = 0;
+    q = NULL;
+    key = -1;
 
     for (i = 0; i < cmds->nelts; i++) {
         arg = argvs[i].elts;
@@ -715,51 +992,730 @@ ngx_oci_redis_append_cmds(ngx_oci_redis_t *redis, ngx_array_t *cmds,
             argvlen[j] = arg[j].len;
         }
 
-        len = redisFormatCommandArgv(&cmd, (int) argvs[i].nelts, argv,
+        if (key == -1) {
+            key = ngx_oci_redis_command_key(argvs[i].nelts,
+                                            (const u_char *const *) argv,
+                                            argvlen);
+            if (key != -1) {
+                key = ngx_oci_redis_slot(arg[key].data, arg[key].len);
+            }
+        }
+
+        len = redisFormatCommandArgv(&out[i], (int) argvs[i].nelts, argv,
                                      argvlen);
         if (len < 0) {
-            rc = NGX_ERROR;
-            break;
+            goto failed;
         }
 
-        rc = ngx_oci_redis_append(redis, (u_char *) cmd, len, log);
+        total += len;
+    }
 
-        redisFreeCommand(cmd);
+    q = ngx_oci_redis_node(redis, cmds->nelts, total, timeout, log);
 
-        if (rc != NGX_OK) {
-            break;
+    if (q) {
+        q->slot = key;
+        p = q->cmd;
+
+        for (i = 0; i < cmds->nelts; i++) {
+            p = ngx_cpymem(p, out[i], ngx_strlen(out[i]));
         }
+
+        q->cmd_len = p - q->cmd;
+    }
+
+failed:
+
+    while (i--) {
+        redisFreeCommand(out[i]);
     }
 
     ngx_free(argv);
 
-    if (rc != NGX_OK) {
-        redis->out_len = redis->out_pos + pending;
+    return q;
+}
+
+
+static void
+ngx_oci_redis_wait(ngx_oci_redis_t *redis, ngx_oci_redis_query_t *q)
+{
+    q->conn = NULL;
+
+    ngx_queue_insert_tail(&redis->waiting, &q->queue);
+
+    if (!redis->wake.posted) {
+        ngx_post_event(&redis->wake, &ngx_posted_events);
     }
 
-    return rc;
+    if (!redis->timer.timer_set
+        || (ngx_msec_int_t) (q->deadline - redis->timer.timer.key) < 0)
+    {
+        ngx_add_timer(&redis->timer,
+                      (ngx_msec_int_t) (q->deadline - ngx_current_msec) > 0
+                      ? q->deadline - ngx_current_msec : 1);
+    }
+}
+
+
+static void
+ngx_oci_redis_wake_handler(ngx_event_t *ev)
+{
+    ngx_oci_redis_route(ev->data);
+}
+
+
+/*
+ * Sends each waiting query to its node, starts discovery when the node
+ * is not known, or fails the query at once when that cannot help now.
+ */
+
+static void
+ngx_oci_redis_route(ngx_oci_redis_t *redis)
+{
+    ngx_queue_t             list, *qu;
+    ngx_oci_redis_conn_t   *c;
+    ngx_oci_redis_query_t  *q;
+
+    if (ngx_queue_empty(&redis->waiting)) {
+        return;
+    }
+
+    /* the handlers called here may queue new queries: they are posted */
+
+    ngx_queue_init(&list);
+    ngx_queue_add(&list, &redis->waiting);
+    ngx_queue_init(&redis->waiting);
+
+    while (!ngx_queue_empty(&list)) {
+        qu = ngx_queue_head(&list);
+        ngx_queue_remove(qu);
+
+        q = ngx_queue_data(qu, ngx_oci_redis_query_t, queue);
+
+        if (q->handler == NULL) {
+            ngx_oci_redis_free(q);
+            continue;
+        }
+
+        if (redis->mode == NGX_OCI_REDIS_CLUSTER) {
+            c = redis->slots ? redis->slots[q->slot == -1 ? 0 : q->slot]
+                             : NULL;
+
+        } else {
+            c = redis->master;
+        }
+
+        if (c && ngx_oci_redis_down(c)) {
+
+            /* a new master or slot owner may be known by now */
+
+            if (redis->mode != NGX_OCI_REDIS_SINGLE && !redis->discovering
+                && (ngx_msec_int_t) (ngx_current_msec - redis->refresh_at)
+                   >= 0)
+            {
+                redis->refresh_at = ngx_current_msec
+                                    + NGX_OCI_REDIS_REFRESH;
+                ngx_oci_redis_discover(redis);
+            }
+
+            ngx_oci_redis_finish(q, NGX_ERROR);
+            continue;
+        }
+
+        if (c) {
+            if (ngx_oci_redis_send(c, q) != NGX_OK) {
+                ngx_oci_redis_finish(q, NGX_ERROR);
+            }
+
+            continue;
+        }
+
+        if (!redis->discovering
+            && (ngx_msec_int_t) (ngx_current_msec - redis->retry_at) < 0)
+        {
+            ngx_oci_redis_finish(q, NGX_ERROR);
+            continue;
+        }
+
+        ngx_queue_insert_tail(&redis->waiting, &q->queue);
+
+        ngx_oci_redis_discover(redis);
+    }
+}
+
+
+/* the deadlines of queries still waiting to be routed */
+
+static void
+ngx_oci_redis_timer_handler(ngx_event_t *ev)
+{
+    ngx_oci_redis_t *redis = ev->data;
+
+    ngx_queue_t             list, *qu, *next;
+    ngx_msec_int_t          left, soonest;
+    ngx_oci_redis_query_t  *q;
+
+    ngx_queue_init(&list);
+    soonest = 0;
+
+    for (qu = ngx_queue_head(&redis->waiting);
+         qu != ngx_queue_sentinel(&redis->waiting);
+         qu = next)
+    {
+        next = ngx_queue_next(qu);
+        q = ngx_queue_data(qu, ngx_oci_redis_query_t, queue);
+
+        left = (ngx_msec_int_t) (q->deadline - ngx_current_msec);
+
+        if (left <= 0 || q->handler == NULL) {
+            ngx_queue_remove(qu);
+            ngx_queue_insert_tail(&list, qu);
+            continue;
+        }
+
+        if (soonest == 0 || left < soonest) {
+            soonest = left;
+        }
+    }
+
+    if (soonest) {
+        ngx_add_timer(&redis->timer, (ngx_msec_t) soonest);
+    }
+
+    if (!ngx_queue_empty(&list)) {
+        ngx_log_error(NGX_LOG_ERR, &redis->log, NGX_ETIMEDOUT,
+                      "redis timed out: no node to send a query to");
+    }
+
+    while (!ngx_queue_empty(&list)) {
+        qu = ngx_queue_head(&list);
+        ngx_queue_remove(qu);
+
+        q = ngx_queue_data(qu, ngx_oci_redis_query_t, queue);
+        q->timedout = 1;
+
+        ngx_oci_redis_finish(q, NGX_OCI_REDIS_TIMEOUT);
+    }
+}
+
+
+/* appends the query to the node's buffer and FIFO, connecting if needed */
+
+static ngx_int_t
+ngx_oci_redis_send(ngx_oci_redis_conn_t *c, ngx_oci_redis_query_t *q)
+{
+    size_t              pending;
+    ngx_connection_t   *pc;
+
+    if (c->peer.connection == NULL && !c->fail.posted) {
+        if (ngx_oci_redis_connect(c, q->timeout) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    pc = c->peer.connection;
+
+    /* without a connection the query only waits for the posted failure */
+
+    if (pc) {
+        pending = c->out_len;
+
+        if ((q->asking
+             && ngx_oci_redis_append(c, ngx_oci_redis_asking,
+                                     sizeof(ngx_oci_redis_asking) - 1,
+                                     &c->log)
+                != NGX_OK)
+            || ngx_oci_redis_append(c, q->cmd, q->cmd_len, &c->log)
+               != NGX_OK)
+        {
+            c->out_len = ngx_min(c->out_len, pending);
+            return NGX_ERROR;
+        }
+    }
+
+    q->conn = c;
+    q->skip = q->asking;
+    q->received = 0;
+
+    ngx_queue_insert_tail(&c->queries, &q->queue);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, &c->log, 0,
+                   "oci redis query %p to %V, %s", q, &c->addr.name,
+                   pc == NULL ? "failing"
+                   : c->connected ? "connected" : "connecting");
+
+    if (pc == NULL) {
+        return NGX_OK;
+    }
+
+    pc->idle = 0;
+    ngx_oci_redis_arm(c, q->deadline);
+
+    if (c->connected && !pc->write->posted) {
+        ngx_post_event(pc->write, &ngx_posted_events);
+    }
+
+    return NGX_OK;
+}
+
+
+/* a node whose connect() failed lately: not tried again before retry_at */
+
+static ngx_uint_t
+ngx_oci_redis_down(ngx_oci_redis_conn_t *c)
+{
+    return c->peer.connection == NULL
+           && (ngx_msec_int_t) (ngx_current_msec - c->retry_at) < 0;
+}
+
+
+/*
+ * The first failure may be retried at once (a restart, a dropped
+ * connection); then the wait doubles, from the minimum up to the
+ * maximum, with jitter so that workers do not retry together.
+ */
+
+static void
+ngx_oci_redis_backoff(ngx_msec_t *retry_at, ngx_msec_t *backoff)
+{
+    ngx_msec_t  b;
+
+    if (*backoff == 0) {
+        *backoff = 1;
+        *retry_at = ngx_current_msec;
+        return;
+    }
+
+    b = *backoff * 2;
+    b = ngx_max(b, NGX_OCI_REDIS_BACKOFF_MIN);
+    b = ngx_min(b, NGX_OCI_REDIS_BACKOFF_MAX);
+
+    *backoff = b;
+    *retry_at = ngx_current_msec + b / 2 + (ngx_msec_t) ngx_random() % (b / 2);
+}
+
+
+static void
+ngx_oci_redis_discover(ngx_oci_redis_t *redis)
+{
+    if (redis->discovering) {
+        return;
+    }
+
+    redis->discovering = 1;
+    redis->tries = 0;
+
+    ngx_oci_redis_discover_next(redis);
+}
+
+
+/* asks the next sentinel, or the next cluster node, that is not down */
+
+static void
+ngx_oci_redis_discover_next(ngx_oci_redis_t *redis)
+{
+    ngx_str_t               argv[3];
+    ngx_uint_t              i, n, total;
+    ngx_array_t             cmd, cmds;
+    ngx_queue_t            *cq;
+    ngx_oci_redis_conn_t   *c;
+    ngx_oci_redis_query_t  *q;
+
+    total = 0;
+
+    for (cq = ngx_queue_head(&redis->conns);
+         cq != ngx_queue_sentinel(&redis->conns);
+         cq = ngx_queue_next(cq))
+    {
+        c = ngx_queue_data(cq, ngx_oci_redis_conn_t, link);
+        total += (c->sentinel == (redis->mode == NGX_OCI_REDIS_SENTINEL));
+    }
+
+    while (redis->tries++ < total) {
+
+        n = redis->next++ % total;
+        c = NULL;
+        i = 0;
+
+        for (cq = ngx_queue_head(&redis->conns);
+             cq != ngx_queue_sentinel(&redis->conns);
+             cq = ngx_queue_next(cq))
+        {
+            c = ngx_queue_data(cq, ngx_oci_redis_conn_t, link);
+
+            if (c->sentinel != (redis->mode == NGX_OCI_REDIS_SENTINEL)) {
+                continue;
+            }
+
+            if (i++ == n) {
+                break;
+            }
+        }
+
+        if (c == NULL || ngx_oci_redis_down(c)) {
+            continue;
+        }
+
+        cmd.elts = argv;
+        cmd.size = sizeof(ngx_str_t);
+
+        if (redis->mode == NGX_OCI_REDIS_SENTINEL) {
+            ngx_str_set(&argv[0], "SENTINEL");
+            ngx_str_set(&argv[1], "get-master-addr-by-name");
+            argv[2] = redis->master_name;
+            cmd.nelts = 3;
+
+        } else {
+            ngx_str_set(&argv[0], "CLUSTER");
+            ngx_str_set(&argv[1], "SLOTS");
+            cmd.nelts = 2;
+        }
+
+        cmds.elts = &cmd;
+        cmds.nelts = 1;
+        cmds.size = sizeof(ngx_array_t);
+
+        q = ngx_oci_redis_format(redis, &cmds, redis->timeout, &redis->log);
+        if (q == NULL) {
+            break;
+        }
+
+        q->internal = ngx_oci_redis_discovered;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, &redis->log, 0,
+                       "oci redis discovery: asking %V", &c->addr.name);
+
+        if (ngx_oci_redis_send(c, q) == NGX_OK) {
+            return;
+        }
+
+        ngx_oci_redis_free(q);
+    }
+
+    ngx_oci_redis_discovery_failed(redis);
+}
+
+
+static void
+ngx_oci_redis_discovered(ngx_oci_redis_t *redis, ngx_oci_redis_conn_t *c,
+    ngx_int_t rc, redisReply *reply)
+{
+    ngx_int_t  ok;
+
+    if (rc != NGX_OK || reply == NULL) {
+        ngx_oci_redis_discover_next(redis);
+        return;
+    }
+
+    if (redis->mode == NGX_OCI_REDIS_SENTINEL) {
+        ok = ngx_oci_redis_master(redis, reply);
+
+    } else {
+        ok = ngx_oci_redis_slots(redis, c, reply);
+    }
+
+    if (ok != NGX_OK) {
+        if (reply->type == REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, &c->log, 0,
+                          "redis refused discovery: \"%*s\"",
+                          (size_t) reply->len, reply->str);
+        }
+
+        ngx_oci_redis_discover_next(redis);
+        return;
+    }
+
+    redis->discovering = 0;
+    redis->backoff = 0;
+    redis->retry_at = ngx_current_msec;
+
+    if (!ngx_queue_empty(&redis->waiting) && !redis->wake.posted) {
+        ngx_post_event(&redis->wake, &ngx_posted_events);
+    }
+}
+
+
+/* SENTINEL get-master-addr-by-name: [ip, port], nil if unknown */
+
+static ngx_int_t
+ngx_oci_redis_master(ngx_oci_redis_t *redis, redisReply *reply)
+{
+    redisReply            *ip, *port;
+    ngx_oci_redis_conn_t  *m;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+        return NGX_DECLINED;
+    }
+
+    ip = reply->element[0];
+    port = reply->element[1];
+
+    if (ip->type != REDIS_REPLY_STRING || port->type != REDIS_REPLY_STRING) {
+        return NGX_DECLINED;
+    }
+
+    m = ngx_oci_redis_conn_get(redis, (u_char *) ip->str, ip->len,
+                               (u_char *) port->str, port->len);
+
+    if (m == NULL || ngx_oci_redis_down(m)) {
+        return NGX_DECLINED;
+    }
+
+    if (redis->master != m) {
+        ngx_log_error(NGX_LOG_NOTICE, &redis->log, 0,
+                      "redis master is %V", &m->addr.name);
+        redis->master = m;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * CLUSTER SLOTS: [[start, end, [ip, port, id, ...], replicas...], ...];
+ * an empty ip is the node asked
+ */
+
+static ngx_int_t
+ngx_oci_redis_slots(ngx_oci_redis_t *redis, ngx_oci_redis_conn_t *c,
+    redisReply *reply)
+{
+    size_t                 i;
+    long long              s, start, end;
+    redisReply            *range, *node, *ip, *port;
+    ngx_oci_redis_conn_t  *owner;
+    u_char                 pbuf[NGX_INT_T_LEN];
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (redis->slots == NULL) {
+        redis->slots = ngx_alloc(NGX_OCI_REDIS_SLOTS
+                                 * sizeof(ngx_oci_redis_conn_t *),
+                                 &redis->log);
+        if (redis->slots == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_memzero(redis->slots,
+                NGX_OCI_REDIS_SLOTS * sizeof(ngx_oci_redis_conn_t *));
+
+    for (i = 0; i < reply->elements; i++) {
+        range = reply->element[i];
+
+        if (range->type != REDIS_REPLY_ARRAY || range->elements < 3
+            || range->element[0]->type != REDIS_REPLY_INTEGER
+            || range->element[1]->type != REDIS_REPLY_INTEGER
+            || range->element[2]->type != REDIS_REPLY_ARRAY
+            || range->element[2]->elements < 2)
+        {
+            return NGX_DECLINED;
+        }
+
+        start = range->element[0]->integer;
+        end = range->element[1]->integer;
+        node = range->element[2];
+        ip = node->element[0];
+        port = node->element[1];
+
+        if (start < 0 || end >= NGX_OCI_REDIS_SLOTS || start > end
+            || ip->type != REDIS_REPLY_STRING
+            || port->type != REDIS_REPLY_INTEGER)
+        {
+            return NGX_DECLINED;
+        }
+
+        if (ip->len == 0 || (ip->len == 1 && ip->str[0] == '?')) {
+            owner = c;
+
+        } else {
+            owner = ngx_oci_redis_conn_get(redis, (u_char *) ip->str,
+                                           ip->len, pbuf,
+                                           ngx_sprintf(pbuf, "%L",
+                                                       port->integer)
+                                           - pbuf);
+            if (owner == NULL) {
+                return NGX_DECLINED;
+            }
+        }
+
+        for (s = start; s <= end; s++) {
+            redis->slots[s] = owner;
+        }
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, &redis->log, 0,
+                   "oci redis slot map: %uz ranges", reply->elements);
+
+    return NGX_OK;
+}
+
+
+/* nobody answered: the waiting queries fail, and discovery backs off */
+
+static void
+ngx_oci_redis_discovery_failed(ngx_oci_redis_t *redis)
+{
+    ngx_queue_t             list, *qu;
+    ngx_oci_redis_query_t  *q;
+
+    redis->discovering = 0;
+
+    ngx_oci_redis_backoff(&redis->retry_at, &redis->backoff);
+
+    ngx_log_error(NGX_LOG_ERR, &redis->log, 0,
+                  "redis: no %s known, next try in %M ms",
+                  redis->mode == NGX_OCI_REDIS_SENTINEL ? "master"
+                                                        : "slot map",
+                  (ngx_msec_t) (redis->retry_at - ngx_current_msec));
+
+    ngx_queue_init(&list);
+
+    if (!ngx_queue_empty(&redis->waiting)) {
+        ngx_queue_add(&list, &redis->waiting);
+        ngx_queue_init(&redis->waiting);
+    }
+
+    while (!ngx_queue_empty(&list)) {
+        qu = ngx_queue_head(&list);
+        ngx_queue_remove(qu);
+
+        q = ngx_queue_data(qu, ngx_oci_redis_query_t, queue);
+        ngx_oci_redis_finish(q, NGX_ERROR);
+    }
 }
 
 
 static ngx_int_t
-ngx_oci_redis_append(ngx_oci_redis_t *redis, u_char *data, size_t len,
+ngx_oci_redis_connect(ngx_oci_redis_conn_t *c, ngx_msec_t timeout)
+{
+    ngx_int_t               rc;
+    ngx_connection_t       *pc;
+    ngx_oci_redis_t        *redis;
+    ngx_oci_redis_query_t  *q;
+
+    redis = c->redis;
+
+    c->log.action = "connecting to redis";
+
+    ngx_memzero(&c->peer, sizeof(ngx_peer_connection_t));
+
+    c->peer.sockaddr = c->addr.sockaddr;
+    c->peer.socklen = c->addr.socklen;
+    c->peer.name = &c->addr.name;
+    c->peer.get = ngx_event_get_peer;
+    c->peer.log = &c->log;
+    c->peer.log_error = NGX_ERROR_ERR;
+    c->peer.so_keepalive = 1;
+
+    c->reader = redisReaderCreate();
+    if (c->reader == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, &c->log, 0,
+                   "oci redis connect to %V", &c->addr.name);
+
+    rc = ngx_event_connect_peer(&c->peer);
+
+    if (rc != NGX_OK && rc != NGX_AGAIN) {
+
+        /* logged; the queries about to be added fail on the next turn */
+
+        c->peer.connection = NULL;
+        redisReaderFree(c->reader);
+        c->reader = NULL;
+
+        ngx_oci_redis_backoff(&c->retry_at, &c->backoff);
+        ngx_post_event(&c->fail, &ngx_posted_events);
+
+        return NGX_OK;
+    }
+
+    pc = c->peer.connection;
+
+    pc->data = c;
+    pc->read->handler = ngx_oci_redis_read_handler;
+    pc->write->handler = ngx_oci_redis_write_handler;
+
+    if (redis->nsetup && !c->sentinel) {
+        q = ngx_oci_redis_node(redis, redis->nsetup, 0, timeout, &c->log);
+
+        if (q == NULL
+            || ngx_oci_redis_append(c, redis->setup.data, redis->setup.len,
+                                    &c->log)
+               != NGX_OK)
+        {
+            if (q) {
+                ngx_free(q);
+            }
+
+            ngx_oci_redis_close(c);
+            return NGX_ERROR;
+        }
+
+        q->setup = 1;
+        q->conn = c;
+        ngx_queue_insert_tail(&c->queries, &q->queue);
+    }
+
+    if (rc == NGX_OK) {
+        c->connected = 1;
+        c->log.action = "talking to redis";
+    }
+
+    /* otherwise the first write event tells how connect() ended */
+
+    return NGX_OK;
+}
+
+
+static ngx_oci_redis_query_t *
+ngx_oci_redis_node(ngx_oci_redis_t *redis, ngx_uint_t n, size_t len,
+    ngx_msec_t timeout, ngx_log_t *log)
+{
+    ngx_oci_redis_query_t  *q;
+
+    /* one more reply: ASKING's */
+
+    q = ngx_calloc(sizeof(ngx_oci_redis_query_t)
+                   + (n + 1) * sizeof(redisReply *) + len, log);
+    if (q == NULL) {
+        return NULL;
+    }
+
+    q->redis = redis;
+    q->timeout = timeout;
+    q->deadline = ngx_current_msec + timeout;
+    q->nreplies = n;
+    q->replies = (redisReply **) (q + 1);
+    q->cmd = (u_char *) (q->replies + n + 1);
+    q->slot = -1;
+
+    return q;
+}
+
+
+static ngx_int_t
+ngx_oci_redis_append(ngx_oci_redis_conn_t *c, u_char *data, size_t len,
     ngx_log_t *log)
 {
     u_char  *out;
     size_t   size, pending;
 
-    if (redis->out_size - redis->out_len < len) {
+    if (c->out_size - c->out_len < len) {
 
-        pending = redis->out_len - redis->out_pos;
+        pending = c->out_len - c->out_pos;
 
-        if (redis->out_pos) {
-            ngx_memmove(redis->out, redis->out + redis->out_pos, pending);
-            redis->out_pos = 0;
-            redis->out_len = pending;
+        if (c->out_pos) {
+            ngx_memmove(c->out, c->out + c->out_pos, pending);
+            c->out_pos = 0;
+            c->out_len = pending;
         }
 
-        if (redis->out_size - redis->out_len < len) {
-            size = ngx_max(redis->out_size * 2, NGX_OCI_REDIS_OUT_MIN);
+        if (c->out_size - c->out_len < len) {
+            size = ngx_max(c->out_size * 2, NGX_OCI_REDIS_OUT_MIN);
 
             while (size - pending < len) {
                 size *= 2;
@@ -770,18 +1726,18 @@ ngx_oci_redis_append(ngx_oci_redis_t *redis, u_char *data, size_t len,
                 return NGX_ERROR;
             }
 
-            if (redis->out) {
-                ngx_memcpy(out, redis->out, pending);
-                ngx_free(redis->out);
+            if (c->out) {
+                ngx_memcpy(out, c->out, pending);
+                ngx_free(c->out);
             }
 
-            redis->out = out;
-            redis->out_size = size;
+            c->out = out;
+            c->out_size = size;
         }
     }
 
-    ngx_memcpy(redis->out + redis->out_len, data, len);
-    redis->out_len += len;
+    ngx_memcpy(c->out + c->out_len, data, len);
+    c->out_len += len;
 
     return NGX_OK;
 }
@@ -794,12 +1750,12 @@ ngx_oci_redis_append(ngx_oci_redis_t *redis, u_char *data, size_t len,
  */
 
 static void
-ngx_oci_redis_arm(ngx_oci_redis_t *redis, ngx_msec_t deadline)
+ngx_oci_redis_arm(ngx_oci_redis_conn_t *c, ngx_msec_t deadline)
 {
     ngx_event_t     *rev;
     ngx_msec_int_t   left;
 
-    rev = redis->peer.connection->read;
+    rev = c->peer.connection->read;
 
     if (rev->timer_set
         && (ngx_msec_int_t) (deadline - rev->timer.key) >= 0)
@@ -816,37 +1772,36 @@ ngx_oci_redis_arm(ngx_oci_redis_t *redis, ngx_msec_t deadline)
 static void
 ngx_oci_redis_write_handler(ngx_event_t *wev)
 {
-    ssize_t            n;
-    ngx_connection_t  *c;
-    ngx_oci_redis_t   *redis;
+    ssize_t                n;
+    ngx_connection_t      *pc;
+    ngx_oci_redis_conn_t  *c;
 
-    c = wev->data;
-    redis = c->data;
+    pc = wev->data;
+    c = pc->data;
 
-    if (!redis->connected) {
-        if (ngx_oci_redis_test_connect(c) != NGX_OK) {
-            ngx_oci_redis_close(redis);
+    if (!c->connected) {
+        if (ngx_oci_redis_test_connect(pc) != NGX_OK) {
+            ngx_oci_redis_close(c);
             return;
         }
 
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                       "oci redis connected to %V", &redis->addr.name);
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                       "oci redis connected to %V", &c->addr.name);
 
-        redis->connected = 1;
-        redis->log.action = "talking to redis";
+        c->connected = 1;
+        c->log.action = "talking to redis";
     }
 
-    while (redis->out_pos < redis->out_len) {
+    while (c->out_pos < c->out_len) {
 
-        n = c->send(c, redis->out + redis->out_pos,
-                    redis->out_len - redis->out_pos);
+        n = pc->send(pc, c->out + c->out_pos, c->out_len - c->out_pos);
 
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                        "oci redis send: %z of %uz",
-                       n, redis->out_len - redis->out_pos);
+                       n, c->out_len - c->out_pos);
 
         if (n == NGX_ERROR) {
-            ngx_oci_redis_close(redis);
+            ngx_oci_redis_close(c);
             return;
         }
 
@@ -854,24 +1809,24 @@ ngx_oci_redis_write_handler(ngx_event_t *wev)
             break;
         }
 
-        redis->out_pos += n;
+        c->out_pos += n;
     }
 
-    if (redis->out_pos == redis->out_len) {
-        redis->out_pos = 0;
-        redis->out_len = 0;
+    if (c->out_pos == c->out_len) {
+        c->out_pos = 0;
+        c->out_len = 0;
 
         /* a burst does not keep a large buffer for the worker's life */
 
-        if (redis->out_size > NGX_OCI_REDIS_OUT_KEEP) {
-            ngx_free(redis->out);
-            redis->out = NULL;
-            redis->out_size = 0;
+        if (c->out_size > NGX_OCI_REDIS_OUT_KEEP) {
+            ngx_free(c->out);
+            c->out = NULL;
+            c->out_size = 0;
         }
     }
 
     if (ngx_handle_write_event(wev, 0) != NGX_OK) {
-        ngx_oci_redis_close(redis);
+        ngx_oci_redis_close(c);
     }
 }
 
@@ -917,36 +1872,36 @@ ngx_oci_redis_test_connect(ngx_connection_t *c)
 static void
 ngx_oci_redis_read_handler(ngx_event_t *rev)
 {
-    u_char             buf[NGX_OCI_REDIS_READ_SIZE];
-    ssize_t            n;
-    ngx_connection_t  *c;
-    ngx_oci_redis_t   *redis;
+    u_char                 buf[NGX_OCI_REDIS_READ_SIZE];
+    ssize_t                n;
+    ngx_connection_t      *pc;
+    ngx_oci_redis_conn_t  *c;
 
-    c = rev->data;
-    redis = c->data;
+    pc = rev->data;
+    c = pc->data;
 
-    if (c->close) {
+    if (pc->close) {
 
         /* shutting down: idle, or worker_shutdown_timeout expired */
 
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                        "oci redis connection closed on shutdown");
 
-        ngx_oci_redis_close(redis);
+        ngx_oci_redis_close(c);
         return;
     }
 
     if (rev->timedout) {
         rev->timedout = 0;
-        ngx_oci_redis_expire(redis);
+        ngx_oci_redis_expire(c);
         return;
     }
 
     for ( ;; ) {
 
-        n = c->recv(c, buf, NGX_OCI_REDIS_READ_SIZE);
+        n = pc->recv(pc, buf, NGX_OCI_REDIS_READ_SIZE);
 
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                        "oci redis recv: %z", n);
 
         if (n == NGX_AGAIN) {
@@ -954,41 +1909,39 @@ ngx_oci_redis_read_handler(ngx_event_t *rev)
         }
 
         if (n == 0) {
-            if (ngx_queue_empty(&redis->queries)) {
-                ngx_log_error(NGX_LOG_INFO, c->log, 0,
+            if (ngx_queue_empty(&c->queries)) {
+                ngx_log_error(NGX_LOG_INFO, pc->log, 0,
                               "redis closed the idle connection");
 
             } else {
-                ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                ngx_log_error(NGX_LOG_ERR, pc->log, 0,
                               "redis closed the connection with queries "
                               "pending");
             }
 
-            ngx_oci_redis_close(redis);
+            ngx_oci_redis_close(c);
             return;
         }
 
         if (n == NGX_ERROR) {
-            ngx_oci_redis_close(redis);
+            ngx_oci_redis_close(c);
             return;
         }
 
-        if (redisReaderFeed(redis->reader, (const char *) buf, n)
-            != REDIS_OK)
-        {
-            ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                          "redis reader failed: %s", redis->reader->errstr);
-            ngx_oci_redis_close(redis);
+        if (redisReaderFeed(c->reader, (const char *) buf, n) != REDIS_OK) {
+            ngx_log_error(NGX_LOG_ERR, pc->log, 0,
+                          "redis reader failed: %s", c->reader->errstr);
+            ngx_oci_redis_close(c);
             return;
         }
 
-        if (ngx_oci_redis_dispatch(redis) != NGX_OK) {
+        if (ngx_oci_redis_dispatch(c) != NGX_OK) {
             return;
         }
     }
 
     if (ngx_handle_read_event(rev, 0) != NGX_OK) {
-        ngx_oci_redis_close(redis);
+        ngx_oci_redis_close(c);
     }
 }
 
@@ -996,26 +1949,27 @@ ngx_oci_redis_read_handler(ngx_event_t *rev)
 /*
  * Hands the parsed replies to the queries at the head of the FIFO.
  * Returns NGX_OK to read on, anything else when the connection is gone.
- * The handlers called here cannot close the connection: a query they
- * make is only queued.
+ * The handlers called here cannot close this connection: a query they
+ * make is only queued, and a query sent on after a redirection is only
+ * appended.
  */
 
 static ngx_int_t
-ngx_oci_redis_dispatch(ngx_oci_redis_t *redis)
+ngx_oci_redis_dispatch(ngx_oci_redis_conn_t *c)
 {
     void                   *reply;
     ngx_log_t              *log;
     ngx_oci_redis_query_t  *q;
 
-    log = &redis->log;
+    log = &c->log;
 
     for ( ;; ) {
 
-        if (redisReaderGetReply(redis->reader, &reply) != REDIS_OK) {
+        if (redisReaderGetReply(c->reader, &reply) != REDIS_OK) {
             ngx_log_error(NGX_LOG_ERR, log, 0,
                           "redis sent an invalid reply: %s",
-                          redis->reader->errstr);
-            ngx_oci_redis_close(redis);
+                          c->reader->errstr);
+            ngx_oci_redis_close(c);
             return NGX_ERROR;
         }
 
@@ -1023,31 +1977,40 @@ ngx_oci_redis_dispatch(ngx_oci_redis_t *redis)
             return NGX_OK;
         }
 
-        if (ngx_queue_empty(&redis->queries)) {
+        if (ngx_queue_empty(&c->queries)) {
             freeReplyObject(reply);
 
             ngx_log_error(NGX_LOG_ERR, log, 0,
                           "redis sent a reply no query waits for");
-            ngx_oci_redis_close(redis);
+            ngx_oci_redis_close(c);
             return NGX_ERROR;
         }
 
-        q = ngx_queue_data(ngx_queue_head(&redis->queries),
+        q = ngx_queue_data(ngx_queue_head(&c->queries),
                            ngx_oci_redis_query_t, queue);
 
         ngx_log_debug4(NGX_LOG_DEBUG_HTTP, log, 0,
                        "oci redis reply %ui/%ui for %p%s",
                        q->received + 1, q->nreplies, q,
                        q->setup ? " (setup)"
-                       : q->handler ? "" : " (detached, dropped)");
+                       : (q->handler || q->internal) ? ""
+                       : " (detached, dropped)");
 
         if (q->setup) {
-            if (ngx_oci_redis_setup_reply(redis, q, reply) != NGX_OK) {
-                ngx_oci_redis_close(redis);
+            if (ngx_oci_redis_setup_reply(c, q, reply) != NGX_OK) {
+                ngx_oci_redis_close(c);
                 return NGX_ERROR;
             }
 
-        } else if (q->handler == NULL) {
+        } else if (q->skip) {
+
+            /* ASKING's "+OK" */
+
+            q->skip--;
+            freeReplyObject(reply);
+            continue;
+
+        } else if (q->handler == NULL && q->internal == NULL) {
             freeReplyObject(reply);
 
         } else {
@@ -1060,10 +2023,19 @@ ngx_oci_redis_dispatch(ngx_oci_redis_t *redis)
 
         ngx_queue_remove(&q->queue);
 
-        ngx_oci_redis_finish(q, NGX_OK);
+        if (q->setup) {
 
-        if (ngx_queue_empty(&redis->queries)
-            && ngx_oci_redis_idle(redis) != NGX_OK)
+            /* connected and accepted: connect() may be tried at once */
+
+            c->backoff = 0;
+        }
+
+        if (q->handler == NULL || ngx_oci_redis_redirected(c, q) != NGX_OK) {
+            ngx_oci_redis_finish(q, NGX_OK);
+        }
+
+        if (ngx_queue_empty(&c->queries)
+            && ngx_oci_redis_idle(c) != NGX_OK)
         {
             return NGX_DONE;
         }
@@ -1071,23 +2043,139 @@ ngx_oci_redis_dispatch(ngx_oci_redis_t *redis)
 }
 
 
+/*
+ * A query some node did not apply because it is not the one to ask:
+ * MOVED or ASK (cluster), READONLY (a demoted master).  Sent on, or back
+ * to routing, with NGX_OK; NGX_DECLINED: the handler gets the replies.
+ */
+
 static ngx_int_t
-ngx_oci_redis_setup_reply(ngx_oci_redis_t *redis, ngx_oci_redis_query_t *q,
+ngx_oci_redis_redirected(ngx_oci_redis_conn_t *c, ngx_oci_redis_query_t *q)
+{
+    int                    kind;
+    u_char                *addr, *colon;
+    size_t                 len;
+    unsigned               slot;
+    ngx_uint_t             i;
+    redisReply            *r;
+    ngx_oci_redis_t       *redis;
+    ngx_oci_redis_conn_t  *to;
+
+    redis = c->redis;
+    kind = 0;
+    addr = NULL;
+    len = 0;
+    slot = 0;
+    to = NULL;
+
+    for (i = 0; i < q->nreplies; i++) {
+        r = q->replies[i];
+
+        if (r == NULL || r->type != REDIS_REPLY_ERROR) {
+            continue;
+        }
+
+        kind = ngx_oci_redis_redirect((u_char *) r->str, r->len, &slot,
+                                      (const u_char **) &addr, &len);
+        if (kind) {
+            break;
+        }
+
+        if (r->len >= 8 && ngx_strncmp(r->str, "READONLY", 8) == 0
+            && redis->mode == NGX_OCI_REDIS_SENTINEL)
+        {
+            kind = NGX_OCI_REDIS_READONLY;
+            break;
+        }
+    }
+
+    if (kind == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (q->timedout || q->redirects++ >= NGX_OCI_REDIS_REDIRECTS) {
+        ngx_log_error(NGX_LOG_ERR, &c->log, 0,
+                      "redis redirected a query too often");
+        return NGX_DECLINED;
+    }
+
+    if (kind != NGX_OCI_REDIS_READONLY) {
+        if (redis->mode != NGX_OCI_REDIS_CLUSTER) {
+            return NGX_DECLINED;
+        }
+
+        for (colon = addr + len - 1; *colon != ':'; colon--) {
+            /* void */
+        }
+
+        to = ngx_oci_redis_conn_get(redis, addr, colon - addr, colon + 1,
+                                    addr + len - colon - 1);
+        if (to == NULL) {
+            return NGX_DECLINED;
+        }
+    }
+
+    ngx_oci_redis_drop_replies(q);
+
+    q->asking = (kind == NGX_OCI_REDIS_ASK);
+
+    if (kind == NGX_OCI_REDIS_READONLY) {
+        ngx_log_error(NGX_LOG_WARN, &c->log, 0,
+                      "redis node is a replica now, asking the sentinels "
+                      "for the master");
+
+        if (redis->master == c) {
+            redis->master = NULL;
+        }
+
+        ngx_oci_redis_wait(redis, q);
+        return NGX_OK;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, &c->log, 0,
+                   "oci redis query %p: %s to %V", q,
+                   q->asking ? "ASK" : "MOVED", &to->addr.name);
+
+    if (kind == NGX_OCI_REDIS_MOVED) {
+        if (redis->slots) {
+            redis->slots[slot] = to;
+        }
+
+        /* the other slots of that node have likely moved too */
+
+        if (!redis->discovering
+            && (ngx_msec_int_t) (ngx_current_msec - redis->refresh_at) >= 0)
+        {
+            redis->refresh_at = ngx_current_msec + NGX_OCI_REDIS_REFRESH;
+            ngx_oci_redis_discover(redis);
+        }
+    }
+
+    if (ngx_oci_redis_send(to, q) != NGX_OK) {
+        ngx_oci_redis_finish(q, NGX_ERROR);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_oci_redis_setup_reply(ngx_oci_redis_conn_t *c, ngx_oci_redis_query_t *q,
     redisReply *reply)
 {
     char  *name;
 
-    name = (redis->password.len && q->received == 0) ? "AUTH" : "SELECT";
+    name = (c->redis->password.len && q->received == 0) ? "AUTH" : "SELECT";
 
     if (reply->type == REDIS_REPLY_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, &redis->log, 0,
+        ngx_log_error(NGX_LOG_ERR, &c->log, 0,
                       "redis refused %s: \"%*s\"",
                       name, (size_t) reply->len, reply->str);
         freeReplyObject(reply);
         return NGX_ERROR;
     }
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, &redis->log, 0,
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, &c->log, 0,
                    "oci redis %s accepted", name);
 
     freeReplyObject(reply);
@@ -1097,26 +2185,30 @@ ngx_oci_redis_setup_reply(ngx_oci_redis_t *redis, ngx_oci_redis_query_t *q,
 
 
 static ngx_int_t
-ngx_oci_redis_idle(ngx_oci_redis_t *redis)
+ngx_oci_redis_idle(ngx_oci_redis_conn_t *c)
 {
-    ngx_connection_t  *c;
+    ngx_connection_t  *pc;
 
-    c = redis->peer.connection;
+    pc = c->peer.connection;
 
-    if (c->read->timer_set) {
-        ngx_del_timer(c->read);
+    if (pc == NULL) {
+        return NGX_DONE;
+    }
+
+    if (pc->read->timer_set) {
+        ngx_del_timer(pc->read);
     }
 
     /* ngx_close_idle_connections() ran once, when the shutdown began */
 
     if (ngx_exiting || ngx_terminate) {
-        ngx_oci_redis_close(redis);
+        ngx_oci_redis_close(c);
         return NGX_DONE;
     }
 
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0, "oci redis idle");
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pc->log, 0, "oci redis idle");
 
-    c->idle = 1;
+    pc->idle = 1;
 
     return NGX_OK;
 }
@@ -1128,7 +2220,7 @@ ngx_oci_redis_idle(ngx_oci_redis_t *redis)
  */
 
 static void
-ngx_oci_redis_expire(ngx_oci_redis_t *redis)
+ngx_oci_redis_expire(ngx_oci_redis_conn_t *c)
 {
     ngx_uint_t              expired, total, stuck;
     ngx_queue_t            *qu;
@@ -1140,8 +2232,8 @@ ngx_oci_redis_expire(ngx_oci_redis_t *redis)
     stuck = 0;
     next = 0;
 
-    for (qu = ngx_queue_head(&redis->queries);
-         qu != ngx_queue_sentinel(&redis->queries);
+    for (qu = ngx_queue_head(&c->queries);
+         qu != ngx_queue_sentinel(&c->queries);
          qu = ngx_queue_next(qu))
     {
         q = ngx_queue_data(qu, ngx_oci_redis_query_t, queue);
@@ -1153,7 +2245,7 @@ ngx_oci_redis_expire(ngx_oci_redis_t *redis)
             q->timedout = 1;
             expired++;
 
-            if (q->setup || !redis->connected) {
+            if (q->setup || !c->connected) {
                 stuck++;
                 continue;
             }
@@ -1177,40 +2269,40 @@ ngx_oci_redis_expire(ngx_oci_redis_t *redis)
     }
 
     if (stuck) {
-        ngx_log_error(NGX_LOG_ERR, &redis->log, NGX_ETIMEDOUT,
+        ngx_log_error(NGX_LOG_ERR, &c->log, NGX_ETIMEDOUT,
                       "redis timed out: %ui of %ui pending queries not "
                       "answered in time, closing the connection",
                       stuck, total);
 
-        ngx_oci_redis_close(redis);
+        ngx_oci_redis_close(c);
         return;
     }
 
     if (expired) {
-        ngx_log_error(NGX_LOG_ERR, &redis->log, NGX_ETIMEDOUT,
+        ngx_log_error(NGX_LOG_ERR, &c->log, NGX_ETIMEDOUT,
                       "redis timed out: %ui of %ui pending queries not "
                       "answered in time, their answers will be dropped",
                       expired, total);
 
         /*
-         * The handlers may only queue new queries, at the tail, with
-         * deadlines still to come: the walk sees each expired node once.
+         * The handlers may only queue new queries, which are posted for
+         * routing: the walk sees each expired entry once.
          */
 
-        for (qu = ngx_queue_head(&redis->queries);
-             qu != ngx_queue_sentinel(&redis->queries);
+        for (qu = ngx_queue_head(&c->queries);
+             qu != ngx_queue_sentinel(&c->queries);
              qu = ngx_queue_next(qu))
         {
             q = ngx_queue_data(qu, ngx_oci_redis_query_t, queue);
 
-            if (q->timedout && q->handler) {
+            if (q->timedout && (q->handler || q->internal)) {
                 ngx_oci_redis_time_out(q);
             }
         }
     }
 
-    if (next && redis->peer.connection) {
-        ngx_oci_redis_arm(redis, ngx_current_msec + (ngx_msec_t) next);
+    if (next && c->peer.connection) {
+        ngx_oci_redis_arm(c, ngx_current_msec + (ngx_msec_t) next);
     }
 }
 
@@ -1220,10 +2312,18 @@ ngx_oci_redis_expire(ngx_oci_redis_t *redis)
 static void
 ngx_oci_redis_time_out(ngx_oci_redis_query_t *q)
 {
-    void                      *data;
-    ngx_connection_t          *c;
-    ngx_http_request_t        *r;
-    ngx_oci_redis_handler_pt   handler;
+    void                       *data;
+    ngx_connection_t           *c;
+    ngx_http_request_t         *r;
+    ngx_oci_redis_handler_pt    handler;
+    ngx_oci_redis_internal_pt   internal;
+
+    if (q->internal) {
+        internal = q->internal;
+        q->internal = NULL;
+        internal(q->redis, q->conn, NGX_OCI_REDIS_TIMEOUT, NULL);
+        return;
+    }
 
     r = q->request;
     handler = q->handler;
@@ -1249,64 +2349,89 @@ ngx_oci_redis_time_out(ngx_oci_redis_query_t *q)
 static void
 ngx_oci_redis_fail_handler(ngx_event_t *ev)
 {
-    ngx_oci_redis_t  *redis;
+    ngx_oci_redis_conn_t  *c;
 
-    redis = ev->data;
+    c = ev->data;
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ev->log, 0,
                    "oci redis connect failed, failing queries");
 
-    ngx_oci_redis_close(redis);
+    ngx_oci_redis_close(c);
 }
 
 
 /*
- * Closes the connection and fails every query on it.  The FIFO is
- * emptied first, so a handler that queries again starts a new connection
- * instead of finding this one half torn down.
+ * Closes the connection and fails every query on it, or sends it back to
+ * routing when it was never written (the connection was not up yet) and
+ * another node may take it.  The FIFO is emptied first, so a handler
+ * that queries again starts a new connection instead of finding this one
+ * half torn down.
  */
 
 static void
-ngx_oci_redis_close(ngx_oci_redis_t *redis)
+ngx_oci_redis_close(ngx_oci_redis_conn_t *c)
 {
+    ngx_uint_t              sent;
     ngx_queue_t             pending, *qu;
+    ngx_oci_redis_t        *redis;
     ngx_oci_redis_query_t  *q;
+
+    redis = c->redis;
 
     ngx_queue_init(&pending);
 
-    if (!ngx_queue_empty(&redis->queries)) {
-        ngx_queue_add(&pending, &redis->queries);
-        ngx_queue_init(&redis->queries);
+    if (!ngx_queue_empty(&c->queries)) {
+        ngx_queue_add(&pending, &c->queries);
+        ngx_queue_init(&c->queries);
     }
 
-    if (redis->fail.posted) {
-        ngx_delete_posted_event(&redis->fail);
+    if (c->fail.posted) {
+        ngx_delete_posted_event(&c->fail);
     }
 
-    if (redis->peer.connection) {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, &redis->log, 0,
-                       "oci redis close connection to %V",
-                       &redis->addr.name);
+    if (c->peer.connection) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, &c->log, 0,
+                       "oci redis close connection to %V", &c->addr.name);
 
-        ngx_close_connection(redis->peer.connection);
-        redis->peer.connection = NULL;
+        ngx_close_connection(c->peer.connection);
+        c->peer.connection = NULL;
     }
 
-    redis->connected = 0;
+    sent = c->connected;
 
-    if (redis->reader) {
-        redisReaderFree(redis->reader);
-        redis->reader = NULL;
+    if (!c->connected && (ngx_msec_int_t) (c->retry_at - ngx_current_msec)
+                         <= 0)
+    {
+        ngx_oci_redis_backoff(&c->retry_at, &c->backoff);
     }
 
-    redis->out_pos = 0;
-    redis->out_len = 0;
+    c->connected = 0;
+
+    if (c->reader) {
+        redisReaderFree(c->reader);
+        c->reader = NULL;
+    }
+
+    c->out_pos = 0;
+    c->out_len = 0;
+
+    if (redis->mode == NGX_OCI_REDIS_SENTINEL && redis->master == c) {
+        redis->master = NULL;
+    }
 
     while (!ngx_queue_empty(&pending)) {
         qu = ngx_queue_head(&pending);
         ngx_queue_remove(qu);
 
         q = ngx_queue_data(qu, ngx_oci_redis_query_t, queue);
+
+        if (!sent && !q->setup && !q->timedout && q->handler
+            && redis->mode != NGX_OCI_REDIS_SINGLE)
+        {
+            ngx_oci_redis_drop_replies(q);
+            ngx_oci_redis_wait(redis, q);
+            continue;
+        }
 
         ngx_oci_redis_finish(q, q->timedout ? NGX_OCI_REDIS_TIMEOUT
                                             : NGX_ERROR);
@@ -1317,15 +2442,22 @@ ngx_oci_redis_close(ngx_oci_redis_t *redis)
 static void
 ngx_oci_redis_finish(ngx_oci_redis_query_t *q, ngx_int_t rc)
 {
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
+    ngx_connection_t           *c;
+    ngx_http_request_t         *r;
+    ngx_oci_redis_internal_pt   internal;
 
     if (q->cleanup) {
         q->cleanup->handler = NULL;
         q->cleanup = NULL;
     }
 
-    if (q->handler) {
+    if (q->internal) {
+        internal = q->internal;
+        q->internal = NULL;
+
+        internal(q->redis, q->conn, rc, rc == NGX_OK ? q->replies[0] : NULL);
+
+    } else if (q->handler) {
         r = q->request;
         c = r->connection;
 
@@ -1345,19 +2477,29 @@ ngx_oci_redis_finish(ngx_oci_redis_query_t *q, ngx_int_t rc)
 
 
 static void
-ngx_oci_redis_free(ngx_oci_redis_query_t *q)
+ngx_oci_redis_drop_replies(ngx_oci_redis_query_t *q)
 {
     ngx_uint_t  i;
-
-    if (q->cleanup) {
-        q->cleanup->handler = NULL;
-    }
 
     for (i = 0; i < q->received && i < q->nreplies; i++) {
         if (q->replies[i]) {
             freeReplyObject(q->replies[i]);
+            q->replies[i] = NULL;
         }
     }
+
+    q->received = 0;
+}
+
+
+static void
+ngx_oci_redis_free(ngx_oci_redis_query_t *q)
+{
+    if (q->cleanup) {
+        q->cleanup->handler = NULL;
+    }
+
+    ngx_oci_redis_drop_replies(q);
 
     ngx_free(q);
 }
@@ -1374,17 +2516,10 @@ ngx_oci_redis_detach(void *data)
 {
     ngx_oci_redis_query_t *q = data;
 
-    ngx_uint_t  i;
-
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, &q->redis->log, 0,
                    "oci redis query %p detached", q);
 
-    for (i = 0; i < q->received && i < q->nreplies; i++) {
-        if (q->replies[i]) {
-            freeReplyObject(q->replies[i]);
-            q->replies[i] = NULL;
-        }
-    }
+    ngx_oci_redis_drop_replies(q);
 
     q->request = NULL;
     q->handler = NULL;
@@ -1394,10 +2529,10 @@ ngx_oci_redis_detach(void *data)
 
 
 static u_char *
-ngx_oci_redis_log_error(ngx_log_t *log, u_char *buf, size_t len)
+ngx_oci_redis_log_conn(ngx_log_t *log, u_char *buf, size_t len)
 {
-    u_char           *p;
-    ngx_oci_redis_t  *redis;
+    u_char                *p;
+    ngx_oci_redis_conn_t  *c;
 
     p = buf;
 
@@ -1406,7 +2541,28 @@ ngx_oci_redis_log_error(ngx_log_t *log, u_char *buf, size_t len)
         len -= p - buf;
     }
 
-    redis = log->data;
+    c = log->data;
 
-    return ngx_snprintf(p, len, ", redis: %V", &redis->addr.name);
+    return ngx_snprintf(p, len, ", redis%s: %V",
+                        c->sentinel ? " sentinel" : "", &c->addr.name);
+}
+
+
+static u_char *
+ngx_oci_redis_log_endpoint(ngx_log_t *log, u_char *buf, size_t len)
+{
+    ngx_addr_t       *seed;
+    ngx_oci_redis_t  *redis;
+
+    redis = log->data;
+    seed = redis->seeds.elts;
+
+    if (redis->mode == NGX_OCI_REDIS_SENTINEL) {
+        return ngx_snprintf(buf, len, ", redis master \"%V\"",
+                            &redis->master_name);
+    }
+
+    return ngx_snprintf(buf, len, ", redis%s: %V",
+                        redis->mode == NGX_OCI_REDIS_CLUSTER
+                        ? " cluster" : "", &seed[0].name);
 }
