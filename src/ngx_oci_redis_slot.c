@@ -108,6 +108,20 @@ ngx_oci_redis_command_key(size_t argc, const u_char *const *argv,
         return numkeys ? 3 : -1;
     }
 
+    /* XREAD [COUNT n] [BLOCK ms] STREAMS key ... id ... */
+
+    if (ngx_oci_redis_is(argv[0], argvlen[0], "XREAD")
+        || ngx_oci_redis_is(argv[0], argvlen[0], "XREADGROUP"))
+    {
+        for (i = 1; i + 1 < argc; i++) {
+            if (ngx_oci_redis_is(argv[i], argvlen[i], "STREAMS")) {
+                return (int) i + 1;
+            }
+        }
+
+        return -1;
+    }
+
     return argc > 1 ? 1 : -1;
 }
 

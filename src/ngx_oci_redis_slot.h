@@ -28,7 +28,8 @@ unsigned ngx_oci_redis_slot(const u_char *key, size_t len);
  * The position in argv of the first key a command names, or -1 when it
  * names none (MULTI, EXEC, PING, EVAL with no keys...): argv[1] for
  * ordinary commands, argv[3] for EVAL, EVALSHA and FCALL when their
- * numkeys (argv[2]) is at least one.
+ * numkeys (argv[2]) is at least one, the argument after STREAMS for XREAD
+ * and XREADGROUP.
  */
 int ngx_oci_redis_command_key(size_t argc, const u_char *const *argv,
     const size_t *argvlen);

@@ -115,6 +115,10 @@ oci_admin_option(oci_admin_opts_t *o, const oci_admin_getopt_t *g, int c,
         o->password = optarg;
         return -1;
 
+    case 'm':
+        o->master = optarg;
+        return -1;
+
     case 'd':
         o->db = strtol(optarg, &end, 10);
 
@@ -213,7 +217,8 @@ oci_admin_options_redis(oci_admin_opts_t *o, oci_admin_redis_t *r)
 {
     int  rc;
 
-    rc = oci_admin_redis_connect(r, o->redis_addr, o->password, o->db);
+    rc = oci_admin_redis_connect(r, o->redis_addr, o->password, o->db,
+                                 o->master);
     if (rc != 0) {
         return rc == -2 ? OCI_ADMIN_EXIT_USAGE : OCI_ADMIN_EXIT_REDIS;
     }

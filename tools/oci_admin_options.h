@@ -1,8 +1,9 @@
 
 /*
  * oci-admin: the command line of a subcommand.  The options they share
- * are --storage, --redis, --password, --db, --prefix, --json, --quiet and
- * --help, each with the same getopt value in every subcommand's table.
+ * are --storage, --redis, --password, --db, --prefix, --master, --json,
+ * --quiet and --help, each with the same getopt value in every
+ * subcommand's table.
  */
 
 
@@ -27,7 +28,8 @@
     { "redis",    required_argument, NULL, 'r' },                            \
     { "password", required_argument, NULL, 'p' },                            \
     { "db",       required_argument, NULL, 'd' },                            \
-    { "prefix",   required_argument, NULL, 'P' }
+    { "prefix",   required_argument, NULL, 'P' },                            \
+    { "master",   required_argument, NULL, 'm' }
 
 #define OCI_ADMIN_OPTIONS_OUTPUT                                             \
     { "json",     no_argument,       NULL, 'j' },                            \
@@ -38,6 +40,7 @@
 typedef struct {
     const char         *storage;        /* without trailing slashes */
     const char         *redis_addr;
+    const char         *master;         /* with --redis sentinel=... */
     const char         *password;
     const char         *prefix;
     size_t              prefix_len;

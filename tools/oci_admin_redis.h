@@ -19,24 +19,52 @@
 
 
 typedef struct {
+    char          *addr;           /* "host:port", as Redis names it */
     redisContext  *ctx;
-    unsigned       writes;         /* written, reply not read yet */
-    unsigned       reads;          /* appended after them, not read yet */
-    uint64_t       errors;         /* error replies to written commands */
+} oci_admin_redis_node_t;
+
+typedef struct {
+    redisContext            *ctx;      /* the first node's */
+    unsigned                 writes;   /* written, reply not read yet */
+    unsigned                 reads;    /* appended after them, not read */
+    uint64_t                 errors;   /* error replies to written commands */
+
+    /* one node, the master the sentinels name, or a cluster's masters */
+    oci_admin_redis_node_t  *nodes;
+    size_t                   nnodes;
+    uint16_t                *slots;    /* cluster: the node of each slot */
+
+    /* the node of each command whose reply is still to be read */
+    uint16_t                *fifo;
+    size_t                   fifo_head;
+    size_t                   fifo_len;
+    size_t                   fifo_cap;
 } oci_admin_redis_t;
 
 /*
- * addr is "host[:port]", "[v6]:port" or "unix:/path"; password may be
- * NULL.  Returns 0; -1 after a message if the server is unreachable or
- * refuses; -2 after a message if addr is not an address.
+ * addr is "host[:port]", "[v6]:port" or "unix:/path"; or
+ * "sentinel=host:port,..." with master the name the sentinels know the
+ * master by; or "cluster=host:port,..." (any nodes of the cluster: the
+ * slot map is asked to the first that answers, and every master is
+ * connected to).  password may be NULL.  Returns 0; -1 after a message
+ * if the servers are unreachable or refuse; -2 after a message if addr
+ * is not an address or master is missing.
  */
 int oci_admin_redis_connect(oci_admin_redis_t *r, const char *addr,
-    const char *password, long db);
+    const char *password, long db, const char *master);
 void oci_admin_redis_close(oci_admin_redis_t *r);
 
-/* one command and its reply; NULL after a message if the link failed */
+/*
+ * One command and its reply; NULL after a message if the link failed.
+ * In a cluster, a command goes to the master of its key's slot; one
+ * without a key to the first master.
+ */
 redisReply *oci_admin_redis_command(oci_admin_redis_t *r, int argc,
     const char **argv, const size_t *argvlen);
+
+/* the same, to r->nodes[node] (SCAN walks each master of a cluster) */
+redisReply *oci_admin_redis_command_at(oci_admin_redis_t *r, size_t node,
+    int argc, const char **argv, const size_t *argvlen);
 
 /* appends; 0, or -1 after a message */
 int oci_admin_redis_append(oci_admin_redis_t *r, int argc,

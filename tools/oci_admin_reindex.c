@@ -76,7 +76,10 @@ static const char  oci_admin_reindex_usage[] =
 "manifests.  A second run changes nothing.\n"
 "\n"
 "  --storage <root>   the oci_storage directory\n"
-"  --redis <addr>     host[:port], [v6]:port or unix:/path, as oci_redis\n"
+"  --redis <addr>     host[:port], [v6]:port or unix:/path, as oci_redis;\n"
+"                     sentinel=host:port,... (with --master) or\n"
+"                     cluster=host:port,... (every master is scanned)\n"
+"  --master <name>    the master's name the sentinels know\n"
 "  --password <pw>    AUTH with this password (default: $REDISCLI_AUTH)\n"
 "  --db <n>           database number (default: 0)\n"
 "  --prefix <p>       key prefix, as oci_redis_prefix (default: \"oci:\")\n"
@@ -534,17 +537,24 @@ oci_admin_reindex_unique(oci_admin_reindex_t *rx)
 static int
 oci_admin_reindex_rest(oci_admin_reindex_t *rx)
 {
-    int   rc;
-    char  cursor[32];
+    int     rc;
+    char    cursor[32];
+    size_t  node;
 
-    strcpy(cursor, "0");
+    rc = OCI_ADMIN_OK;
 
-    do {
-        rc = oci_admin_reindex_scan(rx, cursor, sizeof(cursor));
+    /* SCAN walks one node: every master of a cluster is walked */
 
-        oci_admin_reindex_progress(rx);
+    for (node = 0; rc == OCI_ADMIN_OK && node < rx->redis.nnodes; node++) {
+        strcpy(cursor, "0");
 
-    } while (rc == OCI_ADMIN_OK && strcmp(cursor, "0") != 0);
+        do {
+            rc = oci_admin_reindex_scan(rx, node, cursor, sizeof(cursor));
+
+            oci_admin_reindex_progress(rx);
+
+        } while (rc == OCI_ADMIN_OK && strcmp(cursor, "0") != 0);
+    }
 
     return rc;
 }

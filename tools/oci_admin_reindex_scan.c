@@ -25,7 +25,8 @@ static int oci_admin_scan_key(oci_admin_reindex_t *rx, const char *key,
 
 
 int
-oci_admin_reindex_scan(oci_admin_reindex_t *rx, char *cursor, size_t size)
+oci_admin_reindex_scan(oci_admin_reindex_t *rx, size_t node, char *cursor,
+    size_t size)
 {
     int          rc;
     char        *pattern;
@@ -52,7 +53,7 @@ oci_admin_reindex_scan(oci_admin_reindex_t *rx, char *cursor, size_t size)
     argv[5] = OCI_ADMIN_SCAN_COUNT;
     argvlen[5] = sizeof(OCI_ADMIN_SCAN_COUNT) - 1;
 
-    reply = oci_admin_redis_command(&rx->redis, 6, argv, argvlen);
+    reply = oci_admin_redis_command_at(&rx->redis, node, 6, argv, argvlen);
 
     free(pattern);
 

@@ -26,7 +26,7 @@ TOOLS_DIR = $(OCI_TOOLS_ROOT)/tools
 OCI_ADMIN = $(BUILD)/oci-admin
 
 # the module's pure files the tool is linked with, each with its header
-OCI_ADMIN_CORE = sha2 grammar manifest_check index_schema layout
+OCI_ADMIN_CORE = sha2 grammar manifest_check index_schema layout redis_slot
 
 # tools/oci_admin_<part>.c and .h, from the bottom up: a file calls only
 # files before it here (tools-layers checks it); oci_admin.c, main(), is

@@ -111,6 +111,12 @@ main(void)
     tap_ok(command_key("PING") == -1, "PING");
     tap_ok(command_key("CLUSTER SLOTS") == -1, "CLUSTER SLOTS");
     tap_ok(command_key("XADD s * f v") == 1, "XADD: argv[1]");
+    tap_ok(command_key("XREAD COUNT 10 BLOCK 0 STREAMS s 0") == 6,
+           "XREAD: after STREAMS");
+    tap_ok(command_key("xreadgroup GROUP g c streams s >") == 5,
+           "XREADGROUP: after STREAMS");
+    tap_ok(command_key("XREAD COUNT 1 STREAMS") == -1,
+           "XREAD without a stream");
 
     tap_ok(redirect("MOVED 3999 127.0.0.1:6381", &slot, addr)
            == NGX_OCI_REDIS_MOVED && slot == 3999
