@@ -225,16 +225,19 @@ sub start {
 sub nodes { @{ $_[0]{nodes} } }
 sub seeds { join ',', map { $_->addr } $_[0]->nodes }
 
-# every live node says the cluster is ok and agrees on three masters
+# every live node says the cluster is ok, and three masters serve slots
+sub ok_now {
+    my ($self) = @_;
+    for my $n (grep { $_->alive } $self->nodes) {
+        return 0 unless $n->cli('CLUSTER', 'INFO') =~ /cluster_state:ok/;
+    }
+    my @m = $self->masters;
+    return @m == 3;
+}
+
 sub wait_ok {
     my ($self) = @_;
-    return OCI::Redis::wait_for(30, sub {
-        for my $n (grep { $_->alive } $self->nodes) {
-            return 0 unless $n->cli('CLUSTER', 'INFO') =~ /cluster_state:ok/;
-        }
-        my @m = $self->masters;
-        return @m == 3;
-    });
+    return OCI::Redis::wait_for(30, sub { $self->ok_now });
 }
 
 sub masters {
