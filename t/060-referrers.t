@@ -537,6 +537,10 @@ subtest 'Redis stopped, restarted and paused during a run' => sub {
 
     ok $redis->start_again, 'Redis restarted (empty: it keeps no data)';
 
+    # a worker that failed to connect more than once waits before trying
+    # again: at most 2 s (docs/referrers.md, oci_redis)
+    sleep 2.1;
+
     ($res) = push_doc($srv, 'fault', 'during', $art);
     is $res->code, 201, 'the retried push succeeds once Redis is back';
     my $body;

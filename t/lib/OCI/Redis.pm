@@ -206,7 +206,13 @@ sub start {
     return undef unless -x '/usr/bin/redis-server';
     my $self = bless { nodes => [] }, $class;
     for (1 .. 6) {
-        my $port = OCI::Server::free_port();
+        # the cluster bus listens on port + 10000
+        my $port;
+        for (1 .. 50) {
+            $port = OCI::Server::free_port();
+            last if IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                LocalPort => $port + 10000, Listen => 1, ReuseAddr => 1);
+        }
         my $node = OCI::Redis->start(port => $port, args => [
             '--cluster-enabled', 'yes', '--cluster-node-timeout', '1000',
             '--cluster-config-file', "nodes-$port.conf",
@@ -217,9 +223,18 @@ sub start {
     }
     my @addrs = map { $_->addr } @{ $self->{nodes} };
     my $log = $self->{nodes}[0]->dir . '/create.log';
-    system("redis-cli --cluster create @addrs --cluster-replicas 1 "
-           . "--cluster-yes >$log 2>&1") == 0 or return undef;
-    return $self->wait_ok ? $self : undef;
+    if (system("redis-cli --cluster create @addrs --cluster-replicas 1 "
+               . "--cluster-yes >$log 2>&1") != 0)
+    {
+        print STDERR "# redis-cli --cluster create failed:\n",
+            OCI::Server::slurp($log);
+        return undef;
+    }
+    return $self if $self->wait_ok;
+    print STDERR "# the cluster did not become ok:\n",
+        map { $_->addr . ': ' . $_->cli('CLUSTER', 'INFO') . "\n" }
+        $self->nodes;
+    return undef;
 }
 
 sub nodes { @{ $_[0]{nodes} } }
