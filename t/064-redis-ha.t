@@ -60,12 +60,18 @@ sub push_ref {
     return ($res, $desc->{digest});
 }
 
+# every page, following Link
 sub listed {
     my ($srv, $name, $digest) = @_;
-    my $res = $srv->req('GET', "/v2/$name/referrers/$digest");
-    return undef unless $res->code == 200;
-    return [ sort map { $_->{digest} }
-             @{ decode_json($res->content)->{manifests} } ];
+    my ($q, @all) = ('');
+    for (1 .. 100) {
+        my $res = $srv->req('GET', "/v2/$name/referrers/$digest$q");
+        return undef unless $res->code == 200;
+        push @all, map { $_->{digest} }
+                   @{ decode_json($res->content)->{manifests} };
+        ($q) = ($res->header('Link') // '') =~ /<[^>?]*(\?[^>]*)>/ or last;
+    }
+    return [ sort @all ];
 }
 
 sub reindex {
