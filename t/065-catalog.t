@@ -14,6 +14,7 @@ use File::Spec;
 use OCI::Harness;
 use OCI::Redis;
 use OCI::Test;
+use Time::HiRes qw(sleep);
 
 my $redis = OCI::Redis->start or plan skip_all => 'redis-server not found';
 my $sock = $redis->socket;
@@ -222,9 +223,14 @@ subtest 'Redis down' => sub {
     ok $redis->start_again, 'Redis back, empty';
     my ($rc, $j) = reindex($srv);
     is $rc, 0, 'reindex';
-    my $body;
+    # the client waits (backoff, at most 2 s) before it connects again
+    my ($body, $deadline) = (undef, time + 5);
     ($res, $body) = catalog($srv);
-    ok((grep { $_ eq 'pushed/without-redis' } @{ $body->{repositories} }),
+    while (!$body && time < $deadline) {
+        sleep 0.2;
+        ($res, $body) = catalog($srv);
+    }
+    ok((grep { $_ eq 'pushed/without-redis' } @{ $body->{repositories} || [] }),
        'reindex lists the repository pushed while Redis was down');
 };
 
