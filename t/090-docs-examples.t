@@ -12,6 +12,10 @@
 #                                   carol and dave, password "secret")
 #   /etc/nginx/tls/registry.{crt,key}  a self-signed certificate made with
 #                                   openssl req -x509
+#   /etc/nginx/token/issuer.{key,crt}  a P-256 key that signs tokens, and
+#                                   a certificate of it (openssl)
+#   https://registry.example.com/   in a token realm: https://127.0.0.1:
+#                                   <the free port of the example's 443>/
 #   /var/log/nginx/                 the server root's logs/
 #   unix:/run/redis/redis.sock      a private redis-server (OCI::Redis)
 #   listen [addr:]PORT ...          listen 127.0.0.1:<free port> ..., the
@@ -23,11 +27,16 @@
 # auth_request service of docs/examples/auth-service.pl, TLS and HTTP/2
 # with curl, the per-repository rules, the rate limits, the read-only
 # mirror, pulls and pushes on two instances sharing storage and Redis, the
-# JSON access log, and immutable tags beside a port without them. Whoever
-# edits an example into something broken breaks this test.
+# JSON access log, immutable tags beside a port without them, and Docker
+# token authentication with the issuer in the same nginx (followed as
+# docker and podman follow it: the 401 and its Bearer challenge, a token
+# from the realm with or without a password, the request again with the
+# token), alone and with satisfy any and allow. Whoever edits an example
+# into something broken breaks this test.
 #
-# The nginx blocks of README.md, docs/access.md, docs/referrers.md and
-# docs/directives.md are found and checked with `nginx -t` as well.
+# The nginx blocks of README.md, docs/access.md, docs/referrers.md,
+# docs/directives.md and every nginx block of docs/auth.md are found and
+# checked with `nginx -t` as well.
 
 BEGIN { push @INC, 't/lib' }
 use strict;
@@ -43,6 +52,7 @@ use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use JSON::XS qw(decode_json);
 use MIME::Base64 qw(encode_base64);
+use URI::Escape qw(uri_escape);
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
 
@@ -76,7 +86,7 @@ my @fences = $DOC =~ /^```nginx/mg;
 is scalar @fences, scalar @ORDER, 'every ```nginx block is a marked example';
 
 my @WANT = qw(auth-basic auth-request tls-http2 per-repository limit-req mirror
-              split-pull split-push access-log immutable-tags);
+              split-pull split-push access-log immutable-tags token token-internal);
 for my $name (@WANT) {
     ok exists $EX{$name}, "docs/examples.md has the $name example";
 }
@@ -106,6 +116,17 @@ make_path("$TMP/tls");
         '-addext', 'subjectAltName=DNS:registry.example.com,IP:127.0.0.1',
         '-keyout', "$TMP/tls/registry.key", '-out', "$TMP/tls/registry.crt" ]);
     die "openssl req: $err" if $rc;
+}
+
+# the token examples' signing key, and the certificate the registry is
+# given, made as docs/examples.md says
+make_path("$TMP/token");
+for my $cmd ([ 'genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256',
+               '-out', "$TMP/token/issuer.key" ],
+             [ 'req', '-x509', '-new', '-key', "$TMP/token/issuer.key", '-subj', '/CN=issuer',
+               '-days', '2', '-out', "$TMP/token/issuer.crt" ]) {
+    my ($rc, undef, $err) = run_cmd([ 'openssl', @$cmd ]);
+    die "openssl $cmd->[0]: $err" if $rc;
 }
 
 my $REDIS = OCI::Redis->start;
@@ -142,6 +163,8 @@ sub localize {
     $text =~ s{/var/lib/nginx/oci\b}{$storage}g;
     $text =~ s{/etc/nginx/registry\.htpasswd\b}{$HTPASSWD}g;
     $text =~ s{/etc/nginx/tls/}{$TMP/tls/}g;
+    $text =~ s{/etc/nginx/token/}{$TMP/token/}g;
+    $text =~ s{\bhttps://registry\.example\.com/}{'https://127.0.0.1:' . port_for($o{group}, 443) . '/'}ge;
     $text =~ s{/var/log/nginx/}{$o{logs}/}g;
     $text =~ s{unix:/run/redis/redis\.sock\b}{unix:$REDIS_SOCK}g;
     # ports: every listen (whatever its address) becomes 127.0.0.1:<free>,
@@ -334,6 +357,47 @@ for my $name (@ORDER) {
     like $logf, qr/access_log /, 'docs/directives.md has its log format';
     $srv = doc_server('directives-md', $logf);
     nginx_t($srv, 'docs/directives.md log format') if $srv;
+
+    # every nginx block of docs/auth.md: a location goes into a server, a
+    # server gets a port
+    my @auth = nginx_blocks('docs/auth.md');
+    cmp_ok scalar @auth, '>=', 2, 'docs/auth.md has its configuration blocks (' . @auth . ')';
+    my $i = 0;
+    for my $block (@auth) {
+        $i++;
+        my $text = $block =~ /^server \{/m ? $block =~ s/^(server \{\n)/$1    listen 5000;\n/mr
+                 : $block =~ /^location /m ? "server {\n    listen 5000;\n"
+                                             . ($block =~ s/^(?=.)/    /mgr) . "}\n"
+                 : $block;
+        my $first = (split /\n/, $block)[0];
+        $srv = doc_server("auth-md-$i", $text);
+        nginx_t($srv, "docs/auth.md block $i ($first)") if $srv;
+    }
+}
+
+# The indented blocks of a document that are nginx configuration: those
+# with a directive ending in ";" that are not Syntax/Default/Context
+# lines, shell commands or JSON.
+sub nginx_blocks {
+    my ($file) = @_;
+    my (@blocks, $cur);
+    for my $line (split(/^/m, slurp($file)), "\n") {
+        if ($line =~ /^    / || (defined $cur && $line =~ /^\s*$/)) {
+            $cur .= $line;
+            next;
+        }
+        push @blocks, $cur if defined $cur;
+        undef $cur;
+    }
+    my @conf;
+    for my $b (@blocks) {
+        $b =~ s/^    //mg;
+        $b =~ s/\s+\z/\n/;
+        next if $b =~ /^(?:Syntax|Default|Context):/m || $b =~ /^\s*[\[{]/ || $b =~ /^\$ /m;
+        next unless $b =~ /^\s*[a-z_]+\s[^\n]*;\s*(?:#.*)?$/m;
+        push @conf, $b;
+    }
+    return @conf;
 }
 
 # --- 2. running them --------------------------------------------------------------------
@@ -860,6 +924,214 @@ example 'immutable-tags' => sub {
         'port 5001 moves v1.4.2';
     is req($admin, 'DELETE', '/v2/team/app/manifests/v1.4.2')->code, 202, 'and deletes it';
     done_with($srv, 'immutable-tags');
+};
+
+# --- Docker token authentication -------------------------------------------------
+
+# The parameters of a WWW-Authenticate challenge: (scheme, { name => value }).
+sub challenge {
+    my ($h) = @_;
+    my ($scheme, $rest) = ($h // '') =~ /^(\w+)\s*(.*)\z/s or return ('', {});
+    my %p;
+    while ($rest =~ /\G\s*,?\s*([\w-]+)="((?:[^"\\]|\\.)*)"/gc) {
+        $p{$1} = $2 =~ s/\\(.)/$1/gr;
+    }
+    return ($scheme, \%p);
+}
+
+# A token from the realm of a challenge, as docker and podman fetch it:
+# GET realm?service=...&scope=... (one scope argument per scope), with
+# Basic credentials when there is a user. (token, the curl answer).
+sub fetch_token {
+    my ($chal, $user, $password) = @_;
+    my @q = ('service=' . uri_escape($chal->{service} // ''));
+    push @q, map { 'scope=' . uri_escape($_) } split ' ', $chal->{scope} // '';
+    my $r = curl(($chal->{realm} // '') . '?' . join('&', @q),
+                 $user ? (user => "$user:" . ($password // $USERS{$user})) : ());
+    my $j = dec($r->{body}) // {};
+    return ($r->{code} == 200 ? $j->{token} : undef, $r);
+}
+
+# One registry request the way a client makes it: first without a token;
+# on a 401 with a Bearer challenge, a token for the scope the challenge
+# names (anonymous without a user), then the request again with it.
+# Returns the last answer, with {first} (the first answer), {token} and
+# {claims} (of the token used) added.
+sub docker_request {
+    my ($base, $method, $path, %o) = @_;
+    my $user = delete $o{user};
+    my $first = curl("$base$path", method => $method, %o);
+    my ($scheme, $chal) = challenge($first->{headers}{'www-authenticate'});
+    return { %$first, first => $first } unless $first->{code} == 401 && $scheme eq 'Bearer';
+    my ($token) = fetch_token($chal, $user);
+    return { %$first, first => $first } unless $token;
+    my $r = curl("$base$path", method => $method, %o,
+                 headers => [ @{ $o{headers} || [] }, "Authorization: Bearer $token" ]);
+    return { %$r, first => $first, token => $token, claims => (jwt_parts($token))[1] };
+}
+
+# Pushes a content set with docker_request: (blob, blob, manifest) codes.
+sub push_docker {
+    my ($base, $repo, $c, $tag, $user) = @_;
+    my @codes;
+    for my $b ([ $c->{config}, $c->{config_digest} ], [ $c->{layer}, $c->{layer_digest} ]) {
+        push @codes, docker_request($base, 'POST', "/v2/$repo/blobs/uploads/?digest=$b->[1]",
+            user => $user, body => $b->[0],
+            headers => [ 'Content-Type: application/octet-stream' ])->{code};
+    }
+    push @codes, docker_request($base, 'PUT', "/v2/$repo/manifests/$tag", user => $user,
+        body => $c->{manifest}, headers => [ 'Content-Type: ' . OCI_MANIFEST ])->{code};
+    return @codes;
+}
+
+# The scope an insufficient_scope answer asks for, or ''.
+sub wants_scope {
+    my ($r) = @_;
+    my ($scheme, $chal) = challenge($r->{headers}{'www-authenticate'});
+    return $scheme eq 'Bearer' && ($chal->{error} // '') eq 'insufficient_scope' ? $chal->{scope} : '';
+}
+
+example 'token' => sub {
+    my $srv = server_ok('token') or return;
+    my $base = 'https://127.0.0.1:' . port_for('token', 443);
+
+    # docker login: the ping, its challenge, a token with the password
+    my $r = curl("$base/v2/");
+    is $r->{code}, 401, 'GET /v2/ without a token: 401' or diag $r->{err};
+    is error_code($r->{body}), 'UNAUTHORIZED', 'UNAUTHORIZED';
+    my ($scheme, $chal) = challenge($r->{headers}{'www-authenticate'});
+    is $scheme, 'Bearer', 'a Bearer challenge';
+    is_deeply $chal, { realm => "$base/token", service => 'registry.example.com' },
+        'naming the realm and the service of the example, no scope';
+    my ($token, $tr) = fetch_token($chal, 'alice');
+    ok $token, 'alice gets a token from the realm' or diag "$tr->{code} $tr->{body}";
+    is curl("$base/v2/", headers => [ 'Authorization: Bearer ' . ($token // '') ])->{code}, 200,
+        'GET /v2/ with it: 200 (login succeeds)';
+    is((fetch_token($chal, 'alice', 'wrong'))[1]{code}, 401, 'a wrong password: 401 from the realm');
+    is((fetch_token($chal, 'nobody', 'secret'))[1]{code}, 401, 'an unknown user: 401');
+
+    # alice pushes to alice/app
+    my $c = content();
+    is_deeply [ push_docker($base, 'alice/app', $c, 'v1', 'alice') ], [ 201, 201, 201 ],
+        'alice pushes an image to alice/app';
+    $r = docker_request($base, 'PUT', '/v2/alice/app/manifests/v2', user => 'alice',
+                        body => $c->{manifest}, headers => [ 'Content-Type: ' . OCI_MANIFEST ]);
+    is $r->{first}{code}, 401, 'without a token: 401';
+    is((challenge($r->{first}{headers}{'www-authenticate'}))[1]{scope}, 'repository:alice/app:pull,push',
+        'whose challenge names repository:alice/app:pull,push');
+    is $r->{code}, 201, 'with the token: 201';
+    is $r->{claims}{sub}, 'alice', 'a token for alice';
+    is_deeply $r->{claims}{access}, [ { type => 'repository', name => 'alice/app',
+                                        actions => [ 'pull', 'push' ] } ],
+        'granting pull,push on alice/app (what was asked, of pull,push,delete)';
+
+    # anonymous pulls: the client fetches an anonymous token by itself
+    $r = docker_request($base, 'GET', '/v2/alice/app/manifests/v1', headers => [ 'Accept: ' . OCI_MANIFEST ]);
+    is $r->{first}{code}, 401, 'an anonymous pull: 401 first';
+    is $r->{code}, 200, 'then 200 with an anonymous token';
+    is $r->{body}, $c->{manifest}, 'the manifest, byte for byte';
+    is $r->{claims}{sub}, '', 'the token has no subject';
+    $r = docker_request($base, 'GET', "/v2/alice/app/blobs/$c->{layer_digest}");
+    ok $r->{code} == 200 && $r->{body} eq $c->{layer}, 'the layer, byte for byte';
+    $r = docker_request($base, 'GET', '/v2/alice/app/tags/list', user => 'bob');
+    is_deeply eval { decode_json($r->{body})->{tags} }, [ 'v1', 'v2' ], 'bob lists the tags';
+
+    # pushes elsewhere
+    my $c2 = content();
+    $r = docker_request($base, 'POST', "/v2/alice/app/blobs/uploads/?digest=$c2->{layer_digest}",
+                        user => 'bob', body => $c2->{layer});
+    is $r->{code}, 401, 'bob pushes to alice/app: 401';
+    is_deeply $r->{claims}{access}, [ { type => 'repository', name => 'alice/app', actions => [ 'pull' ] } ],
+        'his token grants pull only';
+    is wants_scope($r), 'repository:alice/app:pull,push', 'insufficient_scope, asking for pull,push';
+    is error_code($r->{body}), 'UNAUTHORIZED', 'UNAUTHORIZED';
+    $r = docker_request($base, 'POST', "/v2/alice/app/blobs/uploads/?digest=$c2->{layer_digest}",
+                        body => $c2->{layer});
+    is wants_scope($r), 'repository:alice/app:pull,push', 'anonymous push: insufficient_scope too';
+    is_deeply [ push_docker($base, 'bob/app', $c2, 'v1', 'bob') ], [ 201, 201, 201 ],
+        'bob pushes to bob/app';
+    is_deeply [ push_docker($base, 'team/app', $c2, 'v1', 'carol') ], [ 201, 201, 201 ],
+        'carol (administrator) pushes to team/app';
+    is_deeply [ push_docker($base, 'team/app', $c2, 'v1', 'alice') ], [ 401, 401, 401 ],
+        'alice may not';
+
+    # deletes: the owner and the administrator
+    $r = docker_request($base, 'DELETE', '/v2/alice/app/manifests/v2', user => 'bob');
+    is wants_scope($r), 'repository:alice/app:delete', 'bob deletes in alice/app: insufficient_scope';
+    $r = docker_request($base, 'DELETE', '/v2/alice/app/manifests/v2', user => 'alice');
+    is $r->{code}, 202, 'alice deletes the tag v2 of alice/app: 202';
+    is docker_request($base, 'DELETE', '/v2/bob/app/manifests/v1', user => 'carol')->{code}, 202,
+        'carol deletes in bob/app';
+
+    # the catalog: the administrator only
+    $r = docker_request($base, 'GET', '/v2/_catalog', user => 'carol');
+    is $r->{code}, 200, 'carol reads the catalog';
+    is_deeply eval { decode_json($r->{body})->{repositories} }, [ 'alice/app', 'bob/app', 'team/app' ],
+        'every repository';
+    $r = docker_request($base, 'GET', '/v2/_catalog', user => 'alice');
+    is wants_scope($r), 'registry:catalog:*', 'alice: insufficient_scope';
+    done_with($srv, 'token');
+};
+
+example 'token-internal' => sub {
+    # the file is example 10's with the lines of satisfy, allow, deny and
+    # limit_except added
+    my $internal = $EX{'token-internal'};
+    my $less = $internal =~ s/\n[^\n]*# a token, or an address.*?\n        \}\n//sr;
+    (my $ten = $EX{token}) =~ s/^\s*#.*\n//mg;
+    $ten =~ s/\s+#.*$//mg;
+    $ten =~ s/^\s*oci_token_expires.*\n//m;
+    $ten =~ s/^.*"~\^carol:".*\n//m;
+    $ten =~ s/\n{2,}/\n/g;
+    $less =~ s/^\s*#.*\n//mg;
+    $less =~ s/\n{2,}/\n/g;
+    is $less, $ten, "example 10's file with the lines of satisfy, allow, deny and limit_except";
+
+    my $base = 'https://127.0.0.1:' . port_for('token-internal', 443);
+    my $c = content();
+    {
+        my $srv = server_ok('token-internal') or return;
+        my $r = curl("$base/v2/alice/app/tags/list");
+        is $r->{code}, 401, 'as written, 127.0.0.1 is outside 10.0.0.0/8: an anonymous pull gets 401';
+        my ($scheme, $chal) = challenge($r->{headers}{'www-authenticate'});
+        is_deeply [ $scheme, $chal->{scope} ], [ 'Bearer', 'repository:alice/app:pull' ],
+            'with the Bearer challenge (not the 403 of deny)';
+        $r = docker_request($base, 'GET', '/v2/alice/app/tags/list');
+        is error_code($r->{body}), 'NAME_UNKNOWN', 'with an anonymous token: let in (NAME_UNKNOWN)';
+        is_deeply [ push_docker($base, 'alice/app', $c, 'v1', 'alice') ], [ 201, 201, 201 ],
+            'alice pushes with tokens';
+        is_deeply [ push_docker($base, 'alice/app', $c, 'v1', 'bob') ], [ 401, 401, 401 ],
+            'bob may not';
+        done_with($srv, 'token-internal');
+    }
+
+    # this machine in the internal network
+    my $lan = $internal =~ s{allow 10\.0\.0\.0/8;}{allow 127.0.0.1;}r;
+    isnt $lan, $internal, 'a variant where 127.0.0.1 is the internal network';
+    my $srv = doc_server('token-internal--lan', $lan);
+    return unless $srv && nginx_t($srv, 'token-internal, 127.0.0.1 allowed')
+               && start_ok($srv, 'token-internal, 127.0.0.1 allowed');
+    my $r = curl("$base/v2/alice/app/manifests/v1", headers => [ 'Accept: ' . OCI_MANIFEST ]);
+    is $r->{code}, 200, 'a pull without a token: 200';
+    is $r->{body}, $c->{manifest}, 'the manifest';
+    ok !exists $r->{headers}{'www-authenticate'}, 'no challenge';
+    is curl("$base/v2/alice/app/blobs/$c->{layer_digest}", method => 'HEAD')->{code}, 200,
+        'HEAD of a blob without a token: 200';
+    $r = curl("$base/v2/alice/app/blobs/uploads/", method => 'POST');
+    is $r->{code}, 401, 'a push without a token: 401';
+    my ($scheme, $chal) = challenge($r->{headers}{'www-authenticate'});
+    is_deeply [ $scheme, $chal->{scope} ], [ 'Bearer', 'repository:alice/app:pull,push' ],
+        'with the Bearer challenge';
+    is curl("$base/v2/alice/app/manifests/v1", method => 'DELETE')->{code}, 401,
+        'a delete without a token: 401';
+    my $c2 = content();
+    is_deeply [ push_docker($base, 'alice/app', $c2, 'v2', 'alice') ], [ 201, 201, 201 ],
+        'alice pushes with tokens';
+    $r = docker_request($base, 'POST', '/v2/alice/app/blobs/uploads/', user => 'bob');
+    is wants_scope($r), 'repository:alice/app:pull,push', 'bob: insufficient_scope';
+    is docker_request($base, 'DELETE', '/v2/alice/app/manifests/v2', user => 'alice')->{code}, 202,
+        'alice deletes with a token';
+    done_with($srv, 'token-internal, 127.0.0.1 allowed');
 };
 
 $_->cleanup for @ALL;           # server roots go when everything passed
