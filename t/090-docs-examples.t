@@ -371,7 +371,7 @@ for my $name (@ORDER) {
                  : $block =~ /^location /m ? "server {\n    listen 5000;\n"
                                              . ($block =~ s/^(?=.)/    /mgr) . "}\n"
                  : $block;
-        my $first = (split /\n/, $block)[0];
+        my ($first) = grep { !/^\s*(?:#|$)/ } split /\n/, $block;
         $srv = doc_server("auth-md-$i", $text);
         nginx_t($srv, "docs/auth.md block $i ($first)") if $srv;
     }
