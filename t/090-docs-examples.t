@@ -1076,6 +1076,26 @@ example 'token' => sub {
     $r = curl("$base/v2/_catalog", headers => [ "Authorization: Bearer $ct" ]);
     is wants_scope($r), 'registry:catalog:*', 'and her token gets insufficient_scope';
     done_with($srv, 'token');
+
+    # the variant the text gives: no anonymous clients
+    my ($ab) = $DOC =~ /To refuse anonymous clients,\s+write\s+`(auth_basic "[^"]*";)`\s+in the token location/;
+    ok $ab, 'the text gives the variant without anonymous clients';
+    my $closed = $EX{token} =~ s/auth_basic \$token_auth;/$ab/r;
+    isnt $closed, $EX{token}, 'which replaces auth_basic $token_auth';
+    my $srv2 = doc_server('token--closed', $closed);
+    return unless $srv2 && nginx_t($srv2, 'token without anonymous clients')
+               && start_ok($srv2, 'token without anonymous clients');
+    my $c3 = content();
+    is_deeply [ push_docker($base, 'alice/app', $c3, 'v3', 'alice') ], [ 201, 201, 201 ],
+        'alice pushes';
+    $r = docker_request($base, 'GET', '/v2/alice/app/manifests/v3', user => 'bob');
+    is $r->{code}, 200, 'bob pulls';
+    $r = curl("$base/v2/alice/app/manifests/v3");
+    my ($ts, $tc) = challenge($r->{headers}{'www-authenticate'});
+    my (undef, $anon) = fetch_token($tc);
+    is $anon->{code}, 401, 'an anonymous token request: 401 from the realm';
+    is $anon->{headers}{'www-authenticate'}, 'Basic realm="registry"', 'asking for a password';
+    done_with($srv2, 'token without anonymous clients');
 };
 
 example 'token-internal' => sub {
