@@ -913,6 +913,8 @@ ngx_oci_api_manifests_lock(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "oci: tag lock of \"%V\" busy, retrying", &ctx->name);
 
+    ngx_oci_metrics_count(r, NGX_OCI_METRIC_TAG_LOCK_RETRIES);
+
     return ngx_oci_api_manifests_later(r, again, "the tag stayed locked");
 }
 

@@ -137,6 +137,8 @@ ngx_oci_api_referrers(ngx_http_request_t *r)
                && (q->types == NULL
                    || q->types->nelts <= NGX_OCI_REFERRERS_CACHE_TYPES);
 
+    ngx_oci_metrics_count(r, NGX_OCI_METRIC_REFERRERS_QUERIES);
+
     if (q->cache) {
         rc = ngx_oci_api_referrers_cached(r, q);
         if (rc != NGX_DECLINED) {
@@ -262,6 +264,8 @@ ngx_oci_api_referrers_cached(ngx_http_request_t *r,
                                  &q->pair.subject, &q->page, &pg);
 
     if (rc == NGX_OK) {
+        ngx_oci_metrics_count(r, NGX_OCI_METRIC_REFERRERS_CACHE_HITS);
+
         ngx_memcpy(q->etag, pg.page.etag, 64);
 
         q->more = (pg.page.last != NULL);
@@ -275,6 +279,8 @@ ngx_oci_api_referrers_cached(ngx_http_request_t *r,
         return ngx_oci_send_part(r, pg.fd, &pg.path, pg.offset, pg.size,
                                  &index);
     }
+
+    ngx_oci_metrics_count(r, NGX_OCI_METRIC_REFERRERS_CACHE_MISSES);
 
     /* a page that cannot be read is rendered, and not cached */
 

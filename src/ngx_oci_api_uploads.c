@@ -212,6 +212,8 @@ ngx_oci_api_uploads_start(ngx_http_request_t *r, ngx_oci_ctx_t *ctx)
         return ngx_oci_error_storage(r);
     }
 
+    ngx_oci_metrics_count(r, NGX_OCI_METRIC_UPLOADS_OPENED);
+
     ngx_oci_api_uploads_hold(ctx, u);
 
     if (ctx->digest.len) {

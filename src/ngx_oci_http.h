@@ -48,7 +48,8 @@ typedef enum {
     NGX_OCI_ERR_TOOMANYREQUESTS,
     NGX_OCI_ERR_PRECONDITION,
     NGX_OCI_ERR_UNKNOWN,
-    NGX_OCI_ERR_UNAVAILABLE
+    NGX_OCI_ERR_UNAVAILABLE,
+    NGX_OCI_ERR_LAST
 } ngx_oci_err_e;
 
 
@@ -73,6 +74,38 @@ typedef struct {
 } ngx_oci_token_conf_t;
 
 
+/*
+ * What the endpoints count besides requests (ngx_oci_http_metrics.c);
+ * each is a counter of the metrics zone, rendered under its own name.
+ */
+typedef enum {
+    NGX_OCI_METRIC_UPLOADS_OPENED = 0,
+    NGX_OCI_METRIC_REFERRERS_QUERIES,
+    NGX_OCI_METRIC_REFERRERS_CACHE_HITS,
+    NGX_OCI_METRIC_REFERRERS_CACHE_MISSES,
+    NGX_OCI_METRIC_TAG_LOCK_RETRIES,
+    NGX_OCI_METRIC_LAST
+} ngx_oci_metric_e;
+
+
+typedef struct ngx_oci_metrics_slot_s  ngx_oci_metrics_slot_t;
+typedef struct ngx_oci_metrics_zone_s  ngx_oci_metrics_zone_t;
+
+
+/*
+ * The metrics of the configuration, one for all its locations: the
+ * shared zone (NULL: no "oci_metrics" anywhere, nothing is counted) and
+ * the slot this process writes, chosen when it starts.
+ */
+typedef struct {
+    ngx_shm_zone_t           *zone;
+    ngx_oci_metrics_zone_t   *sh;           /* in the zone */
+    ngx_uint_t                workers;      /* slots per generation */
+    ngx_oci_metrics_slot_t   *slot;         /* NULL: not counting */
+    ngx_oci_redis_stats_t    *redis;        /* in the slot, or NULL */
+} ngx_oci_metrics_t;
+
+
 typedef struct {
     ngx_flag_t                enable;
     ngx_str_t                 storage;
@@ -93,6 +126,7 @@ typedef struct {
     ngx_uint_t                max_uploads;  /* 0: no cap */
     ngx_uint_t                max_uploads_repo;
     ngx_oci_token_conf_t      token;
+    ngx_oci_metrics_t        *metrics;      /* the configuration's */
 } ngx_oci_loc_conf_t;
 
 
@@ -180,6 +214,7 @@ ngx_int_t ngx_oci_error_storage(ngx_http_request_t *r);
 ngx_int_t ngx_oci_error_not_ok(ngx_http_request_t *r, ngx_int_t rc,
     ngx_oci_err_e unknown);
 ngx_int_t ngx_oci_error_filter_init(ngx_conf_t *cf);
+ngx_str_t *ngx_oci_error_code(ngx_oci_err_e err);
 
 /* ngx_oci_http_body.c */
 ngx_int_t ngx_oci_body_filter_init(ngx_conf_t *cf);
@@ -214,6 +249,16 @@ char *ngx_oci_token_conf_merge(ngx_conf_t *cf, ngx_oci_token_conf_t *conf,
     ngx_oci_token_conf_t *prev, ngx_flag_t enabled);
 ngx_int_t ngx_oci_token_init(ngx_conf_t *cf);
 ngx_int_t ngx_oci_token_access(ngx_http_request_t *r);
+
+/* ngx_oci_http_metrics.c */
+ngx_oci_metrics_t *ngx_oci_metrics_create(ngx_conf_t *cf);
+char *ngx_oci_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_oci_metrics_init(ngx_conf_t *cf, ngx_oci_metrics_t *m);
+void ngx_oci_metrics_init_process(ngx_cycle_t *cycle, ngx_oci_metrics_t *m);
+void ngx_oci_metrics_count(ngx_http_request_t *r, ngx_oci_metric_e metric);
+void ngx_oci_metrics_uploads_swept(ngx_oci_metrics_t *m, ngx_uint_t expired,
+    ngx_int_t live);
 
 /* ngx_oci_http_variables.c */
 ngx_int_t ngx_oci_add_variables(ngx_conf_t *cf);

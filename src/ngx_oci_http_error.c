@@ -222,6 +222,15 @@ ngx_oci_error_filter_init(ngx_conf_t *cf)
 }
 
 
+/* the spec's name of an error code, "" for none */
+
+ngx_str_t *
+ngx_oci_error_code(ngx_oci_err_e err)
+{
+    return &ngx_oci_errors[err].code;
+}
+
+
 static ngx_oci_err_e
 ngx_oci_default_err(ngx_uint_t status)
 {

@@ -608,3 +608,30 @@ ngx_oci_index_drop(ngx_http_request_t *r, ngx_oci_index_pair_t *pair,
     return ngx_oci_index_remove_entries(r, pair, types, stale->elts,
                                         stale->nelts, done, data);
 }
+
+
+/*
+ * Counts an event of the stream as recorded (the XADD succeeded) or
+ * failed (it could not be: Redis down, refused, late), for the metrics
+ * (oci_events_recorded_total, oci_events_failed_total). A no-op while
+ * metrics are off.
+ */
+
+void
+ngx_oci_index_count_event(ngx_oci_redis_conf_t *rc, ngx_uint_t recorded)
+{
+    ngx_oci_redis_stats_t  *st;
+
+    if (rc->stats == NULL || *rc->stats == NULL) {
+        return;
+    }
+
+    st = *rc->stats;
+
+    if (recorded) {
+        st->events_recorded++;
+
+    } else {
+        st->events_failed++;
+    }
+}

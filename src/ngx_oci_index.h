@@ -56,6 +56,8 @@ ngx_int_t ngx_oci_index_list(ngx_http_request_t *r,
     ngx_oci_index_pair_t *pair, ngx_str_t *last, ngx_uint_t n,
     ngx_array_t *types, ngx_oci_index_facts_t *facts,
     ngx_oci_index_done_pt done, void *data);
+void ngx_oci_index_count_event(ngx_oci_redis_conf_t *rc,
+    ngx_uint_t recorded);
 ngx_int_t ngx_oci_index_drop(ngx_http_request_t *r,
     ngx_oci_index_pair_t *pair, ngx_array_t *types, ngx_array_t *stale,
     ngx_oci_index_done_pt done, void *data);

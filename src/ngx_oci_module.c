@@ -14,6 +14,7 @@
 typedef struct {
     ngx_array_t               roots;        /* ngx_oci_store_root_t * */
     ngx_msec_t                sweep_timeout;
+    ngx_oci_metrics_t        *metrics;
 } ngx_oci_main_conf_t;
 
 
@@ -31,6 +32,8 @@ typedef struct {
     ngx_msec_t                timeout;
     ngx_event_t               ev;
     ngx_oci_upload_sweep_t    sweep;
+    ngx_uint_t                live;         /* sessions counted in metrics */
+    ngx_oci_metrics_t        *metrics;
 } ngx_oci_sweeper_t;
 
 
@@ -272,6 +275,13 @@ static ngx_command_t  ngx_oci_commands[] = {
       ngx_oci_api_token_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_oci_loc_conf_t, token),
+      NULL },
+
+    { ngx_string("oci_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_oci_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
       ngx_null_command
@@ -576,6 +586,11 @@ ngx_oci_create_main_conf(ngx_conf_t *cf)
 
     omcf->sweep_timeout = NGX_CONF_UNSET_MSEC;
 
+    omcf->metrics = ngx_oci_metrics_create(cf);
+    if (omcf->metrics == NULL) {
+        return NULL;
+    }
+
     return omcf;
 }
 
@@ -583,7 +598,8 @@ ngx_oci_create_main_conf(ngx_conf_t *cf)
 static void *
 ngx_oci_create_loc_conf(ngx_conf_t *cf)
 {
-    ngx_oci_loc_conf_t  *olcf;
+    ngx_oci_loc_conf_t   *olcf;
+    ngx_oci_main_conf_t  *omcf;
 
     olcf = ngx_pcalloc(cf->pool, sizeof(ngx_oci_loc_conf_t));
     if (olcf == NULL) {
@@ -618,6 +634,13 @@ ngx_oci_create_loc_conf(ngx_conf_t *cf)
 
     ngx_oci_redis_conf_init(&olcf->redis);
     ngx_oci_token_conf_init(&olcf->token);
+
+    /* one set of metrics, which Redis counts into too */
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_oci_module);
+
+    olcf->metrics = omcf->metrics;
+    olcf->redis.stats = &omcf->metrics->redis;
 
     return olcf;
 }
@@ -785,6 +808,7 @@ static ngx_int_t
 ngx_oci_postconfiguration(ngx_conf_t *cf)
 {
     ngx_http_handler_pt        *h;
+    ngx_oci_main_conf_t        *omcf;
     ngx_http_core_main_conf_t  *cmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
@@ -804,6 +828,12 @@ ngx_oci_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_oci_module);
+
+    if (ngx_oci_metrics_init(cf, omcf->metrics) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_oci_body_filter_init(cf);
 }
 
@@ -816,6 +846,13 @@ ngx_oci_init_process(ngx_cycle_t *cycle)
     ngx_oci_main_conf_t    *omcf;
     ngx_oci_store_root_t  **root;
 
+    omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_oci_module);
+    if (omcf == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_oci_metrics_init_process(cycle, omcf->metrics);
+
     /* one worker sweeps abandoned upload sessions for all */
 
     if (ngx_process != NGX_PROCESS_SINGLE
@@ -824,8 +861,7 @@ ngx_oci_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_oci_module);
-    if (omcf == NULL || omcf->sweep_timeout == NGX_CONF_UNSET_MSEC) {
+    if (omcf->sweep_timeout == NGX_CONF_UNSET_MSEC) {
         return NGX_OK;
     }
 
@@ -844,6 +880,7 @@ ngx_oci_init_process(ngx_cycle_t *cycle)
 
         sw->storage = root[i]->path;
         sw->timeout = omcf->sweep_timeout;
+        sw->metrics = omcf->metrics;
         sw->ev.handler = ngx_oci_sweep_handler;
         sw->ev.data = sw;
         sw->ev.log = cycle->log;
@@ -859,6 +896,7 @@ ngx_oci_init_process(ngx_cycle_t *cycle)
 static void
 ngx_oci_sweep_handler(ngx_event_t *ev)
 {
+    ngx_int_t           rc, live;
     ngx_msec_t          next;
     ngx_oci_sweeper_t  *sw;
 
@@ -871,10 +909,23 @@ ngx_oci_sweep_handler(ngx_event_t *ev)
     /* one line per batch: the tests count them (t/024-upload-sweep.t) */
     ngx_log_debug0(NGX_LOG_DEBUG_CORE, ev->log, 0, "oci sweep batch");
 
-    if (ngx_oci_store_upload_sweep(&sw->sweep, ngx_cycle->log, &sw->storage,
-                                   sw->timeout, NGX_OCI_SWEEP_BATCH)
-        == NGX_AGAIN)
-    {
+    rc = ngx_oci_store_upload_sweep(&sw->sweep, ngx_cycle->log,
+                                    &sw->storage, sw->timeout,
+                                    NGX_OCI_SWEEP_BATCH);
+
+    /* the sessions of this root: removed now, and left when a pass ends */
+
+    live = 0;
+
+    if (rc != NGX_AGAIN) {
+        live = (ngx_int_t) sw->sweep.live - (ngx_int_t) sw->live;
+        sw->live = sw->sweep.live;
+    }
+
+    ngx_oci_metrics_uploads_swept(sw->metrics, sw->sweep.expired, live);
+    sw->sweep.expired = 0;
+
+    if (rc == NGX_AGAIN) {
         ngx_add_timer(ev, NGX_OCI_SWEEP_PAUSE);
         return;
     }

@@ -151,6 +151,7 @@ struct ngx_oci_redis_s {
     ngx_event_t                 timer;         /* waiting queries' deadlines */
 
     ngx_msec_t                  timeout;       /* of discovery queries */
+    ngx_oci_redis_stats_t     **stats;         /* of the last query's conf */
     ngx_uint_t                  next;          /* the next one to ask */
     ngx_uint_t                  tries;
     ngx_msec_t                  retry_at;      /* discovery backs off */
@@ -175,6 +176,7 @@ struct ngx_oci_redis_query_s {
 
     ngx_msec_t                  deadline;
     ngx_msec_t                  timeout;
+    ngx_oci_redis_stats_t      *stats;         /* NULL: not counted */
     ngx_uint_t                  nreplies;
     ngx_uint_t                  received;
     ngx_uint_t                  skip;          /* ASKING's reply */
@@ -245,6 +247,7 @@ static void ngx_oci_redis_time_out(ngx_oci_redis_query_t *q);
 static void ngx_oci_redis_fail_handler(ngx_event_t *ev);
 static void ngx_oci_redis_close(ngx_oci_redis_conn_t *c);
 static void ngx_oci_redis_finish(ngx_oci_redis_query_t *q, ngx_int_t rc);
+static void ngx_oci_redis_count(ngx_oci_redis_query_t *q, ngx_int_t rc);
 static void ngx_oci_redis_drop_replies(ngx_oci_redis_query_t *q);
 static void ngx_oci_redis_free(ngx_oci_redis_query_t *q);
 static void ngx_oci_redis_detach(void *data);
@@ -909,6 +912,7 @@ ngx_oci_redis_query(ngx_http_request_t *r, ngx_oci_redis_conf_t *rc,
     }
 
     redis->timeout = rc->timeout;
+    redis->stats = rc->stats;
 
     q = ngx_oci_redis_format(redis, cmds, rc->timeout, r->connection->log);
     if (q == NULL) {
@@ -925,6 +929,7 @@ ngx_oci_redis_query(ngx_http_request_t *r, ngx_oci_redis_conf_t *rc,
     q->handler = handler;
     q->data = data;
     q->cleanup = cln;
+    q->stats = rc->stats ? *rc->stats : NULL;
 
     cln->handler = ngx_oci_redis_detach;
     cln->data = q;
@@ -1596,6 +1601,12 @@ ngx_oci_redis_connect(ngx_oci_redis_conn_t *c, ngx_msec_t timeout)
     ngx_oci_redis_query_t  *q;
 
     redis = c->redis;
+
+    /* a connection attempt, the first or after one was lost */
+
+    if (redis->stats && *redis->stats) {
+        (*redis->stats)->connects++;
+    }
 
     c->log.action = "connecting to redis";
 
@@ -2340,6 +2351,8 @@ ngx_oci_redis_time_out(ngx_oci_redis_query_t *q)
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "oci redis query %p timed out", q);
 
+    ngx_oci_redis_count(q, NGX_OCI_REDIS_TIMEOUT);
+
     handler(r, data, NGX_OCI_REDIS_TIMEOUT, NULL, 0);
 
     ngx_http_run_posted_requests(c);
@@ -2451,6 +2464,8 @@ ngx_oci_redis_finish(ngx_oci_redis_query_t *q, ngx_int_t rc)
         q->cleanup = NULL;
     }
 
+    ngx_oci_redis_count(q, rc);
+
     if (q->internal) {
         internal = q->internal;
         q->internal = NULL;
@@ -2489,6 +2504,51 @@ ngx_oci_redis_drop_replies(ngx_oci_redis_query_t *q)
     }
 
     q->received = 0;
+}
+
+
+/*
+ * A request's query is counted once, when its handler learns how it
+ * ended (a late answer to a timed-out query is not counted again; the
+ * client's own discovery queries are not counted); its latency is
+ * measured from when it was queued, on nginx's cached clock.
+ */
+
+static void
+ngx_oci_redis_count(ngx_oci_redis_query_t *q, ngx_int_t rc)
+{
+    ngx_uint_t              i;
+    ngx_msec_t              ms;
+    ngx_oci_redis_stats_t  *st;
+
+    static const ngx_msec_t  bounds[] = { NGX_OCI_REDIS_LATENCY_BOUNDS };
+
+    st = q->stats;
+    if (st == NULL) {
+        return;
+    }
+
+    q->stats = NULL;
+
+    st->queries++;
+
+    if (rc == NGX_OCI_REDIS_TIMEOUT) {
+        st->timeouts++;
+
+    } else if (rc != NGX_OK) {
+        st->errors++;
+    }
+
+    ms = ngx_current_msec - (q->deadline - q->timeout);
+
+    for (i = 0; i < NGX_OCI_REDIS_LATENCY_BUCKETS - 1; i++) {
+        if (ms <= bounds[i]) {
+            break;
+        }
+    }
+
+    st->latency[i]++;
+    st->latency_msec += ms;
 }
 
 

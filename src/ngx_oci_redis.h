@@ -43,10 +43,39 @@
 typedef struct ngx_oci_redis_s  ngx_oci_redis_t;
 
 
+/*
+ * The upper bounds, in milliseconds, of the buckets of the query
+ * latency histogram; a last bucket takes what is slower.
+ */
+#define NGX_OCI_REDIS_LATENCY_BOUNDS  1, 2, 5, 10, 25, 50, 100, 250, 500, 1000
+#define NGX_OCI_REDIS_LATENCY_BUCKETS  11
+
+
+/*
+ * What one process counts of its Redis traffic, in its own slot of the
+ * metrics zone (docs/operations.md#metrics): only that process writes
+ * it, so plain increments do. The events of the index are counted here
+ * too, as they travel on the same connection.
+ */
+typedef struct {
+    ngx_atomic_t              queries;      /* answered, failed or late */
+    ngx_atomic_t              errors;       /* NGX_ERROR */
+    ngx_atomic_t              timeouts;     /* NGX_OCI_REDIS_TIMEOUT */
+    ngx_atomic_t              connects;     /* connections opened */
+    ngx_atomic_t              latency[NGX_OCI_REDIS_LATENCY_BUCKETS];
+    ngx_atomic_t              latency_msec; /* their sum */
+    ngx_atomic_t              events_recorded;
+    ngx_atomic_t              events_failed;
+} ngx_oci_redis_stats_t;
+
+
 typedef struct {
     ngx_oci_redis_t          *redis;       /* NULL: not configured, "off" */
     ngx_msec_t                timeout;
     ngx_str_t                 prefix;
+
+    /* where this process counts: *stats, NULL while metrics are off */
+    ngx_oci_redis_stats_t   **stats;
 } ngx_oci_redis_conf_t;
 
 

@@ -88,6 +88,9 @@ typedef struct {
     ngx_dir_t                 dir;
     ngx_str_t                 dir_path;     /* NGX_MAX_PATH bytes */
     ngx_uint_t                phase;        /* 0 _uploads, 1 _tmp, 2 done */
+    ngx_uint_t                expired;      /* sessions removed, ever */
+    ngx_uint_t                seen;         /* sessions met in this pass */
+    ngx_uint_t                live;         /* left at the last pass' end */
     unsigned                  open:1;
 } ngx_oci_upload_sweep_t;
 

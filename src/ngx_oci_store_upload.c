@@ -1072,6 +1072,8 @@ ngx_oci_store_upload_sweep(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
         if (!sw->open) {
             if (sw->phase == 2) {
                 sw->phase = 0;
+                sw->live = sw->seen;
+                sw->seen = 0;
                 return NGX_OK;
             }
 
@@ -1162,9 +1164,26 @@ ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
         /* the entry itself: a link planted here is not followed */
 
         if (fstatat(dfd, (char *) name, &fi, AT_SYMLINK_NOFOLLOW) == -1
-            || !ngx_is_file(&fi)
-            || ngx_time() - ngx_file_mtime(&fi) <= timeout)
+            || !ngx_is_file(&fi))
         {
+            continue;
+        }
+
+        suffix = last - data_len;
+
+        /* a session is its data file: counted, then maybe removed */
+
+        if (uploads
+            && len >= data_len
+            && ngx_strcmp(suffix, NGX_OCI_LAYOUT_DATA_SUFFIX) == 0)
+        {
+            sw->seen++;
+
+        } else if (uploads) {
+            continue;
+        }
+
+        if (ngx_time() - ngx_file_mtime(&fi) <= timeout) {
             continue;
         }
 
@@ -1173,14 +1192,6 @@ ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
 
         if (!uploads) {
             ngx_oci_store_sweep_file(root, dfd, &file, name, len);
-            continue;
-        }
-
-        suffix = last - data_len;
-
-        if (len < data_len
-            || ngx_strcmp(suffix, NGX_OCI_LAYOUT_DATA_SUFFIX) != 0)
-        {
             continue;
         }
 
@@ -1216,6 +1227,9 @@ ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
                 {
                     (void) unlinkat(dfd, (char *) last - len, 0);
                 }
+
+                sw->expired++;
+                sw->seen--;
             }
         }
 
