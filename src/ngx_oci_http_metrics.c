@@ -134,6 +134,10 @@ ngx_oci_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     m = olcf->metrics;
 
+    if (m == NULL) {
+        return "needs the module's metrics";
+    }
+
     if (m->zone == NULL) {
         m->zone = ngx_shared_memory_add(cf, &ngx_oci_metrics_zone_name, 0,
                                         &ngx_oci_module);

@@ -43,6 +43,8 @@ static char *ngx_oci_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_oci_mutable_tags(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_oci_metrics_location(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static void *ngx_oci_create_main_conf(ngx_conf_t *cf);
 static void *ngx_oci_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -279,7 +281,7 @@ static ngx_command_t  ngx_oci_commands[] = {
 
     { ngx_string("oci_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_oci_metrics_directive,
+      ngx_oci_metrics_location,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -567,6 +569,25 @@ ngx_oci_mutable_tags(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * "oci_metrics" comes before the merge that hands every location the
+ * configuration's metrics: this one gets them now.
+ */
+
+static char *
+ngx_oci_metrics_location(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_oci_loc_conf_t *olcf = conf;
+
+    ngx_oci_main_conf_t  *omcf;
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_oci_module);
+    olcf->metrics = omcf->metrics;
+
+    return ngx_oci_metrics_directive(cf, cmd, conf);
+}
+
+
 static void *
 ngx_oci_create_main_conf(ngx_conf_t *cf)
 {
@@ -598,8 +619,7 @@ ngx_oci_create_main_conf(ngx_conf_t *cf)
 static void *
 ngx_oci_create_loc_conf(ngx_conf_t *cf)
 {
-    ngx_oci_loc_conf_t   *olcf;
-    ngx_oci_main_conf_t  *omcf;
+    ngx_oci_loc_conf_t  *olcf;
 
     olcf = ngx_pcalloc(cf->pool, sizeof(ngx_oci_loc_conf_t));
     if (olcf == NULL) {
@@ -634,13 +654,6 @@ ngx_oci_create_loc_conf(ngx_conf_t *cf)
 
     ngx_oci_redis_conf_init(&olcf->redis);
     ngx_oci_token_conf_init(&olcf->token);
-
-    /* one set of metrics, which Redis counts into too */
-
-    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_oci_module);
-
-    olcf->metrics = omcf->metrics;
-    olcf->redis.stats = &omcf->metrics->redis;
 
     return olcf;
 }
@@ -686,6 +699,13 @@ ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->mount_allow == NULL) {
         conf->mount_allow = prev->mount_allow;
     }
+
+    /* one set of metrics, which Redis counts into too */
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_oci_module);
+
+    conf->metrics = omcf->metrics;
+    conf->redis.stats = &omcf->metrics->redis;
 
     if (ngx_oci_redis_conf_merge(cf, &conf->redis, &prev->redis)
         != NGX_CONF_OK)
