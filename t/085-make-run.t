@@ -118,6 +118,14 @@ subtest 'announced once GET /v2/ answers; Ctrl-C stops everything' => sub {
          'on the address it listens on');
     my $res = OCI::Client::request_once($run->{port}, 'GET', '/v2/');
     is($res->code, 200, 'GET /v2/ answers right away');
+    like(slurp($run->{out}), qr{^metrics on http://127\.0\.0\.1:$run->{port}/metrics }m,
+         'metrics announced');
+    $res = OCI::Client::request_once($run->{port}, 'GET', '/metrics');
+    is($res->code, 200, 'GET /metrics answers');
+    like($res->content, qr/^# TYPE oci_requests_total counter$/m, 'with the metrics');
+    like($res->content,
+         qr/^oci_requests_total\{endpoint="base",method="GET",status="200"\} [1-9]/m,
+         'GET /v2/ counted');
     ok(-S "$run->{data}/redis/redis.sock", 'Redis runs');
     interrupt($run);
     is(finish($run), 0, 'Ctrl-C: the script exits 0');
