@@ -153,18 +153,21 @@ subtest 'pull, push, 404 and 401 are counted' => sub {
     is_error $srv->req('GET', "/v2/m/repo/blobs/" . sha256('nothing')), 404,
         'BLOB_UNKNOWN', 'an unknown blob';
     is_status $srv->req('GET', '/v2/private/x/tags/list'), 401, 'refused by auth_basic';
+    is_status $srv->req('GET', '/v2/_catalog'), 200, 'the catalog';
     my $after = scrape();
 
     is_deeply moved($before, $after,
                     req_key('uploads', 'POST', 201), req_key('blob', 'GET', 200),
                     req_key('blob', 'HEAD', 200), req_key('manifest', 'GET', 404),
                     req_key('blob', 'GET', 404), req_key('tags', 'GET', 401),
+                    req_key('catalog', 'GET', 200),
                     'oci_errors_total{code="MANIFEST_UNKNOWN"}',
                     'oci_errors_total{code="BLOB_UNKNOWN"}',
                     'oci_errors_total{code="UNAUTHORIZED"}'),
               { req_key('uploads', 'POST', 201) => 1, req_key('blob', 'GET', 200) => 1,
                 req_key('blob', 'HEAD', 200) => 1, req_key('manifest', 'GET', 404) => 1,
                 req_key('blob', 'GET', 404) => 1, req_key('tags', 'GET', 401) => 1,
+                req_key('catalog', 'GET', 200) => 1,
                 'oci_errors_total{code="MANIFEST_UNKNOWN"}' => 1,
                 'oci_errors_total{code="BLOB_UNKNOWN"}' => 1,
                 'oci_errors_total{code="UNAUTHORIZED"}' => 1 },
