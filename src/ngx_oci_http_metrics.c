@@ -23,8 +23,11 @@
 #include "ngx_oci_http.h"
 
 
-/* the endpoints of ngx_oci_route.h, "unknown" first */
-#define NGX_OCI_METRICS_ENDPOINTS  (NGX_OCI_EP_REFERRERS + 1)
+/*
+ * the endpoints of ngx_oci_route.h, "unknown" first; one added there
+ * after the catalog is counted as "unknown" until it is named here
+ */
+#define NGX_OCI_METRICS_ENDPOINTS  (NGX_OCI_EP_CATALOG + 1)
 #define NGX_OCI_METRICS_METHODS    7
 #define NGX_OCI_METRICS_STATUSES   24
 
@@ -70,15 +73,16 @@ static u_char *ngx_oci_metrics_head(u_char *p, const char *name,
 static ngx_str_t  ngx_oci_metrics_zone_name = ngx_string("oci_metrics");
 
 
-static ngx_str_t  ngx_oci_metrics_endpoints[] = {
-    ngx_string("unknown"),
-    ngx_string("base"),
-    ngx_string("tags"),
-    ngx_string("manifest"),
-    ngx_string("blob"),
-    ngx_string("uploads"),
-    ngx_string("upload"),
-    ngx_string("referrers")
+static ngx_str_t  ngx_oci_metrics_endpoints[NGX_OCI_METRICS_ENDPOINTS] = {
+    [NGX_OCI_EP_NONE] = ngx_string("unknown"),
+    [NGX_OCI_EP_BASE] = ngx_string("base"),
+    [NGX_OCI_EP_TAGS] = ngx_string("tags"),
+    [NGX_OCI_EP_MANIFEST] = ngx_string("manifest"),
+    [NGX_OCI_EP_BLOB] = ngx_string("blob"),
+    [NGX_OCI_EP_UPLOADS] = ngx_string("uploads"),
+    [NGX_OCI_EP_UPLOAD] = ngx_string("upload"),
+    [NGX_OCI_EP_REFERRERS] = ngx_string("referrers"),
+    [NGX_OCI_EP_CATALOG] = ngx_string("catalog")
 };
 
 
@@ -304,6 +308,10 @@ ngx_oci_metrics_log(ngx_http_request_t *r)
 
     endpoint = (ctx && ctx->route_rc == NGX_OCI_ROUTE_OK)
                ? ctx->route.endpoint : NGX_OCI_EP_NONE;
+
+    if (endpoint >= NGX_OCI_METRICS_ENDPOINTS) {
+        endpoint = NGX_OCI_EP_NONE;
+    }
 
     status = r->err_status ? r->err_status : r->headers_out.status;
     status = status < 600 ? ngx_oci_metrics_status_index[status] : 0;
