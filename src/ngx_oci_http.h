@@ -101,6 +101,7 @@ typedef struct {
     ngx_shm_zone_t           *zone;
     ngx_oci_metrics_zone_t   *sh;           /* in the zone */
     ngx_uint_t                workers;      /* slots per generation */
+    ngx_uint_t                reused;       /* the zone of a reload */
     ngx_oci_metrics_slot_t   *slot;         /* NULL: not counting */
     ngx_oci_redis_stats_t    *redis;        /* in the slot, or NULL */
 } ngx_oci_metrics_t;
@@ -255,6 +256,7 @@ ngx_oci_metrics_t *ngx_oci_metrics_create(ngx_conf_t *cf);
 char *ngx_oci_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_oci_metrics_init(ngx_conf_t *cf, ngx_oci_metrics_t *m);
+void ngx_oci_metrics_init_module(ngx_oci_metrics_t *m);
 void ngx_oci_metrics_init_process(ngx_cycle_t *cycle, ngx_oci_metrics_t *m);
 void ngx_oci_metrics_count(ngx_http_request_t *r, ngx_oci_metric_e metric);
 void ngx_oci_metrics_uploads_swept(ngx_oci_metrics_t *m, ngx_uint_t expired,

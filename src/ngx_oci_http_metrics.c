@@ -7,9 +7,10 @@
  * counting takes no lock and no atomic instruction: a slot has one
  * writer, and the renderer only reads, summing the slots. The zone keeps
  * two slots per worker and a generation bumped by each reload that keeps
- * it: the workers of a new configuration write the other half, so an old
- * worker still finishing its requests never shares a slot with its
- * successor. nginx keeps a zone of the same name, size and owner across
+ * it, once the new configuration is in place (a reload that fails does
+ * not count): the workers of a new configuration write the other half,
+ * so an old worker still finishing its requests never shares a slot with
+ * its successor. nginx keeps a zone of the same name, size and owner across
  * "nginx -s reload", and with it the counts.
  *
  * Requests are counted in the log phase, which sees the final status of
@@ -229,7 +230,7 @@ ngx_oci_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     if (om && om->sh && om->workers == m->workers) {
         m->sh = om->sh;
-        m->sh->generation++;
+        m->reused = 1;
         return NGX_OK;
     }
 
@@ -246,6 +247,20 @@ ngx_oci_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     m->sh->workers = m->workers;
 
     return NGX_OK;
+}
+
+
+/*
+ * The new configuration is in place (nothing after init_module fails a
+ * reload): a zone it kept moves to the next generation.
+ */
+
+void
+ngx_oci_metrics_init_module(ngx_oci_metrics_t *m)
+{
+    if (m->sh && m->reused) {
+        m->sh->generation++;
+    }
 }
 
 
@@ -298,7 +313,12 @@ ngx_oci_metrics_log(ngx_http_request_t *r)
 
     s = olcf->metrics->slot;
 
-    if (s == NULL || !olcf->enable) {
+    /* the metrics page itself is no registry request */
+
+    if (s == NULL
+        || !olcf->enable
+        || r->content_handler == ngx_oci_metrics_handler)
+    {
         return NGX_OK;
     }
 

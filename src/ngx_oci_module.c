@@ -53,6 +53,7 @@ static ngx_int_t ngx_oci_check_loc_conf(ngx_conf_t *cf,
     ngx_oci_loc_conf_t *conf);
 static ngx_int_t ngx_oci_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_oci_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_oci_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_oci_init_process(ngx_cycle_t *cycle);
 static void ngx_oci_sweep_handler(ngx_event_t *ev);
 
@@ -311,7 +312,7 @@ ngx_module_t  ngx_oci_module = {
     ngx_oci_commands,                      /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_oci_init_module,                   /* init module */
     ngx_oci_init_process,                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -855,6 +856,21 @@ ngx_oci_postconfiguration(ngx_conf_t *cf)
     }
 
     return ngx_oci_body_filter_init(cf);
+}
+
+
+static ngx_int_t
+ngx_oci_init_module(ngx_cycle_t *cycle)
+{
+    ngx_oci_main_conf_t  *omcf;
+
+    omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_oci_module);
+
+    if (omcf) {
+        ngx_oci_metrics_init_module(omcf->metrics);
+    }
+
+    return NGX_OK;
 }
 
 

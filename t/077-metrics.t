@@ -39,6 +39,14 @@ my $conf = registry_conf("oci_redis unix:$sock;", 'oci_redis_timeout 1s;',
         allow 127.0.0.1;
         deny all;
     }
+
+    # a page in a registry location is still not a registry request
+    location = /v2/metrics {
+        oci_registry on;
+        oci_storage $TEST_NGINX_STORAGE;
+        client_max_body_size 0;
+        oci_metrics;
+    }
 CONF
 
 my $srv = OCI::Harness->start(workers => 2, config => $conf);
@@ -157,6 +165,9 @@ subtest 'the page parses and says what it has' => sub {
     ok exists $v->{'oci_events_failed_total'}, 'events failed';
     is $srv->req('POST', '/metrics')->code, 405, 'POST is not allowed';
     is $srv->req('HEAD', '/metrics')->code, 200, 'HEAD is';
+    my $inside = $srv->req('GET', '/v2/metrics');
+    is $inside->code, 200, 'the page in a registry location';
+    ok eval { parse_metrics($inside->content) }, 'parses too';
 
     # the parser fails where it must
     ok !eval { parse_metrics("x 1\n") }, 'the parser refuses a sample without TYPE';
