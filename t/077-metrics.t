@@ -11,6 +11,7 @@ BEGIN { push @INC, 't/lib' }
 use strict;
 use warnings;
 use Test::More;
+use IO::Socket::INET;
 use JSON::XS qw(decode_json);
 use Time::HiRes qw(sleep time);
 use OCI::Harness;
@@ -357,6 +358,28 @@ SKIP: {
         is val(scrape_until(sub { val($_[0], req_key('blob', 'GET', 200)) >= $want }),
                req_key('blob', 'GET', 200)), $want, 'counted on top';
         cmp_ok val($after, 'oci_upload_sessions_opened_total'), '>=', 2, 'the other counters kept too';
+    };
+
+    # a reload that fails after the zone was read (a port taken) leaves
+    # the generation alone: the running workers keep their half
+    subtest 'a failed reload moves nothing' => sub {
+        my $reloads = val(scrape(), 'oci_metrics_reloads_total');
+        my $port = OCI::Server::free_port();
+        my $taken = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
+                                          Listen => 1, Proto => 'tcp')
+            or die "port $port: $!";
+        my $off = $srv->log_size;
+        ok !$srv->reload(config => $conf . "}\nserver {\n    listen 127.0.0.1:$port;\n"),
+            'a reload onto a taken port fails';
+        # nginx tries bind() five times, half a second apart
+        my $deadline = time + 10;
+        sleep 0.1 until $srv->error_log_since($off) =~ /still could not bind/
+                        || time > $deadline;
+        like $srv->error_log_since($off), qr/still could not bind/, 'nginx gave up';
+        close $taken;
+        is val(scrape(), 'oci_metrics_reloads_total'), $reloads, 'no new generation';
+        ok $srv->reload(config => $conf), 'a reload that works' or diag $srv->error;
+        is val(scrape(), 'oci_metrics_reloads_total'), $reloads + 1, 'one new generation';
     };
 }
 
