@@ -621,8 +621,8 @@ ngx_oci_metrics_render(u_char *p, ngx_oci_metrics_t *m,
                     rs->errors, rs->timeouts);
 
     p = ngx_oci_metrics_head(p, "oci_redis_connects_total", "counter",
-                             "Connections to Redis opened: the first of "
-                             "each worker, then reconnections.");
+                             "Connections to Redis opened: the first to "
+                             "each node, then reconnections.");
     p = ngx_sprintf(p, "oci_redis_connects_total %uA\n", rs->connects);
 
     p = ngx_oci_metrics_head(p, "oci_redis_query_duration_seconds",
