@@ -56,6 +56,14 @@ sub start_run {
     }
     $run->{pid} = $pid;
     $RUNS{$pid} = $run;
+
+    # a signal to the group before setsid() would reach no one
+    my $deadline = time + 5;
+    while (time < $deadline) {
+        my $s = slurp("/proc/$pid/stat");
+        last if $s !~ /^\d+ \(.*\) \S \d+ (\d+)/s || $1 == $pid;
+        sleep 0.005;
+    }
     return $run;
 }
 
