@@ -18,6 +18,9 @@ my ($MODULE) = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
 $MODULE //= ($ENV{OCI_BUILD} // 'build') . '/ngx_oci_module.so';
 $MODULE = File::Spec->rel2abs($MODULE);
 
+# the nginx the module was built for (make test-asan: its own build)
+my %NGINX = $ENV{TEST_NGINX_BINARY} ? (NGINX => $ENV{TEST_NGINX_BINARY}) : ();
+
 my $TMP = tempdir('oci-bench-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 chmod 0755, $TMP;
 
@@ -46,7 +49,7 @@ SKIP: {
     subtest 'configurations' => sub {
         my $dir = "$TMP/configs";
         my ($rc, $out, $err) = run_cmd(['bench/run', '--configs', $dir],
-            env => { OCI_MODULE => $MODULE }, timeout => 60);
+            env => { OCI_MODULE => $MODULE, %NGINX }, timeout => 60);
         is($rc, 0, 'bench/run --configs') or diag($err);
         my $default = slurp("$dir/oci/conf/nginx.conf");
         my $tuned = slurp("$dir/tuned/nginx.conf");
@@ -55,7 +58,7 @@ SKIP: {
         # oci-default is what make run writes: the same script, asked for
         # its configuration only
         my ($rc2) = run_cmd(['scripts/run-registry', '127.0.0.1:5000', "$TMP/run", $MODULE],
-            env => { RUN_REGISTRY_CONFIG_ONLY => 1 }, timeout => 60);
+            env => { RUN_REGISTRY_CONFIG_ONLY => 1, %NGINX }, timeout => 60);
         is($rc2, 0, 'run-registry, configuration only');
         (my $mine = slurp("$TMP/run/conf/nginx.conf")) =~ s/\Q$TMP\E\/run/DIR/g;
         (my $bench = $default) =~ s/\Q$dir\E\/oci/DIR/g;
