@@ -93,7 +93,9 @@ ngx_oci_api_blobs(ngx_http_request_t *r)
 static ngx_int_t
 ngx_oci_api_blobs_delete(ngx_http_request_t *r, ngx_oci_ctx_t *ctx)
 {
-    ngx_int_t  rc;
+    ngx_int_t            rc;
+    ngx_oci_event_t      ev;
+    ngx_oci_loc_conf_t  *olcf;
 
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
@@ -105,6 +107,23 @@ ngx_oci_api_blobs_delete(ngx_http_request_t *r, ngx_oci_ctx_t *ctx)
 
     if (rc != NGX_OK) {
         return ngx_oci_error_not_ok(r, rc, NGX_OCI_ERR_BLOB_UNKNOWN);
+    }
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+
+    if (olcf->events.enable) {
+        ngx_memzero(&ev, sizeof(ngx_oci_event_t));
+
+        ngx_str_set(&ev.action, "delete");
+        ev.size = -1;
+        ev.digest.data = ctx->digest.data;
+        ev.digest.len = ctx->digest.len;
+        ev.repository.data = ctx->name.data;
+        ev.repository.len = ctx->name.len;
+        ev.actor.data = ctx->token_subject.data;
+        ev.actor.len = ctx->token_subject.len;
+
+        ngx_oci_events_record(r, &olcf->events, &olcf->redis, &ev);
     }
 
     return ngx_oci_send_empty(r, NGX_HTTP_ACCEPTED);

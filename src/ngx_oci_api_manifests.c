@@ -35,6 +35,7 @@ typedef struct {
     ngx_uint_t                added;        /* this request linked it */
     ngx_oci_tag_lock_t       *delete_lock;  /* the digest's, deleting */
     ngx_str_t                 immutable;    /* a tag naming it, if any */
+    ngx_str_t                 artifact_type;
 } ngx_oci_api_manifest_t;
 
 
@@ -95,6 +96,9 @@ static ngx_int_t ngx_oci_api_manifests_denied(ngx_http_request_t *r,
     const char *fmt, ngx_str_t *tag, ngx_str_t *digest);
 static ngx_int_t ngx_oci_api_manifests_created(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m);
+static void ngx_oci_api_manifests_event(ngx_http_request_t *r,
+    ngx_oci_ctx_t *ctx, const char *action, ngx_str_t *type, off_t size,
+    ngx_str_t *tag, ngx_oci_api_manifest_t *m);
 static ngx_int_t ngx_oci_api_manifests_delete(ngx_http_request_t *r);
 static void ngx_oci_api_manifests_searched(ngx_oci_store_job_t *job);
 static ngx_int_t ngx_oci_api_manifests_checked(ngx_http_request_t *r);
@@ -215,9 +219,10 @@ static ngx_int_t
 ngx_oci_api_manifests_get(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     ngx_uint_t is_digest)
 {
-    ngx_fd_t   fd;
-    ngx_int_t  rc;
-    ngx_str_t  digest, path, type;
+    ngx_fd_t             fd;
+    ngx_int_t            rc;
+    ngx_str_t            digest, path, type;
+    ngx_oci_loc_conf_t  *olcf;
 
     digest = ctx->ref;
 
@@ -248,6 +253,18 @@ ngx_oci_api_manifests_get(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
 
     if (rc == NGX_OK) {
         rc = ngx_oci_send_file(r, &path, fd, &type, &digest, 0);
+    }
+
+    /* a pull is a GET that found the manifest, as the reference's */
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+
+    if (r->method == NGX_HTTP_GET && olcf->events.pulls
+        && rc != NGX_DECLINED && rc != NGX_ERROR
+        && rc < NGX_HTTP_SPECIAL_RESPONSE)
+    {
+        ngx_oci_api_manifests_event(r, ctx, "pull", &type, -1,
+                                    is_digest ? NULL : &ctx->ref, NULL);
     }
 
     if (rc == NGX_DECLINED) {
@@ -517,6 +534,19 @@ ngx_oci_api_manifests_validate(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
 
         } else {
             ngx_memcpy(m->type.data, mf.media_type, m->type.len);
+        }
+    }
+
+    if (ret == NGX_OK && mf.artifact_type) {
+        m->artifact_type.len = ngx_strlen(mf.artifact_type);
+        m->artifact_type.data = ngx_pnalloc(r->pool, m->artifact_type.len);
+
+        if (m->artifact_type.data == NULL) {
+            ret = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+        } else {
+            ngx_memcpy(m->artifact_type.data, mf.artifact_type,
+                       m->artifact_type.len);
         }
     }
 
@@ -1358,6 +1388,18 @@ ngx_oci_api_manifests_created(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
         }
     }
 
+    /* stored and tagged: one push event per tag, or one without */
+
+    for (i = 0; i < m->tags->nelts; i++) {
+        ngx_oci_api_manifests_event(r, ctx, "push", &m->type, m->body_len,
+                                    &tag[i], m);
+    }
+
+    if (m->tags->nelts == 0) {
+        ngx_oci_api_manifests_event(r, ctx, "push", &m->type, m->body_len,
+                                    NULL, m);
+    }
+
     return ngx_oci_send_empty(r, NGX_HTTP_CREATED);
 }
 
@@ -1515,6 +1557,10 @@ ngx_oci_api_manifests_deleted(ngx_http_request_t *r)
     ctx = ngx_oci_get_ctx(r);
     m = ctx->endpoint;
 
+    /* queued first: it leaves in the same write as the index update */
+
+    ngx_oci_api_manifests_event(r, ctx, "delete", NULL, -1, NULL, m);
+
     if (m->pair.subject.len
         && ngx_oci_index_remove(r, &m->pair, &ctx->digest,
                                 ngx_oci_api_manifests_unindexed, m)
@@ -1648,5 +1694,64 @@ ngx_oci_api_manifests_untag(ngx_http_request_t *r)
         return ngx_oci_error_not_ok(r, rc, NGX_OCI_ERR_MANIFEST_UNKNOWN);
     }
 
+    ngx_oci_api_manifests_event(r, ctx, "delete", NULL, -1, &ctx->ref, NULL);
+
     return ngx_oci_send_empty(r, NGX_HTTP_ACCEPTED);
+}
+
+
+/*
+ * An event of this manifest (docs/events.md): a push once stored and
+ * tagged, a delete once removed, a pull once found; a tag's delete names
+ * the tag and no digest, as the reference registry's does.
+ */
+
+static void
+ngx_oci_api_manifests_event(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    const char *action, ngx_str_t *type, off_t size, ngx_str_t *tag,
+    ngx_oci_api_manifest_t *m)
+{
+    ngx_oci_event_t      ev;
+    ngx_oci_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+
+    if (!olcf->events.enable) {
+        return;
+    }
+
+    ngx_memzero(&ev, sizeof(ngx_oci_event_t));
+
+    ev.action.data = (u_char *) action;
+    ev.action.len = ngx_strlen(action);
+    ev.repository.data = ctx->name.data;
+    ev.repository.len = ctx->name.len;
+    ev.size = size;
+
+    if (ctx->digest.len) {
+        ev.digest.data = ctx->digest.data;
+        ev.digest.len = ctx->digest.len;
+    }
+
+    if (type) {
+        ev.media_type.data = type->data;
+        ev.media_type.len = type->len;
+    }
+
+    if (tag) {
+        ev.tag.data = tag->data;
+        ev.tag.len = tag->len;
+    }
+
+    if (m) {
+        ev.artifact_type.data = m->artifact_type.data;
+        ev.artifact_type.len = m->artifact_type.len;
+        ev.subject.data = m->pair.subject.data;
+        ev.subject.len = m->pair.subject.len;
+    }
+
+    ev.actor.data = ctx->token_subject.data;
+    ev.actor.len = ctx->token_subject.len;
+
+    ngx_oci_events_record(r, &olcf->events, &olcf->redis, &ev);
 }

@@ -27,6 +27,7 @@
 #include "ngx_oci_jwt.h"
 #include "ngx_oci_redis.h"
 #include "ngx_oci_store.h"
+#include "ngx_oci_events.h"
 
 
 /* the error codes of the distribution spec, indexes into a table */
@@ -122,6 +123,7 @@ typedef struct {
     ngx_flag_t                referrers_cache;
     ngx_uint_t                catalog_page_size;
     ngx_oci_redis_conf_t      redis;
+    ngx_oci_events_conf_t     events;
     ngx_http_complex_value_t *mount_allow;  /* NULL: mounts allowed */
     ngx_thread_pool_t        *thread_pool;  /* NULL: jobs in steps */
     ngx_uint_t                max_uploads;  /* 0: no cap */

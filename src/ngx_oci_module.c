@@ -189,6 +189,27 @@ static ngx_command_t  ngx_oci_commands[] = {
       offsetof(ngx_oci_loc_conf_t, redis),
       NULL },
 
+    { ngx_string("oci_events"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, events.enable),
+      NULL },
+
+    { ngx_string("oci_events_maxlen"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, events.maxlen),
+      NULL },
+
+    { ngx_string("oci_events_pulls"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, events.pulls),
+      NULL },
+
     { ngx_string("oci_mount_allow"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_set_complex_value_slot,
@@ -648,6 +669,9 @@ ngx_oci_create_loc_conf(ngx_conf_t *cf)
     olcf->referrers_page_size = NGX_CONF_UNSET_UINT;
     olcf->referrers_cache = NGX_CONF_UNSET;
     olcf->catalog_page_size = NGX_CONF_UNSET_UINT;
+    olcf->events.enable = NGX_CONF_UNSET;
+    olcf->events.maxlen = NGX_CONF_UNSET_UINT;
+    olcf->events.pulls = NGX_CONF_UNSET;
     olcf->thread_pool = NGX_CONF_UNSET_PTR;
     olcf->root = NGX_CONF_UNSET_PTR;
     olcf->max_uploads = NGX_CONF_UNSET_UINT;
@@ -692,6 +716,10 @@ ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->referrers_cache, prev->referrers_cache, 1);
     ngx_conf_merge_uint_value(conf->catalog_page_size,
                               prev->catalog_page_size, 100);
+    ngx_conf_merge_value(conf->events.enable, prev->events.enable, 0);
+    ngx_conf_merge_uint_value(conf->events.maxlen, prev->events.maxlen,
+                              100000);
+    ngx_conf_merge_value(conf->events.pulls, prev->events.pulls, 0);
     ngx_conf_merge_ptr_value(conf->thread_pool, prev->thread_pool, NULL);
     ngx_conf_merge_uint_value(conf->max_uploads, prev->max_uploads, 1024);
     ngx_conf_merge_uint_value(conf->max_uploads_repo, prev->max_uploads_repo,
@@ -793,6 +821,22 @@ ngx_oci_check_loc_conf(ngx_conf_t *cf, ngx_oci_loc_conf_t *conf)
         return NGX_ERROR;
     }
 
+    if (conf->events.enable
+        && (conf->redis.redis == NULL
+            || conf->redis.redis == NGX_CONF_UNSET_PTR))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oci_events\" is on but no \"oci_redis\" is "
+                           "set: events are recorded in Redis");
+        return NGX_ERROR;
+    }
+
+    if (conf->events.maxlen == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oci_events_maxlen\" must be at least 1");
+        return NGX_ERROR;
+    }
+
     if (conf->tags_page_size == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"oci_tags_page_size\" must be at least 1");
@@ -800,6 +844,10 @@ ngx_oci_check_loc_conf(ngx_conf_t *cf, ngx_oci_loc_conf_t *conf)
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /* the answers to events outlive their requests: the location's log */
+
+    conf->events.log = clcf->error_log;
 
     if (clcf->client_max_body_size != 0
         && clcf->client_max_body_size < (off_t) conf->max_manifest_size)

@@ -201,6 +201,9 @@ static ngx_int_t ngx_oci_redis_params(ngx_conf_t *cf, ngx_oci_redis_t *redis,
 static char *ngx_oci_redis_format_setup(ngx_conf_t *cf,
     ngx_oci_redis_t *redis);
 static void ngx_oci_redis_cleanup(void *data);
+static ngx_int_t ngx_oci_redis_enqueue(ngx_http_request_t *r,
+    ngx_log_t *log, ngx_oci_redis_conf_t *rc, ngx_array_t *cmds,
+    ngx_oci_redis_handler_pt handler, void *data);
 static ngx_int_t ngx_oci_redis_start(ngx_oci_redis_t *redis);
 static ngx_oci_redis_conn_t *ngx_oci_redis_conn_add(ngx_oci_redis_t *redis,
     ngx_addr_t *addr, ngx_uint_t sentinel);
@@ -876,6 +879,26 @@ ngx_int_t
 ngx_oci_redis_query(ngx_http_request_t *r, ngx_oci_redis_conf_t *rc,
     ngx_array_t *cmds, ngx_oci_redis_handler_pt handler, void *data)
 {
+    return ngx_oci_redis_enqueue(r, r->connection->log, rc, cmds, handler,
+                                 data);
+}
+
+
+ngx_int_t
+ngx_oci_redis_query_unowned(ngx_oci_redis_conf_t *rc, ngx_array_t *cmds,
+    ngx_log_t *log, ngx_oci_redis_handler_pt handler, void *data)
+{
+    return ngx_oci_redis_enqueue(NULL, log, rc, cmds, handler, data);
+}
+
+
+/* a query of a request, or of nobody (r is NULL): its pool has no say */
+
+static ngx_int_t
+ngx_oci_redis_enqueue(ngx_http_request_t *r, ngx_log_t *log,
+    ngx_oci_redis_conf_t *rc, ngx_array_t *cmds,
+    ngx_oci_redis_handler_pt handler, void *data)
+{
     ngx_uint_t              i;
     ngx_array_t            *argvs;
     ngx_oci_redis_t        *redis;
@@ -885,13 +908,13 @@ ngx_oci_redis_query(ngx_http_request_t *r, ngx_oci_redis_conf_t *rc,
     redis = rc->redis;
 
     if (redis == NULL || redis == NGX_CONF_UNSET_PTR) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_ERR, log, 0,
                       "redis query without \"oci_redis\" configured");
         return NGX_ERROR;
     }
 
     if (cmds->nelts == 0) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
                       "redis query without commands");
         return NGX_ERROR;
     }
@@ -900,7 +923,7 @@ ngx_oci_redis_query(ngx_http_request_t *r, ngx_oci_redis_conf_t *rc,
 
     for (i = 0; i < cmds->nelts; i++) {
         if (argvs[i].nelts == 0 || argvs[i].nelts > NGX_MAX_INT32_VALUE) {
-            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+            ngx_log_error(NGX_LOG_ALERT, log, 0,
                           "redis command %ui of a query has %ui arguments",
                           i, argvs[i].nelts);
             return NGX_ERROR;
@@ -914,15 +937,19 @@ ngx_oci_redis_query(ngx_http_request_t *r, ngx_oci_redis_conf_t *rc,
     redis->timeout = rc->timeout;
     redis->stats = rc->stats;
 
-    q = ngx_oci_redis_format(redis, cmds, rc->timeout, r->connection->log);
+    q = ngx_oci_redis_format(redis, cmds, rc->timeout, log);
     if (q == NULL) {
         return NGX_ERROR;
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        ngx_free(q);
-        return NGX_ERROR;
+    cln = NULL;
+
+    if (r) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            ngx_free(q);
+            return NGX_ERROR;
+        }
     }
 
     q->request = r;
@@ -931,10 +958,12 @@ ngx_oci_redis_query(ngx_http_request_t *r, ngx_oci_redis_conf_t *rc,
     q->cleanup = cln;
     q->stats = rc->stats ? *rc->stats : NULL;
 
-    cln->handler = ngx_oci_redis_detach;
-    cln->data = q;
+    if (cln) {
+        cln->handler = ngx_oci_redis_detach;
+        cln->data = q;
+    }
 
-    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, log, 0,
                    "oci redis query %p: %ui commands, %uz bytes, slot %i",
                    q, cmds->nelts, q->cmd_len, q->slot);
 
@@ -2346,6 +2375,11 @@ ngx_oci_redis_time_out(ngx_oci_redis_query_t *q)
 
     ngx_oci_redis_detach(q);
 
+    if (r == NULL) {
+        handler(NULL, data, NGX_OCI_REDIS_TIMEOUT, NULL, 0);
+        return;
+    }
+
     c = r->connection;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
@@ -2471,6 +2505,10 @@ ngx_oci_redis_finish(ngx_oci_redis_query_t *q, ngx_int_t rc)
         q->internal = NULL;
 
         internal(q->redis, q->conn, rc, rc == NGX_OK ? q->replies[0] : NULL);
+
+    } else if (q->handler && q->request == NULL) {
+        q->handler(NULL, q->data, rc, rc == NGX_OK ? q->replies : NULL,
+                   rc == NGX_OK ? q->nreplies : 0);
 
     } else if (q->handler) {
         r = q->request;

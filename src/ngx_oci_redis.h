@@ -138,5 +138,15 @@ ngx_int_t ngx_oci_redis_query(ngx_http_request_t *r,
     ngx_oci_redis_conf_t *rc, ngx_array_t *cmds,
     ngx_oci_redis_handler_pt handler, void *data);
 
+/*
+ * The same for a query that belongs to no request, so that its answer
+ * is seen even after the request that sent it is gone (an event is
+ * recorded while the request answers at once): the handler gets r NULL
+ * and data, which must live as long as the configuration; errors go to
+ * "log", which must too.
+ */
+ngx_int_t ngx_oci_redis_query_unowned(ngx_oci_redis_conf_t *rc,
+    ngx_array_t *cmds, ngx_log_t *log, ngx_oci_redis_handler_pt handler,
+    void *data);
 
 #endif /* _NGX_OCI_REDIS_H_INCLUDED_ */
