@@ -19,12 +19,13 @@ MODULE   := $(BUILD)/ngx_oci_module.so
 SOURCES  := $(wildcard src/*.c src/*.h)
 
 RUN_DEBS  := nginx nginx-dev libjansson-dev libhiredis-dev libssl-dev \
+             libcurl4-openssl-dev \
              redis-server gcc make pkg-config openssl
 TEST_DEBS := $(RUN_DEBS) redis-sentinel libtest-base-perl libtest-longstring-perl \
              libtext-diff-perl liblist-moreutils-perl libwww-perl \
              libipc-run-perl libjson-xs-perl skopeo umoci curl \
              dpkg-dev debhelper build-essential podman buildah \
-             apache2-utils openssl docker-registry
+             apache2-utils openssl docker-registry libhttp-daemon-perl
 BENCH_DEBS := $(RUN_DEBS) wrk apache2-utils docker-registry curl openssl
 
 .PHONY: all module tools run test deps-run deps-test deps-bench bench \

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "oci_admin_defs.h"
+#include "oci_admin_events.h"
 #include "oci_admin_fsck.h"
 #include "oci_admin_gc.h"
 #include "oci_admin_reindex.h"
@@ -33,6 +34,8 @@ static const oci_admin_command_t  oci_admin_commands[] = {
       "check the storage, and repair it with --repair" },
     { "gc", oci_admin_gc,
       "delete blobs (and with --untagged, manifests) nothing refers to" },
+    { "events", oci_admin_events,
+      "list the registry's events; \"events relay\" sends them as webhooks" },
     { NULL, NULL, NULL }
 };
 

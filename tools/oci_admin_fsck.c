@@ -77,7 +77,7 @@ static const struct option  oci_admin_fsck_long[] = {
 
 static const oci_admin_getopt_t  oci_admin_fsck_getopt = {
     "fsck", oci_admin_fsck_long, oci_admin_fsck_usage, oci_admin_fsck_option,
-    0, 256
+    0, 256, 0
 };
 
 

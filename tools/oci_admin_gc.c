@@ -87,7 +87,8 @@ static const struct option  oci_admin_gc_long[] = {
 /* room under the root for the paths gc makes */
 
 static const oci_admin_getopt_t  oci_admin_gc_getopt = {
-    "gc", oci_admin_gc_long, oci_admin_gc_usage, oci_admin_gc_option, 0, 256
+    "gc", oci_admin_gc_long, oci_admin_gc_usage, oci_admin_gc_option, 0, 256,
+    0
 };
 
 

@@ -66,10 +66,13 @@ oci_admin_options(oci_admin_opts_t *o, const oci_admin_getopt_t *g,
         goto usage;
     }
 
-    if (o->storage == NULL || (g->redis_required && o->redis_addr == NULL)) {
+    if ((o->storage == NULL && !g->no_storage)
+        || (g->redis_required && o->redis_addr == NULL))
+    {
         fprintf(stderr, "oci-admin %s: %s required\n", g->name,
-                g->redis_required ? "--storage and --redis are"
-                                  : "--storage is");
+                g->no_storage ? "--redis is"
+                : g->redis_required ? "--storage and --redis are"
+                                    : "--storage is");
         goto usage;
     }
 
@@ -183,6 +186,10 @@ oci_admin_options_check(oci_admin_opts_t *o, const oci_admin_getopt_t *g)
         fprintf(stderr, "oci-admin %s: --prefix must not contain \"{\" or "
                 "\"}\"\n", g->name);
         return OCI_ADMIN_EXIT_USAGE;
+    }
+
+    if (o->storage == NULL) {
+        return -1;
     }
 
     /* "/srv/oci/" is "/srv/oci" in messages */

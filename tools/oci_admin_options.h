@@ -63,6 +63,7 @@ typedef struct {
 
     int                     redis_required;
     size_t                  reserve;    /* bytes of root kept for paths */
+    int                     no_storage; /* Redis only: no --storage */
 } oci_admin_getopt_t;
 
 /*

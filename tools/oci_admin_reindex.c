@@ -103,7 +103,7 @@ static const struct option  oci_admin_reindex_long[] = {
 
 static const oci_admin_getopt_t  oci_admin_reindex_getopt = {
     "reindex", oci_admin_reindex_long, oci_admin_reindex_usage,
-    oci_admin_reindex_option, 1, 0
+    oci_admin_reindex_option, 1, 0, 0
 };
 
 

@@ -18,7 +18,8 @@ OCI_TOOLS_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 
 TOOLS_CC ?= cc
 TOOLS_CFLAGS ?= -O2 -Wall -Wextra -Werror -std=gnu99 -D_FILE_OFFSET_BITS=64
-TOOLS_LIBS = $(shell pkg-config --cflags --libs jansson hiredis) -lcrypto
+TOOLS_LIBS = $(shell pkg-config --cflags --libs jansson hiredis libcurl) \
+             -lcrypto
 
 TOOLS_SRC = $(OCI_TOOLS_ROOT)/src
 TOOLS_DIR = $(OCI_TOOLS_ROOT)/tools
@@ -26,17 +27,19 @@ TOOLS_DIR = $(OCI_TOOLS_ROOT)/tools
 OCI_ADMIN = $(BUILD)/oci-admin
 
 # the module's pure files the tool is linked with, each with its header
-OCI_ADMIN_CORE = sha2 grammar manifest_check index_schema layout redis_slot
+OCI_ADMIN_CORE = sha2 grammar manifest_check index_schema layout redis_slot \
+                 event
 
 # tools/oci_admin_<part>.c and .h, from the bottom up: a file calls only
 # files before it here (tools-layers checks it); oci_admin.c, main(), is
 # the top
-OCI_ADMIN_PARTS = message set array fs redis \
+OCI_ADMIN_PARTS = message set array fs redis webhook \
                   store digests manifest walk index options referrers \
                   reindex_sync reindex_scan reindex_catalog reindex \
                   fsck_problem fsck_repair fsck_content fsck_tags \
                   fsck_repo fsck_uploads fsck \
-                  gc_run gc_mark gc_sweep gc_files gc
+                  gc_run gc_mark gc_sweep gc_files gc \
+                  events_relay events
 
 OCI_ADMIN_UNITS = $(OCI_ADMIN_PARTS:%=oci_admin_%) oci_admin
 
@@ -69,7 +72,7 @@ tools-layers: $(OCI_ADMIN_DEPS)
 	@set -e; cd $(OCI_ADMIN_LAYERS); \
 	for u in $(OCI_ADMIN_UNITS); do \
 	    $(TOOLS_CC) $(TOOLS_CFLAGS) -I$(TOOLS_SRC) -I$(TOOLS_DIR) \
-	        $$(pkg-config --cflags jansson hiredis) \
+	        $$(pkg-config --cflags jansson hiredis libcurl) \
 	        -c $(TOOLS_DIR)/$$u.c -o $$u.o; \
 	    nm --defined-only -g $$u.o | awk 'NF == 3 { print $$3 }' > $$u.def; \
 	done; \
