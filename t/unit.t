@@ -20,7 +20,7 @@ my $dir = "$build/unit";
 my @expected = qw(test_sha2 test_sha2_portable test_grammar test_manifest
                   test_route test_layout test_link test_index_page
                   test_upload_state test_query test_redis_slot
-                  test_jwt);
+                  test_jwt test_event);
 
 my %found = map { basename($_) => $_ } grep { -f && -x } glob("$dir/test_*");
 
