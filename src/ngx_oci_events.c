@@ -7,8 +7,8 @@
  * but makes the bound the one configured. The entry's fields are the
  * action and the repository, for consumers that filter without parsing,
  * and the envelope itself. The query belongs to no request
- * (ngx_oci_redis_query_unowned()): its answer is read after the request is gone,
- * so a failure is seen however fast the request ends.
+ * (ngx_oci_redis_query_unowned()): its answer is read after the request
+ * is gone, so a failure is seen however fast the request ends.
  */
 
 

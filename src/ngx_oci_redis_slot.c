@@ -122,6 +122,12 @@ ngx_oci_redis_command_key(size_t argc, const u_char *const *argv,
         return -1;
     }
 
+    /* XGROUP CREATE|SETID|DESTROY|... key ... (the relay of events) */
+
+    if (ngx_oci_redis_is(argv[0], argvlen[0], "XGROUP")) {
+        return argc > 2 ? 2 : -1;
+    }
+
     return argc > 1 ? 1 : -1;
 }
 

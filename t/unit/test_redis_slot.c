@@ -117,6 +117,9 @@ main(void)
            "XREADGROUP: after STREAMS");
     tap_ok(command_key("XREAD COUNT 1 STREAMS") == -1,
            "XREAD without a stream");
+    tap_ok(command_key("XGROUP CREATE s g $ MKSTREAM") == 2,
+           "XGROUP: the key after the subcommand");
+    tap_ok(command_key("XGROUP") == -1, "XGROUP alone");
 
     tap_ok(redirect("MOVED 3999 127.0.0.1:6381", &slot, addr)
            == NGX_OCI_REDIS_MOVED && slot == 3999
