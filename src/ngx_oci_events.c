@@ -13,6 +13,7 @@
 
 
 #include "ngx_oci_events.h"
+#include "ngx_oci_index.h"
 
 #include <openssl/rand.h>
 
@@ -131,7 +132,7 @@ ngx_oci_events_record(ngx_http_request_t *r, ngx_oci_events_conf_t *ec,
     argv[9].len = ev->repository.len;
 
     if (ngx_oci_redis_query_unowned(redis, cmds, ec->log,
-                                    ngx_oci_events_added, ec->log)
+                                    ngx_oci_events_added, ec)
         == NGX_OK)
     {
         return;
@@ -139,7 +140,7 @@ ngx_oci_events_record(ngx_http_request_t *r, ngx_oci_events_conf_t *ec,
 
 lost:
 
-    ngx_oci_events_lost(r->connection->log, "could not send it",
+    ngx_oci_events_lost(ec, r->connection->log, "could not send it",
                         sizeof("could not send it") - 1);
 }
 
@@ -172,32 +173,38 @@ ngx_oci_events_timestamp(ngx_http_request_t *r, ngx_oci_event_str_t *out)
 }
 
 
-/* r is NULL: the query is nobody's; data is the location's log */
+/* r is NULL: the query is nobody's; data is the location's events conf */
 
 static void
 ngx_oci_events_added(ngx_http_request_t *r, void *data, ngx_int_t rc,
     redisReply **replies, ngx_uint_t n)
 {
-    ngx_log_t  *log = data;
+    ngx_oci_events_conf_t  *ec = data;
 
     if (rc == NGX_OCI_REDIS_TIMEOUT) {
-        ngx_oci_events_lost(log, "redis timed out",
+        ngx_oci_events_lost(ec, ec->log, "redis timed out",
                             sizeof("redis timed out") - 1);
 
     } else if (rc != NGX_OK || n != 1) {
-        ngx_oci_events_lost(log, "no redis connection",
+        ngx_oci_events_lost(ec, ec->log, "no redis connection",
                             sizeof("no redis connection") - 1);
 
     } else if (replies[0]->type == REDIS_REPLY_ERROR) {
-        ngx_oci_events_lost(log, replies[0]->str, replies[0]->len);
+        ngx_oci_events_lost(ec, ec->log, replies[0]->str, replies[0]->len);
+
+    } else if (ec->redis) {
+        ngx_oci_index_count_event(ec->redis, 1);
     }
 }
 
 
 void
-ngx_oci_events_lost(ngx_log_t *log, const char *why, size_t len)
+ngx_oci_events_lost(ngx_oci_events_conf_t *ec, ngx_log_t *log,
+    const char *why, size_t len)
 {
-    /* the counter of lost events goes here */
+    if (ec->redis) {
+        ngx_oci_index_count_event(ec->redis, 0);
+    }
 
     ngx_log_error(NGX_LOG_WARN, log, 0,
                   "oci: event not recorded in the stream: %*s", len, why);

@@ -35,6 +35,7 @@ typedef struct {
     ngx_uint_t                maxlen;
     ngx_flag_t                pulls;
     ngx_log_t                *log;          /* the location's error_log */
+    ngx_oci_redis_conf_t     *redis;        /* the location's, to count */
 } ngx_oci_events_conf_t;
 
 
@@ -48,10 +49,11 @@ void ngx_oci_events_record(ngx_http_request_t *r, ngx_oci_events_conf_t *ec,
 
 /*
  * An event that was not recorded: logged at warn with a stable message,
- * "oci: event not recorded in the stream: <why>", and the one place to
- * count it.
+ * "oci: event not recorded in the stream: <why>", and counted
+ * (oci_events_failed_total).
  */
-void ngx_oci_events_lost(ngx_log_t *log, const char *why, size_t len);
+void ngx_oci_events_lost(ngx_oci_events_conf_t *ec, ngx_log_t *log,
+    const char *why, size_t len);
 
 
 #endif /* _NGX_OCI_EVENTS_H_INCLUDED_ */

@@ -848,6 +848,7 @@ ngx_oci_check_loc_conf(ngx_conf_t *cf, ngx_oci_loc_conf_t *conf)
     /* the answers to events outlive their requests: the location's log */
 
     conf->events.log = clcf->error_log;
+    conf->events.redis = &conf->redis;
 
     if (clcf->client_max_body_size != 0
         && clcf->client_max_body_size < (off_t) conf->max_manifest_size)

@@ -222,6 +222,33 @@ subtest 'Redis down: pushes work as documented, the lost event is logged' => sub
     ok $recorded, 'recorded again once the connection is back';
 };
 
+subtest 'the metrics count events recorded and lost' => sub {
+    my $m = OCI::Harness->start(config => registry_conf("oci_redis unix:$sock;",
+        'oci_redis_prefix ev:;', 'oci_events on;', 'oci_redis_timeout 500ms;')
+        . "    location = /metrics {\n        oci_metrics;\n    }\n");
+    my $count = sub {
+        my ($name) = @_;
+        my $page = $m->req('GET', '/metrics')->content;
+        return $page =~ /^\Q$name\E (\d+)$/m ? $1 : undef;
+    };
+    is $count->('oci_events_recorded_total'), 0, 'none recorded yet';
+    my $image = new_image($m, 'ev/metrics');
+    fresh();
+    my ($res) = push_manifest($m, 'ev/metrics', 'v1', $image);
+    is $res->code, 201, 'pushed';
+    events(1);
+    my $n;
+    for (1 .. 100) { last if ($n = $count->('oci_events_recorded_total')) >= 1; sleep 0.05 }
+    is $n, 1, 'one recorded';
+    is $count->('oci_events_failed_total'), 0, 'none failed';
+    $redis->stop;
+    ($res) = push_manifest($m, 'ev/metrics', 'v2', $image);
+    is $res->code, 201, 'pushed while Redis is down';
+    for (1 .. 100) { last if ($n = $count->('oci_events_failed_total')) >= 1; sleep 0.05 }
+    is $n, 1, 'one failed';
+    ok $redis->start_again, 'Redis back';
+};
+
 subtest 'oci_events without oci_redis is refused' => sub {
     my $bad = OCI::Harness->launch(config => registry_conf('oci_events on;'));
     ok !$bad->{pid}, 'nginx does not start';
