@@ -18,6 +18,7 @@ use POSIX qw(setsid WNOHANG _exit);
 use Time::HiRes qw(sleep time);
 use OCI::Client;
 use OCI::Server;
+use OCI::Harness;
 use OCI::Test;
 use MIME::Base64 ();
 
@@ -135,6 +136,19 @@ subtest 'announced once GET /v2/ answers; Ctrl-C stops everything' => sub {
          qr/^oci_requests_total\{endpoint="base",method="GET",status="200"\} [1-9]/m,
          'GET /v2/ counted');
     ok(-S "$run->{data}/redis/redis.sock", 'Redis runs');
+
+    # a push lands in the event stream (recorded after the answer)
+    my $front = bless { port => $run->{port} }, 'OCI::Harness';
+    my ($pushed) = push_manifest($front, 'run/events', 'v1', new_image($front, 'run/events'));
+    is($pushed->code, 201, 'a push');
+    my ($events, $deadline) = ('', time + 5);
+    while (time < $deadline) {
+        $events = `redis-cli -s $run->{data}/redis/redis.sock XRANGE oci:events - +`;
+        last if $events =~ /run\/events/;
+        sleep 0.1;
+    }
+    like($events, qr/"action":"push".*"repository":"run\/events"/s,
+         'is recorded in the event stream');
     interrupt($run);
     is(finish($run), 0, 'Ctrl-C: the script exits 0');
     no_leftovers($run, 'Ctrl-C');
