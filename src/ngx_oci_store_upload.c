@@ -116,6 +116,8 @@ static ngx_uint_t ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw,
     ngx_log_t *log, ngx_str_t *root, time_t timeout, ngx_uint_t max);
 static ngx_int_t ngx_oci_store_sweep_open(ngx_oci_upload_sweep_t *sw);
 static ngx_fd_t ngx_oci_store_sweep_entry(int dfd, u_char *name);
+static ngx_uint_t ngx_oci_store_sweep_linked(int dfd, u_char *name,
+    ngx_fd_t fd);
 static void ngx_oci_store_sweep_file(ngx_str_t *root, int dfd,
     ngx_str_t *path,
     u_char *name, size_t len);
@@ -1200,7 +1202,9 @@ ngx_oci_store_sweep_dir(ngx_oci_upload_sweep_t *sw, ngx_log_t *log,
             continue;
         }
 
-        if (flock(fd, LOCK_EX|LOCK_NB) == 0) {
+        if (flock(fd, LOCK_EX|LOCK_NB) == 0
+            && ngx_oci_store_sweep_linked(dfd, name, fd))
+        {
             ngx_log_error(NGX_LOG_INFO, log, 0,
                           "oci: removing abandoned upload \"%s\"", path);
 
@@ -1292,6 +1296,24 @@ ngx_oci_store_sweep_open(ngx_oci_upload_sweep_t *sw)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Whether "fd" is still the file at "name": the sweeper of another front
+ * on the same storage may have removed (or moved into _tmp/) the session
+ * between our openat() and our flock(), which it held until then.
+ */
+
+static ngx_uint_t
+ngx_oci_store_sweep_linked(int dfd, u_char *name, ngx_fd_t fd)
+{
+    ngx_file_info_t  fi, at;
+
+    return ngx_fd_info(fd, &fi) != NGX_FILE_ERROR
+           && fstatat(dfd, (char *) name, &at, AT_SYMLINK_NOFOLLOW) == 0
+           && fi.st_ino == at.st_ino
+           && fi.st_dev == at.st_dev;
 }
 
 
