@@ -3,7 +3,8 @@
 # (with the README's location) and its tuned and static derivatives; a
 # work tree with uncommitted changes to src/ is refused before anything
 # starts; bench/compare reads small fixed results and calls changes
-# better, worse or noise.
+# better, worse or noise. bench/fronts runs one round of a second, to
+# show that it works, not how fast.
 
 BEGIN { push @INC, 't/lib' }
 use strict;
@@ -198,6 +199,19 @@ subtest 'compare: what it cannot read' => sub {
     like($err, qr/not JSON/, 'says so');
     ($rc) = run_cmd(['bench/compare']);
     is($rc, 2, 'no file: usage, exit 2');
+};
+
+subtest 'fronts: one short round, and the bounds' => sub {
+    local $ENV{ROUNDS} = 0;
+    my ($rc, $out, $err) = run_cmd(['bench/fronts'], timeout => 30);
+    isnt($rc, 0, 'ROUNDS=0 refused');
+    like($err, qr/ROUNDS 1\.\.20/, 'says what is allowed');
+    local @ENV{qw(ROUNDS DURATION CONNS BLOB_KIB)} = (1, 1, 2, 64);
+    local $ENV{TEST_NGINX_LOAD_MODULES} = $MODULE;
+    ($rc, $out, $err) = run_cmd(['bench/fronts'], timeout => 120);
+    is($rc, 0, 'bench/fronts runs') or diag("$out\n$err");
+    like($out, qr/^\| \Q$_\E \| \d+ req\/s \| [\d.]+ \|$/m, "a median for $_")
+        for 'direct', 'balancer, 1 front', 'balancer, 3 fronts';
 };
 
 done_testing;
