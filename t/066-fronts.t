@@ -107,6 +107,14 @@ subtest 'an upload session hops fronts' => sub {
     upload_closes $LB, $loc, 'hop/balanced', $data, 'through the balancer';
 };
 
+# whether a process holds flock() on the file, as /proc/locks says
+sub flocked {
+    my ($file) = @_;
+    my $ino = (stat $file)[1] // return 0;
+    return (slurp('/proc/locks') // '')
+        =~ /\bFLOCK\s+ADVISORY\s+WRITE\s+\d+\s+[0-9a-f]+:[0-9a-f]+:$ino\s/;
+}
+
 subtest 'a session busy on one front is busy on the others' => sub {
     my $data = random_bytes(20_000);
     my $loc = start_upload($F[0], 'hop/busy');
@@ -114,7 +122,10 @@ subtest 'a session busy on one front is busy on the others' => sub {
     ok $c->send("PATCH $loc HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
                 . "Content-Range: 0-19999\r\nContent-Length: 20000\r\n\r\n"
                 . substr($data, 0, 10_000)), 'front 0: half of a PATCH sent';
-    sleep 0.3;
+    my ($file) = session_files($F[0], $loc);
+    my $until = time + 10;
+    sleep 0.05 until flocked($file) || time > $until;
+    ok flocked($file), "front 0 holds the lock of the session's data file";
     my $res = patch_chunk($F[1], $loc, 'abcd', 0);
     is_error $res, 416, 'BLOB_UPLOAD_INVALID', 'front 1: a second PATCH';
     is $res->header('Range'), '0-0', 'with the Range committed so far';
