@@ -5,7 +5,7 @@
 # slot; a killed master is replaced by its replica: pulls never fail,
 # pushes see a bounded window of 503 with Retry-After, and afterwards
 # every accepted push is in the index (oci-admin reindex --dry-run finds
-# nothing to add).  oci-admin reindex and gc --redis reach both.
+# nothing to add).  oci-admin reindex, gc --redis and events reach both.
 
 BEGIN { push @INC, 't/lib' }
 
@@ -27,7 +27,7 @@ my $ha = OCI::Redis::Sentinel->start
     or plan skip_all => 'no Sentinel setup could be started';
 
 my @common = ('oci_delete on;', 'oci_redis_timeout 500ms;',
-              'oci_referrers_cache off;');
+              'oci_referrers_cache off;', 'oci_events on;');
 my $cl = OCI::Harness->start(workers => 2, config => registry_conf(@common,
     'oci_redis cluster=' . $cluster->seeds . ';'));
 my $se = OCI::Harness->start(workers => 2, config => registry_conf(@common,
@@ -218,6 +218,24 @@ subtest 'sentinel: the client follows the master' => sub {
     is $j->{added} // -1, 0, 'nothing accepted is missing from the index';
     like $se->error_log, qr/redis master is 127\.0\.0\.1:\Q${\ $ha->master->port }\E/,
         'the new master was learned from the sentinels';
+};
+
+subtest 'oci-admin events and gc --redis through the cluster and the sentinels' => sub {
+    for my $case ([ $cl, 'f1', 'cluster=' . join(',', map { $_->addr }
+                                                  grep { $_->alive } $cluster->nodes) ],
+                  [ $se, 's1', 'sentinel=' . $ha->sentinels, '--master', 'main' ]) {
+        my ($srv, $repo, @redis) = @$case;
+        my ($rc, $out, $err) = oci_admin('events', '--redis', @redis, '--json',
+                                         '--repository', $repo);
+        is $rc, 0, "events through $redis[0]" or diag $err;
+        my @events = grep { $_ } map { dec($_) } split /\n/, $out;
+        ok((grep { ($_->{action} // '') eq 'push'
+                   && ($_->{target}{repository} // '') eq $repo } @events),
+           "it lists the pushes to $repo");
+        ($rc, undef, $err) = oci_admin('gc', '--storage', $srv->storage, '--redis', @redis,
+                                       '--dry-run');
+        is $rc, 0, "gc --redis --dry-run through $redis[0]" or diag $err;
+    }
 };
 
 done_testing;
