@@ -186,7 +186,8 @@ ngx_oci_layout_ref(u_char *p, u_char *end, int kind, const u_char *ref,
     p = ngx_oci_layout_add(p, end, "/", 1);
 
     if (kind == NGX_OCI_REF_HIDDEN) {
-        p = ngx_oci_layout_add(p, end, ".", 1);
+        p = ngx_oci_layout_add(p, end, NGX_OCI_LAYOUT_HIDDEN,
+                               sizeof(NGX_OCI_LAYOUT_HIDDEN) - 1);
         kind = NGX_OCI_REF_TEXT;
     }
 

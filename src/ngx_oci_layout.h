@@ -48,6 +48,7 @@
 #define NGX_OCI_LAYOUT_TYPE_SUFFIX     ".type"
 #define NGX_OCI_LAYOUT_DATA_SUFFIX     ".data"
 #define NGX_OCI_LAYOUT_STATE_SUFFIX    ".state"
+#define NGX_OCI_LAYOUT_HIDDEN          "."          /* before a lock's tag */
 #define NGX_OCI_LAYOUT_TAG_LOCK        ".lock"      /* after ".<tag>" */
 
 /* the longest relative path: a 255-byte name and a sha512 digest fit */

@@ -851,7 +851,8 @@ ngx_oci_store_tag_drop_one(ngx_oci_store_job_t *job, u_char *name,
         return rc == NGX_DECLINED ? NGX_AGAIN : NGX_ERROR;
     }
 
-    p = ngx_cpymem(lock, ".", 1);
+    p = ngx_cpymem(lock, NGX_OCI_LAYOUT_HIDDEN,
+                   sizeof(NGX_OCI_LAYOUT_HIDDEN) - 1);
     p = ngx_cpymem(p, name, len);
     p = ngx_cpymem(p, NGX_OCI_LAYOUT_TAG_LOCK, sizeof(NGX_OCI_LAYOUT_TAG_LOCK));
 

@@ -164,7 +164,9 @@ oci_admin_tag_kind(oci_admin_name_t *e, const char **why)
      * that locked all tags at once: no tag starts with "."
      */
 
-    if (e->name[0] == '.' && strstr(e->name, NGX_OCI_LAYOUT_TAG_LOCK)) {
+    if (e->name[0] == NGX_OCI_LAYOUT_HIDDEN[0]
+        && strstr(e->name, NGX_OCI_LAYOUT_TAG_LOCK))
+    {
         return OCI_ADMIN_TAG_LOCK;
     }
 
