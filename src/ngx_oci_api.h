@@ -23,6 +23,14 @@ ngx_int_t ngx_oci_api_tags(ngx_http_request_t *r);
 ngx_int_t ngx_oci_api_referrers(ngx_http_request_t *r);
 ngx_int_t ngx_oci_api_catalog(ngx_http_request_t *r);
 
+/* mirrors: pulls of what storage lacks go upstream (oci_proxy) */
+ngx_int_t ngx_oci_api_proxy(ngx_http_request_t *r, ngx_oci_retry_pt serve);
+ngx_int_t ngx_oci_api_proxy_refuse(ngx_http_request_t *r);
+char *ngx_oci_api_proxy_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_oci_api_proxy_merge(ngx_conf_t *cf, ngx_oci_proxy_conf_t *conf,
+    ngx_oci_proxy_conf_t *prev);
+
 /* the token issuer: a location of its own, not a /v2/ endpoint */
 ngx_int_t ngx_oci_api_token(ngx_http_request_t *r);
 char *ngx_oci_api_token_directive(ngx_conf_t *cf, ngx_command_t *cmd,

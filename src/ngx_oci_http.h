@@ -75,6 +75,37 @@ typedef struct {
 } ngx_oci_token_conf_t;
 
 
+/* a token an upstream gave a mirror, kept by the worker */
+typedef struct {
+    time_t                    expires;      /* 0: a free slot */
+    u_char                    scope[256];
+    size_t                    scope_len;
+    u_char                   *token;        /* "Bearer ...", NUL-ended */
+    size_t                    token_len;
+} ngx_oci_proxy_token_t;
+
+
+/* an upstream registry of a mirror location (oci_proxy) */
+typedef struct {
+    ngx_str_t                 host;         /* its ?ns= and OCI-Namespace */
+    ngx_str_t                 uri;          /* the internal location */
+    ngx_str_t                 basic;        /* "Basic ..." or empty */
+    ngx_flag_t                library;      /* Docker Hub's "library/" */
+    ngx_flag_t                is_default;
+    ngx_oci_proxy_token_t    *tokens;       /* the worker's, or NULL */
+} ngx_oci_proxy_upstream_t;
+
+
+typedef struct {
+    ngx_array_t              *upstreams;    /* NULL: not a mirror */
+    ngx_oci_proxy_upstream_t *dflt;         /* when ?ns= is absent */
+    ngx_str_t                 follow;       /* oci_proxy_follow */
+    time_t                    tag_ttl;
+    ngx_msec_t                wait;
+    ngx_flag_t                push;
+} ngx_oci_proxy_conf_t;
+
+
 /*
  * What the endpoints count besides requests (ngx_oci_http_metrics.c);
  * each is a counter of the metrics zone, rendered under its own name.
@@ -129,6 +160,7 @@ typedef struct {
     ngx_uint_t                max_uploads;  /* 0: no cap */
     ngx_uint_t                max_uploads_repo;
     ngx_oci_token_conf_t      token;
+    ngx_oci_proxy_conf_t      proxy;
     ngx_oci_metrics_t        *metrics;      /* the configuration's */
 } ngx_oci_loc_conf_t;
 
@@ -141,6 +173,54 @@ typedef ngx_int_t (*ngx_oci_sink_pt)(ngx_http_request_t *r, void *data,
 typedef void (*ngx_oci_hook_pt)(void *data);
 
 typedef ngx_int_t (*ngx_oci_retry_pt)(ngx_http_request_t *r);
+
+
+typedef struct ngx_oci_fetch_s  ngx_oci_fetch_t;
+
+/*
+ * The upstream's status and headers are in (ngx_oci_http_fetch.c):
+ * NGX_OK streams the body to the client (the callback sent the main
+ * request's header), NGX_AGAIN gathers it into memory, NGX_DECLINED
+ * drops it, NGX_ERROR
+ */
+typedef ngx_int_t (*ngx_oci_fetch_header_pt)(ngx_http_request_t *r,
+    ngx_oci_fetch_t *f);
+
+/* a streamed buffer, before the client gets it: NGX_OK or NGX_ERROR */
+typedef ngx_int_t (*ngx_oci_fetch_data_pt)(ngx_http_request_t *r,
+    ngx_oci_fetch_t *f, u_char *p, size_t len, ngx_uint_t last);
+
+/* the subrequest is over: the result finalizes the main request */
+typedef ngx_int_t (*ngx_oci_fetch_done_pt)(ngx_http_request_t *r,
+    ngx_oci_fetch_t *f);
+
+
+struct ngx_oci_fetch_s {
+    ngx_str_t                 uri;          /* of an internal location */
+    ngx_str_t                 args;
+    ngx_str_t                 authorization;    /* the $oci_proxy_* */
+    ngx_str_t                 accept;
+    ngx_str_t                 url;
+    size_t                    max;          /* the most gathered */
+    ngx_uint_t                head;         /* HEAD, not GET */
+
+    ngx_oci_fetch_header_pt   header;
+    ngx_oci_fetch_data_pt     data;
+    ngx_oci_fetch_done_pt     done;
+    void                     *ctx;          /* the endpoint's */
+
+    ngx_http_request_t       *main;
+    ngx_http_request_t       *sr;
+    ngx_uint_t                status;       /* the subrequest's */
+    ngx_buf_t                *body;         /* gathered, or NULL */
+
+    unsigned                  streaming:1;
+    unsigned                  gather:1;
+    unsigned                  truncated:1;  /* more than max */
+    unsigned                  in_file:1;    /* nginx buffered to a file */
+    unsigned                  failed:1;
+    unsigned                  finished:1;
+};
 
 
 typedef struct {
@@ -175,6 +255,9 @@ typedef struct {
     ngx_str_t                 token_challenge;  /* sent with a 401 */
     ngx_str_t                 token_message;
     ngx_str_t                 token_detail;
+
+    ngx_oci_fetch_t          *fetch;        /* of a subrequest */
+    ngx_oci_fetch_t          *fetching;     /* of the main request */
 
     ngx_str_t                 scope_type;   /* $oci_token_scope_* */
     ngx_str_t                 scope_name;
@@ -237,8 +320,15 @@ ngx_int_t ngx_oci_send_body(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *content_type, ngx_buf_t *b);
 
 /* ngx_oci_http_retry.c */
+ngx_int_t ngx_oci_fetch(ngx_http_request_t *r, ngx_oci_fetch_t *f);
+ngx_int_t ngx_oci_fetch_filter_init(ngx_conf_t *cf);
+ngx_table_elt_t *ngx_oci_fetch_header_out(ngx_oci_fetch_t *f,
+    const char *name);
+
 ngx_int_t ngx_oci_retry_later(ngx_http_request_t *r,
     ngx_oci_retry_pt handler);
+ngx_int_t ngx_oci_retry_in(ngx_http_request_t *r, ngx_oci_retry_pt handler,
+    ngx_msec_t delay);
 
 /* ngx_oci_http_wait.c */
 void ngx_oci_wait(ngx_http_request_t *r);

@@ -13,6 +13,8 @@
 #define NGX_OCI_RETRY_MAX      500
 
 
+static ngx_int_t ngx_oci_retry_schedule(ngx_http_request_t *r,
+    ngx_oci_retry_pt handler, ngx_msec_t delay, ngx_uint_t max);
 static void ngx_oci_retry_cleanup(void *data);
 static void ngx_oci_retry_handler(ngx_event_t *ev);
 
@@ -25,6 +27,25 @@ static void ngx_oci_retry_handler(ngx_event_t *ev);
 
 ngx_int_t
 ngx_oci_retry_later(ngx_http_request_t *r, ngx_oci_retry_pt handler)
+{
+    return ngx_oci_retry_schedule(r, handler, NGX_OCI_RETRY_DELAY,
+                                  NGX_OCI_RETRY_MAX);
+}
+
+
+/* the same after "delay", as often as the caller likes: NGX_DONE, NGX_ERROR */
+
+ngx_int_t
+ngx_oci_retry_in(ngx_http_request_t *r, ngx_oci_retry_pt handler,
+    ngx_msec_t delay)
+{
+    return ngx_oci_retry_schedule(r, handler, delay, NGX_MAX_UINT32_VALUE);
+}
+
+
+static ngx_int_t
+ngx_oci_retry_schedule(ngx_http_request_t *r, ngx_oci_retry_pt handler,
+    ngx_msec_t delay, ngx_uint_t max)
 {
     ngx_oci_ctx_t       *ctx;
     ngx_pool_cleanup_t  *cln;
@@ -47,7 +68,7 @@ ngx_oci_retry_later(ngx_http_request_t *r, ngx_oci_retry_pt handler)
         cln->data = &ctx->retry;
     }
 
-    if (++ctx->retries > NGX_OCI_RETRY_MAX) {
+    if (++ctx->retries > max) {
         return NGX_DECLINED;
     }
 
@@ -56,7 +77,7 @@ ngx_oci_retry_later(ngx_http_request_t *r, ngx_oci_retry_pt handler)
     ctx->retry.data = r;
     ctx->retry.log = r->connection->log;
 
-    ngx_add_timer(&ctx->retry, NGX_OCI_RETRY_DELAY);
+    ngx_add_timer(&ctx->retry, delay);
 
     r->main->count++;
 

@@ -4,7 +4,8 @@
  * $oci_bytes_received, $oci_mount_from and $oci_token_subject (the "sub"
  * of the bearer token that let the request in); in a token issuer's
  * location, $oci_token_scope_type, _name and _actions: the scope whose
- * grant is being decided.
+ * grant is being decided. In the subrequests of a mirror to its
+ * upstream, $oci_proxy_authorization, _accept and _url: what to send.
  *
  * They are computed from the URI (and, for a mount, its arguments)
  * alone, so access rules in earlier phases (auth_request, map,
@@ -18,6 +19,8 @@
 
 static ngx_int_t ngx_oci_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_oci_variable_fetch(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 
 #define NGX_OCI_VAR_REPOSITORY  0
@@ -30,6 +33,10 @@ static ngx_int_t ngx_oci_variable(ngx_http_request_t *r,
 #define NGX_OCI_VAR_SCOPE_TYPE  7
 #define NGX_OCI_VAR_SCOPE_NAME  8
 #define NGX_OCI_VAR_SCOPE_ACT   9
+
+#define NGX_OCI_VAR_PROXY_AUTH    offsetof(ngx_oci_fetch_t, authorization)
+#define NGX_OCI_VAR_PROXY_ACCEPT  offsetof(ngx_oci_fetch_t, accept)
+#define NGX_OCI_VAR_PROXY_URL     offsetof(ngx_oci_fetch_t, url)
 
 
 static ngx_http_variable_t  ngx_oci_vars[] = {
@@ -63,6 +70,15 @@ static ngx_http_variable_t  ngx_oci_vars[] = {
 
     { ngx_string("oci_token_scope_actions"), NULL, ngx_oci_variable,
       NGX_OCI_VAR_SCOPE_ACT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oci_proxy_authorization"), NULL, ngx_oci_variable_fetch,
+      NGX_OCI_VAR_PROXY_AUTH, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oci_proxy_accept"), NULL, ngx_oci_variable_fetch,
+      NGX_OCI_VAR_PROXY_ACCEPT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oci_proxy_url"), NULL, ngx_oci_variable_fetch,
+      NGX_OCI_VAR_PROXY_URL, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -272,4 +288,31 @@ ngx_oci_mount_from(ngx_http_request_t *r, ngx_str_t *from)
     *from = ctx->mount_from;
 
     return from->len ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* what the subrequest a mirror sends its upstream carries; else empty */
+
+static ngx_int_t
+ngx_oci_variable_fetch(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    ngx_str_t      *value;
+    ngx_oci_ctx_t  *ctx;
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->len = 0;
+    v->data = (u_char *) "";
+
+    ctx = ngx_http_get_module_ctx(r, ngx_oci_module);
+
+    if (r != r->main && ctx != NULL && ctx->fetch != NULL) {
+        value = (ngx_str_t *) ((u_char *) ctx->fetch + data);
+        v->data = value->data;
+        v->len = value->len;
+    }
+
+    return NGX_OK;
 }

@@ -15,6 +15,8 @@
  *   repositories/<name>/_referrers/<alg>/<hex>/<page>  rendered pages
  *                                                  of the referrers API
  *   _tmp/<id>                                      files before publication
+ *   _tmp/fill-<alg>:<hex>                          a blob being fetched
+ *                                                  from an upstream
  *   _slots/_all/<n>, _slots/<name>/_uploads/<n>    upload sessions' slots
  *   _quarantine/                                   what fsck --repair moved
  *
@@ -109,6 +111,9 @@ size_t ngx_oci_layout_path(u_char *buf, size_t size, ngx_oci_layout_e what,
  */
 #define NGX_OCI_LAYOUT_PAGE_PREFIX     "page-"
 #define NGX_OCI_LAYOUT_PAGE_TMP        ".tmp-"
+
+/* a blob being fetched from an upstream: "_tmp/fill-<alg>:<hex>" */
+#define NGX_OCI_LAYOUT_TMP_FILL        "fill-"
 
 /* an invalidated directory of pages, in _tmp/ until it is removed */
 #define NGX_OCI_LAYOUT_TMP_PAGES       "referrers-"

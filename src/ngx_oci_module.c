@@ -38,6 +38,8 @@ typedef struct {
 
 
 static ngx_int_t ngx_oci_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_oci_mirror(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    ngx_oci_loc_conf_t *olcf);
 static char *ngx_oci_storage(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_oci_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -301,6 +303,41 @@ static ngx_command_t  ngx_oci_commands[] = {
       offsetof(ngx_oci_loc_conf_t, token),
       NULL },
 
+    { ngx_string("oci_proxy"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_oci_api_proxy_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, proxy),
+      NULL },
+
+    { ngx_string("oci_proxy_follow"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, proxy.follow),
+      NULL },
+
+    { ngx_string("oci_proxy_tag_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, proxy.tag_ttl),
+      NULL },
+
+    { ngx_string("oci_proxy_wait"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, proxy.wait),
+      NULL },
+
+    { ngx_string("oci_proxy_push"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_oci_loc_conf_t, proxy.push),
+      NULL },
+
     { ngx_string("oci_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_oci_metrics_location,
@@ -358,6 +395,7 @@ static char  *ngx_oci_storage_dirs[] = {
 static ngx_int_t
 ngx_oci_handler(ngx_http_request_t *r)
 {
+    ngx_int_t            rc;
     ngx_oci_ctx_t       *ctx;
     ngx_oci_loc_conf_t  *olcf;
 
@@ -388,6 +426,14 @@ ngx_oci_handler(ngx_http_request_t *r)
     ctx->store.thread_pool = olcf->thread_pool;
     ctx->store.shared = olcf->root;
 
+    if (olcf->proxy.upstreams) {
+        rc = ngx_oci_mirror(r, ctx, olcf);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
     switch (ctx->route.endpoint) {
 
     case NGX_OCI_EP_BASE:
@@ -412,6 +458,41 @@ ngx_oci_handler(ngx_http_request_t *r)
     default: /* NGX_OCI_EP_REFERRERS */
         return ngx_oci_api_referrers(r);
     }
+}
+
+
+/*
+ * A mirror's location: pulls of blobs and manifests go through the
+ * mirror's endpoint, writes are refused unless oci_proxy_push is on;
+ * NGX_DECLINED leaves the request to its own endpoint.
+ */
+
+static ngx_int_t
+ngx_oci_mirror(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
+    ngx_oci_loc_conf_t *olcf)
+{
+    ngx_uint_t  ep;
+
+    ep = ctx->route.endpoint;
+
+    if (ep == NGX_OCI_EP_BASE || ep == NGX_OCI_EP_CATALOG
+        || ep == NGX_OCI_EP_TAGS || ep == NGX_OCI_EP_REFERRERS)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+
+        if (ep == NGX_OCI_EP_BLOB) {
+            return ngx_oci_api_proxy(r, ngx_oci_api_blobs);
+        }
+
+        if (ep == NGX_OCI_EP_MANIFEST) {
+            return ngx_oci_api_proxy(r, ngx_oci_api_manifests);
+        }
+    }
+
+    return olcf->proxy.push ? NGX_DECLINED : ngx_oci_api_proxy_refuse(r);
 }
 
 
@@ -676,6 +757,9 @@ ngx_oci_create_loc_conf(ngx_conf_t *cf)
     olcf->root = NGX_CONF_UNSET_PTR;
     olcf->max_uploads = NGX_CONF_UNSET_UINT;
     olcf->max_uploads_repo = NGX_CONF_UNSET_UINT;
+    olcf->proxy.tag_ttl = NGX_CONF_UNSET;
+    olcf->proxy.wait = NGX_CONF_UNSET_MSEC;
+    olcf->proxy.push = NGX_CONF_UNSET;
 
     ngx_oci_redis_conf_init(&olcf->redis);
     ngx_oci_token_conf_init(&olcf->token);
@@ -746,6 +830,7 @@ ngx_oci_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                                  conf->enable)
         != NGX_CONF_OK
         || ngx_oci_api_token_merge(cf, &conf->token, &prev->token)
+        || ngx_oci_api_proxy_merge(cf, &conf->proxy, &prev->proxy)
            != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
@@ -895,6 +980,12 @@ ngx_oci_postconfiguration(ngx_conf_t *cf)
     }
 
     if (ngx_oci_error_filter_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* on top of the chain: a mirror's subrequest meets it first */
+
+    if (ngx_oci_fetch_filter_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 

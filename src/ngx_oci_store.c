@@ -956,6 +956,65 @@ ngx_oci_store_failed(ngx_oci_store_t *st, ngx_err_t err, const char *op,
 }
 
 
+/*
+ * A lock file found stale (its holder died: a tag lock, the file of a
+ * blob being filled from an upstream) is renamed to a name of this
+ * request's first, so that of two requests that find it stale at once
+ * only one removes it; should the file renamed be another one by then
+ * (a lock just taken anew), it is put back. NGX_OK
+ * when it is gone, NGX_BUSY, NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_oci_store_lock_break(ngx_fd_t dir, u_char *file,
+    ngx_file_info_t *stale, ngx_log_t *log)
+{
+    u_char           aside[NGX_OCI_LAYOUT_MAX + 1 + 16 + 1], *p;
+    ngx_file_info_t  fi;
+
+    p = ngx_cpystrn(aside, file, NGX_OCI_LAYOUT_MAX + 1);
+    *p++ = '.';
+
+    if (ngx_oci_store_random_hex(p, 8) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    p[16] = '\0';
+
+    if (renameat(dir, (char *) file, dir, (char *) aside) == -1) {
+
+        if (ngx_errno == NGX_ENOENT) {
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "oci: rename() stale lock \"%s\" failed", file);
+        return NGX_ERROR;
+    }
+
+    if (fstatat(dir, (char *) aside, &fi, AT_SYMLINK_NOFOLLOW) == 0
+        && (fi.st_ino != stale->st_ino || fi.st_dev != stale->st_dev))
+    {
+        if (linkat(dir, (char *) aside, dir, (char *) file, 0) == -1) {
+            ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                          "oci: lock \"%s\" taken anew while its stale "
+                          "one was removed", file);
+        }
+
+        (void) unlinkat(dir, (char *) aside, 0);
+
+        return NGX_BUSY;
+    }
+
+    (void) unlinkat(dir, (char *) aside, 0);
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "oci: stale lock \"%s\" removed", file);
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_oci_store_random_hex(u_char *dst, size_t bytes)
 {

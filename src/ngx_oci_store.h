@@ -143,6 +143,22 @@ typedef struct {
 } ngx_oci_store_page_t;
 
 
+/* a blob being fetched from an upstream (ngx_oci_store_fill.c) */
+typedef struct {
+    ngx_fd_t                  fd;
+    ngx_fd_t                  dir;          /* _tmp/ */
+    u_char                   *file;         /* its name in dir */
+    ngx_str_t                 path;
+    ngx_str_t                 digest;       /* the one asked for */
+    off_t                     written;
+    u_char                   *buf;          /* gathered, not written */
+    size_t                    pending;
+    time_t                    touched;      /* last written */
+    ngx_oci_store_t          *store;
+    unsigned                  busy:1;
+} ngx_oci_fill_t;
+
+
 typedef struct {
     ngx_fd_t                  fd;           /* the session's data file */
     ngx_str_t                 id;
@@ -198,6 +214,8 @@ ngx_int_t ngx_oci_store_file_rename(ngx_oci_store_t *st, ngx_str_t *from,
     ngx_str_t *to, ngx_fd_t *to_dir, u_char **to_name);
 ngx_int_t ngx_oci_store_failed(ngx_oci_store_t *st, ngx_err_t err,
     const char *op, ngx_str_t *path);
+ngx_int_t ngx_oci_store_lock_break(ngx_fd_t dir, u_char *file,
+    ngx_file_info_t *stale, ngx_log_t *log);
 ngx_int_t ngx_oci_store_random_hex(u_char *dst, size_t bytes);
 ngx_int_t ngx_oci_store_digest(ngx_pool_t *pool, int alg, u_char *md,
     ngx_str_t *out);
@@ -231,6 +249,8 @@ ngx_int_t ngx_oci_store_tag_lock(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_str_t *tag, ngx_oci_tag_lock_t **lock);
 void ngx_oci_store_tag_unlock(ngx_oci_tag_lock_t *lock);
 ngx_uint_t ngx_oci_store_tag_lock_fresh(ngx_oci_tag_lock_t *lock);
+ngx_int_t ngx_oci_store_tag_age(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *tag, ngx_str_t *digest, time_t *written);
 ngx_int_t ngx_oci_store_tag_write(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_str_t *tag, ngx_str_t *digest);
 ngx_int_t ngx_oci_store_tag_drop_digest(ngx_oci_store_t *st,
@@ -257,6 +277,14 @@ ngx_int_t ngx_oci_store_page_publish(ngx_oci_store_t *st, ngx_fd_t dir,
     ngx_str_t *page, u_char *header, u_char *body, size_t len);
 ngx_int_t ngx_oci_store_page_invalidate(ngx_oci_store_t *st,
     ngx_str_t *name, ngx_str_t *subject);
+
+/* ngx_oci_store_fill.c: blobs fetched from an upstream */
+ngx_int_t ngx_oci_store_fill_open(ngx_oci_store_t *st, ngx_str_t *digest,
+    ngx_oci_fill_t **fill);
+ngx_int_t ngx_oci_store_fill_append(ngx_oci_fill_t *f, u_char *p,
+    size_t len);
+ngx_int_t ngx_oci_store_fill_publish(ngx_oci_fill_t *f, ngx_str_t *name);
+void ngx_oci_store_fill_abandon(ngx_oci_fill_t *f);
 
 /* ngx_oci_store_upload.c: upload sessions */
 ngx_int_t ngx_oci_store_upload_create(ngx_oci_store_t *st, ngx_str_t *name,

@@ -39,8 +39,6 @@ static ngx_int_t ngx_oci_store_tag_push(ngx_oci_store_t *st,
 static void ngx_oci_store_tag_lock_cleanup(void *data);
 static ngx_int_t ngx_oci_store_tag_lock_at(ngx_fd_t dir, u_char *file,
     ngx_log_t *log);
-static ngx_int_t ngx_oci_store_tag_lock_break(ngx_fd_t dir, u_char *file,
-    ngx_file_info_t *stale, ngx_log_t *log);
 static void ngx_oci_store_tag_unlock_at(ngx_fd_t dir, u_char *file,
     ngx_log_t *log);
 static ngx_int_t ngx_oci_store_tag_drop_step(ngx_oci_store_job_t *job);
@@ -238,6 +236,33 @@ ngx_oci_store_tag_read(ngx_oci_store_t *st, ngx_str_t *name, ngx_str_t *tag,
 }
 
 
+/* the tag's digest and when it was last written: NGX_OK, NGX_DECLINED */
+
+ngx_int_t
+ngx_oci_store_tag_age(ngx_oci_store_t *st, ngx_str_t *name, ngx_str_t *tag,
+    ngx_str_t *digest, time_t *written)
+{
+    ngx_int_t        rc;
+    ngx_str_t        path;
+    ngx_file_info_t  fi;
+
+    if (ngx_oci_store_path(st, NGX_OCI_LAYOUT_TAG, name, tag, &path)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_oci_store_file_stat(st, &path, &fi);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    *written = fi.st_mtime;
+
+    return ngx_oci_store_tag_read(st, name, tag, digest);
+}
+
+
 /*
  * A tag's lock: NGX_OK with it held, NGX_BUSY when another request holds
  * it, NGX_ERROR. It is let go by ngx_oci_store_tag_unlock(), or with the
@@ -432,72 +457,13 @@ ngx_oci_store_tag_lock_at(ngx_fd_t dir, u_char *file, ngx_log_t *log)
             return NGX_BUSY;
         }
 
-        rc = ngx_oci_store_tag_lock_break(dir, file, &fi, log);
+        rc = ngx_oci_store_lock_break(dir, file, &fi, log);
         if (rc != NGX_OK) {
             return rc;
         }
     }
 
     return NGX_BUSY;
-}
-
-
-/*
- * A lock is held for a few system calls: one older than
- * NGX_OCI_TAG_LOCK_STALE was left by a worker that died holding it. It is
- * renamed to a name of this request's first, so that of two requests that
- * find it stale at once only one removes it; should the file renamed be
- * another one by then (a lock just taken anew), it is put back. NGX_OK
- * when it is gone, NGX_BUSY, NGX_ERROR.
- */
-
-static ngx_int_t
-ngx_oci_store_tag_lock_break(ngx_fd_t dir, u_char *file,
-    ngx_file_info_t *stale, ngx_log_t *log)
-{
-    u_char           aside[NGX_OCI_TAG_LOCK_FILE_LEN + 1 + 16 + 1], *p;
-    ngx_file_info_t  fi;
-
-    p = ngx_cpystrn(aside, file, NGX_OCI_TAG_LOCK_FILE_LEN + 1);
-    *p++ = '.';
-
-    if (ngx_oci_store_random_hex(p, 8) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    p[16] = '\0';
-
-    if (renameat(dir, (char *) file, dir, (char *) aside) == -1) {
-
-        if (ngx_errno == NGX_ENOENT) {
-            return NGX_OK;
-        }
-
-        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
-                      "oci: rename() stale tag lock \"%s\" failed", file);
-        return NGX_ERROR;
-    }
-
-    if (fstatat(dir, (char *) aside, &fi, AT_SYMLINK_NOFOLLOW) == 0
-        && (fi.st_ino != stale->st_ino || fi.st_dev != stale->st_dev))
-    {
-        if (linkat(dir, (char *) aside, dir, (char *) file, 0) == -1) {
-            ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
-                          "oci: tag lock \"%s\" taken anew while its stale "
-                          "one was removed", file);
-        }
-
-        (void) unlinkat(dir, (char *) aside, 0);
-
-        return NGX_BUSY;
-    }
-
-    (void) unlinkat(dir, (char *) aside, 0);
-
-    ngx_log_error(NGX_LOG_WARN, log, 0,
-                  "oci: stale tag lock \"%s\" removed", file);
-
-    return NGX_OK;
 }
 
 

@@ -129,7 +129,7 @@ subtest 'a lock left by a worker that died is removed once old' => sub {
     utime $old, $old, "$tags_dir/.stale.lock" or die "utime: $!";
     my $from = $srv->log_size;
     is put_tag('stale')->code, 201, 'the push succeeds';
-    like $srv->error_log_since($from), qr/stale tag lock "\.stale\.lock" removed/,
+    like $srv->error_log_since($from), qr/stale lock "\.stale\.lock" removed/,
         'the stale lock is logged';
     is_deeply [ lock_files() ], [], 'and no lock file is left';
     opendir my $dh, $tags_dir or die;
