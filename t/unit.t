@@ -20,7 +20,7 @@ my $dir = "$build/unit";
 my @expected = qw(test_sha2 test_sha2_portable test_grammar test_manifest
                   test_route test_layout test_link test_index_page
                   test_upload_state test_query test_redis_slot
-                  test_jwt test_event);
+                  test_jwt test_event test_challenge);
 
 my %found = map { basename($_) => $_ } grep { -f && -x } glob("$dir/test_*");
 
@@ -31,7 +31,7 @@ for my $name (@expected) {
     diag("$dir/$name is missing: run make unit first");
 }
 
-my @sources = glob("$root/src/ngx_oci_{sha2,grammar,manifest_check,route,layout,link,index_page,upload_state,query,jwt,jwt_keys}.[ch]");
+my @sources = glob("$root/src/ngx_oci_{sha2,grammar,manifest_check,route,layout,link,index_page,upload_state,query,jwt,jwt_keys,challenge}.[ch]");
 
 for my $name (sort keys %found) {
     my $bin = $found{$name};

@@ -2,7 +2,7 @@
 # (src/ngx_oci_sha2.c, src/ngx_oci_grammar.c, src/ngx_oci_manifest_check.c,
 # src/ngx_oci_route.c, src/ngx_oci_layout.c, src/ngx_oci_link.c,
 # src/ngx_oci_upload_state.c, src/ngx_oci_jwt.c, src/ngx_oci_jwt_keys.c,
-# src/ngx_oci_jwt_sign.c, src/ngx_oci_event.c).
+# src/ngx_oci_jwt_sign.c, src/ngx_oci_event.c, src/ngx_oci_challenge.c).
 #
 # Included by the top Makefile, or used alone from the repository root:
 #
@@ -40,7 +40,8 @@ UNIT_CORE_SRCS = $(UNIT_SRC)/ngx_oci_sha2.c \
                  $(UNIT_SRC)/ngx_oci_jwt.c \
                  $(UNIT_SRC)/ngx_oci_jwt_keys.c \
                  $(UNIT_SRC)/ngx_oci_jwt_sign.c \
-                 $(UNIT_SRC)/ngx_oci_event.c
+                 $(UNIT_SRC)/ngx_oci_event.c \
+                 $(UNIT_SRC)/ngx_oci_challenge.c
 UNIT_CORE_DEPS = $(UNIT_CORE_SRCS) \
                  $(UNIT_SRC)/ngx_oci_sha2.h \
                  $(UNIT_SRC)/ngx_oci_grammar.h \
@@ -55,6 +56,7 @@ UNIT_CORE_DEPS = $(UNIT_CORE_SRCS) \
                  $(UNIT_SRC)/ngx_oci_redis_slot.h \
                  $(UNIT_SRC)/ngx_oci_jwt.h \
                  $(UNIT_SRC)/ngx_oci_event.h \
+                 $(UNIT_SRC)/ngx_oci_challenge.h \
                  $(OCI_UNIT_ROOT)/t/unit/tap.h
 
 UNIT_TESTS = $(BUILD)/unit/test_sha2 \
@@ -69,7 +71,8 @@ UNIT_TESTS = $(BUILD)/unit/test_sha2 \
              $(BUILD)/unit/test_query \
              $(BUILD)/unit/test_redis_slot \
              $(BUILD)/unit/test_jwt \
-             $(BUILD)/unit/test_event
+             $(BUILD)/unit/test_event \
+             $(BUILD)/unit/test_challenge
 
 FUZZERS = $(BUILD)/fuzz/fuzz_manifest \
           $(BUILD)/fuzz/fuzz_grammar \
@@ -81,7 +84,8 @@ FUZZERS = $(BUILD)/fuzz/fuzz_manifest \
           $(BUILD)/fuzz/fuzz_query \
           $(BUILD)/fuzz/fuzz_precondition \
           $(BUILD)/fuzz/fuzz_jwt \
-          $(BUILD)/fuzz/fuzz_event
+          $(BUILD)/fuzz/fuzz_event \
+          $(BUILD)/fuzz/fuzz_challenge
 
 .PHONY: unit fuzz fuzz-run bench-sha2
 
@@ -169,6 +173,12 @@ $(BUILD)/unit/test_event: $(OCI_UNIT_ROOT)/t/unit/test_event.c \
 	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INC) -o $@ $< \
 	    $(UNIT_SRC)/ngx_oci_event.c $(UNIT_LIBS)
 
+$(BUILD)/unit/test_challenge: $(OCI_UNIT_ROOT)/t/unit/test_challenge.c \
+                              $(UNIT_CORE_DEPS)
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INC) -o $@ $< \
+	    $(UNIT_SRC)/ngx_oci_challenge.c $(UNIT_LIBS)
+
 fuzz: $(FUZZERS)
 
 $(BUILD)/fuzz/fuzz_%: $(OCI_UNIT_ROOT)/fuzz/fuzz_%.c $(UNIT_CORE_DEPS)
@@ -187,7 +197,7 @@ $(BUILD)/fuzz/fuzz_redis_reply: $(OCI_UNIT_ROOT)/fuzz/fuzz_redis_reply.c \
 # new inputs go to $(BUILD)/fuzz/corpus-*, the seeds stay untouched
 fuzz-run: $(FUZZERS)
 	@set -e; for f in manifest grammar sha2 route link redis_reply \
-	         upload_state query precondition jwt event; do \
+	         upload_state query precondition jwt event challenge; do \
 	    mkdir -p $(BUILD)/fuzz/corpus-$$f; \
 	    echo "fuzz_$$f: $(FUZZ_TIME) s"; \
 	    $(BUILD)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_TIME) \
