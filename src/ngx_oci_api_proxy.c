@@ -23,6 +23,8 @@
 
 #include "ngx_oci_api.h"
 #include "ngx_oci_grammar.h"
+#include "ngx_oci_index.h"
+#include "ngx_oci_index_schema.h"
 #include "ngx_oci_manifest_check.h"
 #include "ngx_oci_challenge.h"
 
@@ -36,6 +38,9 @@
 /* the tokens a worker keeps per upstream */
 #define NGX_OCI_PROXY_TOKENS        64
 
+/* the upstream's referrers of a subject a mirror fetches */
+#define NGX_OCI_PROXY_REFERRERS_MAX 256
+
 /* a token is not used in its last seconds */
 #define NGX_OCI_PROXY_TOKEN_MARGIN  10
 
@@ -47,12 +52,30 @@
     NGX_OCI_MEDIA_DOCKER_MANIFEST ", " NGX_OCI_MEDIA_DOCKER_LIST
 
 
+/* what a fetch of the endpoint asks the upstream for */
+typedef enum {
+    NGX_OCI_PROXY_BLOB = 0,
+    NGX_OCI_PROXY_MANIFEST,
+    NGX_OCI_PROXY_REFERRERS,        /* the referrers API */
+    NGX_OCI_PROXY_REFERRERS_TAG,    /* the spec's fallback tag */
+    NGX_OCI_PROXY_REFERRER          /* a manifest the list names */
+} ngx_oci_proxy_kind_e;
+
+
 typedef struct {
     ngx_oci_proxy_upstream_t *up;
     ngx_oci_retry_pt          serve;        /* answers from storage */
-    ngx_str_t                 uri;          /* of the content upstream */
+    ngx_oci_retry_pt          then;         /* after indexing */
+    ngx_oci_proxy_kind_e      kind;
+    ngx_str_t                 base;         /* "<uri>v2/<name>/" */
+    size_t                    base_len;     /* of base without a path */
     ngx_str_t                 remote;       /* the name upstream */
     ngx_str_t                 ref;          /* the reference upstream */
+    ngx_str_t                 digest;       /* of a manifest stored */
+    ngx_oci_index_pair_t      pair;         /* its subject, to index */
+    ngx_array_t              *list;         /* referrers upstream */
+    ngx_uint_t                next;
+    size_t                    size;         /* of the manifest stored */
     ngx_str_t                 scope;        /* of a token for it */
     ngx_str_t                 stored;       /* the tag's digest here */
     ngx_oci_fetch_t           fetch;
@@ -93,6 +116,19 @@ static ngx_int_t ngx_oci_api_proxy_revalidated(ngx_http_request_t *r,
     ngx_oci_proxy_t *px, ngx_oci_fetch_t *f);
 static ngx_int_t ngx_oci_api_proxy_store(ngx_http_request_t *r,
     ngx_oci_proxy_t *px, ngx_oci_fetch_t *f);
+static ngx_int_t ngx_oci_api_proxy_stored(ngx_http_request_t *r);
+static ngx_int_t ngx_oci_api_proxy_save(ngx_http_request_t *r,
+    ngx_oci_proxy_t *px, ngx_oci_fetch_t *f, ngx_oci_manifest_t *mf);
+static ngx_int_t ngx_oci_api_proxy_index(ngx_http_request_t *r,
+    ngx_oci_proxy_t *px, ngx_oci_manifest_t *mf, ngx_oci_retry_pt then);
+static void ngx_oci_api_proxy_indexed(ngx_http_request_t *r, void *data,
+    ngx_int_t rc, redisReply *reply);
+static ngx_int_t ngx_oci_api_proxy_referrers(ngx_http_request_t *r);
+static ngx_int_t ngx_oci_api_proxy_referrers_done(ngx_http_request_t *r,
+    ngx_oci_fetch_t *f);
+static ngx_int_t ngx_oci_api_proxy_referrers_next(ngx_http_request_t *r);
+static ngx_int_t ngx_oci_api_proxy_referrer_done(ngx_http_request_t *r,
+    ngx_oci_fetch_t *f);
 static ngx_int_t ngx_oci_api_proxy_tag(ngx_http_request_t *r,
     ngx_oci_proxy_t *px, ngx_str_t *digest);
 static ngx_int_t ngx_oci_api_proxy_start(ngx_http_request_t *r,
@@ -120,7 +156,7 @@ ngx_int_t
 ngx_oci_api_proxy(ngx_http_request_t *r, ngx_oci_retry_pt serve)
 {
     u_char                    *p;
-    ngx_str_t                  ns, what;
+    ngx_str_t                  ns;
     ngx_uint_t                 i;
     ngx_oci_ctx_t             *ctx;
     ngx_oci_proxy_t           *px;
@@ -194,32 +230,34 @@ ngx_oci_api_proxy(ngx_http_request_t *r, ngx_oci_retry_pt serve)
 
     ngx_sprintf(px->scope.data, "repository:%V:pull", &px->remote);
 
-    if (ctx->route.endpoint == NGX_OCI_EP_BLOB) {
-        ngx_str_set(&what, "blobs");
+    /* "<uri>v2/<name>/": "<what>/<reference>" is added per fetch */
 
-    } else {
-        ngx_str_set(&what, "manifests");
-    }
-
-    /* "<uri>v2/<name>/<what>/": the reference is added per fetch */
-
-    px->uri.len = up->uri.len + sizeof("v2/") - 1 + px->remote.len + 1
-                  + what.len + 1;
-    px->uri.data = ngx_pnalloc(r->pool, px->uri.len + 7 + 128);
-    if (px->uri.data == NULL) {
+    px->base_len = up->uri.len + sizeof("v2/") - 1 + px->remote.len + 1;
+    px->base.data = ngx_pnalloc(r->pool, px->base_len
+                                         + sizeof("manifests/") + 7 + 128);
+    if (px->base.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_sprintf(px->uri.data, "%Vv2/%V/%V/", &up->uri, &px->remote, &what);
+    ngx_sprintf(px->base.data, "%Vv2/%V/", &up->uri, &px->remote);
 
-    if (ctx->route.endpoint == NGX_OCI_EP_BLOB) {
+    switch (ctx->route.endpoint) {
+
+    case NGX_OCI_EP_BLOB:
+        px->kind = NGX_OCI_PROXY_BLOB;
         return ngx_oci_api_proxy_blob(r);
+
+    case NGX_OCI_EP_REFERRERS:
+        return ngx_oci_api_proxy_referrers(r);
+
+    default: /* NGX_OCI_EP_MANIFEST */
+        px->kind = NGX_OCI_PROXY_MANIFEST;
+        px->tag = ngx_strlchr(ctx->ref.data, ctx->ref.data + ctx->ref.len,
+                              ':')
+                  == NULL;
+
+        return ngx_oci_api_proxy_manifest(r);
     }
-
-    px->tag = ngx_strlchr(ctx->ref.data, ctx->ref.data + ctx->ref.len, ':')
-              == NULL;
-
-    return ngx_oci_api_proxy_manifest(r);
 }
 
 
@@ -676,20 +714,68 @@ static ngx_int_t
 ngx_oci_api_proxy_store(ngx_http_request_t *r, ngx_oci_proxy_t *px,
     ngx_oci_fetch_t *f)
 {
-    int                  alg, rc;
-    u_char               md[64];
-    ngx_str_t            body, digest, type, ct;
-    ngx_uint_t           added;
-    ngx_oci_ctx_t       *ctx;
-    ngx_oci_sha2_t       sha;
-    ngx_oci_manifest_t   mf;
+    ngx_int_t           rc;
+    ngx_oci_manifest_t  mf;
+
+    rc = ngx_oci_api_proxy_save(r, px, f, &mf);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_oci_api_proxy_unavailable(r, NGX_HTTP_BAD_GATEWAY,
+                   "the upstream's manifest is not one to store (the "
+                   "error log says why)", 0);
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_oci_error_storage(r);
+    }
+
+    return ngx_oci_api_proxy_index(r, px, &mf, ngx_oci_api_proxy_stored);
+}
+
+
+static ngx_int_t
+ngx_oci_api_proxy_stored(ngx_http_request_t *r)
+{
+    ngx_oci_ctx_t    *ctx;
+    ngx_oci_proxy_t  *px;
+
+    ctx = ngx_oci_get_ctx(r);
+    px = ctx->endpoint;
+
+    if (px->tag) {
+        return ngx_oci_api_proxy_tag(r, px, &px->digest);
+    }
+
+    return px->serve(r);
+}
+
+
+/*
+ * The gathered manifest: its digest checked when it was asked for by
+ * one, parsed, and stored (px->digest). NGX_OK with "mf" parsed (freed
+ * by ngx_oci_api_proxy_index()), NGX_DECLINED when the upstream's bytes
+ * are not a manifest to store (logged), NGX_ERROR (storage).
+ */
+
+static ngx_int_t
+ngx_oci_api_proxy_save(ngx_http_request_t *r, ngx_oci_proxy_t *px,
+    ngx_oci_fetch_t *f, ngx_oci_manifest_t *mf)
+{
+    int             alg, rc;
+    u_char          md[64];
+    ngx_str_t       body, type, ct;
+    ngx_uint_t      added;
+    ngx_oci_ctx_t  *ctx;
+    ngx_oci_sha2_t  sha;
 
     ctx = ngx_oci_get_ctx(r);
 
     if (f->truncated || f->body == NULL) {
-        return ngx_oci_api_proxy_unavailable(r, NGX_HTTP_BAD_GATEWAY,
-                   "the upstream's manifest is empty or larger than "
-                   "oci_max_manifest_size", 0);
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oci: the upstream's manifest \"%V\" is empty or "
+                      "larger than oci_max_manifest_size: not stored",
+                      &px->ref);
+        return NGX_DECLINED;
     }
 
     body.data = f->body->pos;
@@ -706,20 +792,18 @@ ngx_oci_api_proxy_store(ngx_http_request_t *r, ngx_oci_proxy_t *px,
     ngx_oci_sha2_update(&sha, body.data, body.len);
     (void) ngx_oci_sha2_final(&sha, md);
 
-    if (ngx_oci_store_digest(r->pool, alg, md, &digest) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (ngx_oci_store_digest(r->pool, alg, md, &px->digest) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     if (ngx_strlchr(px->ref.data, px->ref.data + px->ref.len, ':')
-        && (digest.len != px->ref.len
-            || ngx_strncmp(digest.data, px->ref.data, digest.len) != 0))
+        && (px->digest.len != px->ref.len
+            || ngx_strncmp(px->digest.data, px->ref.data, px->ref.len) != 0))
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oci: the upstream sent manifest \"%V\" with the "
-                      "digest \"%V\": not stored", &px->ref, &digest);
-
-        return ngx_oci_api_proxy_unavailable(r, NGX_HTTP_BAD_GATEWAY,
-                   "the upstream's manifest does not match its digest", 0);
+                      "digest \"%V\": not stored", &px->ref, &px->digest);
+        return NGX_DECLINED;
     }
 
     ngx_str_null(&ct);
@@ -727,36 +811,362 @@ ngx_oci_api_proxy_store(ngx_http_request_t *r, ngx_oci_proxy_t *px,
         ct = f->sr->headers_out.content_type;
     }
 
-    rc = ngx_oci_manifest_parse(body.data, body.len, ct.data, ct.len, &mf);
+    rc = ngx_oci_manifest_parse(body.data, body.len, ct.data, ct.len, mf);
 
     if (rc != NGX_OCI_MANIFEST_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oci: the upstream's manifest \"%V\" is not stored: "
-                      "%s", &digest, mf.error);
-        ngx_oci_manifest_free(&mf);
-
-        return ngx_oci_api_proxy_unavailable(r, NGX_HTTP_BAD_GATEWAY,
-                   "the upstream's manifest is not one this registry "
-                   "serves", 0);
+                      "%s", &px->digest, mf->error);
+        ngx_oci_manifest_free(mf);
+        return NGX_DECLINED;
     }
 
-    type.len = ngx_strlen(mf.media_type);
-    type.data = (u_char *) mf.media_type;
+    type.len = ngx_strlen(mf->media_type);
+    type.data = (u_char *) mf->media_type;
 
-    rc = ngx_oci_store_manifest_save(&ctx->store, &ctx->name, &digest, &body,
-                                     &type, &added);
+    px->size = body.len;
+
+    if (ngx_oci_store_manifest_save(&ctx->store, &ctx->name, &px->digest,
+                                    &body, &type, &added)
+        != NGX_OK)
+    {
+        ngx_oci_manifest_free(mf);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A stored manifest with a subject goes into the referrers index, as a
+ * pushed one does, before "then" runs; "mf" is freed. Should Redis fail,
+ * the manifest stays stored, unlisted until oci-admin reindex (logged).
+ */
+
+static ngx_int_t
+ngx_oci_api_proxy_index(ngx_http_request_t *r, ngx_oci_proxy_t *px,
+    ngx_oci_manifest_t *mf, ngx_oci_retry_pt then)
+{
+    char                *desc;
+    size_t               len;
+    const u_char        *p;
+    ngx_str_t            descriptor;
+    ngx_oci_ctx_t       *ctx;
+    ngx_oci_loc_conf_t  *olcf;
+
+    ctx = ngx_oci_get_ctx(r);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+
+    if (mf->subject == NULL || olcf->redis.redis == NULL
+        || ngx_oci_descriptor_digest(mf->subject, &p, &len, NULL)
+           != NGX_OCI_DIGEST_OK)
+    {
+        ngx_oci_manifest_free(mf);
+        return then(r);
+    }
+
+    px->pair.redis = &olcf->redis;
+    px->pair.name = ctx->name;
+    px->pair.subject.len = len;
+    px->pair.subject.data = ngx_pnalloc(r->pool, len);
+
+    if (px->pair.subject.data != NULL) {
+        ngx_memcpy(px->pair.subject.data, p, len);
+    }
+
+    /* p is in the document: copied before it is freed */
+
+    desc = ngx_oci_index_descriptor(mf, (char *) px->digest.data, px->size);
+
+    ngx_oci_manifest_free(mf);
+
+    if (desc == NULL || px->pair.subject.data == NULL) {
+        free(desc);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    descriptor.len = ngx_strlen(desc);
+    descriptor.data = ngx_pnalloc(r->pool, descriptor.len);
+
+    if (descriptor.data == NULL) {
+        free(desc);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(descriptor.data, desc, descriptor.len);
+    free(desc);
+
+    px->then = then;
+
+    if (ngx_oci_index_add(r, &px->pair, &px->digest, &descriptor,
+                          ngx_oci_api_proxy_indexed, px)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oci: the upstream's referrer \"%V\" is stored but "
+                      "not indexed", &px->digest);
+        return then(r);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_oci_api_proxy_indexed(ngx_http_request_t *r, void *data, ngx_int_t rc,
+    redisReply *reply)
+{
+    ngx_oci_ctx_t    *ctx;
+    ngx_oci_proxy_t  *px = data;
+
+    ctx = ngx_oci_get_ctx(r);
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oci: the upstream's referrer \"%V\" is stored but "
+                      "not indexed", &px->digest);
+
+    } else {
+        (void) ngx_oci_store_page_invalidate(&ctx->store, &ctx->name,
+                                             &px->pair.subject);
+    }
+
+    ngx_http_finalize_request(r, px->then(r));
+}
+
+
+/*
+ * Referrers of a subject: the upstream's list (the referrers API, or the
+ * spec's fallback tag "<alg>-<hex>") is fetched at most once per
+ * oci_proxy_tag_ttl, each manifest it names that is not stored is
+ * fetched, stored and indexed, and the local endpoint answers: the
+ * upstream's referrers and the ones pushed here, from one index.
+ */
+
+static ngx_int_t
+ngx_oci_api_proxy_referrers(ngx_http_request_t *r)
+{
+    time_t               when;
+    ngx_int_t            rc;
+    ngx_oci_ctx_t       *ctx;
+    ngx_oci_proxy_t     *px;
+    ngx_oci_loc_conf_t  *olcf;
+
+    ctx = ngx_oci_get_ctx(r);
+    px = ctx->endpoint;
+    olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
+
+    if (olcf->redis.redis == NULL
+        || ngx_oci_digest_parse(ctx->ref.data, ctx->ref.len, NULL, NULL,
+                                NULL)
+           != NGX_OCI_DIGEST_OK)
+    {
+        return px->serve(r);
+    }
+
+    rc = ngx_oci_store_page_synced(&ctx->store, &ctx->name, &ctx->ref,
+                                   &when);
+
+    if (rc == NGX_ERROR) {
+        return ngx_oci_error_storage(r);
+    }
+
+    if (rc == NGX_OK && ngx_time() - when < olcf->proxy.tag_ttl) {
+        return px->serve(r);
+    }
+
+    px->kind = NGX_OCI_PROXY_REFERRERS;
+
+    return ngx_oci_api_proxy_start(r, px);
+}
+
+
+static ngx_int_t
+ngx_oci_api_proxy_referrers_done(ngx_http_request_t *r, ngx_oci_fetch_t *f)
+{
+    u_char             *p;
+    size_t              len, i, n;
+    ngx_str_t          *d;
+    ngx_oci_ctx_t      *ctx;
+    ngx_oci_proxy_t    *px;
+    ngx_oci_manifest_t  mf;
+
+    px = f->ctx;
+    ctx = ngx_oci_get_ctx(r);
+
+    px->list = ngx_array_create(r->pool, 8, sizeof(ngx_str_t));
+    if (px->list == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    px->next = 0;
+
+    if (f->status == NGX_HTTP_NOT_FOUND
+        && px->kind == NGX_OCI_PROXY_REFERRERS)
+    {
+        /* no referrers API upstream: its fallback tag, "<alg>-<hex>" */
+
+        px->kind = NGX_OCI_PROXY_REFERRERS_TAG;
+        px->ref.data = ngx_pstrdup(r->pool, &ctx->ref);
+        if (px->ref.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        p = ngx_strlchr(px->ref.data, px->ref.data + px->ref.len, ':');
+        *p = '-';
+
+        return ngx_oci_api_proxy_start(r, px);
+    }
+
+    if (f->status == NGX_HTTP_NOT_FOUND) {
+        return ngx_oci_api_proxy_referrers_next(r);
+    }
+
+    if (f->status == NGX_HTTP_UNAUTHORIZED
+        || (f->status >= NGX_HTTP_MOVED_PERMANENTLY
+            && f->status <= NGX_HTTP_PERMANENT_REDIRECT))
+    {
+        return ngx_oci_api_proxy_answer(r, px, f);
+    }
+
+    if (f->status != NGX_HTTP_OK || f->failed || f->truncated
+        || f->body == NULL)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oci: the upstream's referrers of \"%V\" are "
+                      "unavailable (%ui): the local ones are listed",
+                      &ctx->ref, f->status);
+
+        return px->serve(r);
+    }
+
+    if (ngx_oci_manifest_parse(f->body->pos, f->body->last - f->body->pos,
+                               (u_char *) NGX_OCI_MEDIA_OCI_INDEX,
+                               sizeof(NGX_OCI_MEDIA_OCI_INDEX) - 1, &mf)
+        != NGX_OCI_MANIFEST_OK
+        || mf.manifests == NULL)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oci: the upstream's referrers of \"%V\" are not "
+                      "an image index: the local ones are listed",
+                      &ctx->ref);
+        ngx_oci_manifest_free(&mf);
+
+        return px->serve(r);
+    }
+
+    n = ngx_min(json_array_size(mf.manifests), NGX_OCI_PROXY_REFERRERS_MAX);
+
+    for (i = 0; i < n; i++) {
+        if (ngx_oci_descriptor_digest(json_array_get(mf.manifests, i),
+                                      (const u_char **) &p, &len, NULL)
+            != NGX_OCI_DIGEST_OK)
+        {
+            continue;
+        }
+
+        d = ngx_array_push(px->list);
+        if (d == NULL) {
+            ngx_oci_manifest_free(&mf);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        d->len = len;
+        d->data = ngx_pnalloc(r->pool, len);
+        if (d->data == NULL) {
+            ngx_oci_manifest_free(&mf);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(d->data, p, len);
+    }
 
     ngx_oci_manifest_free(&mf);
+
+    return ngx_oci_api_proxy_referrers_next(r);
+}
+
+
+/* the next referrer of the list not stored here; then the answer */
+
+static ngx_int_t
+ngx_oci_api_proxy_referrers_next(ngx_http_request_t *r)
+{
+    ngx_int_t         rc;
+    ngx_str_t        *d, path, type;
+    ngx_oci_ctx_t    *ctx;
+    ngx_oci_proxy_t  *px;
+
+    ctx = ngx_oci_get_ctx(r);
+    px = ctx->endpoint;
+
+    d = px->list->elts;
+
+    while (px->next < px->list->nelts) {
+        px->ref = d[px->next++];
+
+        rc = ngx_oci_store_manifest_locate(&ctx->store, &ctx->name, &px->ref,
+                                           &path, &type);
+
+        if (rc == NGX_DECLINED) {
+            px->kind = NGX_OCI_PROXY_REFERRER;
+            return ngx_oci_api_proxy_start(r, px);
+        }
+
+        if (rc != NGX_OK) {
+            return ngx_oci_error_storage(r);
+        }
+    }
+
+    if (ngx_oci_store_page_sync(&ctx->store, &ctx->name, &ctx->ref)
+        != NGX_OK)
+    {
+        return ngx_oci_error_storage(r);
+    }
+
+    return px->serve(r);
+}
+
+
+static ngx_int_t
+ngx_oci_api_proxy_referrer_done(ngx_http_request_t *r, ngx_oci_fetch_t *f)
+{
+    ngx_int_t           rc;
+    ngx_oci_proxy_t    *px;
+    ngx_oci_manifest_t  mf;
+
+    px = f->ctx;
+
+    if (f->status == NGX_HTTP_UNAUTHORIZED
+        || (f->status >= NGX_HTTP_MOVED_PERMANENTLY
+            && f->status <= NGX_HTTP_PERMANENT_REDIRECT))
+    {
+        return ngx_oci_api_proxy_answer(r, px, f);
+    }
+
+    if (f->status != NGX_HTTP_OK || f->failed) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oci: the upstream's referrer \"%V\" is "
+                      "unavailable (%ui): not listed", &px->ref, f->status);
+
+        return ngx_oci_api_proxy_referrers_next(r);
+    }
+
+    rc = ngx_oci_api_proxy_save(r, px, f, &mf);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_oci_api_proxy_referrers_next(r);
+    }
 
     if (rc != NGX_OK) {
         return ngx_oci_error_storage(r);
     }
 
-    if (px->tag) {
-        return ngx_oci_api_proxy_tag(r, px, &digest);
-    }
-
-    return px->serve(r);
+    return ngx_oci_api_proxy_index(r, px, &mf,
+                                   ngx_oci_api_proxy_referrers_next);
 }
 
 
@@ -799,19 +1209,33 @@ ngx_oci_api_proxy_tag(ngx_http_request_t *r, ngx_oci_proxy_t *px,
 static ngx_int_t
 ngx_oci_api_proxy_start(ngx_http_request_t *r, ngx_oci_proxy_t *px)
 {
-    ngx_oci_ctx_t          *ctx;
+    ngx_str_t               what;
     ngx_oci_fetch_t        *f;
     ngx_oci_loc_conf_t     *olcf;
     ngx_oci_proxy_token_t  *t;
 
-    ctx = ngx_oci_get_ctx(r);
     olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
     f = &px->fetch;
 
-    f->uri.data = px->uri.data;
-    f->uri.len = (u_char *) ngx_cpymem(px->uri.data + px->uri.len,
-                                       px->ref.data, px->ref.len)
-                 - px->uri.data;
+    switch (px->kind) {
+
+    case NGX_OCI_PROXY_BLOB:
+        ngx_str_set(&what, "blobs/");
+        break;
+
+    case NGX_OCI_PROXY_REFERRERS:
+        ngx_str_set(&what, "referrers/");
+        break;
+
+    default:
+        ngx_str_set(&what, "manifests/");
+        break;
+    }
+
+    f->uri.data = px->base.data;
+    f->uri.len = ngx_sprintf(px->base.data + px->base_len, "%V%V", &what,
+                             &px->ref)
+                 - px->base.data;
     ngx_str_null(&f->args);
     ngx_str_null(&f->url);
     f->head = px->head;
@@ -832,19 +1256,33 @@ ngx_oci_api_proxy_start(ngx_http_request_t *r, ngx_oci_proxy_t *px)
         }
     }
 
-    if (ctx->route.endpoint == NGX_OCI_EP_BLOB) {
+    f->data = NULL;
+    f->max = olcf->max_manifest_size;
+    f->header = ngx_oci_api_proxy_manifest_header;
+    ngx_str_set(&f->accept, NGX_OCI_PROXY_ACCEPT);
+
+    switch (px->kind) {
+
+    case NGX_OCI_PROXY_BLOB:
         ngx_str_null(&f->accept);
         f->max = 0;
         f->header = ngx_oci_api_proxy_blob_header;
         f->data = ngx_oci_api_proxy_blob_data;
         f->done = ngx_oci_api_proxy_blob_done;
+        break;
 
-    } else {
-        ngx_str_set(&f->accept, NGX_OCI_PROXY_ACCEPT);
-        f->max = olcf->max_manifest_size;
-        f->header = ngx_oci_api_proxy_manifest_header;
-        f->data = NULL;
+    case NGX_OCI_PROXY_MANIFEST:
         f->done = ngx_oci_api_proxy_manifest_done;
+        break;
+
+    case NGX_OCI_PROXY_REFERRER:
+        f->done = ngx_oci_api_proxy_referrer_done;
+        break;
+
+    default: /* the list: an index */
+        ngx_str_set(&f->accept, NGX_OCI_MEDIA_OCI_INDEX);
+        f->done = ngx_oci_api_proxy_referrers_done;
+        break;
     }
 
     return ngx_oci_fetch(r, f) == NGX_DONE ? NGX_DONE

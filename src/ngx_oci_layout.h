@@ -110,6 +110,9 @@ size_t ngx_oci_layout_path(u_char *buf, size_t size, ngx_oci_layout_e what,
  * ".tmp-<id>" in the same directory and renamed.
  */
 #define NGX_OCI_LAYOUT_PAGE_PREFIX     "page-"
+
+/* in a mirror, its mtime says when the pair's referrers were fetched */
+#define NGX_OCI_LAYOUT_PAGE_SYNCED     ".synced"
 #define NGX_OCI_LAYOUT_PAGE_TMP        ".tmp-"
 
 /* a blob being fetched from an upstream: "_tmp/fill-<alg>:<hex>" */

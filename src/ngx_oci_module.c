@@ -476,12 +476,16 @@ ngx_oci_mirror(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     ep = ctx->route.endpoint;
 
     if (ep == NGX_OCI_EP_BASE || ep == NGX_OCI_EP_CATALOG
-        || ep == NGX_OCI_EP_TAGS || ep == NGX_OCI_EP_REFERRERS)
+        || ep == NGX_OCI_EP_TAGS)
     {
         return NGX_DECLINED;
     }
 
     if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+
+        if (ep == NGX_OCI_EP_REFERRERS) {
+            return ngx_oci_api_proxy(r, ngx_oci_api_referrers);
+        }
 
         if (ep == NGX_OCI_EP_BLOB) {
             return ngx_oci_api_proxy(r, ngx_oci_api_blobs);

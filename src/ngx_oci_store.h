@@ -275,6 +275,10 @@ ngx_int_t ngx_oci_store_page_mkdir(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_str_t *subject);
 ngx_int_t ngx_oci_store_page_publish(ngx_oci_store_t *st, ngx_fd_t dir,
     ngx_str_t *page, u_char *header, u_char *body, size_t len);
+ngx_int_t ngx_oci_store_page_synced(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *subject, time_t *when);
+ngx_int_t ngx_oci_store_page_sync(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *subject);
 ngx_int_t ngx_oci_store_page_invalidate(ngx_oci_store_t *st,
     ngx_str_t *name, ngx_str_t *subject);
 

@@ -528,3 +528,53 @@ ngx_oci_store_pages_dropped(ngx_oci_store_job_t *job)
     (void) close(d->tmp_dir);
     ngx_destroy_pool(d->pool);
 }
+
+
+/*
+ * When a mirror last fetched the pair's referrers from its upstream
+ * (the mtime of the directory's NGX_OCI_LAYOUT_PAGE_SYNCED): NGX_OK,
+ * NGX_DECLINED (never, or invalidated since), NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_oci_store_page_synced(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *subject, time_t *when)
+{
+    ngx_int_t        rc;
+    ngx_str_t        page, path;
+    ngx_file_info_t  fi;
+
+    ngx_str_set(&page, NGX_OCI_LAYOUT_PAGE_SYNCED);
+
+    if (ngx_oci_store_page_path(st, name, subject, &page, &path) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_oci_store_file_stat(st, &path, &fi);
+    if (rc == NGX_OK) {
+        *when = fi.st_mtime;
+    }
+
+    return rc;
+}
+
+
+/* the mark of a fetch of the pair's referrers, in a fresh directory */
+
+ngx_int_t
+ngx_oci_store_page_sync(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *subject)
+{
+    ngx_str_t  page, path;
+
+    ngx_str_set(&page, NGX_OCI_LAYOUT_PAGE_SYNCED);
+
+    if (ngx_oci_store_page_mkdir(st, name, subject) != NGX_OK
+        || ngx_oci_store_page_path(st, name, subject, &page, &path)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_oci_store_file_write(st, &path, (u_char *) "", 0, 1);
+}
