@@ -1510,23 +1510,28 @@ ngx_oci_api_proxy_token_done(ngx_http_request_t *r, ngx_oci_fetch_t *f)
                    "the upstream's token endpoint sent no token", 0);
     }
 
-    t = ngx_oci_api_proxy_token_find(px->up, &px->scope, 1);
-    if (t == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    t->token_len = ngx_sprintf(t->token, "Bearer %s", tok) - t->token;
-    t->token[t->token_len] = '\0';
-    t->expires = ngx_time() + expires - NGX_OCI_PROXY_TOKEN_MARGIN;
-
     px->fresh_token = 1;
-    px->fetch.authorization.data = ngx_pnalloc(r->pool, t->token_len);
+    px->fetch.authorization.data = ngx_pnalloc(r->pool,
+                                               NGX_OCI_PROXY_TOKEN_SIZE);
     if (px->fetch.authorization.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memcpy(px->fetch.authorization.data, t->token, t->token_len);
-    px->fetch.authorization.len = t->token_len;
+    px->fetch.authorization.len = ngx_sprintf(px->fetch.authorization.data,
+                                              "Bearer %s", tok)
+                                  - px->fetch.authorization.data;
+
+    /* kept for the next pulls of the repository, when a slot is had */
+
+    t = ngx_oci_api_proxy_token_find(px->up, &px->scope, 1);
+
+    if (t) {
+        ngx_memcpy(t->token, px->fetch.authorization.data,
+                   px->fetch.authorization.len);
+        t->token_len = px->fetch.authorization.len;
+        t->token[t->token_len] = '\0';
+        t->expires = ngx_time() + expires - NGX_OCI_PROXY_TOKEN_MARGIN;
+    }
 
     return ngx_oci_api_proxy_start(r, px);
 }

@@ -78,7 +78,7 @@ typedef struct {
 /* a token an upstream gave a mirror, kept by the worker */
 typedef struct {
     time_t                    expires;      /* 0: a free slot */
-    u_char                    scope[256];
+    u_char                    scope[320];   /* "repository:<name>:pull" */
     size_t                    scope_len;
     u_char                   *token;        /* "Bearer ...", NUL-ended */
     size_t                    token_len;
