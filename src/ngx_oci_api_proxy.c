@@ -131,6 +131,8 @@ static ngx_int_t ngx_oci_api_proxy_referrer_done(ngx_http_request_t *r,
     ngx_oci_fetch_t *f);
 static ngx_int_t ngx_oci_api_proxy_tag(ngx_http_request_t *r,
     ngx_oci_proxy_t *px, ngx_str_t *digest);
+static ngx_int_t ngx_oci_api_proxy_names(ngx_http_request_t *r,
+    ngx_oci_proxy_t *px);
 static ngx_int_t ngx_oci_api_proxy_start(ngx_http_request_t *r,
     ngx_oci_proxy_t *px);
 static ngx_int_t ngx_oci_api_proxy_answer(ngx_http_request_t *r,
@@ -155,7 +157,6 @@ static ngx_int_t ngx_oci_api_proxy_unavailable(ngx_http_request_t *r,
 ngx_int_t
 ngx_oci_api_proxy(ngx_http_request_t *r, ngx_oci_retry_pt serve)
 {
-    u_char                    *p;
     ngx_str_t                  ns;
     ngx_uint_t                 i;
     ngx_oci_ctx_t             *ctx;
@@ -203,43 +204,7 @@ ngx_oci_api_proxy(ngx_http_request_t *r, ngx_oci_retry_pt serve)
     px->length = -1;
     ctx->endpoint = px;
 
-    /* Docker Hub's official images are "library/<name>" */
-
-    px->remote = ctx->name;
-
-    if (up->library
-        && ngx_strlchr(ctx->name.data, ctx->name.data + ctx->name.len, '/')
-           == NULL)
-    {
-        px->remote.len = sizeof("library/") - 1 + ctx->name.len;
-        px->remote.data = ngx_pnalloc(r->pool, px->remote.len);
-        if (px->remote.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        p = ngx_cpymem(px->remote.data, "library/", sizeof("library/") - 1);
-        ngx_memcpy(p, ctx->name.data, ctx->name.len);
-    }
-
-    px->scope.len = sizeof("repository:") - 1 + px->remote.len
-                    + sizeof(":pull") - 1;
-    px->scope.data = ngx_pnalloc(r->pool, px->scope.len);
-    if (px->scope.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_sprintf(px->scope.data, "repository:%V:pull", &px->remote);
-
-    /* "<uri>v2/<name>/": "<what>/<reference>" is added per fetch */
-
-    px->base_len = up->uri.len + sizeof("v2/") - 1 + px->remote.len + 1;
-    px->base.data = ngx_pnalloc(r->pool, px->base_len
-                                         + sizeof("manifests/") + 7 + 128);
-    if (px->base.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_sprintf(px->base.data, "%Vv2/%V/", &up->uri, &px->remote);
+    /* what a miss needs is made by ngx_oci_api_proxy_names() */
 
     switch (ctx->route.endpoint) {
 
@@ -1204,6 +1169,61 @@ ngx_oci_api_proxy_tag(ngx_http_request_t *r, ngx_oci_proxy_t *px,
 }
 
 
+/*
+ * The names a fetch uses, made on the first miss only (a pull of what is
+ * stored costs nothing more): the repository upstream (Docker Hub's
+ * official images are "library/<name>"), the scope of a token for it,
+ * and "<uri>v2/<name>/", to which each fetch adds "<what>/<reference>".
+ */
+
+static ngx_int_t
+ngx_oci_api_proxy_names(ngx_http_request_t *r, ngx_oci_proxy_t *px)
+{
+    u_char                    *p;
+    ngx_oci_ctx_t             *ctx;
+    ngx_oci_proxy_upstream_t  *up;
+
+    ctx = ngx_oci_get_ctx(r);
+    up = px->up;
+
+    px->remote = ctx->name;
+
+    if (up->library
+        && ngx_strlchr(ctx->name.data, ctx->name.data + ctx->name.len, '/')
+           == NULL)
+    {
+        px->remote.len = sizeof("library/") - 1 + ctx->name.len;
+        px->remote.data = ngx_pnalloc(r->pool, px->remote.len);
+        if (px->remote.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_cpymem(px->remote.data, "library/", sizeof("library/") - 1);
+        ngx_memcpy(p, ctx->name.data, ctx->name.len);
+    }
+
+    px->scope.len = sizeof("repository:") - 1 + px->remote.len
+                    + sizeof(":pull") - 1;
+    px->scope.data = ngx_pnalloc(r->pool, px->scope.len);
+    if (px->scope.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(px->scope.data, "repository:%V:pull", &px->remote);
+
+    px->base_len = up->uri.len + sizeof("v2/") - 1 + px->remote.len + 1;
+    px->base.data = ngx_pnalloc(r->pool, px->base_len
+                                         + sizeof("manifests/") + 7 + 128);
+    if (px->base.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(px->base.data, "%Vv2/%V/", &up->uri, &px->remote);
+
+    return NGX_OK;
+}
+
+
 /* the fetch of the content, with the credentials the upstream wants */
 
 static ngx_int_t
@@ -1216,6 +1236,10 @@ ngx_oci_api_proxy_start(ngx_http_request_t *r, ngx_oci_proxy_t *px)
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
     f = &px->fetch;
+
+    if (px->base.data == NULL && ngx_oci_api_proxy_names(r, px) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     switch (px->kind) {
 
