@@ -3,9 +3,10 @@
  * Blobs fetched from an upstream registry (a mirror location), on their
  * way to storage: the fill file "_tmp/fill-<digest>" is written as the
  * bytes arrive, and becomes the blob once the endpoint, which hashes
- * them on their way to the client, has found the digest right. The file is also the blob's fill lock: it is created with
- * O_EXCL, so one request of all workers and fronts fetches a blob while
- * the others wait for it to be stored; one that has not grown for
+ * them on their way to the client, has found the digest right. The file
+ * is also the blob's fill lock: it is created with O_EXCL, so one
+ * request of all workers and fronts fetches a blob while the others
+ * wait for it to be stored; one that has not grown for
  * NGX_OCI_FILL_STALE seconds was left by a worker that died, and is
  * taken over.
  */
