@@ -60,6 +60,13 @@ ngx_oci_challenge_parse(const u_char *p, size_t len, ngx_oci_challenge_t *ch)
     ngx_oci_challenge_t   cur;
 
     memset(ch, 0, sizeof(ngx_oci_challenge_t));
+
+    /* nothing to read, and p may be NULL: no arithmetic on it */
+
+    if (len == 0) {
+        return -1;
+    }
+
     memset(&cur, 0, sizeof(ngx_oci_challenge_t));
 
     end = p + len;

@@ -351,6 +351,10 @@ test_nul(void)
            "the value ends where its length says");
     tap_ok(ngx_oci_challenge_parse((const u_char *) "Basic", 3, &ch) == -1,
            "\"Bas\" of \"Basic\" is no scheme");
+
+    memset(&ch, 0x5a, sizeof(ch));
+    tap_ok(ngx_oci_challenge_parse(NULL, 0, &ch) == -1 && is_zero(&ch),
+           "no bytes at all");
 }
 
 
@@ -407,6 +411,8 @@ static const realm_case_t  realms[] = {
     { "https://a.example/t[x]", 0 },
     { "https://a.example/t\xc3\xa9", 0 },
     { "https://a.example/%zz", 0 },
+    { "https://a.example/%g0", 0 },
+    { "https://a.example/%0g", 0 },
     { "https://a.example/%2", 0 },
     { "https://a.example/%", 0 },
     { "https://a.example:0/t", 0 },
