@@ -119,8 +119,20 @@ check_url(const ngx_oci_challenge_t *ch, const char *scope)
 
     p = url + rlen;
 
-    if (*p == '?' || *p == '&') {
-        p++;
+    /* "?" starts the query, "&" goes on with the realm's own */
+
+    if (*p != '\0') {
+        if (strchr(ch->realm, '?') == NULL) {
+            if (*p++ != '?') {
+                abort();
+            }
+
+        } else if (ch->realm[rlen - 1] != '?' && ch->realm[rlen - 1] != '&')
+        {
+            if (*p++ != '&') {
+                abort();
+            }
+        }
     }
 
     if (ch->service[0]) {
@@ -130,8 +142,8 @@ check_url(const ngx_oci_challenge_t *ch, const char *scope)
             abort();
         }
 
-        if (*p == '&') {
-            p++;
+        if (scope[0] && *p++ != '&') {
+            abort();
         }
     }
 
