@@ -38,6 +38,9 @@
 /* the tokens a worker keeps per upstream */
 #define NGX_OCI_PROXY_TOKENS        64
 
+/* the longest token request: every byte of realm, service, scope escaped */
+#define NGX_OCI_PROXY_TOKEN_URL     8192
+
 /* the upstream's referrers of a subject a mirror fetches */
 #define NGX_OCI_PROXY_REFERRERS_MAX 256
 
@@ -139,6 +142,8 @@ static ngx_int_t ngx_oci_api_proxy_answer(ngx_http_request_t *r,
     ngx_oci_proxy_t *px, ngx_oci_fetch_t *f);
 static ngx_int_t ngx_oci_api_proxy_auth(ngx_http_request_t *r,
     ngx_oci_proxy_t *px, ngx_oci_fetch_t *f);
+static ngx_oci_challenge_t *ngx_oci_api_proxy_challenge(
+    ngx_http_request_t *r, ngx_oci_fetch_t *f);
 static ngx_int_t ngx_oci_api_proxy_token_header(ngx_http_request_t *r,
     ngx_oci_fetch_t *f);
 static ngx_int_t ngx_oci_api_proxy_token_done(ngx_http_request_t *r,
@@ -1415,22 +1420,13 @@ ngx_oci_api_proxy_auth(ngx_http_request_t *r, ngx_oci_proxy_t *px,
     u_char               *url, *scope;
     size_t                len;
     ngx_oci_fetch_t      *t;
-    ngx_table_elt_t      *h;
     ngx_oci_loc_conf_t   *olcf;
     ngx_oci_challenge_t  *ch;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_oci_module);
 
-    h = ngx_oci_fetch_header_out(f, "WWW-Authenticate");
-
-    ch = ngx_palloc(r->pool, sizeof(ngx_oci_challenge_t));
+    ch = ngx_oci_api_proxy_challenge(r, f);
     if (ch == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (h == NULL
-        || ngx_oci_challenge_parse(h->value.data, h->value.len, ch) != 0)
-    {
         return ngx_oci_api_proxy_unavailable(r, NGX_HTTP_BAD_GATEWAY,
                    "the upstream answered 401 without a challenge this "
                    "registry can answer", 0);
@@ -1462,15 +1458,15 @@ ngx_oci_api_proxy_auth(ngx_http_request_t *r, ngx_oci_proxy_t *px,
     }
 
     scope = ngx_pnalloc(r->pool, px->scope.len + 1);
-    url = ngx_pnalloc(r->pool, 4096);
+    url = ngx_pnalloc(r->pool, NGX_OCI_PROXY_TOKEN_URL);
     if (scope == NULL || url == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     *ngx_cpymem(scope, px->scope.data, px->scope.len) = '\0';
 
-    len = ngx_oci_challenge_token_url((char *) url, 4096, ch,
-                                      (char *) scope);
+    len = ngx_oci_challenge_token_url((char *) url, NGX_OCI_PROXY_TOKEN_URL,
+                                      ch, (char *) scope);
     if (len == 0) {
         return ngx_oci_api_proxy_unavailable(r, NGX_HTTP_BAD_GATEWAY,
                    "the upstream's token realm is too long", 0);
@@ -1490,6 +1486,65 @@ ngx_oci_api_proxy_auth(ngx_http_request_t *r, ngx_oci_proxy_t *px,
 
     return ngx_oci_fetch(r, t) == NGX_DONE ? NGX_DONE
                                            : NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+/*
+ * The challenge to answer among the upstream's WWW-Authenticate headers:
+ * the first Bearer one, else the first Basic one, else NULL.
+ */
+
+static ngx_oci_challenge_t *
+ngx_oci_api_proxy_challenge(ngx_http_request_t *r, ngx_oci_fetch_t *f)
+{
+    ngx_uint_t            i;
+    ngx_list_part_t      *part;
+    ngx_table_elt_t      *h;
+    ngx_oci_challenge_t  *ch, *basic;
+
+    ch = ngx_palloc(r->pool, 2 * sizeof(ngx_oci_challenge_t));
+    if (ch == NULL) {
+        return NULL;
+    }
+
+    basic = NULL;
+    part = &f->sr->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0
+            || h[i].key.len != sizeof("WWW-Authenticate") - 1
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "WWW-Authenticate",
+                               h[i].key.len)
+               != 0
+            || ngx_oci_challenge_parse(h[i].value.data, h[i].value.len, ch)
+               != 0)
+        {
+            continue;
+        }
+
+        if (ch->scheme == NGX_OCI_CHALLENGE_BEARER) {
+            return ch;
+        }
+
+        if (basic == NULL) {
+            basic = &ch[1];
+            *basic = *ch;
+        }
+    }
+
+    return basic;
 }
 
 
