@@ -2,7 +2,8 @@
 #
 #   make          build build/ngx_oci_module.so and the tools
 #   make run      install what is missing, build, start a registry
-#                 (AUTH=token PASSWORD=... : token auth, user dev)
+#                 (AUTH=token PASSWORD=... : token auth, user dev;
+#                 UPSTREAM=https://host[:port] : a pull-through cache)
 #   make test     install what the tests need, build, run the suite
 #   make bench    install what bench/run needs, run it (docs/benchmarks.md)
 #   make test-asan the suite again, with nginx, the module, oci-admin and
@@ -20,7 +21,7 @@ SOURCES  := $(wildcard src/*.c src/*.h)
 
 RUN_DEBS  := nginx nginx-dev libjansson-dev libhiredis-dev libssl-dev \
              libcurl4-openssl-dev \
-             redis-server gcc make pkg-config openssl
+             redis-server gcc make pkg-config openssl ca-certificates
 TEST_DEBS := $(RUN_DEBS) redis-sentinel libtest-base-perl libtest-longstring-perl \
              libtext-diff-perl liblist-moreutils-perl libwww-perl \
              libipc-run-perl libjson-xs-perl skopeo umoci curl \
@@ -62,6 +63,7 @@ deps-bench:
 run: deps-run
 	$(MAKE) module tools
 	AUTH="$(AUTH)" PASSWORD="$(PASSWORD)" \
+	UPSTREAM="$(UPSTREAM)" UPSTREAM_CA="$(UPSTREAM_CA)" \
 	    scripts/run-registry "$(LISTEN)" "$(DATA_DIR)" "$(MODULE)"
 
 bench: deps-bench
