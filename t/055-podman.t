@@ -51,23 +51,9 @@ my $ACCEPT = join ', ', OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST;
 # The sandbox runs the tools as nobody when we are root; their storage
 # (the vfs driver), runroot, tmpdir and policy are in it too.
 
-my $SB = OCI::Sandbox->new('oci-podman');
+my $SB = OCI::Sandbox->new('oci-podman')->containers;
 my $TMP = $SB->dir;
-make_path(map { "$TMP/$_" } qw(root runroot ctx));
-spew("$TMP/storage.conf", <<"CONF");
-[storage]
-driver = "vfs"
-graphroot = "$TMP/root"
-runroot = "$TMP/runroot"
-CONF
-spew("$TMP/containers.conf", qq{[engine]\nevents_logger = "none"\n});
-spew("$TMP/config/containers/policy.json",
-     qq({"default":[{"type":"insecureAcceptAnything"}]}\n));
-$SB->env(CONTAINERS_STORAGE_CONF => "$TMP/storage.conf",
-         CONTAINERS_CONF         => "$TMP/containers.conf");
-my @STORE = ('--root', "$TMP/root", '--runroot', "$TMP/runroot", '--storage-driver', 'vfs');
-$SB->prefix(podman => [ @STORE, '--tmpdir', "$TMP/tmp" ]);
-$SB->prefix(buildah => \@STORE);
+make_path("$TMP/ctx");
 
 # A tool must succeed: one test; stdout without trailing white space, or
 # undef.

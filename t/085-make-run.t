@@ -7,6 +7,14 @@
 # AUTH=token PASSWORD=...: the token flow with the built-in issuer (user
 # dev may do anything, anonymous pull only, a wrong password refused),
 # skopeo pushing with credentials and pulling anonymously through it.
+# With UPSTREAM=...: the configuration of a pull-through cache (Docker
+# Hub's checked with nginx -t, without a network; the resolver from
+# resolv.conf; the directives of docs/mirrors.md's upstream locations;
+# what is refused), then a docker-registry started here as the upstream,
+# over plain HTTP and over HTTPS (its certificate trusted with
+# UPSTREAM_CA, refused without): a blob and a manifest pulled through
+# make run, fetched from the upstream once and stored. make run alone has
+# no oci_proxy.
 
 BEGIN { push @INC, 't/lib' }
 use strict;
@@ -20,6 +28,7 @@ use OCI::Client;
 use OCI::Server;
 use OCI::Harness;
 use OCI::Test;
+use OCI::Distribution;
 use MIME::Base64 ();
 
 my $SCRIPT = 'scripts/run-registry';
@@ -259,6 +268,186 @@ subtest 'AUTH=token: the token flow with the built-in issuer' => sub {
     is(finish($run), 0, 'Ctrl-C: the script exits 0');
     no_leftovers($run, 'AUTH=token');
 };
+
+# --- UPSTREAM: a pull-through cache -------------------------------------------
+
+# The directives of a location of an nginx.conf: name => [values...], or
+# undef when there is no such location.
+sub location_directives {
+    my ($conf, $loc) = @_;
+    my ($body) = $conf =~ /^([ ]*)location \Q$loc\E \{\n(.*?)^\1\}/ms ? ($2) : ()
+        or return undef;
+    my %d;
+    push @{ $d{$1} }, $2 while $body =~ /^\s*(\w+)(?:\s+([^;]*))?;/mg;
+    return \%d;
+}
+
+# scripts/run-registry with RUN_REGISTRY_CONFIG_ONLY=1: (exit code, the
+# nginx.conf written, stderr)
+sub config_only {
+    my (%env) = @_;
+    my $data = "$TMP/" . unique();
+    my ($rc, $out, $err) = run_cmd([ $SCRIPT, '127.0.0.1:5000', $data, $MODULE ],
+        env => { RUN_REGISTRY_CONFIG_ONLY => 1, UPSTREAM => '', UPSTREAM_CA => '',
+                 $ENV{TEST_NGINX_BINARY} ? (NGINX => $ENV{TEST_NGINX_BINARY}) : (), %env },
+        timeout => 60);
+    return ($rc, slurp("$data/conf/nginx.conf"), $err);
+}
+
+subtest 'UPSTREAM: the configuration of a pull-through cache' => sub {
+    my ($rc, $conf, $err) = config_only();
+    is($rc, 0, 'no UPSTREAM: nginx -t passes') or diag($err);
+    unlike($conf, qr/oci_proxy|_upstream|_follow/, 'no UPSTREAM: no oci_proxy, no upstream location');
+
+    my $resolv = "$TMP/resolv.conf";
+    spew($resolv, "# made by t/085\nsearch example.org\nnameserver 192.0.2.53\nnameserver 192.0.2.54\n");
+    my %hub = (RUN_REGISTRY_RESOLV_CONF => $resolv);
+    for my $up ('https://registry-1.docker.io', 'https://docker.io', 'https://index.docker.io/') {
+        ($rc, $conf, $err) = config_only(%hub, UPSTREAM => $up);
+        is($rc, 0, "UPSTREAM=$up: nginx -t passes without a network") or diag($err);
+        my $v2 = location_directives($conf, '/v2/') || {};
+        is_deeply($v2->{oci_proxy}, [ 'docker.io /_upstream/ default library' ],
+                  "UPSTREAM=$up: Docker Hub, namespace docker.io, library names");
+        is_deeply($v2->{oci_proxy_follow}, [ '/_follow' ], "UPSTREAM=$up: oci_proxy_follow");
+        is_deeply($v2->{oci_registry}, [ 'on' ], "UPSTREAM=$up: still the registry location");
+        my $u = location_directives($conf, '/_upstream/') || {};
+        is_deeply($u->{set}, [ '$mirror_upstream https://registry-1.docker.io' ],
+                  "UPSTREAM=$up: asked at registry-1.docker.io");
+        is_deeply($u->{proxy_pass}, [ '$mirror_upstream' ], "UPSTREAM=$up: resolved when asked");
+        my $f = location_directives($conf, '= /_follow') || {};
+        is_deeply([ @{ $u->{resolver} || [] }, @{ $f->{resolver} || [] } ],
+                  [ '192.0.2.53', '192.0.2.53' ],
+                  "UPSTREAM=$up: both locations resolve with resolv.conf's first nameserver");
+        is_deeply([ @{ $u->{proxy_ssl_verify} || [] }, @{ $f->{proxy_ssl_verify} || [] } ],
+                  [ 'on', 'on' ], "UPSTREAM=$up: certificates verified");
+        like($u->{proxy_ssl_trusted_certificate}[0] // '', qr{^/etc/ssl/certs/},
+             "UPSTREAM=$up: against the system's bundle");
+    }
+
+    # the documented upstream locations, but for how the name is resolved
+    my $doc = doc_block('docs/mirrors.md', qr/^\s*location \/v2\/ \{/);
+    my $doc_up = location_directives($doc, '/_hub/');
+    my $doc_follow = location_directives($doc, '= /_follow');
+    ok($doc_up && $doc_follow, "docs/mirrors.md's upstream and follow locations found");
+    ($rc, $conf) = config_only(%hub, UPSTREAM => 'https://registry-1.docker.io');
+    my $u = location_directives($conf, '/_upstream/') || {};
+    my $f = location_directives($conf, '= /_follow') || {};
+    for my $k (sort keys %{ $doc_up || {} }) {
+        next if $k eq 'proxy_pass';
+        is_deeply($u->{$k}, $doc_up->{$k}, "upstream location: $k as in docs/mirrors.md");
+    }
+    for my $k (sort keys %{ $doc_follow || {} }) {
+        next if $k eq 'resolver';
+        is_deeply($f->{$k}, $doc_follow->{$k}, "follow location: $k as in docs/mirrors.md");
+    }
+
+    spew($resolv, "nameserver 2001:db8::53\n");
+    ($rc, $conf, $err) = config_only(%hub, UPSTREAM => 'http://127.0.0.1:5001');
+    is($rc, 0, 'UPSTREAM=http://127.0.0.1:5001: nginx -t passes') or diag($err);
+    is_deeply((location_directives($conf, '/v2/') || {})->{oci_proxy},
+              [ '127.0.0.1:5001 /_upstream/ default' ], 'namespace 127.0.0.1:5001, no library names');
+    is_deeply((location_directives($conf, '/_upstream/') || {})->{set},
+              [ '$mirror_upstream http://127.0.0.1:5001' ], 'asked over plain HTTP');
+    is_deeply((location_directives($conf, '= /_follow') || {})->{resolver}, [ '[2001:db8::53]' ],
+              'an IPv6 nameserver in brackets');
+
+    my $none = "$TMP/resolv-none.conf";
+    spew($none, "search example.org\n");
+    my @refused = (
+        [ { UPSTREAM => 'http://127.0.0.1:5001', RUN_REGISTRY_RESOLV_CONF => $none },
+          qr/names no nameserver/, 'resolv.conf without a nameserver' ],
+        [ { UPSTREAM => 'registry.example.com' }, qr/UPSTREAM=registry\.example\.com: expected/, 'no scheme' ],
+        [ { UPSTREAM => 'ftp://registry.example.com' }, qr/expected http/, 'ftp://' ],
+        [ { UPSTREAM => 'https://registry.example.com/v2/' }, qr/no path/, 'a path' ],
+        [ { UPSTREAM => 'http://docker.io' }, qr/Docker Hub is https only/, 'Docker Hub over HTTP' ],
+        [ { UPSTREAM => 'https://registry.example.com', UPSTREAM_CA => "$TMP/no-such-ca.crt" },
+          qr/UPSTREAM_CA=.*not readable/, 'an UPSTREAM_CA that is not there' ],
+    );
+    for my $r (@refused) {
+        my ($env, $why, $what) = @$r;
+        my ($rc, $conf, $err) = config_only(%hub, %$env);
+        isnt($rc, 0, "$what: refused");
+        like($err, $why, "$what: says why") or diag($err);
+        is($conf, '', "$what: no configuration written");
+    }
+
+    # make passes both on
+    # (-n still runs the lines with $(MAKE): MAKE=true makes them no-ops)
+    my ($mrc, $mout) = run_cmd([ 'make', '-n', 'run', 'MAKE=true', 'UPSTREAM=https://up.example:5000',
+                                 'UPSTREAM_CA=/tmp/up-ca.crt' ]);
+    like($mout, qr{UPSTREAM="https://up\.example:5000" UPSTREAM_CA="/tmp/up-ca\.crt"},
+         'make run passes UPSTREAM and UPSTREAM_CA to the script');
+};
+
+SKIP: {
+    my $up = OCI::Distribution->start;
+    skip $OCI::Distribution::WHY, 2 unless $up;
+    my $blob = random_bytes(300_000);
+    my $desc = $up->push_blob('mirror/app', $blob);
+    my $img = $up->push_image('mirror/app', 'v1', files => { 'hello.txt' => "hello\n" });
+    my $gets = sub { my ($re) = @_; scalar grep { $_->[0] eq 'GET' } $up->gets($re) };
+
+    subtest 'UPSTREAM=http://...: a blob and a manifest pulled through make run' => sub {
+        my $run = start_run(env => { UPSTREAM => 'http://' . $up->host });
+        ok(announced($run), 'the registry is announced') or diag(slurp($run->{err}));
+        like(slurp($run->{out}), qr/^pull-through cache of http:\/\/\Q${\ $up->host }\E /m,
+             'as a pull-through cache of the upstream');
+        my $port = $run->{port};
+        my $path = "/v2/mirror/app/blobs/$desc->{digest}";
+        my $res = OCI::Client::request_once($port, 'GET', $path);
+        is($res->code, 200, 'GET of a blob the storage does not hold: 200') or diag(dump_res($res));
+        ok($res->content eq $blob, 'the upstream\'s bytes');
+        is($gets->(qr/\Q$desc->{digest}\E/), 1, 'the upstream was asked once');
+        my $stored;
+        for (1 .. 100) {
+            last if ($stored = -f blob_path("$run->{data}/storage", $desc->{digest}));
+            sleep 0.05;
+        }
+        ok($stored, 'the blob is stored in DATA_DIR/storage');
+        $res = OCI::Client::request_once($port, 'GET', $path);
+        ok($res->code == 200 && $res->content eq $blob, 'GET again: 200, the same bytes');
+        is($gets->(qr/\Q$desc->{digest}\E/), 1, 'from local storage: the upstream was not asked again');
+
+        $res = OCI::Client::request_once($port, 'GET', '/v2/mirror/app/manifests/v1',
+                                         headers => [ Accept => OCI_MANIFEST ]);
+        is($res->code, 200, 'GET of a manifest by tag: 200') or diag(dump_res($res));
+        is($res->content, $img->{manifest}, 'the upstream\'s manifest, byte for byte');
+        is($res->header('Docker-Content-Digest'), $img->{digest}, 'its digest');
+        is_error(OCI::Client::request_once($port, 'POST', '/v2/mirror/app/blobs/uploads/'),
+                 405, 'UNSUPPORTED', 'a push: 405, the mirror is read-only');
+        like(slurp("$run->{data}/logs/access.log"), qr{"GET \Q$path\E HTTP/1\.1" 200 }m,
+             'the pull is in the access log');
+        interrupt($run);
+        is(finish($run), 0, 'Ctrl-C: the script exits 0');
+        no_leftovers($run, 'UPSTREAM=http://');
+    };
+
+    subtest 'UPSTREAM=https://...: the upstream\'s certificate is verified' => sub {
+        my $tls = OCI::Distribution->start(tls => 1, storage => $up->storage)
+            or plan skip_all => $OCI::Distribution::WHY;
+        my $path = "/v2/mirror/app/blobs/$img->{layer}{digest}";
+
+        my $run = start_run(env => { UPSTREAM => $tls->url, UPSTREAM_CA => $tls->ca });
+        ok(announced($run), 'UPSTREAM_CA=its certificate: announced') or diag(slurp($run->{err}));
+        my $res = OCI::Client::request_once($run->{port}, 'GET', $path);
+        is($res->code, 200, 'a blob pulled over HTTPS: 200') or diag(dump_res($res));
+        is(sha256($res->content), $img->{layer}{digest}, 'the layer\'s bytes');
+        interrupt($run);
+        is(finish($run), 0, 'Ctrl-C: the script exits 0');
+        no_leftovers($run, 'UPSTREAM=https://');
+
+        $run = start_run(env => { UPSTREAM => $tls->url });
+        ok(announced($run), 'the system\'s bundle: announced') or diag(slurp($run->{err}));
+        $res = OCI::Client::request_once($run->{port}, 'GET', $path);
+        is_error($res, 502, 'UNAVAILABLE', 'a self-signed upstream is not trusted: 502');
+        like(slurp("$run->{data}/logs/error.log"), qr/upstream SSL certificate verify error/,
+             'the error log says why');
+        ok(!-e blob_path("$run->{data}/storage", $img->{layer}{digest}), 'nothing stored');
+        interrupt($run);
+        is(finish($run), 0, 'Ctrl-C: the script exits 0');
+        no_leftovers($run, 'UPSTREAM=https://, not trusted');
+    };
+}
 
 SKIP: {
     skip 'the workers change user only when run as root', 1 if $> != 0;

@@ -35,8 +35,17 @@
 # into something broken breaks this test.
 #
 # The nginx blocks of README.md, docs/access.md, docs/referrers.md,
-# docs/directives.md and every nginx block of docs/auth.md are found and
-# checked with `nginx -t` as well.
+# docs/directives.md and every nginx block of docs/auth.md and
+# docs/mirrors.md are found and checked with `nginx -t` as well. In
+# docs/mirrors.md, /var/lib/nginx-oci/mirror is the storage and Docker
+# Hub (registry-1.docker.io, which nginx would have to resolve at start)
+# stands for 127.0.0.1:9443, a free port where docker-registry 2.8.2
+# serves HTTPS as the upstream. Its mirror of Docker Hub then runs, in a
+# server on port 8080 (the host "mirror" of its client examples): the
+# requests containerd sends (`?ns=docker.io`, another `ns`), a
+# one-component name asked as library/..., the hosts.toml and the
+# registries.conf read by a minimal TOML reader, and podman pulling
+# docker.io/library/... with that registries.conf, through the mirror.
 
 BEGIN { push @INC, 't/lib' }
 use strict;
@@ -45,6 +54,8 @@ use OCI::Server;
 use OCI::Client;
 use OCI::Redis;
 use OCI::Test;
+use OCI::Distribution;
+use OCI::Sandbox;
 use Test::More;
 use File::Path qw(make_path);
 use File::Spec;
@@ -375,6 +386,32 @@ for my $name (@ORDER) {
         $srv = doc_server("auth-md-$i", $text);
         nginx_t($srv, "docs/auth.md block $i ($first)") if $srv;
     }
+
+    # every nginx block of docs/mirrors.md, the same way; the first is
+    # its mirror of Docker Hub, run below
+    my @mirrors = nginx_blocks('docs/mirrors.md');
+    cmp_ok scalar @mirrors, '>=', 1, 'docs/mirrors.md has its configuration blocks (' . @mirrors . ')';
+    like $mirrors[0] // '', qr/oci_proxy docker\.io /, 'the first is the mirror of Docker Hub';
+    $i = 0;
+    for my $block (@mirrors) {
+        $i++;
+        my $text = mirror_text($block);
+        my ($first) = grep { !/^\s*(?:#|$)/ } split /\n/, $block;
+        my $name = $i == 1 ? 'mirrors-md' : "mirrors-md-$i";
+        $srv = doc_server($name, $text);
+        nginx_t($srv, "docs/mirrors.md block $i ($first)") and $SRV{$name} = $srv;
+    }
+}
+
+# A block of docs/mirrors.md as a conf.d file: its storage, Docker Hub on
+# a port of 127.0.0.1, a location put in a server on port 8080.
+sub mirror_text {
+    my ($block) = @_;
+    $block =~ s{/var/lib/nginx-oci/mirror\b}{/var/lib/nginx/oci}g;
+    $block =~ s{\bregistry-1\.docker\.io\b}{127.0.0.1:9443}g;
+    return $block =~ /^server \{/m ? $block =~ s/^(server \{\n)/$1    listen 8080;\n/mr
+         : $block =~ /^location /m ? "server {\n    listen 8080;\n" . ($block =~ s/^(?=.)/    /mgr) . "}\n"
+         : $block;
 }
 
 # The indented blocks of a document that are nginx configuration: those
@@ -1152,6 +1189,161 @@ example 'token-internal' => sub {
     is docker_request($base, 'DELETE', '/v2/alice/app/manifests/v2', user => 'alice')->{code}, 202,
         'alice deletes with a token';
     done_with($srv, 'token-internal, 127.0.0.1 allowed');
+};
+
+# --- docs/mirrors.md: a mirror of Docker Hub and its clients ---------------------
+
+# A minimal TOML reader, enough for the two client files of
+# docs/mirrors.md and strict about the rest: comments, blank lines,
+# [table] and [[array of tables]] headers of bare or "quoted" dotted keys,
+# key = value with basic strings, arrays of them, booleans and integers.
+# Dies on anything else, or on a key given twice.
+sub toml {
+    my ($text) = @_;
+    my $root = {};
+    my $cur = $root;
+    my $key = qr/[A-Za-z0-9_-]+|"(?:[^"\\\n]|\\.)*"/;
+    my $unquote = sub {
+        my ($k) = @_;
+        return $k unless $k =~ s/^"(.*)"$/$1/s;
+        $k =~ s/\\(["\\])/$1/g;
+        die "toml: escape not handled in $k\n" if $k =~ /\\/;
+        return $k;
+    };
+    my $keys = sub {
+        my ($path) = @_;
+        my @k;
+        while ($path =~ /\G\s*($key)\s*(\.|\z)/gc) {
+            push @k, $unquote->($1);
+            last if $2 eq '';
+        }
+        die "toml: not a key: $path\n" unless @k && (pos($path) // 0) == length $path;
+        return @k;
+    };
+    my $value;
+    $value = sub {
+        my ($v) = @_;
+        return $unquote->($v) if $v =~ /^"(?:[^"\\\n]|\\.)*"$/;
+        return JSON::XS::true if $v eq 'true';
+        return JSON::XS::false if $v eq 'false';
+        return 0 + $v if $v =~ /^[+-]?\d+$/;
+        if ($v =~ /^\[\s*(.*?)\s*,?\s*\]$/s) {
+            my ($list, @items) = ($1);
+            while ($list =~ /\G\s*("(?:[^"\\\n]|\\.)*"|true|false|[+-]?\d+)\s*(,|\z)/gc) {
+                push @items, $value->($1);
+                last if $2 eq '';
+            }
+            die "toml: array not handled: $v\n" unless (pos($list) // 0) == length $list;
+            return \@items;
+        }
+        die "toml: value not handled: $v\n";
+    };
+    my $walk = sub {        # the table a header names, made on the way
+        my ($t, @k) = @_;
+        for my $k (@k) {
+            $t->{$k} //= {};
+            $t = ref $t->{$k} eq 'ARRAY' ? $t->{$k}[-1] : $t->{$k};
+            die "toml: $k is not a table\n" unless ref $t eq 'HASH';
+        }
+        return $t;
+    };
+    for my $line (split /\n/, $text) {
+        next if $line =~ /^\s*(?:#.*)?$/;
+        if ($line =~ /^\s*\[\[\s*(.+?)\s*\]\]\s*$/) {
+            my @k = $keys->($1);
+            my $last = pop @k;
+            my $t = $walk->($root, @k);
+            die "toml: $last is not an array of tables\n" if exists $t->{$last} && ref $t->{$last} ne 'ARRAY';
+            push @{ $t->{$last} }, ($cur = {});
+        } elsif ($line =~ /^\s*\[\s*([^\[\]].*?)\s*\]\s*$/) {
+            $cur = $walk->($root, $keys->($1));
+        } elsif ($line =~ /^\s*($key)\s*=\s*(.+?)\s*$/) {
+            my $k = $unquote->($1);
+            die "toml: $k given twice\n" if exists $cur->{$k};
+            $cur->{$k} = $value->($2);
+        } else {
+            die "toml: not understood: $line\n";
+        }
+    }
+    return $root;
+}
+
+example 'mirrors.md: a mirror of Docker Hub, containerd and podman as its clients' => sub {
+    my $srv = $SRV{'mirrors-md'} or plan skip_all => 'its block did not pass nginx -t';
+    my $up = OCI::Distribution->start or plan skip_all => $OCI::Distribution::WHY;
+    my $hub = OCI::Distribution->start(tls => 1, storage => $up->storage,
+                                       port => port_for('mirrors-md', 9443))
+        or plan skip_all => $OCI::Distribution::WHY;
+    start_ok($srv, 'the mirror of Docker Hub') or return;
+    my $p = port_for('mirrors-md', 8080);
+    my $img = $up->push_image('library/mirror-e2e', 'v1', files => { 'hello.txt' => "hello\n" });
+    my $solo = $up->push_image('library/solo', 'v1', files => { 'solo.txt' => "solo\n" });
+    my $asked = sub { my ($re) = @_; scalar grep { $_->[0] eq 'GET' } $hub->gets($re) };
+
+    # what containerd asks, as the text shows it
+    my $clients = slurp('docs/mirrors.md');
+    like $clients, qr{^\s+GET /v2/library/alpine/manifests/3\.19\?ns=docker\.io$}m,
+        'the text shows the ?ns= of containerd';
+    my $r = req($p, 'GET', '/v2/library/mirror-e2e/manifests/v1?ns=docker.io',
+                headers => [ Accept => OCI_MANIFEST ]);
+    is $r->code, 200, 'a manifest with ?ns=docker.io: 200' or diag dump_res($r);
+    is $r->content, $img->{manifest}, "Docker Hub's manifest, byte for byte";
+    is $r->header('OCI-Namespace'), 'docker.io', 'OCI-Namespace: docker.io';
+    my $layer = $img->{layer}{digest};
+    $r = req($p, 'GET', "/v2/library/mirror-e2e/blobs/$layer?ns=docker.io");
+    is $r->code, 200, 'its layer with ?ns=docker.io: 200' or diag dump_res($r);
+    is sha256($r->content), $layer, 'the layer';
+    is $asked->(qr/\Q$layer\E/), 1, 'fetched from Docker Hub once';
+    is req($p, 'GET', "/v2/library/mirror-e2e/blobs/$layer?ns=docker.io")->code, 200, 'and again';
+    is $asked->(qr/\Q$layer\E/), 1, 'from local storage';
+    $r = req($p, 'GET', '/v2/library/solo/manifests/v1?ns=ghcr.io', headers => [ Accept => OCI_MANIFEST ]);
+    is_error $r, 404, 'MANIFEST_UNKNOWN', 'an ns that names no upstream: local storage only';
+    is $asked->(qr{/library/solo/}), 0, 'Docker Hub was not asked';
+
+    # library: a one-component name
+    $r = req($p, 'GET', '/v2/solo/manifests/v1', headers => [ Accept => OCI_MANIFEST ]);
+    is $r->code, 200, 'solo (no ns): 200' or diag dump_res($r);
+    is $r->content, $solo->{manifest}, 'the manifest of library/solo';
+    is $asked->(qr{^/v2/library/solo/manifests/v1$}), 1, 'asked of Docker Hub as library/solo';
+
+    # containerd's hosts.toml
+    my $hosts = doc_block('docs/mirrors.md', qr{^\s*# /etc/containerd/certs\.d/docker\.io/hosts\.toml$});
+    ok $hosts, 'docs/mirrors.md has the hosts.toml of docker.io';
+    my $t = eval { toml($hosts) };
+    is_deeply $t, { server => 'https://registry-1.docker.io',
+                    host => { 'http://mirror:8080' => { capabilities => [ 'pull', 'resolve' ] } } },
+        'hosts.toml is TOML: the server, the mirror with pull and resolve' or diag $@ // '';
+
+    # podman's registries.conf
+    my $rconf = doc_block('docs/mirrors.md', qr{^\s*# /etc/containers/registries\.conf\.d/});
+    ok $rconf, 'docs/mirrors.md has the registries.conf entry';
+    $t = eval { toml($rconf) };
+    is_deeply $t, { registry => [ { prefix => 'docker.io', location => 'docker.io',
+                                    mirror => [ { location => 'mirror:8080', insecure => JSON::XS::true } ] } ] },
+        'registries.conf is TOML: docker.io, with the mirror, insecure' or diag $@ // '';
+
+    my $sb = OCI::Sandbox->new('oci-docs-podman')->containers;
+    my $why = $sb->podman_why_not;
+    SKIP: {
+        skip "podman: $why", 6 if $why;
+        my $pod = $up->push_image('library/podman-e2e', 'v1', files => { 'p.txt' => random_bytes(70_000) });
+        (my $conf = $rconf) =~ s/\bmirror:8080\b/127.0.0.1:$p/g;
+        isnt $conf, $rconf, 'the mirror of the example on its test port';
+        spew($sb->dir . '/registries.conf', $conf);
+        $sb->give_away;
+        $sb->run_ok('podman pull docker.io/library/podman-e2e:v1, the registries.conf of the text',
+                    'podman', 'pull', 'docker.io/library/podman-e2e:v1', { timeout => 120 });
+        my ($rc, $out) = $sb->run('podman', 'image', 'inspect', 'docker.io/library/podman-e2e:v1');
+        my $info = (dec($out) || [])->[0] || {};
+        is 'sha256:' . ($info->{Id} // ''), $pod->{config}{digest}, 'podman has the image, under its name';
+        my $log = slurp($srv->path('logs', 'access.log'));
+        like $log, qr{"GET /v2/library/podman-e2e/manifests/v1 HTTP/1\.1" 200 .*containers}m,
+            "the mirror's access log: podman's manifest GET";
+        like $log, qr{"GET /v2/library/podman-e2e/blobs/\Q$pod->{layer}{digest}\E HTTP/1\.1" 200 .*containers}m,
+            "and its layer GET";
+        is $asked->(qr/\Q$pod->{layer}{digest}\E/), 1, 'which the mirror fetched from Docker Hub';
+    }
+    done_with($srv, 'the mirror of Docker Hub');
 };
 
 $_->cleanup for @ALL;           # server roots go when everything passed

@@ -23,8 +23,9 @@ C<start(%opt)> runs C<docker-registry serve> on a free port of 127.0.0.1
 with filesystem storage in a scratch directory (or C<storage>, shared
 with another instance), deletes enabled, its access log on, and returns
 once C<GET /v2/> answers; undef (and C<$WHY>) when docker-registry is not
-installed or did not come up in 20 seconds. C<tls =E<gt> 1> serves HTTPS
-with a certificate made by openssl for C<IP:127.0.0.1> (C<ca>: its file).
+installed or did not come up in 20 seconds. C<port> chooses its port.
+C<tls =E<gt> 1> serves HTTPS with a certificate made by openssl for
+C<IP:127.0.0.1> (C<ca>: its file).
 
 C<push_blob($repo, $bytes [, $media_type])>: a blob pushed as
 distribution takes it (C<POST>, then C<PUT ?digest=> with the body; it
@@ -65,7 +66,7 @@ sub start {
         return undef;
     };
     my $dir = tempdir('oci-distribution-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-    my $self = bless { dir => $dir, port => OCI::Server::free_port(),
+    my $self = bless { dir => $dir, port => $o{port} // OCI::Server::free_port(),
                        storage => $o{storage} // "$dir/storage", tls => $o{tls} }, $class;
     make_path($self->{storage});
     my $tls = '';

@@ -35,6 +35,13 @@ exit status is 0 (stderr, without the rootless tools' warnings about
 subordinate IDs, as diagnostics); returns stdout, or undef on failure.
 C<quiet($stderr)>: stderr without those warnings.
 
+C<containers>: podman and buildah keep their images in the directory
+too (C<root/>, C<runroot/>, the vfs driver, a C<policy.json> that accepts
+anything, no events log), each run given C<--root>, C<--runroot> and
+C<--storage-driver> (podman also C<--tmpdir>). C<podman_why_not>: undef
+when C<podman images> runs there, else why not (no user namespaces for
+a rootless podman, say).
+
 When the script ends, the directory is removed if every test passed, and
 kept (and named in a diagnostic) otherwise or with C<TEST_NGINX_NO_CLEAN>.
 
@@ -99,6 +106,39 @@ sub env {
 sub prefix {
     my ($self, $program, $args) = @_;
     $self->{prefix}{$program} = $args;
+}
+
+sub containers {
+    my ($self) = @_;
+    my $dir = $self->{dir};
+    make_path(map { "$dir/$_" } qw(root runroot));
+    spew("$dir/storage.conf", <<"CONF");
+[storage]
+driver = "vfs"
+graphroot = "$dir/root"
+runroot = "$dir/runroot"
+CONF
+    spew("$dir/containers.conf", qq{[engine]\nevents_logger = "none"\n});
+    spew("$dir/config/containers/policy.json",
+         qq({"default":[{"type":"insecureAcceptAnything"}]}\n));
+    $self->env(CONTAINERS_STORAGE_CONF => "$dir/storage.conf",
+               CONTAINERS_CONF         => "$dir/containers.conf");
+    my @store = ('--root', "$dir/root", '--runroot', "$dir/runroot", '--storage-driver', 'vfs');
+    $self->prefix(podman => [ @store, '--tmpdir', "$dir/tmp" ]);
+    $self->prefix(buildah => \@store);
+    return $self;
+}
+
+sub podman_why_not {
+    my ($self) = @_;
+    return 'podman is not installed (make test installs it)' unless which('podman');
+    $self->give_away;
+    my ($rc, undef, $err) = $self->run('podman', 'images');
+    return undef unless $rc;
+    my $why = "podman cannot open its storage here (exit $rc): " . $self->quiet($err);
+    my ($urc, undef, $uerr) = $self->run('unshare', '--user', '--map-root-user', 'true');
+    $why .= "; unshare --user fails too (exit $urc): $uerr" if $urc;
+    return $why;
 }
 
 sub give_away {
