@@ -25,7 +25,8 @@ with another instance), deletes enabled, its access log on, and returns
 once C<GET /v2/> answers; undef (and C<$WHY>) when docker-registry is not
 installed or did not come up in 20 seconds. C<port> chooses its port.
 C<tls =E<gt> 1> serves HTTPS with a certificate made by openssl for
-C<IP:127.0.0.1> (C<ca>: its file).
+127.0.0.1 (C<ca>: its file), as an IP address and as a DNS name: nginx
+1.22 checks an upstream's certificate against its DNS names only.
 
 C<push_blob($repo, $bytes [, $media_type])>: a blob pushed as
 distribution takes it (C<POST>, then C<PUT ?digest=> with the body; it
@@ -73,7 +74,7 @@ sub start {
     if ($o{tls}) {
         my ($rc, undef, $err) = run_cmd([ 'openssl', 'req', '-x509', '-newkey', 'rsa:2048',
             '-nodes', '-days', '2', '-subj', '/CN=upstream', '-addext',
-            'subjectAltName=IP:127.0.0.1', '-keyout', "$dir/tls.key", '-out', "$dir/tls.crt" ]);
+            'subjectAltName=IP:127.0.0.1,DNS:127.0.0.1', '-keyout', "$dir/tls.key", '-out', "$dir/tls.crt" ]);
         die "openssl req: $err" if $rc;
         $tls = "  tls:\n    certificate: $dir/tls.crt\n    key: $dir/tls.key\n";
     }
