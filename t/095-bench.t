@@ -4,7 +4,9 @@
 # work tree with uncommitted changes to src/ is refused before anything
 # starts; bench/compare reads small fixed results and calls changes
 # better, worse or noise. bench/fronts runs one round of a second, to
-# show that it works, not how fast.
+# show that it works, not how fast; so does bench/mirror (a docker-registry
+# upstream, make run's mirror of it and make run's registry), whose JSON
+# bench/compare reads.
 
 BEGIN { push @INC, 't/lib' }
 use strict;
@@ -212,6 +214,38 @@ subtest 'fronts: one short round, and the bounds' => sub {
     is($rc, 0, 'bench/fronts runs') or diag("$out\n$err");
     like($out, qr/^\| \Q$_\E \| \d+ req\/s \| [\d.]+ \|$/m, "a median for $_")
         for 'direct', 'balancer, 1 front', 'balancer, 3 fronts';
+};
+
+subtest 'mirror: one short round, and the bounds' => sub {
+    plan skip_all => "$MODULE is not built" unless -f $MODULE;
+    plan skip_all => 'docker-registry, wrk or redis-server is not installed'
+        unless which('docker-registry') && which('wrk') && which('redis-server');
+    my ($rc, $out, $err) = run_cmd(['bench/mirror'], env => { BENCH_ROUNDS => 0 }, timeout => 30);
+    isnt($rc, 0, 'BENCH_ROUNDS=0 refused');
+    like($err, qr/BENCH_ROUNDS=0: a whole number 1\.\.15/, 'says what is allowed');
+
+    my $json = "$TMP/mirror.json";
+    ($rc, $out, $err) = run_cmd(['bench/mirror'], timeout => 300, env => {
+        BENCH_ROUNDS => 1, BENCH_DURATION => 1, BENCH_CONNS => 2, BENCH_BLOB_KIB => 64,
+        BENCH_MISS_BLOBS => 2, BENCH_MISS_MIB => 1, BENCH_NO_BUILD => 1, BENCH_DIRTY => 1,
+        BENCH_OUT => $json, OCI_MODULE => $MODULE, %NGINX });
+    is($rc, 0, 'bench/mirror runs') or diag("$out\n$err");
+    my $j = eval { JSON::PP::decode_json(slurp($json)) } || {};
+    is($j->{schema}, 2, "bench/run's schema");
+    is($j->{bench}, 'mirror', 'a result of bench/mirror');
+    my %sc = map { $_->{name} => $_ } @{ $j->{scenarios} || [] };
+    for my $s ([ 'mirror_cached', 'rps', 'oci-mirror', 'oci-default' ],
+               [ 'mirror_miss', 'mib_s', 'oci-mirror', 'docker-registry' ]) {
+        my ($name, $fig, @c) = @$s;
+        is($sc{$name}{ceiling}, $c[1], "$name: against $c[1]");
+        for my $c (@c) {
+            my $v = $sc{$name}{results}{$c}{$fig} || {};
+            ok(@{ $v->{rounds} || [] } == 1 && $v->{median} > 0, "$name: $c measured once");
+        }
+    }
+    like($out, qr/^\s+oci-mirror\s+[\d.]+\s+\[.*\]\s+[\d.]+ \(>= 0\.9\) (?:met|MISSED)/m,
+         "bench/compare's table, the mirror's ratio to docker-registry");
+    like($out, qr/^results: \Q$json\E /m, 'where the result went');
 };
 
 done_testing;
