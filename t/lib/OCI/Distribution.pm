@@ -39,7 +39,7 @@ manifest, digest, layer (descriptor), config (descriptor) }. These talk
 plain HTTP: push to a plain instance, serve over TLS from another on the
 same storage.
 
-C<gets($re)>: the request lines (C<GET /v2/...>, C<HEAD ...>) of its access
+C<pid>: its process. C<gets($re)>: the request lines (C<GET /v2/...>, C<HEAD ...>) of its access
 log whose path matches C<$re>, to tell what reached the upstream.
 C<log_text>: its whole log. C<stop> ends it (also when the object goes).
 
@@ -126,6 +126,7 @@ sub _answers {
 }
 
 sub port    { $_[0]{port} }
+sub pid     { $_[0]{pid} }
 sub dir     { $_[0]{dir} }
 sub storage { $_[0]{storage} }
 sub host    { "127.0.0.1:$_[0]{port}" }
