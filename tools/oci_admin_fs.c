@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -307,6 +308,24 @@ uint64_t
 oci_admin_atime_refused(void)
 {
     return oci_admin_atime_moved;
+}
+
+
+int
+oci_admin_atime_mode(const char *path)
+{
+    struct statvfs  sv;
+
+    if (statvfs(path, &sv) == -1) {
+        return -1;
+    }
+
+    if (sv.f_flag & ST_NOATIME) {
+        return OCI_ADMIN_ATIME_NONE;
+    }
+
+    return (sv.f_flag & ST_RELATIME) ? OCI_ADMIN_ATIME_RELATIME
+                                     : OCI_ADMIN_ATIME_STRICT;
 }
 
 

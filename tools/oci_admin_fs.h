@@ -69,6 +69,18 @@ int oci_admin_open_read(const char *path);
 uint64_t oci_admin_atime_refused(void);
 
 /*
+ * How the file system that holds path records reads in access times:
+ * every read (strictatime), once a day at most and at the first read
+ * after a write (relatime, Linux's default), or never (noatime).  The
+ * mode, or -1 with errno.
+ */
+#define OCI_ADMIN_ATIME_STRICT    0
+#define OCI_ADMIN_ATIME_RELATIME  1
+#define OCI_ADMIN_ATIME_NONE      2
+
+int oci_admin_atime_mode(const char *path);
+
+/*
  * A whole regular file, not following a symbolic link, into data
  * (malloc()ed, NUL-terminated), its stat into *st if st is not NULL.
  * OCI_ADMIN_OK; OCI_ADMIN_MISSING; OCI_ADMIN_CORRUPT when it is a

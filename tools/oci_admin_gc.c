@@ -9,6 +9,7 @@
  */
 
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 
 
 static int oci_admin_gc_option(void *data, int c, char *arg);
+static int oci_admin_gc_atime(oci_admin_gc_t *gx);
 static int oci_admin_gc_run(oci_admin_gc_t *gx);
 static void oci_admin_gc_sweep_all(oci_admin_gc_t *gx);
 static int oci_admin_gc_end(oci_admin_gc_t *gx, int rc);
@@ -50,7 +52,7 @@ static const char  oci_admin_gc_usage[] =
 "                                   stored this long (default: 24h)\n"
 "  --unpulled-for <dur>             first remove the links no client\n"
 "                                   pulled for that long (their access\n"
-"                                   time, which a mirror sets)\n"
+"                                   time: not on a noatime mount)\n"
 "  --redis <addr>                   remove deleted referrers from the\n"
 "                                   index: host[:port], [v6]:port or\n"
 "                                   unix:/path, as oci_redis;\n"
@@ -117,6 +119,10 @@ oci_admin_gc(int argc, char **argv)
     rc = oci_admin_options(&gx.opt, &oci_admin_gc_getopt, &gx, argc, argv);
     if (rc != -1) {
         return rc;
+    }
+
+    if (gx.unpulled && oci_admin_gc_atime(&gx) != 0) {
+        return OCI_ADMIN_EXIT_USAGE;
     }
 
     gx.start = oci_admin_now();
@@ -224,6 +230,45 @@ oci_admin_gc_option(void *data, int c, char *arg)
 
     default:
         return 1;
+    }
+}
+
+
+/*
+ * --unpulled-for needs access times that move when a client pulls: not
+ * on a noatime mount, where everything would look unpulled since it was
+ * stored.  With relatime a file read all the time has an access time up
+ * to a day old.  0, or -1 after a message.
+ */
+
+static int
+oci_admin_gc_atime(oci_admin_gc_t *gx)
+{
+    switch (oci_admin_atime_mode(gx->opt.storage)) {
+
+    case OCI_ADMIN_ATIME_NONE:
+        fprintf(stderr, "oci-admin gc: --unpulled-for: %s is on a file "
+                "system mounted noatime, where access times do not tell "
+                "pulls\n", gx->opt.storage);
+        return -1;
+
+    case OCI_ADMIN_ATIME_RELATIME:
+        if (gx->unpulled <= 86400 * OCI_ADMIN_NS) {
+            oci_admin_warn("gc: --unpulled-for %s: with relatime an access "
+                           "time moves once a day at most, so content "
+                           "pulled all the time can look unpulled for a "
+                           "day", gx->unpulled_arg);
+        }
+
+        return 0;
+
+    case -1:
+        oci_admin_warn("gc: %s: statvfs(): %s", gx->opt.storage,
+                       strerror(errno));
+        return 0;
+
+    default:
+        return 0;
     }
 }
 

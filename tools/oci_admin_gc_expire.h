@@ -1,9 +1,10 @@
 
 /*
  * oci-admin gc --unpulled-for: what no client pulled for that long leaves
- * each repository before the mark (docs/admin.md).  A mirror location
- * sets the access time of the link it serves, at most once an hour, and
- * a fill stores content with a fresh one (docs/mirrors.md).
+ * each repository before the mark (docs/admin.md).  A pull reads the
+ * file, and the kernel records it in the inode's access time: with
+ * relatime, once a day at most, and at the first read after a write, so
+ * content a fill stored is fresh (docs/mirrors.md).
  *
  * First every repository is looked at, changing nothing: the links in
  * "_manifests" and "_blobs" whose inode was not accessed for

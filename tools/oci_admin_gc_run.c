@@ -141,7 +141,7 @@ oci_admin_gc_unlink(oci_admin_gc_t *gx, oci_gc_cand_t *c, const char *path,
         return -1;
     }
 
-    /* a pull that reads it moves its atime only, one by the module both */
+    /* a pull moves the access time alone: the kernel's, on a read */
 
     if (fstat(fd, &st) == -1 || st.st_dev != c->dev || st.st_ino != c->ino
         || oci_admin_gc_stamp(gx, &st) > c->stamp

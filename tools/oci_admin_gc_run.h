@@ -9,7 +9,7 @@
  *
  * With --unpulled-for, what clients have not pulled for that long goes
  * first (oci_admin_gc_expire.c): the access time of a link tells when a
- * mirror location last served it.
+ * client last pulled it, to a day with relatime.
  */
 
 
