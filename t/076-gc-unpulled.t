@@ -435,6 +435,64 @@ SKIP: {
     is $srv->req('GET', "/v2/hub/g/manifests/t")->code, 200, 'the tag still names the manifest';
 }
 
+# --- a real mirror ------------------------------------------------------------
+
+# a mirror of another nginx: what gc expired is fetched again by the next
+# pull
+{
+    my $up = OCI::Harness->start(config => registry_conf());
+    my $port = $up->port;
+    my $mirror = OCI::Harness->start(config => registry_conf('oci_proxy up.test /_up/ default;')
+        . "    location /_up/ {\n        internal;\n        proxy_pass http://127.0.0.1:$port/;\n"
+        . "        proxy_pass_request_headers off;\n"
+        . "        proxy_set_header Authorization \$oci_proxy_authorization;\n"
+        . "        proxy_set_header Accept \$oci_proxy_accept;\n"
+        . "        proxy_max_temp_file_size 0;\n        proxy_http_version 1.1;\n"
+        . "        proxy_set_header Connection \"\";\n    }\n");
+    my $M = $mirror->storage;
+
+    my %img;
+    for my $t ('kept', 'old') {
+        my $doc = new_image($up, 'lib/app');
+        my ($res, $desc) = push_manifest($up, 'lib/app', $t, $doc);
+        is $res->code, 201, "upstream: $t pushed";
+        $img{$t} = { manifest => $desc, layer => $doc->{layers}[0], config => $doc->{config} };
+        is $mirror->req('GET', "/v2/lib/app/manifests/$t", headers => [ Accept => OCI_MANIFEST ])->code,
+            200, "mirror: $t pulled";
+        is $mirror->req('GET', "/v2/lib/app/blobs/$img{$t}{layer}{digest}")->code, 200, '... and its layer';
+    }
+    ok -e link_path($M, 'lib/app', '_manifests', $img{old}{manifest}{digest}), 'the mirror stored what was pulled';
+    ok !-e link_path($M, 'lib/app', '_blobs', $img{old}{config}{digest}), '... and not the config nobody pulled';
+
+    my ($rc, $j, $err) = oci_admin_json('fsck', '--storage', $M, '--mirror');
+    is $rc, 0, 'fsck --mirror of the mirror: exit 0' or diag $err;
+    is $j->{not_fetched}, 2, '... the two images are not fetched whole';
+    ($rc, $j) = oci_admin_json('fsck', '--storage', $M);
+    is_deeply [ sort map { $_->{kind} } @{ $j->{problems} } ], [ 'missing-blob', 'missing-blob' ],
+        'fsck without --mirror: their configs are missing';
+
+    pulled_at($STALE, map { link_path($M, 'lib/app', $_->[0], $img{old}{$_->[1]}{digest}) }
+                          [ '_manifests', 'manifest' ], [ '_blobs', 'layer' ]);
+    ($rc, $j, $err) = oci_admin_json('gc', '--storage', $M, '--age-offset', '10d', '--unpulled-for', '30d');
+    is $rc, 0, 'gc --unpulled-for on the mirror: exit 0' or diag $err;
+    is_deeply [ @$j{qw(expired_manifests expired_blob_links expired_tags deleted_blob_files)} ],
+              [ 1, 1, 1, 2 ], '... the image nobody pulled expired, its content freed'
+        or diag explain $j;
+    ok !-e blob_path($M, $img{old}{layer}{digest}), '... its layer is gone';
+    ok -e blob_path($M, $img{kept}{layer}{digest}), 'the image pulled lately stays';
+
+    my $res = $mirror->req('GET', "/v2/lib/app/manifests/old", headers => [ Accept => OCI_MANIFEST ]);
+    is $res->code, 200, 'the expired image is pulled again';
+    is $res->header('Docker-Content-Digest'), $img{old}{manifest}{digest}, '... the same manifest';
+    is $mirror->req('GET', "/v2/lib/app/blobs/$img{old}{layer}{digest}")->code, 200, '... and its layer';
+    ok -e blob_path($M, $img{old}{layer}{digest}), '... fetched and stored again';
+    ($rc, $j, $err) = oci_admin_json('fsck', '--storage', $M, '--mirror');
+    is $rc, 0, 'fsck --mirror: exit 0' or diag $err;
+
+    stops_cleanly($mirror, 'the mirror');
+    stops_cleanly($up, 'the upstream');
+}
+
 stops_cleanly($srv);
 
 done_testing;
