@@ -5,12 +5,15 @@
  */
 
 
+#define _GNU_SOURCE
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +34,10 @@ static int oci_admin_read_fd(int fd, size_t max, u_char **data, size_t *len,
 static ssize_t oci_admin_read_some(int fd, u_char *buf, size_t size,
     char *reason, size_t reason_len);
 static void oci_admin_hex(const u_char *md, size_t len, char *hex);
+
+
+/* the files opened without O_NOATIME: the kernel refused it */
+static uint64_t  oci_admin_atime_moved;
 
 
 int
@@ -280,6 +287,49 @@ oci_admin_rmtree(const char *path, int depth)
 
 
 int
+oci_admin_open_read(const char *path)
+{
+    int  fd, flags;
+
+    flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+
+    fd = open(path, flags | O_NOATIME);
+
+    if (fd == -1 && errno == EPERM) {
+        fd = open(path, flags);
+        oci_admin_atime_moved += (fd != -1);
+    }
+
+    return fd;
+}
+
+
+uint64_t
+oci_admin_atime_refused(void)
+{
+    return oci_admin_atime_moved;
+}
+
+
+int
+oci_admin_atime_mode(const char *path)
+{
+    struct statvfs  sv;
+
+    if (statvfs(path, &sv) == -1) {
+        return -1;
+    }
+
+    if (sv.f_flag & ST_NOATIME) {
+        return OCI_ADMIN_ATIME_NONE;
+    }
+
+    return (sv.f_flag & ST_RELATIME) ? OCI_ADMIN_ATIME_RELATIME
+                                     : OCI_ADMIN_ATIME_STRICT;
+}
+
+
+int
 oci_admin_read(const char *path, size_t max, struct stat *st, u_char **data,
     size_t *len, char *reason, size_t reason_len)
 {
@@ -289,7 +339,7 @@ oci_admin_read(const char *path, size_t max, struct stat *st, u_char **data,
     *data = NULL;
     *len = 0;
 
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    fd = oci_admin_open_read(path);
     if (fd == -1) {
         if (errno == ENOENT || errno == ENOTDIR) {
             snprintf(reason, reason_len, "not found");
@@ -555,6 +605,13 @@ int64_t
 oci_admin_ctime(const struct stat *st)
 {
     return (int64_t) st->st_ctim.tv_sec * OCI_ADMIN_NS + st->st_ctim.tv_nsec;
+}
+
+
+int64_t
+oci_admin_atime(const struct stat *st)
+{
+    return (int64_t) st->st_atim.tv_sec * OCI_ADMIN_NS + st->st_atim.tv_nsec;
 }
 
 

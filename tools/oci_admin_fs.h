@@ -56,6 +56,31 @@ int oci_admin_rmtree(const char *path, int depth);
 
 
 /*
+ * Opens a file to read, not following a symbolic link, without moving its
+ * access time (O_NOATIME): on a mirror the access time tells when a
+ * client last pulled the file, and reading it is no pull.  The kernel
+ * allows O_NOATIME to the file's owner only (and to root); for others
+ * the file is opened all the same, and counted.  The descriptor, or -1
+ * with errno.
+ */
+int oci_admin_open_read(const char *path);
+
+/* how many files were opened to read without O_NOATIME */
+uint64_t oci_admin_atime_refused(void);
+
+/*
+ * How the file system that holds path records reads in access times:
+ * every read (strictatime), once a day at most and at the first read
+ * after a write (relatime, Linux's default), or never (noatime).  The
+ * mode, or -1 with errno.
+ */
+#define OCI_ADMIN_ATIME_STRICT    0
+#define OCI_ADMIN_ATIME_RELATIME  1
+#define OCI_ADMIN_ATIME_NONE      2
+
+int oci_admin_atime_mode(const char *path);
+
+/*
  * A whole regular file, not following a symbolic link, into data
  * (malloc()ed, NUL-terminated), its stat into *st if st is not NULL.
  * OCI_ADMIN_OK; OCI_ADMIN_MISSING; OCI_ADMIN_CORRUPT when it is a
@@ -99,6 +124,7 @@ void oci_admin_hash(int alg, const u_char *p, size_t len, char *hex);
 int64_t oci_admin_clock(void);
 int64_t oci_admin_mtime(const struct stat *st);
 int64_t oci_admin_ctime(const struct stat *st);
+int64_t oci_admin_atime(const struct stat *st);
 int64_t oci_admin_stamp(const struct stat *st);
 
 

@@ -9,7 +9,8 @@
  *     links of the blobs/ file of their digest, or at least hold the right
  *     content; each manifest needs a usable ".type", must be valid with
  *     it, and what it refers to (config, layers, index entries) must be
- *     in the repository; each tag must name a stored manifest;
+ *     in the repository, unless --mirror says the storage is a mirror's,
+ *     filled as clients pull; each tag must name a stored manifest;
  *   - _uploads/: sessions must be readable and not long abandoned;
  *   - anything else in the layout is a stray.
  *
@@ -53,6 +54,8 @@ static const char  oci_admin_fsck_usage[] =
 "                          remove links to it, tags naming nothing and\n"
 "                          abandoned sessions, recreate missing "
     NGX_OCI_LAYOUT_TYPE_SUFFIX " files\n"
+"  --mirror                the storage of a mirror: what a manifest refers\n"
+"                          to may not be fetched yet; counted, no problem\n"
 "  --upload-timeout <dur>  as oci_upload_timeout (default: 1h)\n"
 "  --json                  print the summary as a JSON object\n"
 "  --quiet                 no progress line on a terminal\n"
@@ -65,6 +68,7 @@ static const char  oci_admin_fsck_usage[] =
 static const struct option  oci_admin_fsck_long[] = {
     OCI_ADMIN_OPTION_STORAGE,
     { "repair",         no_argument,       NULL, 'R' },
+    { "mirror",         no_argument,       NULL, 'M' },
     { "upload-timeout", required_argument, NULL, 'u' },
     OCI_ADMIN_OPTIONS_OUTPUT,
     { NULL, 0, NULL, 0 }
@@ -114,6 +118,14 @@ oci_admin_fsck(int argc, char **argv)
 
     oci_admin_progress_end();
 
+    if (fx.mirror && oci_admin_atime_refused()) {
+        oci_admin_warn("fsck: %llu files were read without O_NOATIME, which "
+                       "only their owner may use: their access times now "
+                       "say they were pulled; run oci-admin as the user "
+                       "that owns the storage",
+                       (unsigned long long) oci_admin_atime_refused());
+    }
+
     rc = oci_admin_fsck_report(&fx);
 
     json_decref(fx.problems);
@@ -134,6 +146,10 @@ oci_admin_fsck_option(void *data, int c, char *arg)
 
     case 'R':
         fx->repair = 1;
+        return 0;
+
+    case 'M':
+        fx->mirror = 1;
         return 0;
 
     case 'u':

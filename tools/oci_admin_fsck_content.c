@@ -157,7 +157,7 @@ oci_admin_fsck_content(oci_admin_fsck_t *fx, const char *path,
                ? OCI_ADMIN_OK : OCI_ADMIN_CORRUPT;
     }
 
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    fd = oci_admin_open_read(path);
     if (fd == -1) {
         if (errno == ENOENT) {
             return OCI_ADMIN_MISSING;

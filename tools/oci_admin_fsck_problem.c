@@ -114,6 +114,7 @@ oci_admin_fsck_report(oci_admin_fsck_t *fx)
         { "bytes_hashed", fx->bytes },
         { "repositories", fx->repositories },
         { "manifests", fx->manifests },
+        { "not_fetched", fx->not_fetched },
         { "tags", fx->tags },
         { "upload_sessions", fx->uploads },
         { "problems_found", fx->found },
@@ -129,8 +130,9 @@ oci_admin_fsck_report(oci_admin_fsck_t *fx)
         return fflush(stdout) == 0 ? 0 : -1;
     }
 
-    tail = json_pack("{sosOsb}", "counts", oci_admin_fsck_counts(fx),
-                     "problems", fx->problems, "repair", fx->repair);
+    tail = json_pack("{sosOsbsb}", "counts", oci_admin_fsck_counts(fx),
+                     "problems", fx->problems, "repair", fx->repair,
+                     "mirror", fx->mirror);
 
     if (tail == NULL) {
         oci_admin_warn("out of memory");
@@ -148,12 +150,18 @@ oci_admin_fsck_summary(oci_admin_fsck_t *fx, double seconds)
     int  k, first;
 
     printf("fsck: %llu blob files (%llu bytes hashed), %llu "
-           "repositories, %llu manifests, %llu tags, %llu upload "
-           "sessions; %llu problems",
+           "repositories, %llu manifests",
            (unsigned long long) fx->blob_files,
            (unsigned long long) fx->bytes,
            (unsigned long long) fx->repositories,
-           (unsigned long long) fx->manifests,
+           (unsigned long long) fx->manifests);
+
+    if (fx->mirror) {
+        printf(" (%llu not fetched whole yet)",
+               (unsigned long long) fx->not_fetched);
+    }
+
+    printf(", %llu tags, %llu upload sessions; %llu problems",
            (unsigned long long) fx->tags,
            (unsigned long long) fx->uploads,
            (unsigned long long) fx->found);

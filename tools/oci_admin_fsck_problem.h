@@ -50,6 +50,7 @@ enum {
 typedef struct {
     oci_admin_opts_t    opt;
     int                 repair;
+    int                 mirror;             /* lazy fills are no problem */
     int64_t             upload_timeout;     /* ns */
 
     oci_admin_imap_t    inodes;             /* hashed: a digest's prefix */
@@ -64,6 +65,7 @@ typedef struct {
     uint64_t            bytes;
     uint64_t            repositories;
     uint64_t            manifests;
+    uint64_t            not_fetched;        /* --mirror: manifests */
     uint64_t            tags;
     uint64_t            uploads;
 

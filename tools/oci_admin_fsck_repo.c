@@ -59,7 +59,7 @@ static int oci_admin_fsck_retype(oci_admin_fsck_t *fx,
     char *action, size_t size);
 static void oci_admin_fsck_refs(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
     oci_admin_digest_t *d);
-static void oci_admin_fsck_ref(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
+static int oci_admin_fsck_ref(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
     oci_admin_digest_t *d, json_t *desc, const char *role, size_t i);
 
 
@@ -375,10 +375,13 @@ oci_admin_fsck_retype(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
 }
 
 
+/* with --mirror, a manifest some of whose references are absent counts */
+
 static void
 oci_admin_fsck_refs(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
     oci_admin_digest_t *d)
 {
+    int                    absent;
     size_t                 i;
     oci_admin_manifest_t   mf;
 
@@ -388,19 +391,25 @@ oci_admin_fsck_refs(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
         return;
     }
 
+    absent = 0;
+
     if (mf.m.config) {
-        oci_admin_fsck_ref(fx, repo, d, mf.m.config, "config", 0);
+        absent |= oci_admin_fsck_ref(fx, repo, d, mf.m.config, "config", 0);
     }
 
     for (i = 0; i < json_array_size(mf.m.layers); i++) {
-        oci_admin_fsck_ref(fx, repo, d, json_array_get(mf.m.layers, i),
-                           "layers", i);
+        absent |= oci_admin_fsck_ref(fx, repo, d,
+                                     json_array_get(mf.m.layers, i),
+                                     "layers", i);
     }
 
     for (i = 0; i < json_array_size(mf.m.manifests); i++) {
-        oci_admin_fsck_ref(fx, repo, d, json_array_get(mf.m.manifests, i),
-                           "manifests", i);
+        absent |= oci_admin_fsck_ref(fx, repo, d,
+                                     json_array_get(mf.m.manifests, i),
+                                     "manifests", i);
     }
+
+    fx->not_fetched += absent;
 
     oci_admin_manifest_free(&mf);
 
@@ -408,7 +417,12 @@ oci_admin_fsck_refs(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
 }
 
 
-static void
+/*
+ * What the manifest refers to is in the repository, or is a problem; on
+ * a mirror it may not have been pulled yet (docs/mirrors.md): 1 then
+ */
+
+static int
 oci_admin_fsck_ref(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
     oci_admin_digest_t *d, json_t *desc, const char *role, size_t i)
 {
@@ -423,7 +437,7 @@ oci_admin_fsck_ref(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
            != NGX_OCI_DIGEST_OK
         || oci_admin_digest_set(&r, (const char *) p, len) != 0)
     {
-        return;
+        return 0;
     }
 
     if (role[0] == 'c') {
@@ -435,7 +449,11 @@ oci_admin_fsck_ref(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
 
     if (role[0] == 'm') {
         if (oci_admin_manifest_stored(repo, &r)) {
-            return;
+            return 0;
+        }
+
+        if (fx->mirror) {
+            return 1;
         }
 
         oci_admin_fsck_problem(fx, OCI_FSCK_MISSING_MANIFEST, repo->name,
@@ -443,18 +461,24 @@ oci_admin_fsck_ref(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
                                "push the manifest again, or the index",
                                "%s %s is not stored in the repository",
                                where, r.str);
-        return;
+        return 0;
     }
 
     if (oci_admin_repo_layout(path, repo, NGX_OCI_LAYOUT_REPO_BLOB, r.str)
         < 0
         || (lstat(path, &st) == 0 && S_ISREG(st.st_mode)))
     {
-        return;
+        return 0;
+    }
+
+    if (fx->mirror) {
+        return 1;
     }
 
     oci_admin_fsck_problem(fx, OCI_FSCK_MISSING_BLOB, repo->name, d->str,
                            oci_admin_fsck_left(fx),
                            "push the blob again, or delete the manifest",
                            "%s %s is not in the repository", where, r.str);
+
+    return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "oci_admin_array.h"
 #include "oci_admin_digests.h"
+#include "oci_admin_gc_expire.h"
 #include "oci_admin_gc_mark.h"
 #include "oci_admin_manifest.h"
 #include "oci_admin_message.h"
@@ -115,6 +116,10 @@ oci_admin_gc_mark_repo(oci_admin_walk_t *w, oci_admin_repo_t *repo)
 
     m->gx->repositories++;
 
+    if (m->gx->unpulled) {
+        oci_admin_gc_expire_tags(m->gx, repo);
+    }
+
     rc = oci_admin_gc_nodes(m);
 
     if (rc == OCI_ADMIN_OK) {
@@ -169,11 +174,15 @@ oci_admin_gc_nodes(oci_gc_mark_t *m)
 static int
 oci_admin_gc_node_file(void *data, oci_admin_file_t *f)
 {
-    if (f->kind != OCI_ADMIN_FILE_DIGEST) {
+    oci_gc_mark_t  *m = data;
+
+    if (f->kind != OCI_ADMIN_FILE_DIGEST
+        || oci_admin_gc_expired(m->gx, 1, m->repo->name, f->d.str))
+    {
         return OCI_ADMIN_OK;
     }
 
-    return oci_admin_gc_node(data, &f->d);
+    return oci_admin_gc_node(m, &f->d);
 }
 
 
@@ -550,11 +559,14 @@ oci_admin_gc_link_file(void *data, oci_admin_file_t *f)
     oci_admin_gc_t  *gx;
     oci_gc_mark_t   *m = data;
 
-    if (f->kind != OCI_ADMIN_FILE_DIGEST) {
+    gx = m->gx;
+
+    if (f->kind != OCI_ADMIN_FILE_DIGEST
+        || oci_admin_gc_expired(gx, 0, m->repo->name, f->d.str))
+    {
         return OCI_ADMIN_OK;
     }
 
-    gx = m->gx;
     gx->blob_links++;
 
     if (oci_admin_set_has(&m->blobs, f->d.str, f->d.len)

@@ -6,7 +6,8 @@
  * --grace, orphaned referrers (their subject is not stored) younger than
  * --orphan-referrers-grace, and without --untagged simply all of them.
  * The blobs to keep are the config and layers of kept manifests.  What
- * is left, and older than the grace, is a candidate.
+ * is left, and older than the grace, is a candidate.  With
+ * --unpulled-for, the tags that name a manifest gone go first.
  */
 
 

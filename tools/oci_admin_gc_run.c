@@ -4,13 +4,18 @@
  */
 
 
+#define _GNU_SOURCE
+
+#include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "oci_admin_array.h"
 #include "oci_admin_gc_run.h"
+#include "oci_admin_index.h"
 #include "oci_admin_message.h"
 #include "oci_admin_store.h"
 
@@ -26,12 +31,16 @@ static json_t *oci_admin_gc_would_list(oci_admin_gc_t *gx,
 /* by oci_gc_would_e */
 
 static const char  *oci_gc_would_key[] = {
-    "manifests", "blob_links", "blob_files", "temporary"
+    "manifests", "blob_links", "blob_files", "temporary",
+    "manifests", "blob_links", "tags"
 };
 
 static const char  *oci_gc_would_text[] = {
-    "manifest", "blob link", "blob file", "temporary file"
+    "manifest", "blob link", "blob file", "temporary file",
+    "manifest", "blob link", "tag"
 };
+
+#define oci_gc_would_expires(kind)  ((kind) >= OCI_GC_WOULD_EXPIRE_MANIFEST)
 
 
 int64_t
@@ -119,6 +128,95 @@ oci_admin_gc_touched(oci_admin_gc_t *gx, const struct stat *before, int fd)
 }
 
 
+int
+oci_admin_gc_unlink(oci_admin_gc_t *gx, oci_gc_cand_t *c, const char *path,
+    const char *type)
+{
+    int          fd;
+    struct stat  st, tst;
+
+    fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd == -1) {
+        /* deleted meanwhile */
+        return -1;
+    }
+
+    /* a pull moves the access time alone: the kernel's, on a read */
+
+    if (fstat(fd, &st) == -1 || st.st_dev != c->dev || st.st_ino != c->ino
+        || oci_admin_gc_stamp(gx, &st) > c->stamp
+        || (c->unpulled && !oci_admin_gc_unpulled(gx, &st))
+        || (type && lstat(type, &tst) == 0
+            && oci_admin_gc_stamp(gx, &tst) > c->stamp))
+    {
+        close(fd);
+        gx->changed++;
+        return 0;
+    }
+
+    if (unlink(path) == 0) {
+        oci_admin_gc_touched(gx, &st, fd);
+        close(fd);
+        return 1;
+    }
+
+    oci_admin_warn("%s: unlink(): %s", path, strerror(errno));
+    gx->errors++;
+    close(fd);
+
+    return -1;
+}
+
+
+int
+oci_admin_gc_unpulled(oci_admin_gc_t *gx, const struct stat *st)
+{
+    return gx->unpulled
+           && oci_admin_gc_old(gx, oci_admin_atime(st), gx->unpulled);
+}
+
+
+void
+oci_admin_gc_pending(oci_admin_gc_t *gx, oci_gc_cand_t *c)
+{
+    oci_admin_inode_t  *e;
+
+    e = oci_admin_imap_get(&gx->inodes, c->dev, c->ino, 1);
+    if (e) {
+        e->n++;
+    }
+}
+
+
+void
+oci_admin_gc_unindex(oci_admin_gc_t *gx, oci_admin_repo_t *repo,
+    oci_gc_cand_t *c)
+{
+    int                  rc;
+    oci_admin_keys_t     keys;
+
+    if (!gx->redis_on || gx->redis_failed || c->subject == NULL) {
+        return;
+    }
+
+    if (oci_admin_keys_init(&keys, gx->opt.prefix, gx->opt.prefix_len,
+                            repo->name, repo->name_len, c->subject)
+        != 0)
+    {
+        gx->errors++;
+        return;
+    }
+
+    rc = oci_admin_index_remove(&gx->redis, &keys, c->digest,
+                                strlen(c->digest));
+
+    gx->redis_failed |= (rc != 0);
+    gx->unindexed += (rc == 0);
+
+    oci_admin_keys_free(&keys);
+}
+
+
 void
 oci_admin_gc_progress(oci_admin_gc_t *gx)
 {
@@ -142,8 +240,10 @@ oci_admin_gc_would(oci_admin_gc_t *gx, oci_gc_would_e kind,
 
     if (!gx->opt.json) {
         if (repo) {
-            oci_admin_say("would delete %s %s@%s", oci_gc_would_text[kind],
-                          repo, name);
+            oci_admin_say("would %s %s %s%c%s",
+                          oci_gc_would_expires(kind) ? "expire" : "delete",
+                          oci_gc_would_text[kind], repo,
+                          kind == OCI_GC_WOULD_EXPIRE_TAG ? ':' : '@', name);
 
         } else {
             oci_admin_say("would delete %s %s (%lld bytes)",
@@ -155,7 +255,9 @@ oci_admin_gc_would(oci_admin_gc_t *gx, oci_gc_would_e kind,
 
     list = oci_admin_gc_would_list(gx, kind);
 
-    e = repo ? json_pack("{ssss}", "repository", repo, "digest", name)
+    e = repo ? json_pack("{ssss}", "repository", repo,
+                         kind == OCI_GC_WOULD_EXPIRE_TAG ? "tag" : "digest",
+                         name)
              : json_pack("{sssI}",
                          kind == OCI_GC_WOULD_BLOB_FILE ? "digest" : "path",
                          name, "bytes", (json_int_t) size);
@@ -174,24 +276,30 @@ oci_admin_gc_would_json(oci_admin_gc_t *gx)
     json_t  *o;
 
     for (kind = 0; kind < OCI_GC_WOULD_N; kind++) {
-        if (oci_admin_gc_would_list(gx, kind) == NULL) {
+        if ((gx->unpulled || !oci_gc_would_expires(kind))
+            && oci_admin_gc_would_list(gx, kind) == NULL)
+        {
             return NULL;
         }
     }
 
-    o = json_pack("{so}", "would_delete", gx->would);
+    o = gx->would;
     gx->would = NULL;
 
     return o;
 }
 
 
-/* the array of one kind in gx->would, made if need be; NULL out of memory */
+/*
+ * The array of one kind in gx->would, under "would_delete" or
+ * "would_expire", made if need be; NULL out of memory
+ */
 
 static json_t *
 oci_admin_gc_would_list(oci_admin_gc_t *gx, oci_gc_would_e kind)
 {
-    json_t  *list;
+    json_t      *group, *list;
+    const char  *name;
 
     if (gx->would == NULL) {
         gx->would = json_object();
@@ -200,14 +308,24 @@ oci_admin_gc_would_list(oci_admin_gc_t *gx, oci_gc_would_e kind)
         }
     }
 
-    list = json_object_get(gx->would, oci_gc_would_key[kind]);
+    name = oci_gc_would_expires(kind) ? "would_expire" : "would_delete";
+
+    group = json_object_get(gx->would, name);
+
+    if (group == NULL) {
+        group = json_object();
+
+        if (json_object_set_new(gx->would, name, group) != 0) {
+            return NULL;
+        }
+    }
+
+    list = json_object_get(group, oci_gc_would_key[kind]);
 
     if (list == NULL) {
         list = json_array();
 
-        if (json_object_set_new(gx->would, oci_gc_would_key[kind], list)
-            != 0)
-        {
+        if (json_object_set_new(group, oci_gc_would_key[kind], list) != 0) {
             return NULL;
         }
     }

@@ -6,6 +6,10 @@
  * moves when a link is made.  Links this run removes move the ctime of
  * the inodes they shared; the ctime each of its own changes left is
  * noted, so an inode nobody else touched keeps its age.
+ *
+ * With --unpulled-for, what clients have not pulled for that long goes
+ * first (oci_admin_gc_expire.c): the access time of a link tells when a
+ * client last pulled it, to a day with relatime.
  */
 
 
@@ -23,6 +27,7 @@
 #include "oci_admin_options.h"
 #include "oci_admin_redis.h"
 #include "oci_admin_set.h"
+#include "oci_admin_store.h"
 
 
 /* something the mark found unreferenced and old */
@@ -34,6 +39,7 @@ typedef struct {
     ino_t               ino;
     int64_t             stamp;          /* at the mark */
     unsigned            keep:1;         /* referenced after all */
+    unsigned            unpulled:1;     /* goes only if still not pulled */
 } oci_gc_cand_t;
 
 /* the candidates of a repository */
@@ -57,6 +63,9 @@ typedef enum {
     OCI_GC_WOULD_BLOB_LINK,
     OCI_GC_WOULD_BLOB_FILE,
     OCI_GC_WOULD_TEMPORARY,
+    OCI_GC_WOULD_EXPIRE_MANIFEST,
+    OCI_GC_WOULD_EXPIRE_BLOB_LINK,
+    OCI_GC_WOULD_EXPIRE_TAG,
     OCI_GC_WOULD_N
 } oci_gc_would_e;
 
@@ -67,8 +76,11 @@ typedef struct {
     int                 dry_run;
     int64_t             grace;              /* ns */
     int64_t             orphan_grace;       /* ns */
+    int64_t             unpulled;           /* ns, 0 without the option */
+    const char         *unpulled_arg;       /* as given */
     int64_t             offset;             /* ns, --age-offset */
     long                pause;              /* s, --pause-after-mark */
+    long                pause_expire;       /* s, --pause-before-expire */
 
     oci_admin_redis_t   redis;
     int                 redis_on;
@@ -80,6 +92,18 @@ typedef struct {
     oci_gc_repo_t      *repos;
     size_t              nrepos;
     size_t              repos_size;
+
+    /* --unpulled-for: the links to expire, by repository */
+    oci_gc_repo_t      *expiring;
+    size_t              nexpiring;
+    size_t              expiring_size;
+
+    /*
+     * --unpulled-for --dry-run: "m<repo>@<digest>" of each manifest and
+     * "b<repo>@<digest>" of each blob link that would expire, which the
+     * mark and the sweep take for gone
+     */
+    oci_admin_set_t     expired;
 
     /*
      * An inode a link of which this run removed: a = the ctime left,
@@ -102,6 +126,9 @@ typedef struct {
     uint64_t            del_bytes;
     uint64_t            del_tmp;
     uint64_t            tmp_bytes;
+    uint64_t            exp_manifests;
+    uint64_t            exp_links;
+    uint64_t            exp_tags;
     uint64_t            kept_young;
     uint64_t            kept_orphans;
     uint64_t            changed;
@@ -133,22 +160,48 @@ int oci_admin_gc_old(oci_admin_gc_t *gx, int64_t stamp, int64_t grace);
 void oci_admin_gc_touched(oci_admin_gc_t *gx, const struct stat *before,
     int fd);
 
+/*
+ * Removes the candidate's link at path if it is still the candidate's
+ * inode and neither it nor "type" (when not NULL) changed since the
+ * mark; a candidate marked "unpulled" must also still be unpulled for
+ * --unpulled-for.  1 removed; 0 changed, counted; -1 gone, or after a
+ * warning.
+ */
+int oci_admin_gc_unlink(oci_admin_gc_t *gx, oci_gc_cand_t *c,
+    const char *path, const char *type);
+
+/* whether the link st describes was not pulled for --unpulled-for */
+int oci_admin_gc_unpulled(oci_admin_gc_t *gx, const struct stat *st);
+
+/* --dry-run: one link of the candidate's inode less, for blobs/ */
+void oci_admin_gc_pending(oci_admin_gc_t *gx, oci_gc_cand_t *c);
+
+/*
+ * With --redis, the manifest c of the repository, which has a subject,
+ * leaves every key of its pair, as when the module deletes it
+ */
+void oci_admin_gc_unindex(oci_admin_gc_t *gx, oci_admin_repo_t *repo,
+    oci_gc_cand_t *c);
+
 void oci_admin_gc_progress(oci_admin_gc_t *gx);
 
 /*
  * --dry-run: names what would be deleted, a line of stdout ("would delete
- * manifest REPO@DIGEST", "... blob file DIGEST (N bytes)"), or with --json
- * an entry of the summary's "would_delete": repo and digest for a
- * manifest or a blob link, repo NULL and the digest or path with its size
- * for a file
+ * manifest REPO@DIGEST", "... blob file DIGEST (N bytes)", "would expire
+ * tag REPO:TAG"), or with --json an entry of the summary's "would_delete"
+ * or "would_expire": repo and digest (or tag) for a manifest, a blob
+ * link or a tag, repo NULL and the digest or path with its size for a
+ * file
  */
 void oci_admin_gc_would(oci_admin_gc_t *gx, oci_gc_would_e kind,
     const char *repo, const char *name, int64_t size);
 
 /*
  * The summary's tail for --dry-run --json: {"would_delete": {"manifests":
- * [...], "blob_links": [...], "blob_files": [...], "temporary": [...]}};
- * gx->would is taken.  NULL out of memory
+ * [...], "blob_links": [...], "blob_files": [...], "temporary": [...]}},
+ * and with --unpulled-for "would_expire": {"manifests": [...],
+ * "blob_links": [...], "tags": [...]}; gx->would is taken.  NULL out of
+ * memory
  */
 json_t *oci_admin_gc_would_json(oci_admin_gc_t *gx);
 

@@ -4,18 +4,15 @@
  */
 
 
-#define _GNU_SOURCE
-
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "oci_admin_digests.h"
+#include "oci_admin_gc_expire.h"
 #include "oci_admin_gc_sweep.h"
-#include "oci_admin_index.h"
 #include "oci_admin_manifest.h"
 #include "oci_admin_message.h"
 
@@ -52,10 +49,6 @@ static void oci_admin_gc_settle(oci_gc_sweep_t *s, oci_gc_cand_t **gone,
     size_t n);
 static void oci_admin_gc_relink(oci_gc_sweep_t *s, oci_gc_cand_t *c);
 static void oci_admin_gc_link(oci_gc_sweep_t *s, oci_gc_cand_t *c);
-static int oci_admin_gc_remove(oci_admin_gc_t *gx, oci_gc_cand_t *c,
-    const char *path, const char *type);
-static void oci_admin_gc_pending(oci_admin_gc_t *gx, oci_gc_cand_t *c);
-static void oci_admin_gc_unindex(oci_gc_sweep_t *s, oci_gc_cand_t *c);
 
 
 void
@@ -205,9 +198,7 @@ oci_admin_gc_settle(oci_gc_sweep_t *s, oci_gc_cand_t **gone, size_t n)
 
         s->gx->del_manifests++;
 
-        if (s->gx->redis_on && gone[i]->subject) {
-            oci_admin_gc_unindex(s, gone[i]);
-        }
+        oci_admin_gc_unindex(s->gx, &s->repo, gone[i]);
 
         /* after the index: no cached page of the subject may list it */
 
@@ -382,6 +373,12 @@ oci_admin_gc_unmark(oci_gc_sweep_t *s, const char *digest, int depth)
         return;
     }
 
+    /* --dry-run: as if it had expired */
+
+    if (oci_admin_gc_expired(s->gx, 1, s->r->name, digest)) {
+        return;
+    }
+
     c = oci_admin_gc_cand_find(s->r->manifests, s->r->nmanifests, digest);
 
     if (c) {
@@ -507,7 +504,7 @@ oci_admin_gc_manifest(oci_gc_sweep_t *s, oci_gc_cand_t *c)
         return 0;
     }
 
-    rc = oci_admin_gc_remove(s->gx, c, path, type);
+    rc = oci_admin_gc_unlink(s->gx, c, path, type);
 
     if (rc == 0) {
         /* pushed again since the mark: it stays, and what it refers to */
@@ -528,98 +525,8 @@ oci_admin_gc_link(oci_gc_sweep_t *s, oci_gc_cand_t *c)
     if (oci_admin_repo_layout(path, &s->repo, NGX_OCI_LAYOUT_REPO_BLOB,
                               c->digest)
         > 0
-        && oci_admin_gc_remove(s->gx, c, path, NULL) > 0)
+        && oci_admin_gc_unlink(s->gx, c, path, NULL) > 0)
     {
         s->gx->del_links++;
     }
-}
-
-
-/*
- * Removes the candidate's link at path if it is still the candidate's
- * inode and neither it nor "type" (when not NULL) changed since the
- * mark.  1 removed; 0 changed, counted; -1 gone, or after a warning.
- */
-
-static int
-oci_admin_gc_remove(oci_admin_gc_t *gx, oci_gc_cand_t *c, const char *path,
-    const char *type)
-{
-    int          fd;
-    struct stat  st, tst;
-
-    fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    if (fd == -1) {
-        /* deleted meanwhile */
-        return -1;
-    }
-
-    if (fstat(fd, &st) == -1 || st.st_dev != c->dev || st.st_ino != c->ino
-        || oci_admin_gc_stamp(gx, &st) > c->stamp
-        || (type && lstat(type, &tst) == 0
-            && oci_admin_gc_stamp(gx, &tst) > c->stamp))
-    {
-        close(fd);
-        gx->changed++;
-        return 0;
-    }
-
-    if (unlink(path) == 0) {
-        oci_admin_gc_touched(gx, &st, fd);
-        close(fd);
-        return 1;
-    }
-
-    oci_admin_warn("%s: unlink(): %s", path, strerror(errno));
-    gx->errors++;
-    close(fd);
-
-    return -1;
-}
-
-
-/* --dry-run: one link of the inode less, for the blobs/ pass */
-
-static void
-oci_admin_gc_pending(oci_admin_gc_t *gx, oci_gc_cand_t *c)
-{
-    oci_admin_inode_t  *e;
-
-    e = oci_admin_imap_get(&gx->inodes, c->dev, c->ino, 1);
-    if (e) {
-        e->n++;
-    }
-}
-
-
-/* the entry leaves every key of its pair, as when the module deletes it */
-
-static void
-oci_admin_gc_unindex(oci_gc_sweep_t *s, oci_gc_cand_t *c)
-{
-    int                  rc;
-    oci_admin_gc_t      *gx;
-    oci_admin_keys_t     keys;
-
-    gx = s->gx;
-
-    if (gx->redis_failed) {
-        return;
-    }
-
-    if (oci_admin_keys_init(&keys, gx->opt.prefix, gx->opt.prefix_len,
-                            s->repo.name, s->repo.name_len, c->subject)
-        != 0)
-    {
-        gx->errors++;
-        return;
-    }
-
-    rc = oci_admin_index_remove(&gx->redis, &keys, c->digest,
-                                strlen(c->digest));
-
-    gx->redis_failed |= (rc != 0);
-    gx->unindexed += (rc == 0);
-
-    oci_admin_keys_free(&keys);
 }

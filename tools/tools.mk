@@ -38,7 +38,7 @@ OCI_ADMIN_PARTS = message set array fs redis webhook \
                   reindex_sync reindex_scan reindex_catalog reindex \
                   fsck_problem fsck_repair fsck_content fsck_tags \
                   fsck_repo fsck_uploads fsck \
-                  gc_run gc_mark gc_sweep gc_files gc \
+                  gc_run gc_expire gc_mark gc_sweep gc_files gc \
                   events_relay events
 
 OCI_ADMIN_UNITS = $(OCI_ADMIN_PARTS:%=oci_admin_%) oci_admin
