@@ -18,6 +18,9 @@
 /* bytes gathered before a write, as for upload sessions */
 #define NGX_OCI_FILL_BUFFER    (256 * 1024)
 
+/* a buffer of at least this size is written without being gathered */
+#define NGX_OCI_FILL_DIRECT    (64 * 1024)
+
 /* a fill file not written to for this long is taken over */
 #define NGX_OCI_FILL_STALE     30
 
@@ -27,6 +30,8 @@
 
 static ngx_int_t ngx_oci_store_fill_create(ngx_oci_fill_t *f);
 static ngx_int_t ngx_oci_store_fill_flush(ngx_oci_fill_t *f);
+static ngx_int_t ngx_oci_store_fill_write(ngx_oci_fill_t *f, u_char *p,
+    size_t len);
 static void ngx_oci_store_fill_cleanup(void *data);
 
 
@@ -164,6 +169,12 @@ ngx_oci_store_fill_append(ngx_oci_fill_t *f, u_char *p, size_t len)
 
     while (len) {
 
+        /* a large buffer of the upstream's goes as it is: no copy */
+
+        if (f->pending == 0 && len >= NGX_OCI_FILL_DIRECT) {
+            return ngx_oci_store_fill_write(f, p, len);
+        }
+
         if (f->buf == NULL) {
             f->buf = ngx_palloc(f->store->pool, NGX_OCI_FILL_BUFFER);
             if (f->buf == NULL) {
@@ -199,12 +210,23 @@ ngx_oci_store_fill_append(ngx_oci_fill_t *f, u_char *p, size_t len)
 static ngx_int_t
 ngx_oci_store_fill_flush(ngx_oci_fill_t *f)
 {
+    size_t  n;
+
+    n = f->pending;
+    f->pending = 0;
+
+    return ngx_oci_store_fill_write(f, f->buf, n);
+}
+
+
+static ngx_int_t
+ngx_oci_store_fill_write(ngx_oci_fill_t *f, u_char *p, size_t len)
+{
     ssize_t  n;
     size_t   done;
 
-    for (done = 0; done < f->pending; done += n) {
-        n = pwrite(f->fd, f->buf + done, f->pending - done,
-                   f->written + done);
+    for (done = 0; done < len; done += n) {
+        n = pwrite(f->fd, p + done, len - done, f->written + done);
 
         if (n == -1) {
             if (ngx_errno == NGX_EINTR) {
@@ -217,8 +239,7 @@ ngx_oci_store_fill_flush(ngx_oci_fill_t *f)
         }
     }
 
-    f->written += f->pending;
-    f->pending = 0;
+    f->written += len;
     f->touched = ngx_time();
 
     return NGX_OK;
