@@ -227,7 +227,8 @@ subtest 'mirror: one short round, and the bounds' => sub {
     my $json = "$TMP/mirror.json";
     ($rc, $out, $err) = run_cmd(['bench/mirror'], timeout => 300, env => {
         BENCH_ROUNDS => 1, BENCH_DURATION => 1, BENCH_CONNS => 2, BENCH_BLOB_KIB => 64,
-        BENCH_MISS_BLOBS => 2, BENCH_MISS_MIB => 1, BENCH_NO_BUILD => 1, BENCH_DIRTY => 1,
+        BENCH_MISS_BLOBS => 2, BENCH_MISS_MIB => 1, BENCH_LINK_MIBS => 64,
+        BENCH_NO_BUILD => 1, BENCH_DIRTY => 1,
         BENCH_OUT => $json, OCI_MODULE => $MODULE, %NGINX });
     is($rc, 0, 'bench/mirror runs') or diag("$out\n$err");
     my $j = eval { JSON::PP::decode_json(slurp($json)) } || {};
@@ -235,7 +236,8 @@ subtest 'mirror: one short round, and the bounds' => sub {
     is($j->{bench}, 'mirror', 'a result of bench/mirror');
     my %sc = map { $_->{name} => $_ } @{ $j->{scenarios} || [] };
     for my $s ([ 'mirror_cached', 'rps', 'oci-mirror', 'oci-default' ],
-               [ 'mirror_miss', 'mib_s', 'oci-mirror', 'docker-registry' ]) {
+               [ 'mirror_miss', 'mib_s', 'oci-mirror', 'docker-registry' ],
+               [ 'mirror_miss_link', 'mib_s', 'oci-mirror-link', 'direct-link' ]) {
         my ($name, $fig, @c) = @$s;
         is($sc{$name}{ceiling}, $c[1], "$name: against $c[1]");
         for my $c (@c) {
@@ -245,6 +247,9 @@ subtest 'mirror: one short round, and the bounds' => sub {
     }
     like($out, qr/^\s+oci-mirror\s+[\d.]+\s+\[.*\]\s+[\d.]+ \(>= 0\.9\) (?:met|MISSED)/m,
          "bench/compare's table, the mirror's ratio to docker-registry");
+    like($out, qr/^\s+oci-mirror-link\s+[\d.]+\s+\[.*\]\s+[\d.]+ \(>= 0\.9\)/m,
+         "the mirror's ratio to the same link pulled directly");
+    is($j->{settings}{link_mibs}, 64, 'the link rate recorded');
     like($out, qr/^results: \Q$json\E /m, 'where the result went');
 };
 
