@@ -277,6 +277,7 @@ static ngx_int_t
 ngx_oci_api_proxy_blob(ngx_http_request_t *r)
 {
     ngx_int_t            rc;
+    ngx_str_t            path;
     ngx_oci_ctx_t       *ctx;
     ngx_oci_proxy_t     *px;
     ngx_oci_loc_conf_t  *olcf;
@@ -284,10 +285,32 @@ ngx_oci_api_proxy_blob(ngx_http_request_t *r)
     ctx = ngx_oci_get_ctx(r);
     px = ctx->endpoint;
 
-    rc = px->serve(r);
+    /* while waiting, a look that logs nothing: the blobs endpoint would */
 
-    if (!ngx_oci_api_proxy_missing(r, rc, NGX_OCI_ERR_BLOB_UNKNOWN)) {
-        return rc;
+    if (px->deadline) {
+        if (ngx_oci_store_blob_path(&ctx->store, &ctx->name, &ctx->digest,
+                                    &path)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_oci_store_file_exists(&ctx->store, &path);
+
+        if (rc == NGX_ERROR) {
+            return ngx_oci_error_storage(r);
+        }
+
+        if (rc == NGX_OK) {
+            return px->serve(r);
+        }
+
+    } else {
+        rc = px->serve(r);
+
+        if (!ngx_oci_api_proxy_missing(r, rc, NGX_OCI_ERR_BLOB_UNKNOWN)) {
+            return rc;
+        }
     }
 
     if (r->method == NGX_HTTP_HEAD) {
