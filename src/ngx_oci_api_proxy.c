@@ -646,6 +646,15 @@ ngx_oci_api_proxy_manifest_done(ngx_http_request_t *r, ngx_oci_fetch_t *f)
         return px->serve(r);
     }
 
+    /*
+     * a tag the upstream does not have was pushed here (oci_proxy_push):
+     * it stays, renewed, and is asked about again after the TTL
+     */
+
+    if (px->stored.len && status == NGX_HTTP_NOT_FOUND) {
+        return ngx_oci_api_proxy_tag(r, px, &px->stored);
+    }
+
     return ngx_oci_api_proxy_answer(r, px, f);
 }
 
