@@ -1,0 +1,569 @@
+package OCI::Upstream;
+
+=head1 NAME
+
+OCI::Upstream - upstream registries for the mirror suites: docker-registry
+2.8.2 (plain or with token auth), a token issuer, a corrupting proxy, and
+the mirror's configuration
+
+=head1 SYNOPSIS
+
+    BEGIN { push @INC, 't/lib' }
+    use OCI::Upstream;
+
+    my $up = OCI::Upstream->start;              # plain docker-registry
+    $up->port;  $up->storage;  $up->log;
+    my $d = $up->push_blob('lib/app', $bytes);  # a descriptor
+    my $img = $up->push_image('lib/app', 'v1'); # config + layer + manifest
+    my $idx = $up->push_index('lib/multi', 'v1');   # two images + index
+    $up->push_manifest('lib/app', 'v2', $img->{json}, OCI_MANIFEST);
+    $up->requests('GET', "/v2/lib/app/blobs/$d->{digest}");   # a count
+    $up->stop;  $up->start;  $up->restart;      # same port and storage
+
+    my $iss = OCI::Upstream::Issuer->start(users => { alice => 'secret' },
+                                            anonymous => 'pull');
+    my $tup = OCI::Upstream->start(issuer => $iss);  # auth: token
+    $iss->requests('alice');                    # token requests by alice
+
+    my $bad = OCI::Upstream::Corrupting->start($up);   # flips a byte
+    $bad->port;  $bad->corrupted;               # blob bodies changed
+
+    my $conf = mirror_conf([ [ $up, 'up.test', 'default' ] ],
+                           'oci_proxy_tag_ttl 1s;');
+    my $mirror = OCI::Harness->start(config => $conf);
+
+=head1 DESCRIPTION
+
+C<< OCI::Upstream->start(%opt) >> runs C<docker-registry serve> on a free
+port of 127.0.0.1 with filesystem storage in a directory of its own
+(under C<t/servroot/>, removed when every test passed) and waits until
+C</v2/> answers; it dies when the registry does not come up (20 s).
+Options: C<issuer> (an C<OCI::Upstream::Issuer>: the registry's C<auth:
+token> section names its realm, service, issuer and certificate bundle).
+Its access log (every request, combined format) is its stdout, C<log>.
+C<stop>, C<start> (again, same port and storage), C<restart>, C<alive>,
+C<port>, C<host> (C<127.0.0.1:port>), C<storage>.
+
+C<< $up->req($method, $path, %opt) >>: one request
+(L<OCI::Client/request_once>); with an issuer, a token of the issuer's
+pushing user for the repository of the path is sent along.
+C<push_blob($repo, $bytes [, $type])>: an upload (POST, then PUT with the
+body), dies unless 201; returns the descriptor. C<push_manifest($repo,
+$ref, $doc_or_bytes [, $type])>: a PUT, dies unless 201; returns the
+descriptor. C<push_image($repo, $tag, %opt)>: a config and a layer of
+unique content (C<size> bytes, default 1000; C<arch>, default amd64)
+and their manifest, tagged C<$tag> unless undef; returns C<{ digest,
+json, type, desc, config, layers, blobs =E<gt> { digest =E<gt> bytes } }>.
+C<push_index($repo, $tag)>: two images (amd64 and arm64, by digest) and
+an index of them, tagged; returns C<{ digest, json, type, desc, images }>.
+
+C<< $up->requests($method, $path) >>: how many requests of that method
+(C<undef> for any) and exact path (a string) or path pattern (a C<qr//>)
+the access log holds, once it has stopped growing (docker-registry writes
+a line after its answer has left).
+
+C<< OCI::Upstream::Issuer->start(users =E<gt> { name =E<gt> password },
+anonymous =E<gt> 'pull' or '') >> is an nginx with this module's token
+issuer (C<oci_token_issue>) at C</token>, signing with an RSA key whose
+certificate is the bundle docker-registry trusts. Users are granted
+C<pull>; anonymous requests get C<anonymous> (with C<''>, auth_basic
+refuses them). A user C<pusher> (the pushes of C<req>) gets everything.
+C<realm>, C<service>, C<name>, C<bundle>, C<token($user, @scopes)>,
+C<requests($user)> (the token requests of that user, C<''> for
+anonymous ones, as a list of the request lines, C<pusher>'s left out),
+C<srv> (its OCI::Harness).
+
+C<< OCI::Upstream::Corrupting->start($up) >> is a small HTTP server
+(HTTP::Daemon, one process per connection) that forwards every request
+to C<$up> and passes the answer back, except that in the body of a C<200>
+answer to C<GET .../blobs/...> it flips one bit of the middle byte (same
+length, same headers). C<port>, C<host>, C<corrupted> (how many bodies it
+changed), C<stop>.
+
+C<mirror_conf(\@upstreams, @directives)>: a registry location for
+L<OCI::Harness> that is a mirror, laid out as docs/mirrors.md shows it,
+plus the internal location of each upstream and C</_follow>. Each
+upstream is C<[ $server, $host, @flags ]>: C<$server> has a C<port>
+(an C<OCI::Upstream>, a Corrupting one, an C<OCI::Harness>), C<$host> is
+the registry name of C<oci_proxy>, C<@flags> its other parameters
+(C<default>, C<library>, C<credentials=...>). C<@directives> go into the
+registry location.
+
+Everything started is stopped when the object goes away or the script
+ends (only by the process that started it).
+
+=cut
+
+use strict;
+use warnings;
+use Carp qw(croak);
+use Cwd qw(getcwd);
+use Exporter 'import';
+use File::Path qw(make_path remove_tree);
+use MIME::Base64 qw(encode_base64);
+use POSIX qw(WNOHANG _exit);
+use Scalar::Util qw(weaken);
+use Test::More ();
+use Time::HiRes qw(sleep time);
+use OCI::Client;
+use OCI::Server;
+use OCI::Test qw(sha256 random_bytes unique enc dec spew slurp which run_cmd
+                 token_key image_manifest index_manifest desc_of
+                 OCI_MANIFEST OCI_INDEX OCI_CONFIG OCI_LAYER);
+
+our @EXPORT = qw(mirror_conf);
+
+my $OWNER = $$;
+my $Count = 0;
+my @Made;
+
+sub _scratch {
+    my ($what) = @_;
+    my $dir = join '/', getcwd(), 't', 'servroot',
+        OCI::Server::suite_label() . ".$what." . ++$Count . ".$$";
+    remove_tree($dir);
+    make_path($dir);
+    return $dir;
+}
+
+# --- docker-registry ------------------------------------------------------------
+
+sub start {
+    my ($self, %o) = @_;
+    return $self->_spawn if ref $self;
+    my $bin = which('docker-registry')
+        or croak 'docker-registry is not installed (make test installs it)';
+    $self = bless { bin => $bin, issuer => $o{issuer},
+                    port => OCI::Server::free_port(), dir => _scratch('upstream') },
+                   $self;
+    push @Made, $self;
+    weaken($Made[-1]);
+    $self->_write_config;
+    $self->_spawn or croak "docker-registry did not start:\n" . $self->log;
+    return $self;
+}
+
+sub port    { $_[0]{port} }
+sub host    { "127.0.0.1:$_[0]{port}" }
+sub storage { "$_[0]{dir}/storage" }
+sub log     { slurp("$_[0]{dir}/registry.log") }
+sub alive   { $_[0]{pid} && kill(0, $_[0]{pid}) ? 1 : 0 }
+
+sub _write_config {
+    my ($self) = @_;
+    my $auth = '';
+    if (my $iss = $self->{issuer}) {
+        $auth = "auth:\n  token:\n    realm: " . $iss->realm . "\n"
+              . '    service: ' . $iss->service . "\n"
+              . '    issuer: ' . $iss->name . "\n"
+              . '    rootcertbundle: ' . $iss->bundle . "\n";
+    }
+    # the secret signs upload states: fixed, so that a restart keeps them
+    spew("$self->{dir}/config.yml", <<"YML" . $auth);
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $self->{dir}/storage
+  delete:
+    enabled: true
+  redirect:
+    disable: true
+http:
+  addr: 127.0.0.1:$self->{port}
+  secret: oci-upstream-$self->{port}
+YML
+}
+
+sub _spawn {
+    my ($self) = @_;
+    return 1 if $self->{pid};
+    my $pid = fork // die "fork: $!\n";
+    if (!$pid) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', "$self->{dir}/registry.log";
+        open STDERR, '>&', \*STDOUT;
+        exec $self->{bin}, 'serve', "$self->{dir}/config.yml";
+        _exit(127);
+    }
+    $self->{pid} = $pid;
+    my $deadline = time + 20;
+    while (time < $deadline) {
+        if (waitpid($pid, WNOHANG) == $pid) {
+            delete $self->{pid};
+            return 0;
+        }
+        my $res = OCI::Client::request_once($self->{port}, 'GET', '/v2/', timeout => 2);
+        return 1 if $res->code == 200 || $res->code == 401;
+        sleep 0.05;
+    }
+    $self->stop;
+    return 0;
+}
+
+sub stop {
+    my ($self) = @_;
+    my $pid = delete $self->{pid} or return;
+    return if $$ != $OWNER;
+    kill 'TERM', $pid;
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        return if waitpid($pid, WNOHANG) == $pid;
+        sleep 0.02;
+    }
+    kill 'KILL', $pid;
+    waitpid $pid, 0;
+}
+
+sub restart {
+    my ($self) = @_;
+    $self->stop;
+    $self->_spawn or croak "docker-registry did not start again:\n" . $self->log;
+}
+
+sub cleanup {
+    my ($self) = @_;
+    return if $$ != $OWNER;
+    $self->stop;
+    remove_tree($self->{dir})
+        if !$ENV{TEST_NGINX_NO_CLEAN} && Test::More->builder->is_passing;
+}
+
+sub DESTROY { local ($?, $@); eval { $_[0]->cleanup } }
+
+END {
+    local ($?, $@);
+    eval { $_->cleanup } for grep { defined } @Made;
+}
+
+sub requests {
+    my ($self, $method, $path) = @_;
+    my $count = sub {
+        my $n = 0;
+        for (split /\n/, $self->log) {
+            next unless m{^\S+ \S+ \S+ \[[^\]]*\] "(\S+) (\S+) HTTP/[\d.]+"};
+            next if defined $method && $1 ne $method;
+            my $p = $2 =~ s/\?.*//r;
+            $n++ if ref $path ? $p =~ $path : $p eq $path;
+        }
+        return $n;
+    };
+    return _settled($count, sub { -s "$self->{dir}/registry.log" // 0 });
+}
+
+# A count read again until the file it comes from has not grown for 0.3 s
+# (at most 5 s): the log line of an answer is written after it left.
+sub _settled {
+    my ($count, $size) = @_;
+    my ($last, $since, $end) = ($size->(), time, time + 5);
+    while (time < $end && time - $since < 0.3) {
+        sleep 0.05;
+        my $now = $size->();
+        ($last, $since) = ($now, time) if $now != $last;
+    }
+    return $count->();
+}
+
+# --- pushing --------------------------------------------------------------------
+
+sub req {
+    my ($self, $method, $path, %o) = @_;
+    my @h = @{ $o{headers} || [] };
+    if ($self->{issuer} && $path =~ m{^/v2/(.+?)/(?:blobs|manifests|tags)/}) {
+        my $token = $self->{issuer}->token('pusher', "repository:$1:pull,push,delete");
+        push @h, Authorization => "Bearer $token";
+    }
+    return OCI::Client::request_once($self->{port}, $method, $path, timeout => 120,
+                                     %o, headers => \@h);
+}
+
+sub _check {
+    my ($res, $status, $what) = @_;
+    return $res if $res->code == $status;
+    croak "upstream: $what: expected $status\n" . OCI::Client::dump_response($res, 600);
+}
+
+sub push_blob {
+    my ($self, $repo, $bytes, $type) = @_;
+    my $d = sha256($bytes);
+    my $res = _check($self->req('POST', "/v2/$repo/blobs/uploads/"), 202, "POST for $repo");
+    my $loc = $res->header('Location') =~ s{^https?://[^/]+}{}r;
+    $loc .= ($loc =~ /\?/ ? '&' : '?') . "digest=$d";
+    _check($self->req('PUT', $loc, body => $bytes,
+                      headers => [ 'Content-Type' => 'application/octet-stream' ]),
+           201, "PUT of a blob of " . length($bytes) . " bytes to $repo");
+    return { mediaType => $type // OCI_LAYER, digest => $d, size => length $bytes };
+}
+
+sub push_manifest {
+    my ($self, $repo, $ref, $doc, $type) = @_;
+    my $bytes = ref $doc ? enc($doc) : $doc;
+    $type //= ref $doc ? $doc->{mediaType} : (dec($bytes) || {})->{mediaType};
+    _check($self->req('PUT', "/v2/$repo/manifests/$ref", body => $bytes,
+                      headers => [ 'Content-Type' => $type ]),
+           201, "PUT of manifest $repo:$ref");
+    return desc_of($bytes, $type);
+}
+
+sub push_image {
+    my ($self, $repo, $tag, %o) = @_;
+    my $u = unique();
+    my $arch = $o{arch} // 'amd64';
+    my $config = qq({"architecture":"$arch","os":"linux","u":"$u"});
+    my $layer = "layer $u " . random_bytes(($o{size} // 1000));
+    my %blobs = (sha256($config) => $config, sha256($layer) => $layer);
+    my $cd = $self->push_blob($repo, $config, OCI_CONFIG);
+    my $ld = $self->push_blob($repo, $layer);
+    my $json = enc(image_manifest(config => $cd, layers => [$ld]));
+    my $desc = $self->push_manifest($repo, $tag // sha256($json), $json, OCI_MANIFEST);
+    return { digest => $desc->{digest}, json => $json, type => OCI_MANIFEST, desc => $desc,
+             config => $cd, layers => [$ld], blobs => \%blobs };
+}
+
+sub push_index {
+    my ($self, $repo, $tag) = @_;
+    my @images = map { $self->push_image($repo, undef, arch => $_) } qw(amd64 arm64);
+    my $json = enc(index_manifest(manifests => [ map {
+        desc_of($_->{json}, OCI_MANIFEST,
+                platform => { os => 'linux', architecture => ($_ == $images[0] ? 'amd64' : 'arm64') })
+    } @images ]));
+    my $desc = $self->push_manifest($repo, $tag // sha256($json), $json, OCI_INDEX);
+    return { digest => $desc->{digest}, json => $json, type => OCI_INDEX, desc => $desc,
+             images => \@images };
+}
+
+# --- the mirror's configuration ------------------------------------------------------
+
+sub mirror_conf {
+    my ($ups, @directives) = @_;
+    my ($i, @proxy, $locations) = (0);
+    for my $u (@$ups) {
+        my ($srv, $host, @flags) = @$u;
+        my $uri = '/_up' . ++$i . '/';
+        push @proxy, join(' ', 'oci_proxy', $host, $uri, @flags) . ';';
+        $locations .= <<"LOC";
+    location $uri {
+        internal;
+        proxy_pass http://127.0.0.1:${\ $srv->port }/;
+        proxy_pass_request_headers off;
+        proxy_set_header Authorization \$oci_proxy_authorization;
+        proxy_set_header Accept \$oci_proxy_accept;
+        proxy_max_temp_file_size 0;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+    }
+LOC
+    }
+    return OCI::Test::registry_conf(@proxy, 'oci_proxy_follow /_follow;', @directives)
+         . $locations . <<'LOC';
+    location = /_follow {
+        internal;
+        proxy_pass $oci_proxy_url;
+        proxy_pass_request_headers off;
+        proxy_set_header Authorization $oci_proxy_authorization;
+        proxy_max_temp_file_size 0;
+    }
+LOC
+}
+
+# --- the token issuer -----------------------------------------------------------------
+
+package OCI::Upstream::Issuer;
+
+use strict;
+use warnings;
+use MIME::Base64 qw(encode_base64);
+use OCI::Harness;
+use OCI::Test qw(spew slurp dec run_cmd token_key);
+
+my $Issuers = 0;
+
+sub start {
+    my ($class, %o) = @_;
+    my $dir = OCI::Upstream::_scratch('issuer');
+    my $key = token_key($dir, 'rsa', 'rsa');
+    chmod 0644, $key->{key};
+    my ($rc, undef, $err) = run_cmd([ qw(openssl req -x509 -new -days 2 -subj /CN=upstream-issuer),
+                                      '-key', $key->{key}, '-out', "$dir/bundle.crt" ]);
+    die "openssl req: $err" if $rc;
+    my %users = (%{ $o{users} || {} }, pusher => 'pusher-' . $$);
+    spew("$dir/htpasswd", join '', map { "$_:{PLAIN}$users{$_}\n" } sort keys %users);
+    my $anon = $o{anonymous} // 'pull';
+    my $self = bless { dir => $dir, key => $key, users => \%users, tokens => {},
+                       service => 'upstream.test', name => 'upstream-issuer-' . ++$Issuers },
+                     $class;
+    push @Made, $self;
+    Scalar::Util::weaken($Made[-1]);
+    # without an anonymous grant, auth_basic refuses requests that carry
+    # no credentials; with one, they get it
+    my $auth_map = length $anon ? qq{"" off;\n        default "upstream";}
+                                : qq{default "upstream";};
+    my $user_grants = join '', map { qq{        "$_:repository" "pull";\n} }
+        grep { $_ ne 'pusher' } sort keys %users;
+    $self->{srv} = OCI::Harness->start(
+        http_config => <<"HTTP",
+    map \$http_authorization \$upstream_token_auth {
+        $auth_map
+    }
+    map "\$remote_user:\$oci_token_scope_type" \$upstream_token_grant {
+        default "";
+        ":repository" "$anon";
+        "pusher:repository" "*";
+$user_grants    }
+    log_format upstream_token '\$request_method \$request_uri \$status "\$remote_user"';
+HTTP
+        config => <<"CONF");
+    location = /token {
+        auth_basic \$upstream_token_auth;
+        auth_basic_user_file $dir/htpasswd;
+        oci_token_issue $self->{name};
+        oci_token_service $self->{service};
+        oci_token_signing_key $key->{key};
+        oci_token_grant \$upstream_token_grant;
+        access_log logs/token.log upstream_token;
+    }
+CONF
+    return $self;
+}
+
+sub srv     { $_[0]{srv} }
+sub port    { $_[0]{srv}->port }
+sub realm   { 'http://127.0.0.1:' . $_[0]->port . '/token' }
+sub service { $_[0]{service} }
+sub name    { $_[0]{name} }
+sub bundle  { "$_[0]{dir}/bundle.crt" }
+
+sub token {
+    my ($self, $user, @scopes) = @_;
+    my $key = join ' ', $user // '', @scopes;
+    my $t = $self->{tokens}{$key};
+    return $t->[0] if $t && $t->[1] > time + 30;
+    my $q = join '&', "service=$self->{service}", map { "scope=$_" } @scopes;
+    my @h = defined $user
+        ? (Authorization => 'Basic ' . encode_base64("$user:$self->{users}{$user}", '')) : ();
+    my $res = $self->{srv}->req('GET', "/token?$q", headers => \@h);
+    my $j = dec($res->content) || {};
+    die "issuer: no token for $key:\n" . OCI::Client::dump_response($res, 600)
+        unless $res->code == 200 && $j->{token};
+    $self->{tokens}{$key} = [ $j->{token}, time + ($j->{expires_in} // 60) ];
+    return $j->{token};
+}
+
+sub requests {
+    my ($self, $user) = @_;
+    my $file = $self->{srv}->path('logs', 'token.log');
+    my @lines = split /\n/, OCI::Upstream::_settled(sub { slurp($file) }, sub { -s $file // 0 });
+    return grep {
+        my ($who) = /"(.*)"$/;
+        $who = '' if ($who // '-') eq '-';
+        $who ne 'pusher' && (!defined $user || $who eq $user);
+    } @lines;
+}
+
+sub cleanup {
+    my ($self) = @_;
+    return if $$ != $OWNER;
+    $self->{srv}->cleanup if $self->{srv};
+    remove_tree($self->{dir})
+        if !$ENV{TEST_NGINX_NO_CLEAN} && Test::More->builder->is_passing;
+}
+
+# --- the corrupting proxy ---------------------------------------------------------------
+
+package OCI::Upstream::Corrupting;
+
+use strict;
+use warnings;
+use POSIX qw(WNOHANG _exit);
+use Time::HiRes qw(sleep time);
+use OCI::Client;
+use OCI::Test qw(slurp);
+
+sub start {
+    my ($class, $up) = @_;
+    require HTTP::Daemon;
+    my $dir = OCI::Upstream::_scratch('corrupting');
+    my $d = HTTP::Daemon->new(LocalAddr => '127.0.0.1', LocalPort => 0, ReuseAddr => 1,
+                              Listen => 64)
+        or die "HTTP::Daemon: $!\n";
+    my $self = bless { dir => $dir, port => $d->sockport, target => $up->port }, $class;
+    my $pid = fork // die "fork: $!\n";
+    if (!$pid) {
+        $SIG{CHLD} = 'IGNORE';
+        $SIG{TERM} = sub { _exit(0) };
+        while (my $c = $d->accept) {
+            my $kid = fork;
+            if (defined $kid && !$kid) {
+                $self->_serve($c);
+                _exit(0);
+            }
+            close $c;
+        }
+        _exit(0);
+    }
+    close $d;
+    $self->{pid} = $pid;
+    return $self;
+}
+
+sub port { $_[0]{port} }
+sub host { "127.0.0.1:$_[0]{port}" }
+
+# One request per connection: forwarded, its answer read whole, a blob
+# body changed in its middle byte, the answer written back.
+sub _serve {
+    my ($self, $c) = @_;
+    my $r = $c->get_request or return;
+    my @h;
+    $r->headers->scan(sub {
+        push @h, @_ unless $_[0] =~ /^(?:Host|Connection|Content-Length|Transfer-Encoding)$/i;
+    });
+    my $res = OCI::Client::request_once($self->{target}, $r->method, $r->uri->path_query,
+                                        headers => \@h, body => $r->content, timeout => 60);
+    my $body = $res->content // '';
+    if ($r->method eq 'GET' && $res->code == 200 && $r->uri->path =~ m{/blobs/[^/]+$}
+        && length $body)
+    {
+        my $i = int(length($body) / 2);
+        substr($body, $i, 1) = chr(ord(substr($body, $i, 1)) ^ 0x01);
+        open my $fh, '>>', "$self->{dir}/corrupted" or die;
+        print {$fh} $r->uri->path, "\n";
+        close $fh;
+    }
+    my $head = sprintf "HTTP/1.1 %d %s\r\n", $res->code, $res->message // '';
+    my $len = $res->header('Content-Length');
+    $res->headers->scan(sub {
+        $head .= "$_[0]: $_[1]\r\n"
+            unless $_[0] =~ /^(?:Connection|Content-Length|Transfer-Encoding|Client-.*)$/i;
+    });
+    $len = length $body unless $r->method eq 'HEAD' && defined $len;
+    $head .= "Content-Length: $len\r\nConnection: close\r\n\r\n";
+    print {$c} $head, ($r->method eq 'HEAD' ? '' : $body);
+    close $c;
+}
+
+sub corrupted {
+    my ($self) = @_;
+    my $file = "$self->{dir}/corrupted";
+    return scalar(() = OCI::Upstream::_settled(sub { slurp($file) }, sub { -s $file // 0 })
+                       =~ /\n/g);
+}
+
+sub stop {
+    my ($self) = @_;
+    my $pid = delete $self->{pid} or return;
+    return if $$ != $OWNER;
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    local ($?, $@);
+    $self->stop;
+    File::Path::remove_tree($self->{dir})
+        if $$ == $OWNER && !$ENV{TEST_NGINX_NO_CLEAN} && Test::More->builder->is_passing;
+}
+
+1;
