@@ -184,8 +184,7 @@ sub _spawn {
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', "$self->{dir}/registry.log";
         open STDERR, '>&', \*STDOUT;
-        exec $self->{bin}, 'serve', "$self->{dir}/config.yml";
-        _exit(127);
+        exec($self->{bin}, 'serve', "$self->{dir}/config.yml") or _exit(127);
     }
     $self->{pid} = $pid;
     my $deadline = time + 20;
@@ -465,7 +464,7 @@ sub cleanup {
     my ($self) = @_;
     return if $$ != $OWNER;
     $self->{srv}->cleanup if $self->{srv};
-    remove_tree($self->{dir})
+    File::Path::remove_tree($self->{dir})
         if !$ENV{TEST_NGINX_NO_CLEAN} && Test::More->builder->is_passing;
 }
 
