@@ -1,0 +1,83 @@
+# Twenty clients pull one 64 MiB blob that the mirror has not stored, all
+# at once, from a mirror of two workers in front of docker-registry: one
+# request fetches it from the upstream (the fill lock), the others wait
+# for it and are served from the storage. Every client gets the exact
+# bytes; the upstream saw exactly one GET of the blob; the blob is stored
+# once, its fill file gone. Each client has a deadline (the whole is
+# bounded), the bodies are hashed as they arrive.
+#
+# Needs docker-registry.
+
+BEGIN { push @INC, 't/lib' }
+use strict;
+use warnings;
+use OCI::Harness;
+use OCI::Test;
+use OCI::Upstream;
+use Test::More;
+use Digest::SHA;
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use POSIX qw(_exit WNOHANG);
+use Time::HiRes qw(sleep time);
+
+plan skip_all => 'docker-registry is not installed (make test installs it)'
+    unless which('docker-registry');
+
+my $CLIENTS = 20;
+my $SIZE = 64 * 1024 * 1024;
+my $DEADLINE = 300;           # seconds, for each client and for the whole
+
+my $up = OCI::Upstream->start;
+my $bytes = random_bytes($SIZE);
+my $desc = $up->push_blob('lib/big', $bytes);
+my $digest = $desc->{digest};
+undef $bytes;
+
+my $mirror = OCI::Harness->start(workers => 2, log_level => 'info',
+    config => mirror_conf([ [ $up, 'up.test' ] ]));
+my $url = $mirror->url("/v2/lib/big/blobs/$digest");
+
+# Each client: a GET, the body hashed as it comes, the outcome in a file.
+my $out = tempdir(CLEANUP => 1);
+my @pids;
+for my $i (1 .. $CLIENTS) {
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my $sha = Digest::SHA->new(256);
+        my $n = 0;
+        my $res = HTTP::Tiny->new(timeout => $DEADLINE)->request('GET', $url, {
+            data_callback => sub { $sha->add($_[0]); $n += length $_[0] } });
+        spew("$out/$i", join ' ', $res->{status}, $n, 'sha256:' . $sha->hexdigest,
+             $res->{headers}{'docker-content-digest'} // '-');
+        _exit(0);
+    }
+    push @pids, $pid;
+}
+
+my $end = time + $DEADLINE + 30;
+my %left = map { $_ => 1 } @pids;
+while (%left && time < $end) {
+    for my $pid (keys %left) {
+        delete $left{$pid} if waitpid($pid, WNOHANG) == $pid;
+    }
+    sleep 0.1;
+}
+kill 'KILL', keys %left;
+waitpid $_, 0 for keys %left;
+is scalar(keys %left), 0, "the $CLIENTS clients ended within their deadline";
+
+my @got = map { slurp("$out/$_") } 1 .. $CLIENTS;
+my @bad = grep { $got[$_] ne "200 $SIZE $digest $digest" } 0 .. $#got;
+is_deeply [ map { 'client ' . ($_ + 1) . ": $got[$_]" } @bad ], [],
+    "every client got 200, $SIZE bytes of digest $digest, and the digest header";
+
+is $up->requests('GET', "/v2/lib/big/blobs/$digest"), 1, 'the upstream saw exactly one GET of the blob';
+is -s blob_path($mirror, $digest), $SIZE, 'the blob is stored';
+my $sha = Digest::SHA->new(256)->addfile(blob_path($mirror, $digest), 'b');
+is 'sha256:' . $sha->hexdigest, $digest, 'with its digest';
+ok -f link_path($mirror, 'lib/big', '_blobs', $digest), 'linked into the repository';
+is_deeply [ grep { /fill\./ } files_under($mirror->storage . '/_tmp') ], [], 'no fill file left';
+
+stops_cleanly $mirror;
+done_testing;
