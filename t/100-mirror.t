@@ -176,6 +176,8 @@ subtest 'HEAD of content not stored is relayed, nothing is stored' => sub {
     is $res->code, 200, 'HEAD of a manifest not stored: 200' or diag dump_res($res);
     is $res->header('Docker-Content-Digest'), $img->{digest}, 'its Docker-Content-Digest';
     is $res->header('Content-Length'), length $img->{json}, 'its Content-Length';
+    is $up->requests('HEAD', $mpath), 1, 'the upstream got the HEAD of the manifest';
+    is $up->requests('GET', $mpath), 0, 'and no GET';
     is_not_stored('lib/head', $img->{digest}, 'manifest');
 
     is head('/v2/lib/head/blobs/' . sha256(unique()))->code, 404,
