@@ -3,9 +3,10 @@
 # upstream with skopeo. skopeo inspects them through the mirror (the raw
 # manifests' digests are the upstream's) and copies them out of it into
 # OCI layouts (every blob byte for byte the original), a second time from
-# the mirror's storage alone; podman, with a registries.conf mirror entry
-# for the upstream's name (as docs/mirrors.md shows), pulls the image and
-# the arm64 image of the index (digests and image IDs as built).
+# the mirror's storage alone; podman, with the registries.conf mirror
+# entry of docs/mirrors.md (as written there, for the upstream's name),
+# pulls the image and the arm64 image of the index (digests and image IDs
+# as built).
 #
 # Needs docker-registry, skopeo and umoci; podman and buildah for the
 # podman part (skipped, saying why, where they cannot run).
@@ -90,16 +91,16 @@ subtest 'podman with a registries.conf mirror entry' => sub {
     my $why_not = $SB->podman;
     plan skip_all => $why_not if $why_not;
 
-    # the upstream's name does not resolve: only the mirror can answer
-    spew("$TMP/registries.conf", <<"CONF");
-[[registry]]
-prefix = "up.test"
-location = "up.test"
-
-[[registry.mirror]]
-location = "$REG"
-insecure = true
-CONF
+    # the entry of docs/mirrors.md, for the name up.test; its own location
+    # is a port of 127.0.0.1 where nothing listens: only the mirror answers
+    my $conf = doc_block('docs/mirrors.md', qr/^\s*\[\[registry\]\]/);
+    my $closed = OCI::Server::free_port();
+    my $n = ($conf =~ s/^prefix = "docker\.io"$/prefix = "up.test"/m)
+          + ($conf =~ s/^location = "docker\.io"$/location = "127.0.0.1:$closed"/m)
+          + ($conf =~ s/"mirror\.example\.com"/"$REG"/)
+          + ($conf =~ s/^# (insecure = true)$/$1/m);
+    is $n, 4, 'docs/mirrors.md has the registries.conf entry' or return diag $conf;
+    spew("$TMP/registries.conf", $conf);
     $SB->give_away;
     my $off = length slurp($mirror->path('logs', 'mirror.log'));
 

@@ -322,11 +322,12 @@ sub push_image {
 
 sub push_index {
     my ($self, $repo, $tag) = @_;
-    my @images = map { $self->push_image($repo, undef, arch => $_) } qw(amd64 arm64);
+    my @arch = qw(amd64 arm64);
+    my @images = map { $self->push_image($repo, undef, arch => $_) } @arch;
     my $json = enc(index_manifest(manifests => [ map {
-        desc_of($_->{json}, OCI_MANIFEST,
-                platform => { os => 'linux', architecture => ($_ == $images[0] ? 'amd64' : 'arm64') })
-    } @images ]));
+        desc_of($images[$_]{json}, OCI_MANIFEST,
+                platform => { os => 'linux', architecture => $arch[$_] })
+    } 0 .. $#images ]));
     my $desc = $self->push_manifest($repo, $tag // sha256($json), $json, OCI_INDEX);
     return { digest => $desc->{digest}, json => $json, type => OCI_INDEX, desc => $desc,
              images => \@images };
