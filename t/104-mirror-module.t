@@ -5,7 +5,8 @@
 # another artifact of the same subject pushed to the mirror
 # (oci_proxy_push on): the mirror's referrers list has both, once each
 # (also after the upstream's artifact was pulled through the mirror), and
-# its artifactType filter applies to the merged list.
+# its artifactType filter applies to the merged list; the upstream's list
+# is asked for once within the TTL, and again after a push here.
 
 BEGIN { push @INC, 't/lib' }
 use strict;
@@ -117,15 +118,22 @@ subtest 'referrers: the upstream\'s and the mirror\'s, merged' => sub {
     my ($res, $body) = referrers($up, 'mod/app', $subject->{digest});
     is_deeply digests($body), [ $theirs->{digest} ], 'the upstream lists its artifact';
 
+    my $lists = upstream_asked(qr{^/v2/mod/app/referrers/});
     ($res, $body) = referrers($mirror, 'mod/app', $subject->{digest});
     is $res->code, 200, 'referrers through the mirror: 200' or diag dump_res($res);
     is_deeply digests($body), [ $theirs->{digest} ], 'the upstream\'s artifact appears'
         or diag dump_res($res);
 
+    is upstream_asked(qr{^/v2/mod/app/referrers/}), ++$lists, 'the upstream\'s list was asked for';
+    ($res, $body) = referrers($mirror, 'mod/app', $subject->{digest});
+    is_deeply digests($body), [ $theirs->{digest} ], 'listed again';
+    is upstream_asked(qr{^/v2/mod/app/referrers/}), $lists, 'from the local index (within the TTL)';
+
     my $ours = push_artifact($mirror, 'mod/app', artifact($subject, SBOM));
     ok !upstream_asked(qr{^/v2/mod/app/manifests/\Q$ours->{digest}\E}), 'the upstream never saw ours';
     ($res, $body) = referrers($up, 'mod/app', $subject->{digest});
     is_deeply digests($body), [ $theirs->{digest} ], 'the upstream still lists its own only';
+    $lists = upstream_asked(qr{^/v2/mod/app/referrers/});
 
     ($res, $body) = referrers($mirror, 'mod/app', $subject->{digest});
     is $res->code, 200, 'referrers through the mirror: 200';
@@ -135,6 +143,8 @@ subtest 'referrers: the upstream\'s and the mirror\'s, merged' => sub {
     is $by{ $theirs->{digest} }{artifactType}, SIGNATURE, 'the upstream\'s with its artifactType';
     is $by{ $ours->{digest} }{artifactType}, SBOM, 'ours with its artifactType';
     is $by{ $theirs->{digest} }{size}, $theirs->{size}, 'and its size';
+    is upstream_asked(qr{^/v2/mod/app/referrers/}), $lists + 1,
+        'the push here made the listing ask the upstream again (once)';
 
     ($res, $body) = referrers($mirror, 'mod/app', $subject->{digest}, '?artifactType=' . SIGNATURE);
     is_deeply digests($body), [ $theirs->{digest} ], 'filtered: the upstream\'s only';
