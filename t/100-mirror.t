@@ -40,8 +40,6 @@ my $mirror = OCI::Harness->start(
 sub get  { $mirror->req('GET', $_[0], headers => [ Accept => $ACCEPT ]) }
 sub head { $mirror->req('HEAD', $_[0], headers => [ Accept => $ACCEPT ]) }
 
-sub fill_files { grep { /fill\./ } files_under($mirror->storage . '/_tmp') }
-
 sub tag_file { slurp($mirror->storage . "/repositories/$_[0]/_tags/$_[1]") =~ s/\s+\z//r }
 
 # the blob, its link in the repository, and no fill file left over
@@ -50,7 +48,7 @@ sub is_stored {
     local $Test::Builder::Level = $Test::Builder::Level + 1;
     ok slurp(blob_path($mirror, $digest)) eq $bytes, "$what: stored under blobs/, byte for byte";
     ok -f link_path($mirror, $repo, '_blobs', $digest), "$what: linked into $repo";
-    is_deeply [ fill_files() ], [], "$what: no fill file left in _tmp/";
+    is_deeply [ fill_files($mirror) ], [], "$what: no fill file left in _tmp/";
 }
 
 sub is_not_stored {
@@ -171,7 +169,7 @@ subtest 'HEAD of content not stored is relayed, nothing is stored' => sub {
     is $up->requests('HEAD', $path), 1, 'the upstream got the HEAD';
     is $up->requests('GET', $path), 0, 'and no GET';
     is_not_stored('lib/head', $layer->{digest}, 'blob');
-    is_deeply [ fill_files() ], [], 'no fill file in _tmp/';
+    is_deeply [ fill_files($mirror) ], [], 'no fill file in _tmp/';
 
     my $mpath = "/v2/lib/head/manifests/$img->{digest}";
     $res = head($mpath);

@@ -28,8 +28,6 @@ my $bad = OCI::Upstream::Corrupting->start($up);
 
 my $mirror = OCI::Harness->start(config => mirror_conf([ [ $bad, 'up.test' ] ]));
 
-sub fill_files { grep { /fill\./ } files_under($mirror->storage . '/_tmp') }
-
 my %blob = map { $_ => random_bytes($_) } 7000, 6 * 1024 * 1024 + 5;
 my %desc = map { $_ => $up->push_blob('lib/verify', $blob{$_}) } keys %blob;
 
@@ -51,7 +49,7 @@ for my $size (sort { $a <=> $b } keys %blob) {
                 or diag dump_res($res);
             ok !-e blob_path($mirror, $d), "pull $try: nothing under blobs/";
             ok !-e link_path($mirror, 'lib/verify', '_blobs', $d), "pull $try: no link in the repository";
-            is_deeply [ fill_files() ], [], "pull $try: no fill file left in _tmp/";
+            is_deeply [ fill_files($mirror) ], [], "pull $try: no fill file left in _tmp/";
             my ($hex) = $d =~ /:(\w+)/;
             my @lines = grep { /\[(?:error|warn|crit|alert)\]/ && /\Q$hex\E/ }
                 split /^/m, $mirror->error_log_since($off);
@@ -78,7 +76,7 @@ for my $size (sort { $a <=> $b } keys %blob) {
         is $res->header('Docker-Content-Digest'), $d, 'Docker-Content-Digest';
         ok slurp(blob_path($mirror, $d)) eq $blob{$size}, 'stored under blobs/, byte for byte';
         ok -f link_path($mirror, 'lib/verify', '_blobs', $d), 'linked into the repository';
-        is_deeply [ fill_files() ], [], 'no fill file left';
+        is_deeply [ fill_files($mirror) ], [], 'no fill file left';
         my $asked = $up->requests('GET', "/v2/lib/verify/blobs/$d");
         $res = $mirror->req('GET', "/v2/lib/verify/blobs/$d", timeout => 60);
         ok $res->code == 200 && $res->content eq $blob{$size}, 'pulled again';

@@ -4,7 +4,8 @@
 # for it and are served from the storage. Every client gets the exact
 # bytes; the upstream saw exactly one GET of the blob; the blob is stored
 # once, its fill file gone. Each client has a deadline (the whole is
-# bounded), the bodies are hashed as they arrive.
+# bounded), the bodies are hashed as they arrive. Then a lock that makes
+# no progress is outwaited (oci_proxy_wait).
 #
 # Needs docker-registry.
 
@@ -77,7 +78,30 @@ is -s blob_path($mirror, $digest), $SIZE, 'the blob is stored';
 my $sha = Digest::SHA->new(256)->addfile(blob_path($mirror, $digest), 'b');
 is 'sha256:' . $sha->hexdigest, $digest, 'with its digest';
 ok -f link_path($mirror, 'lib/big', '_blobs', $digest), 'linked into the repository';
-is_deeply [ grep { /fill\./ } files_under($mirror->storage . '/_tmp') ], [], 'no fill file left';
+is_deeply [ fill_files($mirror) ], [], 'no fill file left';
+
+# A fill lock held by a request that makes no progress (a file planted by
+# hand, fresh, so not yet taken over): a pull waits oci_proxy_wait, then
+# fetches the blob from the upstream itself.
+subtest 'oci_proxy_wait: the lock of another fetch outwaited' => sub {
+    my $waiting = OCI::Harness->start(config => mirror_conf([ [ $up, 'up.test' ] ],
+                                                              'oci_proxy_wait 1s;'));
+    my $small = random_bytes(50_000);
+    my $d = $up->push_blob('lib/wait', $small)->{digest};
+    my $lock = fill_path($waiting, $d);
+    spew($lock, '');
+    # well before the lock would be taken over as stale (30 s)
+    my $res = $waiting->req('GET', "/v2/lib/wait/blobs/$d", timeout => 15);
+    ok $res->code == 200 && $res->content eq $small, 'the exact bytes, after the wait'
+        or diag dump_res($res);
+    is $up->requests('GET', "/v2/lib/wait/blobs/$d"), 1, 'fetched from the upstream';
+    ok -e $lock, 'the other fetch\'s lock is left to it';
+    unlink $lock;
+    $res = $waiting->req('GET', "/v2/lib/wait/blobs/$d", timeout => 30);
+    ok $res->code == 200 && $res->content eq $small, 'the lock gone: pulled again';
+    ok -f blob_path($waiting, $d), 'and stored';
+    stops_cleanly $waiting, 'the waiting mirror';
+};
 
 stops_cleanly $mirror;
 done_testing;
