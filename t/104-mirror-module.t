@@ -34,10 +34,7 @@ my $mirror = OCI::Harness->start(config => mirror_conf([ [ $up, 'module.test' ] 
 sub get { my ($srv, $path) = @_; $srv->req('GET', $path, headers => [ Accept => $ACCEPT ]) }
 
 # the access log of the upstream nginx: requests for a path
-sub upstream_asked {
-    my ($re) = @_;
-    return scalar grep { m{"\S+ (\S+) HTTP} && $1 =~ $re } split /\n/, slurp($up->path('logs', 'access.log'));
-}
+sub upstream_asked { access_log_requests($up->path('logs', 'access.log'), undef, $_[0]) }
 
 my $n = 0;
 sub artifact {

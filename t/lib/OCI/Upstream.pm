@@ -60,7 +60,9 @@ an index of them, tagged; returns C<{ digest, json, type, desc, images }>.
 C<< $up->requests($method, $path) >>: how many requests of that method
 (C<undef> for any) and exact path (a string) or path pattern (a C<qr//>)
 the access log holds, once it has stopped growing (docker-registry writes
-a line after its answer has left).
+a line after its answer has left). C<access_log_requests($file, $method,
+$path)>: the same for any access log in the combined format (nginx's
+default).
 
 C<< OCI::Upstream::Issuer->start(users =E<gt> { name =E<gt> password },
 anonymous =E<gt> 'pull' or '') >> is an nginx with this module's token
@@ -111,7 +113,7 @@ use OCI::Test qw(sha256 random_bytes unique enc dec spew slurp which run_cmd
                  token_key image_manifest index_manifest desc_of
                  OCI_MANIFEST OCI_INDEX OCI_CONFIG OCI_LAYER);
 
-our @EXPORT = qw(mirror_conf);
+our @EXPORT = qw(mirror_conf access_log_requests);
 
 my $OWNER = $$;
 my $Count = 0;
@@ -238,9 +240,14 @@ END {
 
 sub requests {
     my ($self, $method, $path) = @_;
+    return access_log_requests("$self->{dir}/registry.log", $method, $path);
+}
+
+sub access_log_requests {
+    my ($file, $method, $path) = @_;
     my $count = sub {
         my $n = 0;
-        for (split /\n/, $self->log) {
+        for (split /\n/, slurp($file)) {
             next unless m{^\S+ \S+ \S+ \[[^\]]*\] "(\S+) (\S+) HTTP/[\d.]+"};
             next if defined $method && $1 ne $method;
             my $p = $2 =~ s/\?.*//r;
@@ -248,7 +255,7 @@ sub requests {
         }
         return $n;
     };
-    return _settled($count, sub { -s "$self->{dir}/registry.log" // 0 });
+    return _settled($count, sub { -s $file // 0 });
 }
 
 # A count read again until the file it comes from has not grown for 0.3 s
