@@ -80,7 +80,7 @@ subtest 'pull through another nginx with the module' => sub {
     for my $d ($img->{config}, @{ $img->{layers} }) {
         $res = get($mirror, "/v2/mod/app/blobs/$d->{digest}");
         ok $res->code == 200 && sha256($res->content) eq $d->{digest}, "blob $d->{digest}";
-        ok -f blob_path($mirror, $d->{digest}), 'stored';
+        ok eventually(sub { -f blob_path($mirror, $d->{digest}) }), 'stored';
     }
     my $asked = upstream_asked(qr{^/v2/mod/app/blobs/});
     is_served $mirror, 'mod/app', $img_desc->{digest}, $json, OCI_MANIFEST, $img_desc->{digest},

@@ -75,9 +75,10 @@ subtest 'skopeo through the mirror' => sub {
                     '--src-tls-verify=false', "docker://$REG/e2e/multi:v1", "oci:$TMP/out2:multi")) {
         same_layout($SRC, "$TMP/out2", 'multi', $D{multi}, 'index');
     }
-    my @stored = grep { !-f blob_path($mirror, $_) } keys %{ reachable($SRC, $D{image}) },
-        keys %{ reachable($SRC, $D{multi}) };
-    is_deeply \@stored, [], 'the mirror stored every blob and manifest';
+    my @all = (keys %{ reachable($SRC, $D{image}) }, keys %{ reachable($SRC, $D{multi}) });
+    eventually(sub { !grep { !-f blob_path($mirror, $_) } @all });
+    my @missing = grep { !-f blob_path($mirror, $_) } @all;
+    is_deeply \@missing, [], 'the mirror stored every blob and manifest';
 
     my $asked = $up->requests('GET', qr{/blobs/});
     if ($SB->run_ok('copy the image again', 'skopeo', 'copy', '--preserve-digests',

@@ -111,7 +111,7 @@ our @EXPORT = qw(
     blob_path link_path fill_path fill_files store_blob store_manifest store_tag store_link hold_tag_lock
     tag_lock_path
     admin_command oci_admin oci_admin_json need_admin
-    stops_cleanly latencies_during job_steps is_stepped
+    stops_cleanly latencies_during job_steps is_stepped eventually
     b64url token_key libtrust_kid jwt_sign jwt_parts
 );
 
@@ -695,6 +695,26 @@ sub stops_cleanly {
         or Test::More::diag($srv->error_log_tail(30));
     Test::More::is($srv->valgrind_errors, '', "${p}valgrind reports no errors")
         if $srv->{valgrind};
+}
+
+=head2 Waiting for a state
+
+C<eventually($code [, $seconds])>: calls C<$code> until it returns true,
+every 50 ms, for at most C<$seconds> (default 10); returns its last
+value. For what a server does after its answer has left (a mirror
+publishes a blob when the subrequest that fetched it ends, after the
+client may have got every byte), never to measure time.
+
+=cut
+
+sub eventually {
+    my ($code, $seconds) = @_;
+    my $end = Time::HiRes::time() + ($seconds // 10);
+    while (1) {
+        my $v = $code->();
+        return $v if $v || Time::HiRes::time() >= $end;
+        Time::HiRes::sleep(0.05);
+    }
 }
 
 =head2 Stalls
