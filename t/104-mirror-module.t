@@ -118,6 +118,7 @@ subtest 'referrers: the upstream\'s and the mirror\'s, merged' => sub {
     my $lists = upstream_asked(qr{^/v2/mod/app/referrers/});
     ($res, $body) = referrers($mirror, 'mod/app', $subject->{digest});
     is $res->code, 200, 'referrers through the mirror: 200' or diag dump_res($res);
+    is $res->header('OCI-Namespace'), 'module.test', 'OCI-Namespace';
     is_deeply digests($body), [ $theirs->{digest} ], 'the upstream\'s artifact appears'
         or diag dump_res($res);
 
