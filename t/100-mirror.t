@@ -17,6 +17,7 @@ BEGIN { push @INC, 't/lib' }
 use strict;
 use warnings;
 use OCI::Harness;
+use OCI::Distribution;
 use OCI::Test;
 use OCI::Upstream;
 use Test::More;
@@ -30,8 +31,8 @@ my $ACCEPT = join ', ', OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST;
 # of 2 s for at least one second, and past it from second X + 3 on
 my $TTL = 2;
 
-my $up = OCI::Upstream->start;
-my $two = OCI::Upstream->start;
+my $up = OCI::Distribution->start or BAIL_OUT($OCI::Distribution::WHY);
+my $two = OCI::Distribution->start or BAIL_OUT($OCI::Distribution::WHY);
 
 my @UPSTREAMS = ([ $up, 'up.test', 'default', 'library' ], [ $two, 'two.test' ]);
 my $mirror = OCI::Harness->start(
@@ -63,8 +64,8 @@ sub is_not_stored {
 }
 
 subtest 'a blob not stored streams from the upstream and is stored' => sub {
-    my $img = $up->push_image('lib/app', 'v1', size => 300_000);
-    my $layer = $img->{layers}[0];
+    my $img = $up->push_image('lib/app', 'v1', files => { 'data.bin' => random_bytes(300_000) });
+    my $layer = $img->{layer};
     my $bytes = $img->{blobs}{ $layer->{digest} };
     my $path = "/v2/lib/app/blobs/$layer->{digest}";
 
@@ -98,20 +99,20 @@ subtest 'a manifest by digest' => sub {
     my $path = "/v2/lib/bydigest/manifests/$img->{digest}";
     my $res = get($path);
     is $res->code, 200, 'GET by digest: 200' or diag dump_res($res);
-    ok $res->content eq $img->{json}, 'the exact bytes';
+    ok $res->content eq $img->{manifest}, 'the exact bytes';
     is $res->header('Content-Type'), OCI_MANIFEST, 'Content-Type';
     is $res->header('Docker-Content-Digest'), $img->{digest}, 'Docker-Content-Digest';
     is $res->header('OCI-Namespace'), 'up.test', 'OCI-Namespace';
     ok -f link_path($mirror, 'lib/bydigest', '_manifests', $img->{digest}), 'stored and linked';
     my $asked = $up->requests(undef, $path);
     cmp_ok $asked, '>=', 1, "the upstream was asked ($asked)";
-    is_served $mirror, 'lib/bydigest', $img->{digest}, $img->{json}, OCI_MANIFEST,
+    is_served $mirror, 'lib/bydigest', $img->{digest}, $img->{manifest}, OCI_MANIFEST,
         $img->{digest}, 'stored manifest';
     is $up->requests(undef, $path), $asked, 'and not asked again';
 
     my $idx = $up->push_index('lib/bydigest', 'multi');
     $res = get("/v2/lib/bydigest/manifests/$idx->{digest}");
-    ok $res->code == 200 && $res->content eq $idx->{json}, 'an index by digest';
+    ok $res->code == 200 && $res->content eq $idx->{manifest}, 'an index by digest';
     is $res->header('Content-Type'), OCI_INDEX, 'served as an index';
 };
 
@@ -121,7 +122,7 @@ subtest 'a tag: served within its TTL, asked again after it' => sub {
     my $res = get($tag_path);
     my $written = time;
     is $res->code, 200, 'GET by tag: 200' or diag dump_res($res);
-    ok $res->content eq $img1->{json}, 'the manifest the tag names';
+    ok $res->content eq $img1->{manifest}, 'the manifest the tag names';
     is $res->header('Docker-Content-Digest'), $img1->{digest}, 'its digest';
     is tag_file('lib/tagged', 'moving'), $img1->{digest}, 'the tag is written in the storage';
 
@@ -132,7 +133,7 @@ subtest 'a tag: served within its TTL, asked again after it' => sub {
     SKIP: {
         skip 'the TTL had passed before the second pull (a slow machine)', 3
             if $sent - $written > $TTL * 0.8;
-        ok $res->code == 200 && $res->content eq $img1->{json},
+        ok $res->code == 200 && $res->content eq $img1->{manifest},
             'within the TTL: the stored manifest, although the upstream moved the tag';
         is $res->header('Docker-Content-Digest'), $img1->{digest}, 'within the TTL: its digest';
         is $up->requests(undef, $tag_path), $asked, 'within the TTL: the upstream is not asked';
@@ -142,7 +143,7 @@ subtest 'a tag: served within its TTL, asked again after it' => sub {
     my $heads = $up->requests('HEAD', $tag_path);
     $res = get($tag_path);
     my $moved = time;
-    ok $res->code == 200 && $res->content eq $img2->{json}, 'past the TTL: the new manifest'
+    ok $res->code == 200 && $res->content eq $img2->{manifest}, 'past the TTL: the new manifest'
         or diag dump_res($res);
     is $res->header('Docker-Content-Digest'), $img2->{digest}, 'past the TTL: the new digest';
     cmp_ok $up->requests('HEAD', $tag_path), '>', $heads, 'the upstream got a HEAD of the tag';
@@ -154,15 +155,15 @@ subtest 'a tag: served within its TTL, asked again after it' => sub {
     $heads = $up->requests('HEAD', $tag_path);
     my $gets = $up->requests('GET', qr{^/v2/lib/tagged/manifests/});
     $res = get($tag_path);
-    ok $res->code == 200 && $res->content eq $img2->{json}, 'past the TTL again: the same manifest';
+    ok $res->code == 200 && $res->content eq $img2->{manifest}, 'past the TTL again: the same manifest';
     cmp_ok $up->requests('HEAD', $tag_path), '>', $heads, 'the upstream got a HEAD of the tag again';
     is $up->requests('GET', qr{^/v2/lib/tagged/manifests/}), $gets,
         'and no GET: the digest had not changed';
 };
 
 subtest 'HEAD of content not stored is relayed, nothing is stored' => sub {
-    my $img = $up->push_image('lib/head', 'v1', size => 5000);
-    my $layer = $img->{layers}[0];
+    my $img = $up->push_image('lib/head', 'v1', files => { 'data.bin' => random_bytes(5000) });
+    my $layer = $img->{layer};
     my $path = "/v2/lib/head/blobs/$layer->{digest}";
     my $res = head($path);
     is $res->code, 200, 'HEAD of a blob not stored: 200' or diag dump_res($res);
@@ -178,7 +179,7 @@ subtest 'HEAD of content not stored is relayed, nothing is stored' => sub {
     $res = head($mpath);
     is $res->code, 200, 'HEAD of a manifest not stored: 200' or diag dump_res($res);
     is $res->header('Docker-Content-Digest'), $img->{digest}, 'its Docker-Content-Digest';
-    is $res->header('Content-Length'), length $img->{json}, 'its Content-Length';
+    is $res->header('Content-Length'), length $img->{manifest}, 'its Content-Length';
     is $up->requests('HEAD', $mpath), 1, 'the upstream got the HEAD of the manifest';
     is $up->requests('GET', $mpath), 0, 'and no GET';
     is_not_stored('lib/head', $img->{digest}, 'manifest');
@@ -227,12 +228,12 @@ subtest '?ns= chooses the upstream' => sub {
     cmp_ok $asked, '>=', 1, 'the default upstream was asked';
     my $res = get("$path?ns=two.test");
     is $res->code, 200, 'with ?ns=two.test: 200' or diag dump_res($res);
-    ok $res->content eq $img->{json}, 'the manifest of the second upstream';
+    ok $res->content eq $img->{manifest}, 'the manifest of the second upstream';
     is $res->header('OCI-Namespace'), 'two.test', 'OCI-Namespace: two.test';
     cmp_ok $two->requests(undef, $path), '>=', 1, 'the second upstream was asked';
     is $up->requests(undef, qr{^/v2/lib/second/}), $asked, 'the default one was not asked';
 
-    my $layer = $img->{layers}[0];
+    my $layer = $img->{layer};
     $res = get("/v2/lib/second/blobs/$layer->{digest}?ns=two.test");
     ok $res->code == 200 && $res->content eq $img->{blobs}{ $layer->{digest} },
         'a blob of the second upstream';
@@ -245,7 +246,7 @@ subtest '?ns= chooses the upstream' => sub {
     # an upstream without `library`: one-component names are asked as they are
     my $solo = $two->push_image('solo', 'v1');
     $res = get('/v2/solo/manifests/v1?ns=two.test');
-    ok $res->code == 200 && $res->content eq $solo->{json},
+    ok $res->code == 200 && $res->content eq $solo->{manifest},
         'a one-component name from an upstream without library';
     cmp_ok $two->requests(undef, '/v2/solo/manifests/v1'), '>=', 1, 'asked as solo';
 };
@@ -263,7 +264,7 @@ subtest 'an ns naming no upstream: local storage only' => sub {
     my $res = get('/v2/lib/localonly/manifests/v1');
     is $res->code, 200, 'pulled without ns';
     $res = get("/v2/lib/localonly/manifests/$img->{digest}?ns=nowhere.test");
-    ok $res->code == 200 && $res->content eq $img->{json},
+    ok $res->code == 200 && $res->content eq $img->{manifest},
         'then the stored manifest is served with the unknown ns';
 };
 
@@ -271,11 +272,11 @@ subtest 'library: a one-component name is asked for as library/<name>' => sub {
     my $img = $up->push_image('library/alpine', 'latest');
     my $res = get('/v2/alpine/manifests/latest');
     is $res->code, 200, 'GET /v2/alpine/manifests/latest: 200' or diag dump_res($res);
-    ok $res->content eq $img->{json}, 'the manifest of library/alpine';
+    ok $res->content eq $img->{manifest}, 'the manifest of library/alpine';
     cmp_ok $up->requests(undef, '/v2/library/alpine/manifests/latest'), '>=', 1,
         'the upstream was asked for library/alpine';
     is $up->requests(undef, qr{^/v2/alpine/}), 0, 'and never for alpine';
-    my $layer = $img->{layers}[0];
+    my $layer = $img->{layer};
     $res = get("/v2/alpine/blobs/$layer->{digest}");
     ok $res->code == 200 && $res->content eq $img->{blobs}{ $layer->{digest} }, 'its layer';
     is $up->requests('GET', "/v2/library/alpine/blobs/$layer->{digest}"), 1,
@@ -287,11 +288,11 @@ subtest 'library: a one-component name is asked for as library/<name>' => sub {
 };
 
 subtest 'the upstream stopped' => sub {
-    my $img = $up->push_image('lib/down', 'stale', size => 20_000);
+    my $img = $up->push_image('lib/down', 'stale', files => { 'data.bin' => random_bytes(20_000) });
     my $res = get('/v2/lib/down/manifests/stale');
     my $written = time;
     is $res->code, 200, 'pulled by tag while the upstream is up';
-    my $layer = $img->{layers}[0];
+    my $layer = $img->{layer};
     is get("/v2/lib/down/blobs/$layer->{digest}")->code, 200, 'its layer pulled';
     my $never = $up->push_image('lib/down', 'never');
 
@@ -301,11 +302,11 @@ subtest 'the upstream stopped' => sub {
     ok $res->code == 200 && $res->content eq $img->{blobs}{ $layer->{digest} },
         'a stored blob is served';
     $res = get("/v2/lib/down/manifests/$img->{digest}");
-    ok $res->code == 200 && $res->content eq $img->{json}, 'a stored manifest by digest is served';
+    ok $res->code == 200 && $res->content eq $img->{manifest}, 'a stored manifest by digest is served';
 
     sleep $TTL + 1.1 - (time - $written) if time - $written < $TTL + 1.1;
     $res = get('/v2/lib/down/manifests/stale');
-    ok $res->code == 200 && $res->content eq $img->{json},
+    ok $res->code == 200 && $res->content eq $img->{manifest},
         'a tag past its TTL: the stored manifest' or diag dump_res($res);
     is $res->header('Warning'), '110 - "Response is Stale"', 'with Warning: 110';
     $res = head('/v2/lib/down/manifests/stale');
@@ -320,12 +321,12 @@ subtest 'the upstream stopped' => sub {
         'HEAD of a blob never stored: 502';
     is_not_stored('lib/down', $never->{config}{digest}, 'after the failures');
 
-    $up->start;
+    ok $up->start_again, 'the upstream started again';
     $res = get('/v2/lib/down/manifests/stale');
-    ok $res->code == 200 && $res->content eq $img->{json}, 'the upstream back: the tag';
+    ok $res->code == 200 && $res->content eq $img->{manifest}, 'the upstream back: the tag';
     is $res->header('Warning'), undef, 'without a Warning';
     $res = get('/v2/lib/down/manifests/never');
-    ok $res->code == 200 && $res->content eq $never->{json}, 'and what failed before';
+    ok $res->code == 200 && $res->content eq $never->{manifest}, 'and what failed before';
 };
 
 subtest 'oci_proxy_push on: pushes beside the cached content' => sub {
@@ -341,7 +342,7 @@ subtest 'oci_proxy_push on: pushes beside the cached content' => sub {
     # a repository pushed to is still filled from the upstream on a miss
     my $img = $up->push_image('lib/mine', 'up');
     $res = $pushing->req('GET', '/v2/lib/mine/manifests/up', headers => [ Accept => $ACCEPT ]);
-    ok $res->code == 200 && $res->content eq $img->{json}, 'a tag of the upstream in the same repository';
+    ok $res->code == 200 && $res->content eq $img->{manifest}, 'a tag of the upstream in the same repository';
     is slurp($pushing->storage . '/repositories/lib/mine/_tags/up') =~ s/\s+\z//r, $img->{digest},
         'its tag stored beside the pushed one';
 

@@ -14,6 +14,7 @@ BEGIN { push @INC, 't/lib' }
 use strict;
 use warnings;
 use OCI::Harness;
+use OCI::Distribution;
 use OCI::Test;
 use OCI::Upstream;
 use Test::More;
@@ -23,7 +24,7 @@ plan skip_all => 'docker-registry is not installed (make test installs it)'
 plan skip_all => 'HTTP::Daemon is not installed (make test installs libhttp-daemon-perl)'
     unless eval { require HTTP::Daemon; 1 };
 
-my $up = OCI::Upstream->start;
+my $up = OCI::Distribution->start or BAIL_OUT($OCI::Distribution::WHY);
 my $bad = OCI::Upstream::Corrupting->start($up);
 
 my $mirror = OCI::Harness->start(config => mirror_conf([ [ $bad, 'up.test' ] ]));

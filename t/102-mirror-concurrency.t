@@ -13,6 +13,7 @@ BEGIN { push @INC, 't/lib' }
 use strict;
 use warnings;
 use OCI::Harness;
+use OCI::Distribution;
 use OCI::Test;
 use OCI::Upstream;
 use Test::More;
@@ -29,7 +30,7 @@ my $CLIENTS = 20;
 my $SIZE = 64 * 1024 * 1024;
 my $DEADLINE = 300;           # seconds, for each client and for the whole
 
-my $up = OCI::Upstream->start;
+my $up = OCI::Distribution->start or BAIL_OUT($OCI::Distribution::WHY);
 my $bytes = random_bytes($SIZE);
 my $desc = $up->push_blob('lib/big', $bytes);
 my $digest = $desc->{digest};

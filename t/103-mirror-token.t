@@ -16,6 +16,7 @@ BEGIN { push @INC, 't/lib' }
 use strict;
 use warnings;
 use OCI::Harness;
+use OCI::Distribution;
 use OCI::Test;
 use OCI::Upstream;
 use Test::More;
@@ -27,9 +28,9 @@ plan skip_all => 'docker-registry is not installed (make test installs it)'
 my $ACCEPT = join ', ', OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST;
 
 my $open_iss = OCI::Upstream::Issuer->start(anonymous => 'pull');
-my $open = OCI::Upstream->start(issuer => $open_iss);
+my $open = OCI::Distribution->start(token => $open_iss) or BAIL_OUT($OCI::Distribution::WHY);
 my $user_iss = OCI::Upstream::Issuer->start(anonymous => '', users => { alice => 'secret' });
-my $closed = OCI::Upstream->start(issuer => $user_iss);
+my $closed = OCI::Distribution->start(token => $user_iss) or BAIL_OUT($OCI::Distribution::WHY);
 
 my $CRED = tempdir(CLEANUP => 1) . '/alice';
 spew($CRED, "alice:secret\n");
@@ -58,7 +59,7 @@ sub pulls {
     for my $i (1 .. $n) {
         my $res = get("/v2/$repo/manifests/v1$q");
         push @bad, "manifest, pull $i: " . $res->code
-            unless $res->code == 200 && $res->content eq $img->{json};
+            unless $res->code == 200 && $res->content eq $img->{manifest};
     }
     is_deeply \@bad, [], "$repo: the blobs and $n pulls by tag through the mirror";
 }

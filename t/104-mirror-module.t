@@ -13,6 +13,7 @@ use strict;
 use warnings;
 use OCI::Harness;
 use OCI::Redis;
+use OCI::Distribution qw(access_log_requests);
 use OCI::Test;
 use OCI::Upstream;
 use Test::More;

@@ -14,6 +14,7 @@
 BEGIN { push @INC, 't/lib' }
 use strict;
 use warnings;
+use OCI::Distribution;
 use OCI::Harness;
 use OCI::Layout;
 use OCI::Sandbox;
@@ -31,7 +32,7 @@ my $SRC = "$TMP/src";
 my %D = sample_layout($SRC, $TMP, big => 3 * 1024 * 1024 + 7);
 $SB->give_away;
 
-my $up = OCI::Upstream->start;
+my $up = OCI::Distribution->start or BAIL_OUT($OCI::Distribution::WHY);
 my $UP = $up->host;
 my @NOTLS = ('--tls-verify=false');
 

@@ -2,92 +2,58 @@ package OCI::Upstream;
 
 =head1 NAME
 
-OCI::Upstream - upstream registries for the mirror suites: docker-registry
-2.8.2 (plain or with token auth), a token issuer, a corrupting proxy, and
-the mirror's configuration
+OCI::Upstream - what the mirror suites put around an upstream: a token
+issuer for docker-registry's C<auth: token>, a corrupting proxy, and the
+mirror's configuration
 
 =head1 SYNOPSIS
 
     BEGIN { push @INC, 't/lib' }
+    use OCI::Distribution;
     use OCI::Upstream;
 
-    my $up = OCI::Upstream->start;              # plain docker-registry
-    $up->port;  $up->storage;  $up->log;
-    my $d = $up->push_blob('lib/app', $bytes);  # a descriptor
-    my $img = $up->push_image('lib/app', 'v1'); # config + layer + manifest
-    my $idx = $up->push_index('lib/multi', 'v1');   # two images + index
-    $up->push_manifest('lib/app', 'v2', $img->{json}, OCI_MANIFEST);
-    $up->requests('GET', "/v2/lib/app/blobs/$d->{digest}");   # a count
-    $up->stop;  $up->start;  $up->restart;      # same port and storage
-
+    my $up = OCI::Distribution->start;          # docker-registry
     my $iss = OCI::Upstream::Issuer->start(users => { alice => 'secret' },
                                             anonymous => 'pull');
-    my $tup = OCI::Upstream->start(issuer => $iss);  # auth: token
+    my $tup = OCI::Distribution->start(token => $iss);  # auth: token
     $iss->requests('alice');                    # token requests by alice
 
-    my $bad = OCI::Upstream::Corrupting->start($up);   # flips a byte
+    my $bad = OCI::Upstream::Corrupting->start($up);   # flips a bit
     $bad->port;  $bad->corrupted;               # blob bodies changed
 
     my $conf = mirror_conf([ [ $up, 'up.test', 'default' ] ],
-                           'oci_proxy_tag_ttl 1s;');
+                           'oci_proxy_tag_ttl 2s;');
     my $mirror = OCI::Harness->start(config => $conf);
 
 =head1 DESCRIPTION
 
-C<< OCI::Upstream->start(%opt) >> runs C<docker-registry serve> on a free
-port of 127.0.0.1 with filesystem storage in a directory of its own
-(under C<t/servroot/>, removed when every test passed) and waits until
-C</v2/> answers; it dies when the registry does not come up (20 s).
-Options: C<issuer> (an C<OCI::Upstream::Issuer>: the registry's C<auth:
-token> section names its realm, service, issuer and certificate bundle).
-Its access log (every request, combined format) is its stdout, C<log>.
-C<stop>, C<start> (again, same port and storage), C<restart>, C<alive>,
-C<port>, C<host> (C<127.0.0.1:port>), C<storage>.
-
-C<< $up->req($method, $path, %opt) >>: one request
-(L<OCI::Client/request_once>); with an issuer, a token of the issuer's
-pushing user for the repository of the path is sent along.
-C<push_blob($repo, $bytes [, $type])>: an upload (POST, then PUT with the
-body), dies unless 201; returns the descriptor. C<push_manifest($repo,
-$ref, $doc_or_bytes [, $type])>: a PUT, dies unless 201; returns the
-descriptor. C<push_image($repo, $tag, %opt)>: a config and a layer of
-unique content (C<size> bytes, default 1000; C<arch>, default amd64)
-and their manifest, tagged C<$tag> unless undef; returns C<{ digest,
-json, type, desc, config, layers, blobs =E<gt> { digest =E<gt> bytes } }>.
-C<push_index($repo, $tag)>: two images (amd64 and arm64, by digest) and
-an index of them, tagged; returns C<{ digest, json, type, desc, images }>.
-
-C<< $up->requests($method, $path) >>: how many requests of that method
-(C<undef> for any) and exact path (a string) or path pattern (a C<qr//>)
-the access log holds, once it has stopped growing (docker-registry writes
-a line after its answer has left). C<access_log_requests($file, $method,
-$path)>: the same for any access log in the combined format (nginx's
-default).
+docker-registry itself is L<OCI::Distribution>.
 
 C<< OCI::Upstream::Issuer->start(users =E<gt> { name =E<gt> password },
 anonymous =E<gt> 'pull' or '') >> is an nginx with this module's token
 issuer (C<oci_token_issue>) at C</token>, signing with an RSA key whose
 certificate is the bundle docker-registry trusts. Users are granted
 C<pull>; anonymous requests get C<anonymous> (with C<''>, auth_basic
-refuses them). A user C<pusher> (the pushes of C<req>) gets everything.
-C<realm>, C<service>, C<name>, C<bundle>, C<token($user, @scopes)>,
-C<requests($user)> (the token requests of that user, C<''> for
-anonymous ones, as a list of the request lines, C<pusher>'s left out),
-C<srv> (its OCI::Harness).
+refuses them). A user C<pusher> (the pushes of
+L<OCI::Distribution/req>) gets everything. C<realm>, C<service>,
+C<name>, C<bundle>, C<token($user, @scopes)> (kept until 30 s before it
+expires), C<requests($user)> (the token requests of that user, C<''>
+for anonymous ones, as a list of the request lines, C<pusher>'s left
+out, read once the log has stopped growing), C<srv> (its OCI::Harness).
 
 C<< OCI::Upstream::Corrupting->start($up) >> is a small HTTP server
 (HTTP::Daemon, one process per connection) that forwards every request
-to C<$up> and passes the answer back, except that in the body of a C<200>
-answer to C<GET .../blobs/...> it flips one bit of the middle byte (same
-length, same headers). C<port>, C<host>, C<corrupted> (how many bodies it
-changed), C<stop>.
+to C<$up> (anything with a C<port>) and passes the answer back, except
+that in the body of a C<200> answer to C<GET .../blobs/...> it flips one
+bit of the middle byte (same length, same headers). C<port>, C<host>,
+C<corrupted> (how many bodies it changed), C<stop>.
 
 C<mirror_conf(\@upstreams, @directives)>: a registry location for
 L<OCI::Harness> that is a mirror, laid out as docs/mirrors.md shows it,
 plus the internal location of each upstream and C</_follow>. Each
 upstream is C<[ $server, $host, @flags ]>: C<$server> has a C<port>
-(an C<OCI::Upstream>, a Corrupting one, an C<OCI::Harness>), C<$host> is
-the registry name of C<oci_proxy>, C<@flags> its other parameters
+(an C<OCI::Distribution>, a Corrupting one, an C<OCI::Harness>), C<$host>
+is the registry name of C<oci_proxy>, C<@flags> its other parameters
 (C<default>, C<library>, C<credentials=...>). C<@directives> go into the
 registry location.
 
@@ -109,11 +75,9 @@ use Test::More ();
 use Time::HiRes qw(sleep time);
 use OCI::Client;
 use OCI::Server;
-use OCI::Test qw(sha256 random_bytes unique enc dec spew slurp which run_cmd
-                 token_key image_manifest index_manifest desc_of
-                 OCI_MANIFEST OCI_INDEX OCI_CONFIG OCI_LAYER);
+use OCI::Test qw(spew slurp);
 
-our @EXPORT = qw(mirror_conf access_log_requests);
+our @EXPORT = qw(mirror_conf);
 
 my $OWNER = $$;
 my $Count = 0;
@@ -128,138 +92,8 @@ sub _scratch {
     return $dir;
 }
 
-# --- docker-registry ------------------------------------------------------------
-
-sub start {
-    my ($self, %o) = @_;
-    return $self->_spawn if ref $self;
-    my $bin = which('docker-registry')
-        or croak 'docker-registry is not installed (make test installs it)';
-    $self = bless { bin => $bin, issuer => $o{issuer},
-                    port => OCI::Server::free_port(), dir => _scratch('upstream') },
-                   $self;
-    push @Made, $self;
-    weaken($Made[-1]);
-    $self->_write_config;
-    $self->_spawn or croak "docker-registry did not start:\n" . $self->log;
-    return $self;
-}
-
-sub port    { $_[0]{port} }
-sub host    { "127.0.0.1:$_[0]{port}" }
-sub storage { "$_[0]{dir}/storage" }
-sub log     { slurp("$_[0]{dir}/registry.log") }
-sub alive   { $_[0]{pid} && kill(0, $_[0]{pid}) ? 1 : 0 }
-
-sub _write_config {
-    my ($self) = @_;
-    my $auth = '';
-    if (my $iss = $self->{issuer}) {
-        $auth = "auth:\n  token:\n    realm: " . $iss->realm . "\n"
-              . '    service: ' . $iss->service . "\n"
-              . '    issuer: ' . $iss->name . "\n"
-              . '    rootcertbundle: ' . $iss->bundle . "\n";
-    }
-    # the secret signs upload states: fixed, so that a restart keeps them
-    spew("$self->{dir}/config.yml", <<"YML" . $auth);
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $self->{dir}/storage
-  delete:
-    enabled: true
-  redirect:
-    disable: true
-http:
-  addr: 127.0.0.1:$self->{port}
-  secret: oci-upstream-$self->{port}
-YML
-}
-
-sub _spawn {
-    my ($self) = @_;
-    return 1 if $self->{pid};
-    my $pid = fork // die "fork: $!\n";
-    if (!$pid) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', "$self->{dir}/registry.log";
-        open STDERR, '>&', \*STDOUT;
-        exec($self->{bin}, 'serve', "$self->{dir}/config.yml") or _exit(127);
-    }
-    $self->{pid} = $pid;
-    my $deadline = time + 20;
-    while (time < $deadline) {
-        if (waitpid($pid, WNOHANG) == $pid) {
-            delete $self->{pid};
-            return 0;
-        }
-        my $res = OCI::Client::request_once($self->{port}, 'GET', '/v2/', timeout => 2);
-        return 1 if $res->code == 200 || $res->code == 401;
-        sleep 0.05;
-    }
-    $self->stop;
-    return 0;
-}
-
-sub stop {
-    my ($self) = @_;
-    my $pid = delete $self->{pid} or return;
-    return if $$ != $OWNER;
-    kill 'TERM', $pid;
-    my $deadline = time + 10;
-    while (time < $deadline) {
-        return if waitpid($pid, WNOHANG) == $pid;
-        sleep 0.02;
-    }
-    kill 'KILL', $pid;
-    waitpid $pid, 0;
-}
-
-sub restart {
-    my ($self) = @_;
-    $self->stop;
-    $self->_spawn or croak "docker-registry did not start again:\n" . $self->log;
-}
-
-sub cleanup {
-    my ($self) = @_;
-    return if $$ != $OWNER;
-    $self->stop;
-    remove_tree($self->{dir})
-        if !$ENV{TEST_NGINX_NO_CLEAN} && Test::More->builder->is_passing;
-}
-
-sub DESTROY { local ($?, $@); eval { $_[0]->cleanup } }
-
-END {
-    local ($?, $@);
-    eval { $_->cleanup } for grep { defined } @Made;
-}
-
-sub requests {
-    my ($self, $method, $path) = @_;
-    return access_log_requests("$self->{dir}/registry.log", $method, $path);
-}
-
-sub access_log_requests {
-    my ($file, $method, $path) = @_;
-    my $count = sub {
-        my $n = 0;
-        for (split /\n/, slurp($file)) {
-            next unless m{^\S+ \S+ \S+ \[[^\]]*\] "(\S+) (\S+) HTTP/[\d.]+"};
-            next if defined $method && $1 ne $method;
-            my $p = $2 =~ s/\?.*//r;
-            $n++ if ref $path ? $p =~ $path : $p eq $path;
-        }
-        return $n;
-    };
-    return _settled($count, sub { -s $file // 0 });
-}
-
 # A count read again until the file it comes from has not grown for 0.3 s
-# (at most 5 s): the log line of an answer is written after it left.
+# (at most 5 s): a log line is written after the answer has left.
 sub _settled {
     my ($count, $size) = @_;
     my ($last, $since, $end) = ($size->(), time, time + 5);
@@ -271,73 +105,9 @@ sub _settled {
     return $count->();
 }
 
-# --- pushing --------------------------------------------------------------------
-
-sub req {
-    my ($self, $method, $path, %o) = @_;
-    my @h = @{ $o{headers} || [] };
-    if ($self->{issuer} && $path =~ m{^/v2/(.+?)/(?:blobs|manifests|tags)/}) {
-        my $token = $self->{issuer}->token('pusher', "repository:$1:pull,push,delete");
-        push @h, Authorization => "Bearer $token";
-    }
-    return OCI::Client::request_once($self->{port}, $method, $path, timeout => 120,
-                                     %o, headers => \@h);
-}
-
-sub _check {
-    my ($res, $status, $what) = @_;
-    return $res if $res->code == $status;
-    croak "upstream: $what: expected $status\n" . OCI::Client::dump_response($res, 600);
-}
-
-sub push_blob {
-    my ($self, $repo, $bytes, $type) = @_;
-    my $d = sha256($bytes);
-    my $res = _check($self->req('POST', "/v2/$repo/blobs/uploads/"), 202, "POST for $repo");
-    my $loc = $res->header('Location') =~ s{^https?://[^/]+}{}r;
-    $loc .= ($loc =~ /\?/ ? '&' : '?') . "digest=$d";
-    _check($self->req('PUT', $loc, body => $bytes,
-                      headers => [ 'Content-Type' => 'application/octet-stream' ]),
-           201, "PUT of a blob of " . length($bytes) . " bytes to $repo");
-    return { mediaType => $type // OCI_LAYER, digest => $d, size => length $bytes };
-}
-
-sub push_manifest {
-    my ($self, $repo, $ref, $doc, $type) = @_;
-    my $bytes = ref $doc ? enc($doc) : $doc;
-    $type //= ref $doc ? $doc->{mediaType} : (dec($bytes) || {})->{mediaType};
-    _check($self->req('PUT', "/v2/$repo/manifests/$ref", body => $bytes,
-                      headers => [ 'Content-Type' => $type ]),
-           201, "PUT of manifest $repo:$ref");
-    return desc_of($bytes, $type);
-}
-
-sub push_image {
-    my ($self, $repo, $tag, %o) = @_;
-    my $u = unique();
-    my $arch = $o{arch} // 'amd64';
-    my $config = qq({"architecture":"$arch","os":"linux","u":"$u"});
-    my $layer = "layer $u " . random_bytes(($o{size} // 1000));
-    my %blobs = (sha256($config) => $config, sha256($layer) => $layer);
-    my $cd = $self->push_blob($repo, $config, OCI_CONFIG);
-    my $ld = $self->push_blob($repo, $layer);
-    my $json = enc(image_manifest(config => $cd, layers => [$ld]));
-    my $desc = $self->push_manifest($repo, $tag // sha256($json), $json, OCI_MANIFEST);
-    return { digest => $desc->{digest}, json => $json, type => OCI_MANIFEST, desc => $desc,
-             config => $cd, layers => [$ld], blobs => \%blobs };
-}
-
-sub push_index {
-    my ($self, $repo, $tag) = @_;
-    my @arch = qw(amd64 arm64);
-    my @images = map { $self->push_image($repo, undef, arch => $_) } @arch;
-    my $json = enc(index_manifest(manifests => [ map {
-        desc_of($images[$_]{json}, OCI_MANIFEST,
-                platform => { os => 'linux', architecture => $arch[$_] })
-    } 0 .. $#images ]));
-    my $desc = $self->push_manifest($repo, $tag // sha256($json), $json, OCI_INDEX);
-    return { digest => $desc->{digest}, json => $json, type => OCI_INDEX, desc => $desc,
-             images => \@images };
+END {
+    local ($?, $@);
+    eval { $_->cleanup } for grep { defined } @Made;
 }
 
 # --- the mirror's configuration ------------------------------------------------------
