@@ -11,7 +11,7 @@
 # mapping of one-component names.
 #
 # Requests counted at the upstream come from its access log
-# (OCI::Upstream). Needs docker-registry.
+# (OCI::Distribution). Needs docker-registry.
 
 BEGIN { push @INC, 't/lib' }
 use strict;
