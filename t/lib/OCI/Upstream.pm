@@ -49,8 +49,10 @@ bit of the middle byte (same length, same headers). C<port>, C<host>,
 C<corrupted> (how many bodies it changed), C<stop>.
 
 C<mirror_conf(\@upstreams, @directives)>: a registry location for
-L<OCI::Harness> that is a mirror, laid out as docs/mirrors.md shows it,
-plus the internal location of each upstream and C</_follow>. Each
+L<OCI::Harness> that is a mirror, plus the internal location of each
+upstream and C</_follow>, as docs/mirrors.md writes them for Docker Hub
+(read from the document: its C</_hub/> location, with C<proxy_pass> to
+the upstream's port of 127.0.0.1 over HTTP, and its C</_follow>). Each
 upstream is C<[ $server, $host, @flags ]>: C<$server> has a C<port>
 (an C<OCI::Distribution>, a Corrupting one, an C<OCI::Harness>), C<$host>
 is the registry name of C<oci_proxy>, C<@flags> its other parameters
@@ -114,34 +116,22 @@ END {
 
 sub mirror_conf {
     my ($ups, @directives) = @_;
+    my $doc = OCI::Test::doc_block('docs/mirrors.md', qr/^\s*location \/v2\/ \{/);
+    my ($upstream) = $doc =~ m{^(location /_hub/ \{.*?^\})}ms;
+    my ($follow) = $doc =~ m{^(location = /_follow \{.*?^\})}ms;
+    croak "docs/mirrors.md: no upstream location /_hub/ and /_follow in:\n$doc"
+        unless $upstream && $follow && $upstream =~ m{^\s*proxy_pass https://\S+/;$}m;
     my ($i, @proxy, $locations) = (0);
     for my $u (@$ups) {
         my ($srv, $host, @flags) = @$u;
         my $uri = '/_up' . ++$i . '/';
         push @proxy, join(' ', 'oci_proxy', $host, $uri, @flags) . ';';
-        $locations .= <<"LOC";
-    location $uri {
-        internal;
-        proxy_pass http://127.0.0.1:${\ $srv->port }/;
-        proxy_pass_request_headers off;
-        proxy_set_header Authorization \$oci_proxy_authorization;
-        proxy_set_header Accept \$oci_proxy_accept;
-        proxy_max_temp_file_size 0;
-        proxy_http_version 1.1;
-        proxy_set_header Connection "";
-    }
-LOC
+        (my $loc = $upstream) =~ s{^location /_hub/}{location $uri};
+        $loc =~ s{^(\s*)proxy_pass https://\S+/;$}{$1proxy_pass http://127.0.0.1:${\ $srv->port }/;}m;
+        $locations .= $loc =~ s/^/    /mgr . "\n";
     }
     return OCI::Test::registry_conf(@proxy, 'oci_proxy_follow /_follow;', @directives)
-         . $locations . <<'LOC';
-    location = /_follow {
-        internal;
-        proxy_pass $oci_proxy_url;
-        proxy_pass_request_headers off;
-        proxy_set_header Authorization $oci_proxy_authorization;
-        proxy_max_temp_file_size 0;
-    }
-LOC
+         . $locations . ($follow =~ s/^/    /mgr) . "\n";
 }
 
 # --- the token issuer -----------------------------------------------------------------
