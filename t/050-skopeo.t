@@ -8,11 +8,11 @@ BEGIN { push @INC, 't/lib' }
 use strict;
 use warnings;
 use OCI::Harness;
+use OCI::Layout;
 use OCI::Redis;
 use OCI::Sandbox;
 use OCI::Test;
 use Test::More;
-use Digest::SHA;
 use JSON::XS qw(decode_json);
 use Time::HiRes qw(time);
 
@@ -23,93 +23,11 @@ plan skip_all => "@missing not installed (make test installs them)" if @missing;
 
 my $REF_NAME = 'org.opencontainers.image.ref.name';
 
-sub file_sha256 {
-    my ($file) = @_;
-    return Digest::SHA->new(256)->addfile($file, 'b')->hexdigest;
-}
-
 # skopeo keeps a blob-info cache (which repositories of which registry hold
 # a digest; it is what makes it try cross-repository mounts): the sandbox
 # keeps it in its scratch directory.
 my $SB = OCI::Sandbox->new('oci-e2e');
 my $TMP = $SB->dir;
-
-sub umoci {
-    my (@args) = @_;
-    my ($rc, $out, $err) = run_cmd([ 'umoci', @args ]);
-    die "umoci @args: exit $rc\n$err" if $rc;
-    return $out;
-}
-
-# --- building the layouts ---------------------------------------------------------
-
-sub layout_index { decode_json(slurp("$_[0]/index.json")) }
-
-# The descriptor of a reference name in a layout's index.json.
-sub layout_ref {
-    my ($layout, $name) = @_;
-    my ($d) = grep { ($_->{annotations}{$REF_NAME} // '') eq $name }
-        @{ layout_index($layout)->{manifests} };
-    return $d;
-}
-
-sub layout_blob {
-    my ($layout, $digest) = @_;
-    my ($alg, $hex) = split /:/, $digest, 2;
-    return "$layout/blobs/$alg/$hex";
-}
-
-# Adds an image index of the given references (each [name, os, arch]) to
-# the layout, as blob plus index.json entry named $name (the image layout
-# spec: the blob is named by its digest, index.json points to it).
-sub add_index {
-    my ($layout, $name, @refs) = @_;
-    my @manifests;
-    for my $r (@refs) {
-        my ($ref, $os, $arch) = @$r;
-        my $d = layout_ref($layout, $ref) or die "no $ref in $layout\n";
-        push @manifests, {
-            mediaType => $d->{mediaType} // OCI_MANIFEST,
-            digest    => $d->{digest},
-            size      => $d->{size},
-            platform  => { os => $os, architecture => $arch },
-        };
-    }
-    my $body = enc({ schemaVersion => 2, mediaType => OCI_INDEX,
-                               manifests => \@manifests });
-    my $digest = sha256($body);
-    spew(layout_blob($layout, $digest), $body);
-
-    my $index = layout_index($layout);
-    $index->{manifests} = [ grep { ($_->{annotations}{$REF_NAME} // '') ne $name }
-                            @{ $index->{manifests} } ];
-    push @{ $index->{manifests} }, { mediaType => OCI_INDEX, digest => $digest,
-        size => length $body, annotations => { $REF_NAME => $name } };
-    spew("$layout/index.json.tmp", enc($index));
-    rename "$layout/index.json.tmp", "$layout/index.json" or die "rename: $!\n";
-    return $digest;
-}
-
-# Every blob a manifest (or index) reaches, itself included: digest => 1.
-sub reachable {
-    my ($layout, $digest, $seen) = @_;
-    $seen //= {};
-    return $seen if $seen->{$digest}++;
-    my $m = decode_json(slurp(layout_blob($layout, $digest)));
-    if ($m->{manifests}) {
-        reachable($layout, $_->{digest}, $seen) for @{ $m->{manifests} };
-    } else {
-        $seen->{ $_->{digest} } = 1 for $m->{config}, @{ $m->{layers} || [] };
-    }
-    return $seen;
-}
-
-# A file of random content (so digests are new on every run).
-sub random_file {
-    my ($file, $size) = @_;
-    spew($file, random_bytes($size));
-    return $file;
-}
 
 my $SRC = "$TMP/src";
 my $BIG = 9 * 1024 * 1024 + 12345;      # gzip cannot shrink random bytes
@@ -259,38 +177,15 @@ is $res->header('OCI-Filters-Applied'), 'artifactType', 'filtered listing';
 
 # --- pull ---------------------------------------------------------------------
 
-# Compares a pulled layout with the source: same manifest digest under the
-# reference, exactly the reachable blobs, each byte for byte the original.
-sub same_layout {
-    my ($dir, $ref, $digest, $what) = @_;
-    my $d = eval { layout_ref($dir, $ref) } || {};
-    is $d->{digest}, $digest, "$what: pulled manifest digest equals the pushed one";
-    my %want = %{ reachable($SRC, $digest) };
-    my @files = map { s{.*/}{}r } glob("$dir/blobs/sha256/*");
-    my (@bad, %have);
-    for my $hex (@files) {
-        my $f = "$dir/blobs/sha256/$hex";
-        $have{"sha256:$hex"} = 1;
-        push @bad, "$hex: content does not match its name" if file_sha256($f) ne $hex;
-        my $orig = "$SRC/blobs/sha256/$hex";
-        push @bad, "$hex: not in the source layout" unless -f $orig;
-        push @bad, "$hex: differs from the original"
-            if -f $orig && (-s $orig != -s $f || file_sha256($orig) ne $hex);
-    }
-    is_deeply [ sort keys %have ], [ sort keys %want ],
-        "$what: the pulled layout holds exactly the image's blobs";
-    is_deeply \@bad, [], "$what: every pulled blob equals the original";
-}
-
 my $OUT1 = "$TMP/pulled-image";
 my $OUT2 = "$TMP/pulled-multi";
 if ($SB->run_ok('pull the image', 'skopeo', 'copy', '--preserve-digests', '--src-tls-verify=false',
               "docker://$REG/e2e/image:v1", "oci:$OUT1:image")) {
-    same_layout($OUT1, 'image', $IMAGE, 'image');
+    same_layout($SRC, $OUT1, 'image', $IMAGE, 'image');
 }
 if ($SB->run_ok('pull the index with --all', 'skopeo', 'copy', '--all', '--preserve-digests',
               '--src-tls-verify=false', "docker://$REG/e2e/multi:v1", "oci:$OUT2:multi")) {
-    same_layout($OUT2, 'multi', $INDEX, 'index');
+    same_layout($SRC, $OUT2, 'multi', $INDEX, 'index');
 }
 
 # --- a third repository: skopeo mounts what its cache says e2e/image has ---------

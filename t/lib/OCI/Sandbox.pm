@@ -42,7 +42,9 @@ C<--storage-driver> (podman also C<--tmpdir>). C<podman_why_not>: undef
 when C<podman images> runs there, else why not (no user namespaces for
 a rootless podman, say).
 
-When the script ends, the directory is removed if every test passed, and
+When the script ends, the pause process that rootless podman leaves
+behind in a sandbox set up with C<containers> is stopped (by its pid),
+and the directory is removed if every test passed, and
 kept (and named in a diagnostic) otherwise or with C<TEST_NGINX_NO_CLEAN>.
 
 =cut
@@ -126,6 +128,7 @@ CONF
     my @store = ('--root', "$dir/root", '--runroot', "$dir/runroot", '--storage-driver', 'vfs');
     $self->prefix(podman => [ @store, '--tmpdir', "$dir/tmp" ]);
     $self->prefix(buildah => \@store);
+    $self->{containers} = 1;
     return $self;
 }
 
@@ -170,8 +173,22 @@ sub run_ok {
     return $rc == 0 ? $out // '' : undef;
 }
 
+# rootless podman leaves a pause process (catatonit) holding its user
+# namespace: ours, stopped by its pid
+sub _stop_pause {
+    my ($self) = @_;
+    for my $pidfile (glob("$self->{dir}/tmp/pause.pid"),
+                     glob("$self->{dir}/run/libpod/tmp/pause.pid")) {
+        open my $fh, '<', $pidfile or next;
+        my ($pid) = (<$fh> // '') =~ /^(\d+)/ or next;
+        open my $cf, '<', "/proc/$pid/cmdline" or next;
+        kill 'TERM', $pid if (<$cf> // '') =~ /catatonit|podman/;
+    }
+}
+
 END {
     for my $self (@ALL) {
+        $self->_stop_pause if $self->{containers};
         next unless -d $self->{dir};
         if ($ENV{TEST_NGINX_NO_CLEAN} || !Test::More->builder->is_passing) {
             Test::More::diag("scratch directory kept: $self->{dir}");

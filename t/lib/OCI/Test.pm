@@ -108,10 +108,10 @@ our @EXPORT = qw(
     is_created is_served is_unknown tags_of
     start_upload patch_chunk close_upload upload_chunks session_id big_upload
     session_files status_range blob_is upload_closes
-    blob_path link_path store_blob store_manifest store_tag store_link hold_tag_lock
+    blob_path link_path fill_path fill_files store_blob store_manifest store_tag store_link hold_tag_lock
     tag_lock_path
     admin_command oci_admin oci_admin_json need_admin
-    stops_cleanly latencies_during job_steps is_stepped
+    stops_cleanly latencies_during job_steps is_stepped eventually
     b64url token_key libtrust_kid jwt_sign jwt_parts
 );
 
@@ -549,7 +549,9 @@ sub upload_closes {
 
 C<blob_path($storage, $digest)>: the content file under C<blobs/>.
 C<link_path($storage, $repo, $dir, $digest)>: its link in the repository's
-C<$dir> (C<_blobs> or C<_manifests>).
+C<$dir> (C<_blobs> or C<_manifests>). C<fill_path($storage, $digest)>:
+the fill file of a blob a mirror is fetching (also its fill lock);
+C<fill_files($storage)>: the fill files there are now.
 
 Building a storage by hand, as a push would leave it:
 C<store_blob($storage, $repo, $bytes [, $type])> (content, and a hard link
@@ -577,6 +579,13 @@ sub link_path {
     my ($alg, $hex) = split /:/, $digest, 2;
     return _root($storage) . "/repositories/$repo/$dir/$alg/$hex";
 }
+
+sub fill_path {
+    my ($storage, $digest) = @_;
+    return _root($storage) . "/_tmp/fill-$digest";
+}
+
+sub fill_files { grep { m{^fill-} } files_under(_root($_[0]) . '/_tmp') }
 
 sub _store {
     my ($storage, $repo, $dir, $digest, $bytes) = @_;
@@ -686,6 +695,26 @@ sub stops_cleanly {
         or Test::More::diag($srv->error_log_tail(30));
     Test::More::is($srv->valgrind_errors, '', "${p}valgrind reports no errors")
         if $srv->{valgrind};
+}
+
+=head2 Waiting for a state
+
+C<eventually($code [, $seconds])>: calls C<$code> until it returns true,
+every 50 ms, for at most C<$seconds> (default 10); returns its last
+value. For what a server does after its answer has left (a mirror
+publishes a blob when the subrequest that fetched it ends, after the
+client may have got every byte), never to measure time.
+
+=cut
+
+sub eventually {
+    my ($code, $seconds) = @_;
+    my $end = Time::HiRes::time() + ($seconds // 10);
+    while (1) {
+        my $v = $code->();
+        return $v if $v || Time::HiRes::time() >= $end;
+        Time::HiRes::sleep(0.05);
+    }
 }
 
 =head2 Stalls
