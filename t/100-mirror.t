@@ -3,7 +3,8 @@
 # stored streams from the upstream and is stored, then served locally (the
 # upstream is not asked again); manifests by digest; a tag within and past
 # oci_proxy_tag_ttl (2 s here) when the upstream moved it, and renewed when
-# it did not; HEAD of content not stored is relayed and stores nothing;
+# it did not; HEAD of a blob not stored is relayed and stores nothing, HEAD
+# of a manifest not stored fetches and stores it;
 # the upstream's 404s as the spec's; the upstream stopped (stored content
 # served, a stale tag with its Warning, the rest 502 UNAVAILABLE); pushes
 # refused, and taken with oci_proxy_push on; ?ns= choosing between two
@@ -161,7 +162,7 @@ subtest 'a tag: served within its TTL, asked again after it' => sub {
         'and no GET: the digest had not changed';
 };
 
-subtest 'HEAD of content not stored is relayed, nothing is stored' => sub {
+subtest 'HEAD of a blob not stored is relayed; of a manifest, a pull' => sub {
     my $img = $up->push_image('lib/head', 'v1', files => { 'data.bin' => random_bytes(5000) });
     my $layer = $img->{layer};
     my $path = "/v2/lib/head/blobs/$layer->{digest}";
@@ -180,9 +181,14 @@ subtest 'HEAD of content not stored is relayed, nothing is stored' => sub {
     is $res->code, 200, 'HEAD of a manifest not stored: 200' or diag dump_res($res);
     is $res->header('Docker-Content-Digest'), $img->{digest}, 'its Docker-Content-Digest';
     is $res->header('Content-Length'), length $img->{manifest}, 'its Content-Length';
-    is $up->requests('HEAD', $mpath), 1, 'the upstream got the HEAD of the manifest';
-    is $up->requests('GET', $mpath), 0, 'and no GET';
-    is_not_stored('lib/head', $img->{digest}, 'manifest');
+    is $res->content, '', 'no body';
+    is $up->requests('GET', $mpath), 1, 'the upstream got a GET of the manifest';
+    ok -f link_path($mirror, 'lib/head', '_manifests', $img->{digest}),
+        'the manifest is stored';
+    $res = get($mpath);
+    is $res->code, 200, 'a GET of it after the HEAD: 200';
+    is $res->content, $img->{manifest}, 'the same bytes';
+    is $up->requests('GET', $mpath), 1, 'served from storage, the upstream not asked again';
 
     is head('/v2/lib/head/blobs/' . sha256(unique()))->code, 404,
         'HEAD of a blob the upstream does not have: 404';
