@@ -58,6 +58,7 @@ use OCI::Distribution;
 use OCI::Sandbox;
 use Test::More;
 use File::Path qw(make_path);
+use File::Copy qw(copy);
 use File::Spec;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
@@ -121,6 +122,13 @@ diag 'no htpasswd (apache2-utils): {PLAIN} passwords, and the auth_request servi
    . 'cannot check them' unless which('htpasswd');
 
 make_path("$TMP/tls");
+
+# docs/mirrors.md's upstream is verified against the system's bundle: the
+# CA of the docker-registry standing in for Docker Hub goes there once
+# that registry has made it
+my $HUB_CA = "$TMP/tls/hub-ca.crt";
+copy('/etc/ssl/certs/ca-certificates.crt', $HUB_CA)
+    or die "copy /etc/ssl/certs/ca-certificates.crt: $!\n";
 {
     my ($rc, undef, $err) = run_cmd([ 'openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
         '-days', '2', '-subj', '/CN=registry.example.com',
@@ -409,6 +417,7 @@ sub mirror_text {
     my ($block) = @_;
     $block =~ s{/var/lib/nginx-oci/mirror\b}{/var/lib/nginx/oci}g;
     $block =~ s{\bregistry-1\.docker\.io\b}{127.0.0.1:9443}g;
+    $block =~ s{/etc/ssl/certs/ca-certificates\.crt\b}{$HUB_CA}g;
     return $block =~ /^server \{/m ? $block =~ s/^(server \{\n)/$1    listen 8080;\n/mr
          : $block =~ /^location /m ? "server {\n    listen 8080;\n" . ($block =~ s/^(?=.)/    /mgr) . "}\n"
          : $block;
@@ -1274,6 +1283,7 @@ example 'mirrors.md: a mirror of Docker Hub, containerd and podman as its client
     my $hub = OCI::Distribution->start(tls => 1, storage => $up->storage,
                                        port => port_for('mirrors-md', 9443))
         or plan skip_all => $OCI::Distribution::WHY;
+    copy($hub->ca, $HUB_CA) or die "copy " . $hub->ca . ": $!\n";
     start_ok($srv, 'the mirror of Docker Hub') or return;
     my $p = port_for('mirrors-md', 8080);
     my $img = $up->push_image('library/mirror-e2e', 'v1', files => { 'hello.txt' => "hello\n" });
