@@ -108,6 +108,8 @@ static ngx_int_t ngx_oci_api_proxy_blob_data(ngx_http_request_t *r,
     ngx_oci_fetch_t *f, u_char *p, size_t len, ngx_uint_t last);
 static ngx_int_t ngx_oci_api_proxy_blob_done(ngx_http_request_t *r,
     ngx_oci_fetch_t *f);
+static ngx_int_t ngx_oci_api_proxy_blob_send_header(ngx_http_request_t *r,
+    off_t length);
 static ngx_int_t ngx_oci_api_proxy_blob_relay(ngx_http_request_t *r,
     ngx_oci_fetch_t *f);
 static ngx_int_t ngx_oci_api_proxy_manifest(ngx_http_request_t *r);
@@ -358,8 +360,6 @@ ngx_oci_api_proxy_blob_header(ngx_http_request_t *r, ngx_oci_fetch_t *f)
     ngx_oci_ctx_t    *ctx;
     ngx_oci_proxy_t  *px;
 
-    static ngx_str_t  octet = ngx_string("application/octet-stream");
-
     px = f->ctx;
 
     if (f->status != NGX_HTTP_OK || px->head) {
@@ -374,18 +374,7 @@ ngx_oci_api_proxy_blob_header(ngx_http_request_t *r, ngx_oci_fetch_t *f)
 
     px->length = f->sr->headers_out.content_length_n;
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = px->length;
-    r->headers_out.content_type = octet;
-    r->headers_out.content_type_len = octet.len;
-
-    if (ngx_oci_add_header(r, "Docker-Content-Digest", &ctx->digest)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_http_send_header(r);
+    rc = ngx_oci_api_proxy_blob_send_header(r, px->length);
 
     if (rc == NGX_ERROR || rc > NGX_OK) {
         return NGX_ERROR;
@@ -513,12 +502,11 @@ ngx_oci_api_proxy_blob_done(ngx_http_request_t *r, ngx_oci_fetch_t *f)
 }
 
 
-/* a HEAD of a blob not stored: the upstream's answer, nothing stored */
+/* the client's header for a blob of "length" bytes from the upstream */
 
 static ngx_int_t
-ngx_oci_api_proxy_blob_relay(ngx_http_request_t *r, ngx_oci_fetch_t *f)
+ngx_oci_api_proxy_blob_send_header(ngx_http_request_t *r, off_t length)
 {
-    ngx_int_t       rc;
     ngx_oci_ctx_t  *ctx;
 
     static ngx_str_t  octet = ngx_string("application/octet-stream");
@@ -526,17 +514,29 @@ ngx_oci_api_proxy_blob_relay(ngx_http_request_t *r, ngx_oci_fetch_t *f)
     ctx = ngx_oci_get_ctx(r);
 
     r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = f->sr->headers_out.content_length_n;
+    r->headers_out.content_length_n = length;
     r->headers_out.content_type = octet;
     r->headers_out.content_type_len = octet.len;
 
     if (ngx_oci_add_header(r, "Docker-Content-Digest", &ctx->digest)
         != NGX_OK)
     {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
-    rc = ngx_http_send_header(r);
+    return ngx_http_send_header(r);
+}
+
+
+/* a HEAD of a blob not stored: the upstream's answer, nothing stored */
+
+static ngx_int_t
+ngx_oci_api_proxy_blob_relay(ngx_http_request_t *r, ngx_oci_fetch_t *f)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_oci_api_proxy_blob_send_header(r,
+                                       f->sr->headers_out.content_length_n);
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
         return rc;
@@ -1529,8 +1529,6 @@ ngx_oci_api_proxy_auth(ngx_http_request_t *r, ngx_oci_proxy_t *px,
 static ngx_oci_challenge_t *
 ngx_oci_api_proxy_challenge(ngx_http_request_t *r, ngx_oci_fetch_t *f)
 {
-    ngx_uint_t            i;
-    ngx_list_part_t      *part;
     ngx_table_elt_t      *h;
     ngx_oci_challenge_t  *ch, *basic;
 
@@ -1540,29 +1538,13 @@ ngx_oci_api_proxy_challenge(ngx_http_request_t *r, ngx_oci_fetch_t *f)
     }
 
     basic = NULL;
-    part = &f->sr->headers_out.headers.part;
-    h = part->elts;
+    h = NULL;
 
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash == 0
-            || h[i].key.len != sizeof("WWW-Authenticate") - 1
-            || ngx_strncasecmp(h[i].key.data, (u_char *) "WWW-Authenticate",
-                               h[i].key.len)
-               != 0
-            || ngx_oci_challenge_parse(h[i].value.data, h[i].value.len, ch)
-               != 0)
-        {
+    while ((h = ngx_oci_header_find(&f->sr->headers_out.headers,
+                                    "WWW-Authenticate", h))
+           != NULL)
+    {
+        if (ngx_oci_challenge_parse(h->value.data, h->value.len, ch) != 0) {
             continue;
         }
 

@@ -284,6 +284,8 @@ ngx_int_t ngx_oci_arg_next(ngx_str_t *args, const char *name,
 ngx_int_t ngx_oci_arg_count(ngx_http_request_t *r, ngx_uint_t max,
     ngx_uint_t *n);
 ngx_table_elt_t *ngx_oci_header_in(ngx_http_request_t *r, const char *name);
+ngx_table_elt_t *ngx_oci_header_find(ngx_list_t *list, const char *name,
+    ngx_table_elt_t *after);
 ngx_int_t ngx_oci_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
 

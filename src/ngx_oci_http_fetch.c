@@ -315,31 +315,5 @@ ngx_oci_fetch_gather(ngx_oci_fetch_t *f, ngx_buf_t *b)
 ngx_table_elt_t *
 ngx_oci_fetch_header_out(ngx_oci_fetch_t *f, const char *name)
 {
-    size_t            len;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    len = ngx_strlen(name);
-    part = &f->sr->headers_out.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash != 0 && h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            return &h[i];
-        }
-    }
+    return ngx_oci_header_find(&f->sr->headers_out.headers, name, NULL);
 }

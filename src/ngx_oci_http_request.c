@@ -144,13 +144,27 @@ ngx_oci_arg_count(ngx_http_request_t *r, ngx_uint_t max, ngx_uint_t *n)
 ngx_table_elt_t *
 ngx_oci_header_in(ngx_http_request_t *r, const char *name)
 {
+    return ngx_oci_header_find(&r->headers_in.headers, name, NULL);
+}
+
+
+/*
+ * The first header of a list (a request's, or the answer of an upstream)
+ * named "name" that comes after "after" (NULL: from the start); headers
+ * taken out (hash 0) are skipped.
+ */
+
+ngx_table_elt_t *
+ngx_oci_header_find(ngx_list_t *list, const char *name,
+    ngx_table_elt_t *after)
+{
     size_t            len;
     ngx_uint_t        i;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
     len = ngx_strlen(name);
-    part = &r->headers_in.headers.part;
+    part = &list->part;
     h = part->elts;
 
     for (i = 0; /* void */ ; i++) {
@@ -165,7 +179,15 @@ ngx_oci_header_in(ngx_http_request_t *r, const char *name)
             i = 0;
         }
 
-        if (h[i].key.len == len
+        if (after) {
+            if (&h[i] == after) {
+                after = NULL;
+            }
+
+            continue;
+        }
+
+        if (h[i].hash != 0 && h[i].key.len == len
             && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
         {
             return &h[i];
