@@ -230,30 +230,28 @@ ngx_oci_api_manifests_get(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
                    : ngx_oci_store_tag_read(&ctx->store, &ctx->name,
                                             &ctx->ref, &digest);
 
+    fd = NGX_INVALID_FILE;
+
+    /*
+     * storage opens the manifest and reads its type on that descriptor;
+     * through the open file cache, it reads the type from ".type" and
+     * the cache opens the file
+     */
+
     if (rc == NGX_OK) {
         ctx->digest = digest;
 
-        rc = ngx_oci_store_manifest_locate(&ctx->store, &ctx->name, &digest,
-                                           &path, &type);
+        rc = ngx_oci_store_manifest_open(&ctx->store, &ctx->name, &digest,
+                                         &path,
+                                         ngx_oci_send_cached(r) ? NULL : &fd,
+                                         &type);
     }
 
     if (rc != NGX_OK) {
         return ngx_oci_error_not_ok(r, rc, NGX_OCI_ERR_MANIFEST_UNKNOWN);
     }
 
-    fd = NGX_INVALID_FILE;
-
-    if (!ngx_oci_send_cached(r)) {
-        rc = ngx_oci_store_file_open(&ctx->store, &path, O_RDONLY|O_NONBLOCK,
-                                     0, &fd);
-        if (rc == NGX_ERROR) {
-            return ngx_oci_error_storage(r);
-        }
-    }
-
-    if (rc == NGX_OK) {
-        rc = ngx_oci_send_file(r, &path, fd, &type, &digest, 0);
-    }
+    rc = ngx_oci_send_file(r, &path, fd, &type, &digest, 0);
 
     /* a pull is a GET that found the manifest, as the reference's */
 

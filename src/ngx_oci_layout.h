@@ -22,6 +22,12 @@
  *
  * <xx> is the first two digits of <hex>.  The registry's own directories
  * start with "_", which a repository name component cannot.
+ *
+ * A manifest's content file may also hold its media type in the extended
+ * attribute NGX_OCI_LAYOUT_TYPE_XATTR: the ".type" beside each link is
+ * what a repository pushed, the attribute a copy of it that a GET reads
+ * on the descriptor it serves, empty when the repositories holding the
+ * content pushed it with different types (their ".type" files decide).
  */
 
 
@@ -52,6 +58,7 @@
 #define NGX_OCI_LAYOUT_STATE_SUFFIX    ".state"
 #define NGX_OCI_LAYOUT_HIDDEN          "."          /* before a lock's tag */
 #define NGX_OCI_LAYOUT_TAG_LOCK        ".lock"      /* after ".<tag>" */
+#define NGX_OCI_LAYOUT_TYPE_XATTR      "user.oci.type"
 
 /* the longest relative path: a 255-byte name and a sha512 digest fit */
 #define NGX_OCI_LAYOUT_MAX             512

@@ -29,6 +29,8 @@ static ngx_int_t ngx_oci_store_file_open2(ngx_oci_store_t *st,
 #endif
 static ngx_int_t ngx_oci_store_refused(ngx_oci_store_t *st,
     ngx_str_t *path);
+static ngx_int_t ngx_oci_store_file_read_sized(ngx_oci_store_t *st,
+    ngx_fd_t fd, ngx_str_t *path, ngx_str_t *out, size_t max);
 static ngx_int_t ngx_oci_store_walk(ngx_oci_store_t *st, u_char *dir,
     ngx_uint_t create, ngx_fd_t *fd, ngx_err_t *err);
 
@@ -254,6 +256,7 @@ ngx_oci_store_root_shared(ngx_oci_store_t *st)
     root->dev = fi.st_dev;
     root->ino = fi.st_ino;
     root->checked = ngx_time();
+    root->no_xattr = 0;
 
     return NGX_OK;
 }
@@ -801,36 +804,93 @@ ngx_oci_store_file_write(ngx_oci_store_t *st, ngx_str_t *path, u_char *data,
 
 
 /*
- * A small file, whole, into a buffer of its own size (at most "max"):
- * NGX_OK, NGX_DECLINED when absent (or not a regular file), NGX_ERROR.
+ * A file, whole, into a buffer of its own size (at most "max" bytes of
+ * it): NGX_OK, NGX_DECLINED when absent (or not a regular file),
+ * NGX_ERROR. Small ones (tags, media types, upload states: "max" at
+ * most NGX_OCI_STORE_READ_MAX) take one read() of a byte more than
+ * "max", without an fstat() for their size: a read() of a regular file
+ * stops short only at its end. A directory fails that read(), a FIFO
+ * (opened O_NONBLOCK: it must not block the worker) reads nothing or
+ * fails it; a file that reads nothing is looked at with fstat(), as an
+ * empty regular file is also.
  */
 
 ngx_int_t
 ngx_oci_store_file_read(ngx_oci_store_t *st, ngx_str_t *path, ngx_str_t *out,
     size_t max)
 {
-    size_t           size;
+    u_char           buf[NGX_OCI_STORE_READ_MAX + 1];
     ssize_t          n;
     ngx_fd_t         fd;
     ngx_int_t        rc;
     ngx_err_t        err;
     ngx_file_info_t  fi;
 
-    /* O_NONBLOCK: a FIFO planted in the layout must not block the worker */
-
     rc = ngx_oci_store_file_open(st, path, O_RDONLY|O_NONBLOCK, 0, &fd);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        err = ngx_errno;
+    if (max > NGX_OCI_STORE_READ_MAX) {
+        rc = ngx_oci_store_file_read_sized(st, fd, path, out, max);
         ngx_close_file(fd);
-        return ngx_oci_store_failed(st, err, "fstat()", path);
+        return rc;
+    }
+
+    n = ngx_read_fd(fd, buf, max + 1);
+    err = ngx_errno;
+
+    if (n == 0) {
+        if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+            err = ngx_errno;
+            ngx_close_file(fd);
+            return ngx_oci_store_failed(st, err, "fstat()", path);
+        }
+
+        if (!ngx_is_file(&fi)) {
+            ngx_close_file(fd);
+            return ngx_oci_store_refused(st, path);
+        }
+    }
+
+    ngx_close_file(fd);
+
+    if (n < 0) {
+        if (err == NGX_EISDIR || err == NGX_EAGAIN) {
+            return ngx_oci_store_refused(st, path);
+        }
+
+        return ngx_oci_store_failed(st, err, "read()", path);
+    }
+
+    out->len = ngx_min((size_t) n, max);
+
+    out->data = ngx_pnalloc(st->pool, out->len + 1);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(out->data, buf, out->len);
+
+    return NGX_OK;
+}
+
+
+/* a larger file (a manifest): its size first, then that many bytes */
+
+static ngx_int_t
+ngx_oci_store_file_read_sized(ngx_oci_store_t *st, ngx_fd_t fd,
+    ngx_str_t *path, ngx_str_t *out, size_t max)
+{
+    size_t           size;
+    ssize_t          n;
+    ngx_file_info_t  fi;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        return ngx_oci_store_failed(st, ngx_errno, "fstat()", path);
     }
 
     if (!ngx_is_file(&fi)) {
-        ngx_close_file(fd);
         return ngx_oci_store_refused(st, path);
     }
 
@@ -838,7 +898,6 @@ ngx_oci_store_file_read(ngx_oci_store_t *st, ngx_str_t *path, ngx_str_t *out,
 
     out->data = ngx_pnalloc(st->pool, size + 1);
     if (out->data == NULL) {
-        ngx_close_file(fd);
         return NGX_ERROR;
     }
 
@@ -850,15 +909,33 @@ ngx_oci_store_file_read(ngx_oci_store_t *st, ngx_str_t *path, ngx_str_t *out,
         }
 
         if (n < 0) {
-            err = ngx_errno;
-            ngx_close_file(fd);
-            return ngx_oci_store_failed(st, err, "read()", path);
+            return ngx_oci_store_failed(st, ngx_errno, "read()", path);
         }
     }
 
-    ngx_close_file(fd);
-
     return NGX_OK;
+}
+
+
+/*
+ * A file system that keeps no extended attributes of the user.*
+ * namespace (EOPNOTSUPP): the worker stops asking it for them until the
+ * root is opened anew, and says so once.
+ */
+
+void
+ngx_oci_store_no_xattr(ngx_oci_store_t *st)
+{
+    if (st->shared == NULL || st->shared->no_xattr) {
+        return;
+    }
+
+    st->shared->no_xattr = 1;
+
+    ngx_log_error(NGX_LOG_NOTICE, st->log, 0,
+                  "oci: storage \"%V\" keeps no extended attributes: "
+                  "manifests' media types are read from their \"%s\" "
+                  "files", &st->root, NGX_OCI_LAYOUT_TYPE_SUFFIX);
 }
 
 

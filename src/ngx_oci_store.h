@@ -42,6 +42,10 @@ typedef void  ngx_thread_pool_t;
 #endif
 
 
+/* what ngx_oci_store_file_read() takes in one read(), without fstat() */
+#define NGX_OCI_STORE_READ_MAX  1024
+
+
 /*
  * A storage root's descriptor, kept by a worker for all its requests:
  * opened on first use, looked at again at most once a second (a root
@@ -54,6 +58,7 @@ typedef struct {
     dev_t                     dev;
     ino_t                     ino;
     time_t                    checked;
+    unsigned                  no_xattr:1;   /* keeps no user.* attributes */
 } ngx_oci_store_root_t;
 
 
@@ -214,6 +219,7 @@ ngx_int_t ngx_oci_store_file_rename(ngx_oci_store_t *st, ngx_str_t *from,
     ngx_str_t *to, ngx_fd_t *to_dir, u_char **to_name);
 ngx_int_t ngx_oci_store_failed(ngx_oci_store_t *st, ngx_err_t err,
     const char *op, ngx_str_t *path);
+void ngx_oci_store_no_xattr(ngx_oci_store_t *st);
 ngx_int_t ngx_oci_store_lock_break(ngx_fd_t dir, u_char *file,
     ngx_file_info_t *stale, ngx_log_t *log);
 ngx_int_t ngx_oci_store_random_hex(u_char *dst, size_t bytes);
@@ -235,6 +241,8 @@ ngx_int_t ngx_oci_store_blob_publish(ngx_oci_store_t *st, ngx_str_t *file,
 /* ngx_oci_store_manifest.c: manifests and their media types */
 ngx_int_t ngx_oci_store_manifest_locate(ngx_oci_store_t *st,
     ngx_str_t *name, ngx_str_t *digest, ngx_str_t *path, ngx_str_t *type);
+ngx_int_t ngx_oci_store_manifest_open(ngx_oci_store_t *st, ngx_str_t *name,
+    ngx_str_t *digest, ngx_str_t *path, ngx_fd_t *fd, ngx_str_t *type);
 ngx_int_t ngx_oci_store_manifest_save(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_str_t *digest, ngx_str_t *body, ngx_str_t *type, ngx_uint_t *added);
 ngx_int_t ngx_oci_store_manifest_unlink(ngx_oci_store_t *st,

@@ -95,6 +95,7 @@ use constant {
     DOCKER_LAYER    => 'application/vnd.docker.image.rootfs.diff.tar.gzip',
     DOCKER_SCHEMA1  => 'application/vnd.docker.distribution.manifest.v1+prettyjws',
     EMPTY_DIGEST    => 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',
+    TYPE_XATTR      => 'user.oci.type',
 };
 
 our @EXPORT = qw(
@@ -109,7 +110,7 @@ our @EXPORT = qw(
     start_upload patch_chunk close_upload upload_chunks session_id big_upload
     session_files status_range blob_is upload_closes
     blob_path link_path fill_path fill_files store_blob store_manifest store_tag store_link hold_tag_lock
-    tag_lock_path
+    tag_lock_path TYPE_XATTR type_attr set_type_attr xattrs_work
     admin_command oci_admin oci_admin_json need_admin
     stops_cleanly latencies_during job_steps is_stepped eventually
     b64url token_key libtrust_kid jwt_sign jwt_parts
@@ -564,6 +565,13 @@ $digest)>. C<store_link($storage, $path, $target)>: a symbolic link to
 C<$target> at C<$path> (relative to the storage root), in place of
 whatever was there, its directory created.
 
+A manifest's media type kept with its content, the extended attribute
+C<TYPE_XATTR> (C<user.oci.type>) of the C<blobs/> file:
+C<type_attr($storage, $digest)> its value (undef when there is none),
+C<set_type_attr($storage, $digest, $value)> (undef removes it; dies when
+that fails), C<xattrs_work($dir)>: whether the file system of C<$dir> keeps
+C<user.*> attributes.
+
 =cut
 
 sub _root { ref $_[0] ? $_[0]->storage : $_[0] }
@@ -617,6 +625,43 @@ sub store_manifest {
 sub store_tag {
     my ($storage, $repo, $tag, $digest) = @_;
     spew(_root($storage) . "/repositories/$repo/_tags/$tag", $digest);
+}
+
+# the system calls themselves (sys/syscall.ph comes with perl): the attr
+# tools are not needed. syscall() takes writable strings: every argument
+# is a lexical of its own
+sub _sys {
+    my ($call) = @_;
+    { package main; require 'syscall.ph'; }
+    no strict 'refs';
+    return &{"main::SYS_$call"}();
+}
+
+sub type_attr {
+    my ($storage, $digest) = @_;
+    my ($path, $name, $buf) = (blob_path($storage, $digest), TYPE_XATTR, "\0" x 1024);
+    my $n = syscall(_sys('getxattr'), $path, $name, $buf, length $buf);
+    return substr($buf, 0, $n) if $n >= 0;
+    return undef if $!{ENODATA};
+    die "getxattr $path: $!\n";
+}
+
+sub set_type_attr {
+    my ($storage, $digest, $value) = @_;
+    my ($path, $name) = (blob_path($storage, $digest), TYPE_XATTR);
+    my $rc = defined $value
+        ? syscall(_sys('setxattr'), $path, $name, $value, length $value, 0)
+        : syscall(_sys('removexattr'), $path, $name);
+    $rc == 0 or die "setting $name of $path: $!\n";
+}
+
+sub xattrs_work {
+    my ($dir) = @_;
+    my ($f, $name, $value) = ("$dir/.xattr-probe-$$", 'user.probe', 'x');
+    spew($f, '');
+    my $ok = syscall(_sys('setxattr'), $f, $name, $value, 1, 0) == 0;
+    unlink $f;
+    return $ok;
 }
 
 sub store_link {
