@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -492,6 +493,39 @@ oci_admin_write(const char *tmp, const char *path, const char *content,
     }
 
     return 0;
+}
+
+
+int
+oci_admin_xattr_get(const char *path, const char *name, char *buf,
+    size_t size, size_t *len)
+{
+    ssize_t  n;
+
+    n = lgetxattr(path, name, buf, size);
+
+    if (n == -1) {
+        return errno == ENODATA ? OCI_ADMIN_MISSING : OCI_ADMIN_ERROR;
+    }
+
+    *len = (size_t) n;
+
+    return OCI_ADMIN_OK;
+}
+
+
+int
+oci_admin_xattr_set(const char *path, const char *name, const char *value,
+    size_t len, int flags)
+{
+    return lsetxattr(path, name, value, len, flags);
+}
+
+
+int
+oci_admin_xattr_remove(const char *path, const char *name)
+{
+    return lremovexattr(path, name);
 }
 
 

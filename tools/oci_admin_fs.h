@@ -97,6 +97,21 @@ int oci_admin_read(const char *path, size_t max, struct stat *st,
 int oci_admin_write(const char *tmp, const char *path, const char *content,
     size_t len);
 
+/*
+ * The extended attribute "name" of path, not following a symbolic link:
+ * OCI_ADMIN_OK with its value in buf (*len bytes, at most size, not
+ * NUL-terminated), OCI_ADMIN_MISSING when the file has none,
+ * OCI_ADMIN_ERROR with errno (EOPNOTSUPP: the file system keeps none;
+ * ERANGE: longer than size).
+ */
+int oci_admin_xattr_get(const char *path, const char *name, char *buf,
+    size_t size, size_t *len);
+
+/* lsetxattr(2) and lremovexattr(2): 0, or -1 with errno */
+int oci_admin_xattr_set(const char *path, const char *name,
+    const char *value, size_t len, int flags);
+int oci_admin_xattr_remove(const char *path, const char *name);
+
 /* the length of p without surrounding whitespace, from *start */
 size_t oci_admin_trim(const u_char *p, size_t len, size_t *start);
 

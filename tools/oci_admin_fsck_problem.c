@@ -21,6 +21,7 @@ static const char  *const oci_admin_fsck_kinds[] = {
     "unlinked",
     "missing-type",
     "bad-type",
+    "type-attribute",
     "invalid-manifest",
     "missing-blob",
     "missing-manifest",
@@ -115,6 +116,8 @@ oci_admin_fsck_report(oci_admin_fsck_t *fx)
         { "repositories", fx->repositories },
         { "manifests", fx->manifests },
         { "not_fetched", fx->not_fetched },
+        { "type_attributes_missing", fx->attrs_missing },
+        { "type_attributes_set", fx->attrs_set },
         { "tags", fx->tags },
         { "upload_sessions", fx->uploads },
         { "problems_found", fx->found },
@@ -147,7 +150,8 @@ oci_admin_fsck_report(oci_admin_fsck_t *fx)
 static void
 oci_admin_fsck_summary(oci_admin_fsck_t *fx, double seconds)
 {
-    int  k, first;
+    int          k, first;
+    const char  *sep;
 
     printf("fsck: %llu blob files (%llu bytes hashed), %llu "
            "repositories, %llu manifests",
@@ -156,9 +160,32 @@ oci_admin_fsck_summary(oci_admin_fsck_t *fx, double seconds)
            (unsigned long long) fx->repositories,
            (unsigned long long) fx->manifests);
 
+    /*
+     * not problems: what a mirror has not fetched yet, content whose GETs
+     * read ".type"
+     */
+
+    sep = " (";
+
     if (fx->mirror) {
-        printf(" (%llu not fetched whole yet)",
+        printf("%s%llu not fetched whole yet", sep,
                (unsigned long long) fx->not_fetched);
+        sep = ", ";
+    }
+
+    if (fx->attrs_missing) {
+        printf("%s%llu without their type attribute", sep,
+               (unsigned long long) fx->attrs_missing);
+        sep = ", ";
+
+    } else if (fx->attrs_set) {
+        printf("%s%llu type attributes set", sep,
+               (unsigned long long) fx->attrs_set);
+        sep = ", ";
+    }
+
+    if (sep[0] == ',') {
+        printf(")");
     }
 
     printf(", %llu tags, %llu upload sessions; %llu problems",

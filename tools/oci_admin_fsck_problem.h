@@ -25,6 +25,7 @@ enum {
     OCI_FSCK_UNLINKED,
     OCI_FSCK_MISSING_TYPE,
     OCI_FSCK_BAD_TYPE,
+    OCI_FSCK_TYPE_ATTR,
     OCI_FSCK_INVALID,
     OCI_FSCK_MISSING_BLOB,
     OCI_FSCK_MISSING_MANIFEST,
@@ -66,6 +67,8 @@ typedef struct {
     uint64_t            repositories;
     uint64_t            manifests;
     uint64_t            not_fetched;        /* --mirror: manifests */
+    uint64_t            attrs_missing;      /* no copy of their type */
+    uint64_t            attrs_set;          /* given one by --repair */
     uint64_t            tags;
     uint64_t            uploads;
 

@@ -57,6 +57,8 @@ static int oci_admin_fsck_type(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
 static int oci_admin_fsck_retype(oci_admin_fsck_t *fx,
     oci_admin_repo_t *repo, oci_admin_digest_t *d, oci_admin_manifest_t *mf,
     char *action, size_t size);
+static void oci_admin_fsck_attr(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
+    oci_admin_digest_t *d, oci_admin_manifest_t *mf);
 static void oci_admin_fsck_refs(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
     oci_admin_digest_t *d);
 static int oci_admin_fsck_ref(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
@@ -304,6 +306,9 @@ oci_admin_fsck_type(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
                                    "push it again or delete it",
                                    "not a valid %s: %s", mf.type,
                                    mf.m.error);
+
+        } else {
+            oci_admin_fsck_attr(fx, repo, d, &mf);
         }
 
         oci_admin_manifest_free(&mf);
@@ -371,9 +376,78 @@ oci_admin_fsck_retype(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
 
     snprintf(action, size, "recreated as %s", mf->m.media_type);
 
+    /* the copy the content keeps, if it has one, must not disagree */
+
+    if (mf->attr_rc != OCI_ADMIN_ERROR
+        && oci_admin_manifest_mark(repo, d, mf->m.media_type,
+                                   strlen(mf->m.media_type))
+           == 0)
+    {
+        fx->attrs_set += (mf->attr_rc == OCI_ADMIN_MISSING);
+    }
+
     return OCI_FSCK_REPAIRED;
 }
 
+
+/*
+ * The copy of the media type the content keeps (docs/storage.md): one
+ * naming another type than ".type" is a problem, GETs answer with it;
+ * none is not (GETs read ".type"), but --repair sets it, as a push does.
+ */
+
+static void
+oci_admin_fsck_attr(oci_admin_fsck_t *fx, oci_admin_repo_t *repo,
+    oci_admin_digest_t *d, oci_admin_manifest_t *mf)
+{
+    int          outcome;
+    const char  *action;
+
+    if (mf->attr_rc == OCI_ADMIN_MISSING) {
+        if (!fx->repair) {
+            fx->attrs_missing++;
+
+        } else if (oci_admin_manifest_mark(repo, d, mf->type, mf->type_len)
+                   == 0)
+        {
+            fx->attrs_set++;
+
+        } else if (errno != EOPNOTSUPP) {
+            oci_admin_manifest_warn(repo, d, "setting its type attribute: ",
+                                    strerror(errno));
+            fx->errors++;
+        }
+
+        return;
+    }
+
+    if (mf->attr_rc != OCI_ADMIN_OK
+        || mf->attr_len == 0
+        || (mf->attr_len == mf->type_len
+            && memcmp(mf->attr, mf->type, mf->type_len) == 0))
+    {
+        return;
+    }
+
+    outcome = OCI_FSCK_NOT_TRIED;
+    action = NULL;
+
+    if (fx->repair) {
+        outcome = OCI_FSCK_REPAIRED;
+        action = "emptied: the " NGX_OCI_LAYOUT_TYPE_SUFFIX " files tell";
+
+        if (oci_admin_manifest_mark(repo, d, mf->type, mf->type_len) != 0) {
+            outcome = OCI_FSCK_FAILED;
+            action = strerror(errno);
+        }
+    }
+
+    oci_admin_fsck_problem(fx, OCI_FSCK_TYPE_ATTR, repo->name, d->str,
+                           outcome, action, "its content's "
+                           NGX_OCI_LAYOUT_TYPE_XATTR " is %s, its "
+                           NGX_OCI_LAYOUT_TYPE_SUFFIX " %s", mf->attr,
+                           mf->type);
+}
 
 /* with --mirror, a manifest some of whose references are absent counts */
 

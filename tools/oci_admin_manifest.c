@@ -5,9 +5,11 @@
  */
 
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 
 #include "oci_admin_array.h"
 #include "oci_admin_digests.h"
@@ -60,6 +62,11 @@ oci_admin_manifest_read(oci_admin_repo_t *repo, oci_admin_digest_t *d,
              oci_admin_digest_alg(d), hex);
 
     oci_admin_manifest_type(repo, d, mf);
+
+    mf->attr_rc = oci_admin_xattr_get(path, NGX_OCI_LAYOUT_TYPE_XATTR,
+                                      mf->attr, OCI_ADMIN_TYPE_LEN,
+                                      &mf->attr_len);
+    mf->attr[mf->attr_rc == OCI_ADMIN_OK ? mf->attr_len : 0] = '\0';
 
     mf->parse_rc = ngx_oci_manifest_parse(mf->data, mf->len,
                                           mf->type_rc == OCI_ADMIN_OK
@@ -119,6 +126,45 @@ oci_admin_manifest_type(oci_admin_repo_t *repo, oci_admin_digest_t *d,
     }
 
     free(type);
+}
+
+
+int
+oci_admin_manifest_mark(oci_admin_repo_t *repo, oci_admin_digest_t *d,
+    const char *type, size_t len)
+{
+    int     rc;
+    char    path[OCI_ADMIN_PATH_LEN], attr[OCI_ADMIN_TYPE_LEN];
+    size_t  n;
+
+    if (oci_admin_repo_layout(path, repo, NGX_OCI_LAYOUT_MANIFEST, d->str)
+        < 0)
+    {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+
+    if (oci_admin_xattr_set(path, NGX_OCI_LAYOUT_TYPE_XATTR, type, len,
+                            XATTR_CREATE)
+        == 0)
+    {
+        return 0;
+    }
+
+    if (errno != EEXIST) {
+        return -1;
+    }
+
+    rc = oci_admin_xattr_get(path, NGX_OCI_LAYOUT_TYPE_XATTR, attr,
+                             sizeof(attr), &n);
+
+    if (rc == OCI_ADMIN_OK && (n == 0 || (n == len && memcmp(attr, type, n)
+                                                      == 0)))
+    {
+        return 0;
+    }
+
+    return oci_admin_xattr_set(path, NGX_OCI_LAYOUT_TYPE_XATTR, "", 0, 0);
 }
 
 

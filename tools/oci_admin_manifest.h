@@ -33,6 +33,10 @@ typedef struct {
     size_t               type_len;
     char                 type[OCI_ADMIN_TYPE_LEN + 1];
 
+    int                  attr_rc;       /* of reading the content's */
+    size_t               attr_len;      /* copy of its media type */
+    char                 attr[OCI_ADMIN_TYPE_LEN + 1];
+
     int                  parse_rc;      /* NGX_OCI_MANIFEST_* */
     ngx_oci_manifest_t   m;             /* valid if parse_rc is OK */
 
@@ -40,8 +44,10 @@ typedef struct {
 } oci_admin_manifest_t;
 
 /*
- * Reads "_manifests/<alg>/<hex>" (not following a symbolic link) and its
- * ".type", hashes the bytes and parses them with the ".type" as
+ * Reads "_manifests/<alg>/<hex>" (not following a symbolic link), its
+ * ".type" and the copy of the media type its content keeps (attr_rc:
+ * OCI_ADMIN_OK, OCI_ADMIN_MISSING, or OCI_ADMIN_ERROR, the file system
+ * keeping none), hashes the bytes and parses them with the ".type" as
  * Content-Type when it is usable, else with none (the module's rule for
  * a push without Content-Type).  OCI_ADMIN_OK with the findings in mf,
  * OCI_ADMIN_MISSING (no link), OCI_ADMIN_CORRUPT (not a regular file, or
@@ -59,6 +65,15 @@ int oci_admin_manifest_read(oci_admin_repo_t *repo, oci_admin_digest_t *d,
  */
 int oci_admin_manifest_load(oci_admin_repo_t *repo, oci_admin_digest_t *d,
     oci_admin_manifest_t *mf);
+
+/*
+ * The copy of the media type the content keeps made to agree with the
+ * type of the manifest d in this repository, as the module does on a
+ * push: set when there is none, emptied when it holds another type (the
+ * ".type" files then tell).  0, or -1 with errno.
+ */
+int oci_admin_manifest_mark(oci_admin_repo_t *repo, oci_admin_digest_t *d,
+    const char *type, size_t len);
 
 /* must be called after either, whatever the result */
 void oci_admin_manifest_free(oci_admin_manifest_t *mf);
