@@ -21,7 +21,9 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         return 0;
     }
 
-    if (rt.endpoint == NGX_OCI_EP_BASE) {
+    /* neither has a name */
+
+    if (rt.endpoint == NGX_OCI_EP_BASE || rt.endpoint == NGX_OCI_EP_CATALOG) {
         return 0;
     }
 
