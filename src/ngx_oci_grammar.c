@@ -20,10 +20,28 @@
 #define ngx_oci_is_alnum(c)                                                  \
     (ngx_oci_is_lower_alnum(c) || ((c) >= 'A' && (c) <= 'Z'))
 
-#define ngx_oci_is_lower_hex(c)                                              \
-    (((c) >= '0' && (c) <= '9') || ((c) >= 'a' && (c) <= 'f'))
-
 #define ngx_oci_is_digit(c)      ((c) >= '0' && (c) <= '9')
+
+
+/* 0 for the digits of a lowercase hex string: a lookup, not two ranges */
+static const u_char  ngx_oci_not_lower_hex[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,     /* 0x00 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1,     /* 0-9 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1,     /* a-f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,     /* 0x80 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+};
 
 
 static const u_char *ngx_oci_parse_number(const u_char *p,
@@ -182,13 +200,10 @@ ngx_oci_digest_parse(const u_char *p, size_t len, int *alg,
         return NGX_OCI_DIGEST_MALFORMED;
     }
 
-    for (i = 0; i < elen; i++) {
-        c = e[i];
-
-        if (!ngx_oci_is_alnum(c) && c != '=' && c != '_' && c != '-') {
-            return NGX_OCI_DIGEST_MALFORMED;
-        }
-    }
+    /*
+     * the encoded part of a known algorithm is lowercase hex, a subset of
+     * what any encoded part may hold: one pass over it, not two
+     */
 
     if (alen == 6 && p[0] == 's' && p[1] == 'h' && p[2] == 'a'
         && p[3] == '2' && p[4] == '5' && p[5] == '6')
@@ -209,6 +224,14 @@ ngx_oci_digest_parse(const u_char *p, size_t len, int *alg,
         a = NGX_OCI_SHA512;
 
     } else {
+        for (i = 0; i < elen; i++) {
+            c = e[i];
+
+            if (!ngx_oci_is_alnum(c) && c != '=' && c != '_' && c != '-') {
+                return NGX_OCI_DIGEST_MALFORMED;
+            }
+        }
+
         a = 0;
     }
 
@@ -489,13 +512,16 @@ ngx_oci_restricted_name(const u_char *p, size_t len)
 static int
 ngx_oci_lower_hex(const u_char *p, size_t len)
 {
+    u_char  bad;
     size_t  i;
 
+    /* no branch per byte: digests are checked on every pull */
+
+    bad = 0;
+
     for (i = 0; i < len; i++) {
-        if (!ngx_oci_is_lower_hex(p[i])) {
-            return 0;
-        }
+        bad |= ngx_oci_not_lower_hex[p[i]];
     }
 
-    return 1;
+    return bad == 0;
 }

@@ -9,6 +9,11 @@
  */
 
 
+/* memrchr(3) */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
 #include <string.h>
 
 #include "ngx_oci_route.h"
@@ -19,17 +24,12 @@
     ((n) == sizeof(s) - 1 && memcmp(p, s, sizeof(s) - 1) == 0)
 
 
+/* the C library's memrchr(): a digest is 71 bytes to walk back over */
+
 static const u_char *
 ngx_oci_route_prev_slash(const u_char *start, const u_char *p)
 {
-    while (p > start) {
-        p--;
-        if (*p == '/') {
-            return p;
-        }
-    }
-
-    return NULL;
+    return memrchr(start, '/', p - start);
 }
 
 

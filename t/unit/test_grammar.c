@@ -229,6 +229,13 @@ test_digests(void)
           "0123456789abcdef0123456789abcdef", NGX_OCI_DIGEST_MALFORMED, 0 },
         { "sha256:g123456789abcdef0123456789abcdef"
           "0123456789abcdef0123456789abcdef", NGX_OCI_DIGEST_MALFORMED, 0 },
+        { "sha256:0123456789abcdef0123456789abcdef"
+          "0123456789abcdef0123456789abcde=", NGX_OCI_DIGEST_MALFORMED, 0 },
+        { "sha256:0123456789abcdef0123456789abcdef"
+          "0123456789abcdef0123456789abcde\xe6", NGX_OCI_DIGEST_MALFORMED,
+          0 },
+        { "sha512:" H64 "0123456789abcdef0123456789abcdef"
+          "0123456789abcdef0123456789abcde/", NGX_OCI_DIGEST_MALFORMED, 0 },
         { "SHA256:" H64, NGX_OCI_DIGEST_MALFORMED, 0 },
         { "sha256:", NGX_OCI_DIGEST_MALFORMED, 0 },
         { "sha256", NGX_OCI_DIGEST_MALFORMED, 0 },
