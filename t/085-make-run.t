@@ -420,8 +420,13 @@ SKIP: {
         is($res->header('Docker-Content-Digest'), $img->{digest}, 'its digest');
         is_error(OCI::Client::request_once($port, 'POST', '/v2/mirror/app/blobs/uploads/'),
                  405, 'UNSUPPORTED', 'a push: 405, the mirror is read-only');
-        like(slurp("$run->{data}/logs/access.log"), qr{"GET \Q$path\E HTTP/1\.1" 200 }m,
-             'the pull is in the access log');
+        # the access log is buffered, flushed every second
+        my $logged = qr{"GET \Q$path\E HTTP/1\.1" 200 }m;
+        for (1 .. 100) {
+            last if slurp("$run->{data}/logs/access.log") =~ $logged;
+            sleep 0.05;
+        }
+        like(slurp("$run->{data}/logs/access.log"), $logged, 'the pull is in the access log');
         interrupt($run);
         is(finish($run), 0, 'Ctrl-C: the script exits 0');
         no_leftovers($run, 'UPSTREAM=http://');
