@@ -10,9 +10,11 @@
  * from (one fgetxattr() where ".type" takes an open(), a read() and a
  * close()). Content is shared by the repositories that push the same
  * bytes, each with its own ".type": the attribute is created once and,
- * should a push bring another type, emptied for good, which sends every
- * GET of that content to its ".type" (so does a file system without
- * such attributes, or content stored before them).
+ * should a push find another type there (the type of a valid manifest
+ * follows from its bytes, but an attribute may have been set by hand),
+ * emptied for good, which sends every GET of that content to its
+ * ".type" (so does a file system without such attributes, or content
+ * stored before them).
  */
 
 
@@ -80,10 +82,11 @@ ngx_oci_store_manifest_locate(ngx_oci_store_t *st, ngx_str_t *name,
  * The manifest to send, open: its path, its descriptor (which the caller
  * closes) and its media type, from the content's attribute when it holds
  * one, else from ".type". NGX_DECLINED when the repository has no such
- * manifest; a link without its ".type" is not there yet, or no more.
- * Without "fd" (the caller sends through the open file cache, which may
- * hold the file after a DELETE) only ".type" is read, from disk: that
- * the link is still there is what it tells.
+ * manifest: no link, or a link whose type is only in a ".type" that is
+ * not there (yet, or any more). Without "fd" (the caller sends through
+ * the open file cache, which may hold the file after a DELETE) only
+ * ".type" is read, from disk: that the link is still there is what it
+ * tells.
  */
 
 ngx_int_t
