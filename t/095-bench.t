@@ -6,7 +6,8 @@
 # better, worse or noise. bench/fronts runs one round of a second, to
 # show that it works, not how fast; so does bench/mirror (a docker-registry
 # upstream, make run's mirror of it and make run's registry), whose JSON
-# bench/compare reads.
+# bench/compare reads, and bench/requests counts a few requests of each
+# kind (when valgrind and strace are there).
 
 BEGIN { push @INC, 't/lib' }
 use strict;
@@ -214,6 +215,28 @@ subtest 'fronts: one short round, and the bounds' => sub {
     is($rc, 0, 'bench/fronts runs') or diag("$out\n$err");
     like($out, qr/^\| \Q$_\E \| \d+ req\/s \| [\d.]+ \|$/m, "a median for $_")
         for 'direct', 'balancer, 1 front', 'balancer, 3 fronts';
+};
+
+subtest 'requests: a short count of each pull' => sub {
+    plan skip_all => "$MODULE is not built" unless -f $MODULE;
+    plan skip_all => 'valgrind or strace is not installed'
+        unless which('valgrind') && which('strace');
+    plan skip_all => 'an nginx of its own (ASan) is not run under valgrind'
+        if $ENV{TEST_NGINX_BINARY};
+    my ($rc, $out, $err) = run_cmd(['bench/requests', 'no-such-revision'],
+        env => { OCI_MODULE => $MODULE }, timeout => 60);
+    isnt($rc, 0, 'a revision that does not exist refused');
+    ($rc, $out, $err) = run_cmd(['bench/requests'],
+        env => { OCI_MODULE => $MODULE, BENCH_REQUESTS => 5, BENCH_SYSCALLS => 10 },
+        timeout => 600);
+    is($rc, 0, 'bench/requests runs') or diag("$out\n$err");
+    like($out, qr/^kind\s+default\s+tuned\s+static-default\s+static$/m,
+         'a column per configuration');
+    for my $kind (qw(blob_get_4k blob_head manifest_get_tag manifest_get_digest)) {
+        my @rows = $out =~ /^\Q$kind\E((?:\s+[\d.]+){4})$/mg;
+        is(scalar @rows, 2, "$kind: system calls and instructions")
+            or diag($out);
+    }
 };
 
 subtest 'mirror: one short round, and the bounds' => sub {
