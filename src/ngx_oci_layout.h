@@ -26,8 +26,8 @@
  * A manifest's content file may also hold its media type in the extended
  * attribute NGX_OCI_LAYOUT_TYPE_XATTR: the ".type" beside each link is
  * what a repository pushed, the attribute a copy of it that a GET reads
- * on the descriptor it serves, empty when the repositories holding the
- * content pushed it with different types (their ".type" files decide).
+ * on the descriptor it serves, left empty by a push that found another
+ * type in it (the ".type" files then decide).
  */
 
 

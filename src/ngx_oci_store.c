@@ -809,10 +809,11 @@ ngx_oci_store_file_write(ngx_oci_store_t *st, ngx_str_t *path, u_char *data,
  * NGX_ERROR. Small ones (tags, media types, upload states: "max" at
  * most NGX_OCI_STORE_READ_MAX) take one read() of a byte more than
  * "max", without an fstat() for their size: a read() of a regular file
- * stops short only at its end. A directory fails that read(), a FIFO
- * (opened O_NONBLOCK: it must not block the worker) reads nothing or
- * fails it; a file that reads nothing is looked at with fstat(), as an
- * empty regular file is also.
+ * stops short only at its end. What is not a regular file is refused
+ * all the same: a directory fails that read(), a FIFO (opened
+ * O_NONBLOCK: it must not block the worker) fails it or reads nothing,
+ * and only what reads nothing, an empty file or such a FIFO, is looked
+ * at with fstat().
  */
 
 ngx_int_t
