@@ -479,10 +479,10 @@ ngx_oci_api_proxy_blob_done(ngx_http_request_t *r, ngx_oci_fetch_t *f)
             return ngx_oci_api_proxy_blob_relay(r, f);
         }
 
-        if (px->fill) {
-            ngx_oci_store_fill_abandon(px->fill);
-            px->fill = NULL;
-        }
+        /*
+         * the fill is kept across a redirect or the token dance; an
+         * error answered ends the request, and the pool removes it
+         */
 
         return ngx_oci_api_proxy_answer(r, px, f);
     }
