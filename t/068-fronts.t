@@ -347,7 +347,9 @@ subtest 'two fronts sweep the same _uploads/ and _tmp/' => sub {
     my @swept = map { scalar(() = /removing abandoned upload/g) } @logs;
     is $swept[0] + $swept[1], $n + 2, 'every session removed once'
         or diag "per front: @swept";
-    ok $swept[0] && $swept[1], "by both fronts at once (@swept)";
+    # which front's timer comes first, and whether it is done before the
+    # other's comes, is the machine's: both usually share the work
+    note "sessions removed per front: @swept";
     my @bad = grep { /\[(?:error|crit|alert|emerg)\]/ } map { split /\n/ } @logs;
     is join("\n", @bad), '', 'no error logged by either front';
 
