@@ -188,37 +188,20 @@ ngx_oci_api_catalog_send(ngx_http_request_t *r, redisReply **names,
 }
 
 
-/* every value escaped: no name in Redis can add a link or a parameter */
+/* the next page's Link: no name in Redis can add a link or a parameter */
 
 static ngx_int_t
 ngx_oci_api_catalog_link(ngx_http_request_t *r, ngx_uint_t n,
     redisReply *last)
 {
-    u_char                 count[NGX_INT_T_LEN];
-    ngx_str_t              link;
-    ngx_oci_link_str_t     rel = NGX_OCI_LINK_LITERAL("next");
+    ngx_str_t              after;
     ngx_oci_link_str_t     path[1] = { NGX_OCI_LINK_LITERAL("/v2/_catalog") };
     ngx_oci_link_param_t   params[2];
 
-    params[0].name.data = (u_char *) "n";
-    params[0].name.len = 1;
-    params[0].value.data = count;
-    params[0].value.len = ngx_sprintf(count, "%ui", n) - count;
-    params[1].name.data = (u_char *) "last";
-    params[1].name.len = 4;
-    params[1].value.data = (u_char *) last->str;
-    params[1].value.len = last->len;
+    after.data = (u_char *) last->str;
+    after.len = last->len;
 
-    link.len = ngx_oci_link_header(NULL, path, 1, params, 2, &rel);
-
-    link.data = ngx_pnalloc(r->pool, link.len);
-    if (link.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    (void) ngx_oci_link_header(link.data, path, 1, params, 2, &rel);
-
-    return ngx_oci_add_header(r, "Link", &link);
+    return ngx_oci_add_next_link(r, path, 1, n, &after, params, 2);
 }
 
 

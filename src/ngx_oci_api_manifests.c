@@ -62,8 +62,6 @@ static ngx_int_t ngx_oci_api_manifests_subject_of(ngx_http_request_t *r,
     ngx_oci_api_manifest_t *m, json_t *subject);
 static ngx_int_t ngx_oci_api_manifests_policy(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_str_t *subject);
-static ngx_int_t ngx_oci_api_manifests_describe(ngx_http_request_t *r,
-    ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m, ngx_oci_manifest_t *mf);
 static ngx_int_t ngx_oci_api_manifests_store(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_oci_api_manifest_t *m);
 static void ngx_oci_api_manifests_indexed(ngx_http_request_t *r,
@@ -688,7 +686,16 @@ ngx_oci_api_manifests_subject(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
         return NGX_OK;
     }
 
-    return ngx_oci_api_manifests_describe(r, ctx, m, mf);
+    /* ngx_oci_store_digest() leaves the digest NUL-terminated */
+
+    if (ngx_oci_index_describe(r->pool, mf, &ctx->digest, m->body_len,
+                               &m->referrer)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -778,31 +785,6 @@ ngx_oci_api_manifests_policy(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
 }
 
 
-static ngx_int_t
-ngx_oci_api_manifests_describe(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
-    ngx_oci_api_manifest_t *m, ngx_oci_manifest_t *mf)
-{
-    char  *desc;
-
-    /* ngx_oci_store_digest() leaves the digest NUL-terminated */
-
-    desc = ngx_oci_index_descriptor(mf, (char *) ctx->digest.data,
-                                    m->body_len);
-    if (desc == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    m->referrer.len = ngx_strlen(desc);
-    m->referrer.data = ngx_pnalloc(r->pool, m->referrer.len);
-
-    if (m->referrer.data != NULL) {
-        ngx_memcpy(m->referrer.data, desc, m->referrer.len);
-    }
-
-    free(desc);
-
-    return m->referrer.data ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
-}
 
 
 static ngx_int_t

@@ -152,6 +152,8 @@ static ngx_int_t ngx_oci_api_proxy_token_done(ngx_http_request_t *r,
     ngx_oci_fetch_t *f);
 static ngx_oci_proxy_token_t *ngx_oci_api_proxy_token_find(
     ngx_oci_proxy_upstream_t *up, ngx_str_t *scope, ngx_uint_t slot);
+static ngx_int_t ngx_oci_api_proxy_credentials(ngx_conf_t *cf,
+    ngx_str_t *param, ngx_oci_proxy_upstream_t *up);
 static ngx_int_t ngx_oci_api_proxy_unavailable(ngx_http_request_t *r,
     ngx_uint_t status, const char *fmt, ngx_uint_t n);
 
@@ -850,8 +852,8 @@ static ngx_int_t
 ngx_oci_api_proxy_index(ngx_http_request_t *r, ngx_oci_proxy_t *px,
     ngx_oci_manifest_t *mf, ngx_oci_retry_pt then)
 {
-    char                *desc;
     size_t               len;
+    ngx_int_t            rc;
     const u_char        *p;
     ngx_str_t            descriptor;
     ngx_oci_ctx_t       *ctx;
@@ -879,25 +881,14 @@ ngx_oci_api_proxy_index(ngx_http_request_t *r, ngx_oci_proxy_t *px,
 
     /* p is in the document: copied before it is freed */
 
-    desc = ngx_oci_index_descriptor(mf, (char *) px->digest.data, px->size);
+    rc = ngx_oci_index_describe(r->pool, mf, &px->digest, px->size,
+                                &descriptor);
 
     ngx_oci_manifest_free(mf);
 
-    if (desc == NULL || px->pair.subject.data == NULL) {
-        free(desc);
+    if (rc != NGX_OK || px->pair.subject.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    descriptor.len = ngx_strlen(desc);
-    descriptor.data = ngx_pnalloc(r->pool, descriptor.len);
-
-    if (descriptor.data == NULL) {
-        free(desc);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_memcpy(descriptor.data, desc, descriptor.len);
-    free(desc);
 
     px->then = then;
 
@@ -1728,16 +1719,10 @@ ngx_oci_api_proxy_unavailable(ngx_http_request_t *r, ngx_uint_t status,
 char *
 ngx_oci_api_proxy_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    u_char                    *p, *last;
-    size_t                     len;
-    ssize_t                    n;
-    ngx_str_t                 *value, file;
+    ngx_str_t                 *value;
     ngx_uint_t                 i;
-    ngx_file_t                 f;
     ngx_oci_proxy_conf_t      *pc;
     ngx_oci_proxy_upstream_t  *up;
-
-    u_char  line[1024], basic[2048];
 
     pc = (ngx_oci_proxy_conf_t *) ((char *) conf + cmd->offset);
     value = cf->args->elts;
@@ -1807,66 +1792,99 @@ ngx_oci_api_proxy_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        file.data = value[i].data + 12;
-        file.len = value[i].len - 12;
-
-        if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
+        if (ngx_oci_api_proxy_credentials(cf, &value[i], up) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
-
-        ngx_memzero(&f, sizeof(ngx_file_t));
-        f.name = file;
-        f.log = cf->log;
-
-        f.fd = ngx_open_file(file.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-        if (f.fd == NGX_INVALID_FILE) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                               ngx_open_file_n " \"%V\" failed", &file);
-            return NGX_CONF_ERROR;
-        }
-
-        n = ngx_read_file(&f, line, sizeof(line) - 1, 0);
-        ngx_close_file(f.fd);
-
-        if (n == NGX_ERROR) {
-            return NGX_CONF_ERROR;
-        }
-
-        last = ngx_strlchr(line, line + n, '\n');
-        len = (last ? last : line + n) - line;
-
-        if (len && line[len - 1] == '\r') {
-            len--;
-        }
-
-        p = ngx_strlchr(line, line + len, ':');
-
-        if (p == NULL || p == line) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"%V\" does not begin with a "
-                               "\"user:password\" line", &file);
-            return NGX_CONF_ERROR;
-        }
-
-        up->basic.len = ngx_oci_challenge_basic((char *) basic,
-                                                sizeof(basic),
-                                                (char *) line, len);
-        ngx_explicit_memzero(line, sizeof(line));
-
-        if (up->basic.len == 0) {
-            return "has credentials too long";
-        }
-
-        up->basic.data = ngx_pnalloc(cf->pool, up->basic.len);
-        if (up->basic.data == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_memcpy(up->basic.data, basic, up->basic.len);
-        ngx_explicit_memzero(basic, sizeof(basic));
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * credentials=file: the first line of the file, "user:password", as the
+ * Authorization value sent when the upstream asks (Basic, or for a
+ * token). Both buffers are wiped whatever happens.
+ */
+
+static ngx_int_t
+ngx_oci_api_proxy_credentials(ngx_conf_t *cf, ngx_str_t *param,
+    ngx_oci_proxy_upstream_t *up)
+{
+    u_char      *p, *last;
+    size_t       len;
+    ssize_t      n;
+    ngx_int_t    rc;
+    ngx_str_t    file;
+    ngx_file_t   f;
+
+    u_char  line[1024], basic[2048];
+
+    file.data = param->data + 12;
+    file.len = param->len - 12;
+
+    if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&f, sizeof(ngx_file_t));
+    f.name = file;
+    f.log = cf->log;
+
+    f.fd = ngx_open_file(file.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (f.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &file);
+        return NGX_ERROR;
+    }
+
+    n = ngx_read_file(&f, line, sizeof(line) - 1, 0);
+    ngx_close_file(f.fd);
+
+    rc = NGX_ERROR;
+
+    if (n == NGX_ERROR) {
+        goto done;
+    }
+
+    last = ngx_strlchr(line, line + n, '\n');
+    len = (last ? last : line + n) - line;
+
+    if (len && line[len - 1] == '\r') {
+        len--;
+    }
+
+    p = ngx_strlchr(line, line + len, ':');
+
+    if (p == NULL || p == line) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" does not begin with a "
+                           "\"user:password\" line", &file);
+        goto done;
+    }
+
+    up->basic.len = ngx_oci_challenge_basic((char *) basic, sizeof(basic),
+                                            (char *) line, len);
+
+    if (up->basic.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\": the credentials are too long", &file);
+        goto done;
+    }
+
+    up->basic.data = ngx_pnalloc(cf->pool, up->basic.len);
+
+    if (up->basic.data != NULL) {
+        ngx_memcpy(up->basic.data, basic, up->basic.len);
+        rc = NGX_OK;
+    }
+
+done:
+
+    ngx_explicit_memzero(line, sizeof(line));
+    ngx_explicit_memzero(basic, sizeof(basic));
+
+    return rc;
 }
 
 

@@ -601,10 +601,8 @@ ngx_oci_api_referrers_etag(ngx_oci_api_referrers_t *q)
 static ngx_int_t
 ngx_oci_api_referrers_link(ngx_http_request_t *r, ngx_oci_api_referrers_t *q)
 {
-    u_char                *count;
-    ngx_str_t              link, *type;
+    ngx_str_t             *type;
     ngx_uint_t             i, n;
-    ngx_oci_link_str_t     rel = NGX_OCI_LINK_LITERAL("next");
     ngx_oci_link_param_t  *params;
     ngx_oci_link_str_t     path[4] = {
         NGX_OCI_LINK_LITERAL("/v2/"),
@@ -613,49 +611,24 @@ ngx_oci_api_referrers_link(ngx_http_request_t *r, ngx_oci_api_referrers_t *q)
         { q->pair.subject.data, q->pair.subject.len }
     };
 
-    /*
-     * The filters are the decoded ?artifactType= values, escaped again
-     * by the builder: none can add a link, a parameter or a header.
-     */
+    /* the filters are the decoded ?artifactType= values, escaped again */
 
     n = 2 + (q->types ? q->types->nelts : 0);
 
     params = ngx_palloc(r->pool, n * sizeof(ngx_oci_link_param_t));
-    count = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-
-    if (params == NULL || count == NULL) {
+    if (params == NULL) {
         return NGX_ERROR;
     }
-
-    params[0].name.data = (u_char *) "n";
-    params[0].name.len = 1;
-    params[0].value.data = count;
-    params[0].value.len = ngx_sprintf(count, "%ui", q->want) - count;
-
-    params[1].name.data = (u_char *) "last";
-    params[1].name.len = 4;
-    params[1].value.data = q->last.data;
-    params[1].value.len = q->last.len;
 
     type = q->types ? q->types->elts : NULL;
 
     for (i = 2; i < n; i++) {
-        params[i].name.data = (u_char *) "artifactType";
-        params[i].name.len = sizeof("artifactType") - 1;
+        ngx_str_set(&params[i].name, "artifactType");
         params[i].value.data = type[i - 2].data;
         params[i].value.len = type[i - 2].len;
     }
 
-    link.len = ngx_oci_link_header(NULL, path, 4, params, n, &rel);
-
-    link.data = ngx_pnalloc(r->pool, link.len);
-    if (link.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    (void) ngx_oci_link_header(link.data, path, 4, params, n, &rel);
-
-    return ngx_oci_add_header(r, "Link", &link);
+    return ngx_oci_add_next_link(r, path, 4, q->want, &q->last, params, n);
 }
 
 

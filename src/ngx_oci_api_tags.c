@@ -123,46 +123,20 @@ ngx_oci_api_tags_body(ngx_http_request_t *r, ngx_str_t *name,
 }
 
 
-/* every value escaped: no tag or count can add a link or a parameter */
+/* the next page's Link: no tag can add a link or a parameter */
 
 static ngx_int_t
 ngx_oci_api_tags_link(ngx_http_request_t *r, ngx_str_t *name, ngx_uint_t n,
     ngx_str_t *last)
 {
-    u_char                 count[NGX_INT_T_LEN];
-    ngx_str_t              link;
-    ngx_oci_link_str_t     path[3], rel;
     ngx_oci_link_param_t   params[2];
+    ngx_oci_link_str_t     path[3] = {
+        NGX_OCI_LINK_LITERAL("/v2/"),
+        { name->data, name->len },
+        NGX_OCI_LINK_LITERAL("/tags/list")
+    };
 
-    path[0].data = (u_char *) "/v2/";
-    path[0].len = 4;
-    path[1].data = name->data;
-    path[1].len = name->len;
-    path[2].data = (u_char *) "/tags/list";
-    path[2].len = 10;
-
-    params[0].name.data = (u_char *) "n";
-    params[0].name.len = 1;
-    params[0].value.data = count;
-    params[0].value.len = ngx_sprintf(count, "%ui", n) - count;
-    params[1].name.data = (u_char *) "last";
-    params[1].name.len = 4;
-    params[1].value.data = last->data;
-    params[1].value.len = last->len;
-
-    rel.data = (u_char *) "next";
-    rel.len = 4;
-
-    link.len = ngx_oci_link_header(NULL, path, 3, params, 2, &rel);
-
-    link.data = ngx_pnalloc(r->pool, link.len);
-    if (link.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    (void) ngx_oci_link_header(link.data, path, 3, params, 2, &rel);
-
-    return ngx_oci_add_header(r, "Link", &link);
+    return ngx_oci_add_next_link(r, path, 3, n, last, params, 2);
 }
 
 

@@ -34,6 +34,10 @@ static void ngx_oci_api_token_key_cleanup(void *data);
 static ngx_int_t ngx_oci_api_token_scopes(ngx_http_request_t *r,
     ngx_oci_token_conf_t *tc, ngx_str_t *value, json_t *access,
     ngx_uint_t *n);
+static ngx_int_t ngx_oci_api_token_grant(ngx_http_request_t *r,
+    ngx_oci_token_conf_t *tc, ngx_str_t *allowed);
+static ngx_uint_t ngx_oci_api_token_granted(ngx_str_t *allowed, u_char *a,
+    u_char *last, ngx_str_t *granted);
 static ngx_int_t ngx_oci_api_token_scope(ngx_http_request_t *r,
     ngx_oci_token_conf_t *tc, u_char *p, u_char *last, json_t *access);
 static ngx_int_t ngx_oci_api_token_allowed(ngx_str_t *allowed, u_char *a,
@@ -349,10 +353,10 @@ static ngx_int_t
 ngx_oci_api_token_scope(ngx_http_request_t *r, ngx_oci_token_conf_t *tc,
     u_char *p, u_char *last, json_t *access)
 {
-    u_char         *c1, *c2, *a, *e;
+    u_char         *c1, *c2;
     json_t         *entry, *actions;
     ngx_str_t       allowed;
-    ngx_uint_t      i, k, *idx;
+    ngx_uint_t      i, k;
     ngx_oci_ctx_t  *ctx;
     ngx_str_t       granted[NGX_OCI_ISSUE_ACTIONS_MAX];
 
@@ -390,59 +394,11 @@ ngx_oci_api_token_scope(ngx_http_request_t *r, ngx_oci_token_conf_t *tc,
         return NGX_OK;
     }
 
-    ngx_str_null(&allowed);
-
-    if (tc->grant) {
-
-        /*
-         * nginx keeps the value of a "map" for the rest of the request
-         * unless the map is "volatile": the variables of the grant are
-         * forgotten, so each scope gets its own answer.
-         */
-
-        for (idx = tc->grant->flushes; idx && *idx != (ngx_uint_t) -1;
-             idx++)
-        {
-            r->variables[*idx].valid = 0;
-            r->variables[*idx].not_found = 0;
-        }
-
-        if (ngx_http_complex_value(r, tc->grant, &allowed) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    if (ngx_oci_api_token_grant(r, tc, &allowed) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* the requested actions that the grant allows, each once */
-
-    k = 0;
-
-    for (a = c2 + 1; a < last; a = e + 1) {
-        e = ngx_strlchr(a, last, ',');
-        if (e == NULL) {
-            e = last;
-        }
-
-        if (e == a || k == NGX_OCI_ISSUE_ACTIONS_MAX) {
-            continue;
-        }
-
-        if (!ngx_oci_api_token_allowed(&allowed, a, e - a)) {
-            continue;
-        }
-
-        for (i = 0; i < k; i++) {
-            if (granted[i].len == (size_t) (e - a)
-                && ngx_strncmp(granted[i].data, a, e - a) == 0)
-            {
-                break;
-            }
-        }
-
-        if (i == k) {
-            granted[k].data = a;
-            granted[k++].len = e - a;
-        }
-    }
+    k = ngx_oci_api_token_granted(&allowed, c2 + 1, last, granted);
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "oci token: %V:%V allowed \"%V\", %ui granted",
@@ -477,6 +433,77 @@ ngx_oci_api_token_scope(ngx_http_request_t *r, ngx_oci_token_conf_t *tc,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The grant's value for the scope in the request's variables. nginx
+ * keeps the value of a "map" for the rest of the request unless the map
+ * is "volatile": the variables of the grant are forgotten first, so each
+ * scope gets its own answer.
+ */
+
+static ngx_int_t
+ngx_oci_api_token_grant(ngx_http_request_t *r, ngx_oci_token_conf_t *tc,
+    ngx_str_t *allowed)
+{
+    ngx_uint_t  *idx;
+
+    ngx_str_null(allowed);
+
+    if (tc->grant == NULL) {
+        return NGX_OK;
+    }
+
+    for (idx = tc->grant->flushes; idx && *idx != (ngx_uint_t) -1; idx++) {
+        r->variables[*idx].valid = 0;
+        r->variables[*idx].not_found = 0;
+    }
+
+    return ngx_http_complex_value(r, tc->grant, allowed);
+}
+
+
+/* the requested actions "a" to "last" that the grant allows, each once */
+
+static ngx_uint_t
+ngx_oci_api_token_granted(ngx_str_t *allowed, u_char *a, u_char *last,
+    ngx_str_t *granted)
+{
+    u_char      *e;
+    ngx_uint_t   i, k;
+
+    k = 0;
+
+    for ( /* void */ ; a < last; a = e + 1) {
+        e = ngx_strlchr(a, last, ',');
+        if (e == NULL) {
+            e = last;
+        }
+
+        if (e == a || k == NGX_OCI_ISSUE_ACTIONS_MAX) {
+            continue;
+        }
+
+        if (!ngx_oci_api_token_allowed(allowed, a, e - a)) {
+            continue;
+        }
+
+        for (i = 0; i < k; i++) {
+            if (granted[i].len == (size_t) (e - a)
+                && ngx_strncmp(granted[i].data, a, e - a) == 0)
+            {
+                break;
+            }
+        }
+
+        if (i == k) {
+            granted[k].data = a;
+            granted[k++].len = e - a;
+        }
+    }
+
+    return k;
 }
 
 

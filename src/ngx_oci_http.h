@@ -288,6 +288,9 @@ ngx_table_elt_t *ngx_oci_header_find(ngx_list_t *list, const char *name,
     ngx_table_elt_t *after);
 ngx_int_t ngx_oci_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
+ngx_int_t ngx_oci_add_next_link(ngx_http_request_t *r,
+    ngx_oci_link_str_t *path, ngx_uint_t npath, ngx_uint_t n,
+    ngx_str_t *last, ngx_oci_link_param_t *params, ngx_uint_t nparams);
 
 /* ngx_oci_http_error.c */
 ngx_int_t ngx_oci_error(ngx_http_request_t *r, ngx_uint_t status,

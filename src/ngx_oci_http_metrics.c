@@ -67,6 +67,10 @@ static void ngx_oci_metrics_sum(ngx_oci_metrics_t *m,
     ngx_oci_metrics_slot_t *sum);
 static u_char *ngx_oci_metrics_render(u_char *p, ngx_oci_metrics_t *m,
     ngx_oci_metrics_slot_t *s);
+static u_char *ngx_oci_metrics_render_requests(u_char *p,
+    ngx_oci_metrics_slot_t *s);
+static u_char *ngx_oci_metrics_render_redis(u_char *p,
+    ngx_oci_redis_stats_t *rs);
 static u_char *ngx_oci_metrics_head(u_char *p, const char *name,
     const char *type, const char *help);
 
@@ -516,11 +520,9 @@ static u_char *
 ngx_oci_metrics_render(u_char *p, ngx_oci_metrics_t *m,
     ngx_oci_metrics_slot_t *s)
 {
-    ngx_uint_t              e, i, k, total;
+    ngx_uint_t              i;
     ngx_str_t              *code;
     ngx_oci_redis_stats_t  *rs;
-
-    static const ngx_msec_t  bounds[] = { NGX_OCI_REDIS_LATENCY_BOUNDS };
 
     static struct {
         ngx_oci_metric_e   metric;
@@ -541,33 +543,7 @@ ngx_oci_metrics_render(u_char *p, ngx_oci_metrics_t *m,
           "Manifest PUTs that found a tag locked and tried again later." }
     };
 
-    p = ngx_oci_metrics_head(p, "oci_requests_total", "counter",
-                             "Requests to registry locations, by endpoint, "
-                             "method and final status.");
-
-    for (e = 0; e < NGX_OCI_METRICS_ENDPOINTS; e++) {
-        for (i = 0; i < NGX_OCI_METRICS_METHODS; i++) {
-            for (k = 0; k < NGX_OCI_METRICS_STATUSES; k++) {
-                if (s->requests[e][i][k] == 0) {
-                    continue;
-                }
-
-                p = ngx_sprintf(p, "oci_requests_total{endpoint=\"%V\","
-                                "method=\"%V\",status=\"",
-                                &ngx_oci_metrics_endpoints[e],
-                                &ngx_oci_metrics_methods[i]);
-
-                if (k == 0) {
-                    p = ngx_cpymem(p, "other", 5);
-
-                } else {
-                    p = ngx_sprintf(p, "%ui", ngx_oci_metrics_statuses[k]);
-                }
-
-                p = ngx_sprintf(p, "\"} %uA\n", s->requests[e][i][k]);
-            }
-        }
-    }
+    p = ngx_oci_metrics_render_requests(p, s);
 
     p = ngx_oci_metrics_head(p, "oci_errors_total", "counter",
                              "Error responses, by the distribution spec's "
@@ -609,6 +585,76 @@ ngx_oci_metrics_render(u_char *p, ngx_oci_metrics_t *m,
 
     rs = &s->redis;
 
+    p = ngx_oci_metrics_render_redis(p, rs);
+
+    p = ngx_oci_metrics_head(p, "oci_events_recorded_total", "counter",
+                             "Registry events written to the event "
+                             "stream.");
+    p = ngx_sprintf(p, "oci_events_recorded_total %uA\n",
+                    rs->events_recorded);
+
+    p = ngx_oci_metrics_head(p, "oci_events_failed_total", "counter",
+                             "Registry events that could not be written.");
+    p = ngx_sprintf(p, "oci_events_failed_total %uA\n", rs->events_failed);
+
+    p = ngx_oci_metrics_head(p, "oci_metrics_reloads_total", "counter",
+                             "Reloads of the configuration these counts "
+                             "survived.");
+    p = ngx_sprintf(p, "oci_metrics_reloads_total %uA\n",
+                    m->sh ? m->sh->generation : 0);
+
+    return p;
+}
+
+
+/* oci_requests_total: a series per endpoint, method and status seen */
+
+static u_char *
+ngx_oci_metrics_render_requests(u_char *p, ngx_oci_metrics_slot_t *s)
+{
+    ngx_uint_t  e, i, k;
+
+    p = ngx_oci_metrics_head(p, "oci_requests_total", "counter",
+                             "Requests to registry locations, by endpoint, "
+                             "method and final status.");
+
+    for (e = 0; e < NGX_OCI_METRICS_ENDPOINTS; e++) {
+        for (i = 0; i < NGX_OCI_METRICS_METHODS; i++) {
+            for (k = 0; k < NGX_OCI_METRICS_STATUSES; k++) {
+                if (s->requests[e][i][k] == 0) {
+                    continue;
+                }
+
+                p = ngx_sprintf(p, "oci_requests_total{endpoint=\"%V\","
+                                "method=\"%V\",status=\"",
+                                &ngx_oci_metrics_endpoints[e],
+                                &ngx_oci_metrics_methods[i]);
+
+                if (k == 0) {
+                    p = ngx_cpymem(p, "other", 5);
+
+                } else {
+                    p = ngx_sprintf(p, "%ui", ngx_oci_metrics_statuses[k]);
+                }
+
+                p = ngx_sprintf(p, "\"} %uA\n", s->requests[e][i][k]);
+            }
+        }
+    }
+
+    return p;
+}
+
+
+/* the Redis client's round trips, errors, connects and latencies */
+
+static u_char *
+ngx_oci_metrics_render_redis(u_char *p, ngx_oci_redis_stats_t *rs)
+{
+    ngx_uint_t  i, total;
+
+    static const ngx_msec_t  bounds[] = { NGX_OCI_REDIS_LATENCY_BOUNDS };
+
     p = ngx_oci_metrics_head(p, "oci_redis_queries_total", "counter",
                              "Round trips to Redis, however they ended.");
     p = ngx_sprintf(p, "oci_redis_queries_total %uA\n", rs->queries);
@@ -646,22 +692,6 @@ ngx_oci_metrics_render(u_char *p, ngx_oci_metrics_t *m,
                     "oci_redis_query_duration_seconds_count %ui\n",
                     total, rs->latency_msec / 1000, rs->latency_msec % 1000,
                     total);
-
-    p = ngx_oci_metrics_head(p, "oci_events_recorded_total", "counter",
-                             "Registry events written to the event "
-                             "stream.");
-    p = ngx_sprintf(p, "oci_events_recorded_total %uA\n",
-                    rs->events_recorded);
-
-    p = ngx_oci_metrics_head(p, "oci_events_failed_total", "counter",
-                             "Registry events that could not be written.");
-    p = ngx_sprintf(p, "oci_events_failed_total %uA\n", rs->events_failed);
-
-    p = ngx_oci_metrics_head(p, "oci_metrics_reloads_total", "counter",
-                             "Reloads of the configuration these counts "
-                             "survived.");
-    p = ngx_sprintf(p, "oci_metrics_reloads_total %uA\n",
-                    m->sh ? m->sh->generation : 0);
 
     return p;
 }

@@ -214,3 +214,46 @@ ngx_oci_add_header(ngx_http_request_t *r, const char *name,
 
     return NGX_OK;
 }
+
+
+/*
+ * The Link to a listing's next page: "path" with ?n=<n>&last=<last> and
+ * what the caller put in params[2...]; params[0] and [1] are filled here.
+ * Every value is escaped by the builder: none can add a link, a
+ * parameter or a header.
+ */
+
+ngx_int_t
+ngx_oci_add_next_link(ngx_http_request_t *r, ngx_oci_link_str_t *path,
+    ngx_uint_t npath, ngx_uint_t n, ngx_str_t *last,
+    ngx_oci_link_param_t *params, ngx_uint_t nparams)
+{
+    u_char              *count;
+    ngx_str_t            link;
+    ngx_oci_link_str_t   rel = NGX_OCI_LINK_LITERAL("next");
+
+    count = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (count == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&params[0].name, "n");
+    params[0].value.data = count;
+    params[0].value.len = ngx_sprintf(count, "%ui", n) - count;
+
+    ngx_str_set(&params[1].name, "last");
+    params[1].value.data = last->data;
+    params[1].value.len = last->len;
+
+    link.len = ngx_oci_link_header(NULL, path, npath, params, nparams, &rel);
+
+    link.data = ngx_pnalloc(r->pool, link.len);
+    if (link.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_oci_link_header(link.data, path, npath, params, nparams,
+                               &rel);
+
+    return ngx_oci_add_header(r, "Link", &link);
+}

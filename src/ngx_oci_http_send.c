@@ -17,6 +17,8 @@ static ngx_int_t ngx_oci_send_opened(ngx_http_request_t *r, ngx_str_t *path,
     ngx_fd_t fd, ngx_open_file_info_t *of);
 static ngx_int_t ngx_oci_send_open(ngx_http_request_t *r, ngx_str_t *path,
     ngx_http_core_loc_conf_t *clcf, ngx_open_file_info_t *of);
+static ngx_int_t ngx_oci_send_region(ngx_http_request_t *r, ngx_fd_t fd,
+    ngx_str_t *path, off_t offset, off_t size, ngx_uint_t directio);
 
 
 /*
@@ -49,8 +51,6 @@ ngx_oci_send_file(ngx_http_request_t *r, ngx_str_t *path, ngx_fd_t fd,
     ngx_str_t *content_type, ngx_str_t *digest, ngx_uint_t ranges)
 {
     ngx_int_t                  rc;
-    ngx_buf_t                 *b;
-    ngx_chain_t                out;
     ngx_open_file_info_t       of;
     ngx_http_core_loc_conf_t  *clcf;
 
@@ -88,35 +88,7 @@ ngx_oci_send_file(ngx_http_request_t *r, ngx_str_t *path, ngx_fd_t fd,
 
     r->allow_ranges = ranges ? 1 : 0;
 
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->file = ngx_pcalloc(r->pool, sizeof(ngx_file_t));
-    if (b->file == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b->file_pos = 0;
-    b->file_last = of.size;
-    b->in_file = b->file_last ? 1 : 0;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-    b->file->fd = of.fd;
-    b->file->name = *path;
-    b->file->log = r->connection->log;
-    b->file->directio = of.is_directio;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_oci_send_region(r, of.fd, path, 0, of.size, of.is_directio);
 }
 
 
@@ -130,14 +102,24 @@ ngx_int_t
 ngx_oci_send_part(ngx_http_request_t *r, ngx_fd_t fd, ngx_str_t *path,
     off_t offset, off_t size, ngx_str_t *content_type)
 {
-    ngx_int_t    rc;
-    ngx_buf_t   *b;
-    ngx_chain_t  out;
-
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = size;
     r->headers_out.content_type = *content_type;
     r->headers_out.content_type_len = content_type->len;
+
+    return ngx_oci_send_region(r, fd, path, offset, size, 0);
+}
+
+
+/* the header, then "size" bytes of "fd" from "offset" as the whole body */
+
+static ngx_int_t
+ngx_oci_send_region(ngx_http_request_t *r, ngx_fd_t fd, ngx_str_t *path,
+    off_t offset, off_t size, ngx_uint_t directio)
+{
+    ngx_int_t    rc;
+    ngx_buf_t   *b;
+    ngx_chain_t  out;
 
     b = ngx_calloc_buf(r->pool);
     if (b == NULL) {
@@ -162,6 +144,7 @@ ngx_oci_send_part(ngx_http_request_t *r, ngx_fd_t fd, ngx_str_t *path,
     b->file->fd = fd;
     b->file->name = *path;
     b->file->log = r->connection->log;
+    b->file->directio = directio;
 
     out.buf = b;
     out.next = NULL;

@@ -51,6 +51,35 @@ static void ngx_oci_index_listed(ngx_http_request_t *r, void *data,
 
 
 /*
+ * The descriptor an entry of "mf" holds, in the pool: the same bytes
+ * oci-admin reindex writes. "digest" must be NUL-terminated.
+ */
+
+ngx_int_t
+ngx_oci_index_describe(ngx_pool_t *pool, ngx_oci_manifest_t *mf,
+    ngx_str_t *digest, size_t size, ngx_str_t *descriptor)
+{
+    char  *desc;
+
+    desc = ngx_oci_index_descriptor(mf, (char *) digest->data, size);
+    if (desc == NULL) {
+        return NGX_ERROR;
+    }
+
+    descriptor->len = ngx_strlen(desc);
+    descriptor->data = ngx_pnalloc(pool, descriptor->len);
+
+    if (descriptor->data != NULL) {
+        ngx_memcpy(descriptor->data, desc, descriptor->len);
+    }
+
+    free(desc);
+
+    return descriptor->data ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
  * One page of referrers in one round trip: members after ARGV[1] in
  * digest order, at most ARGV[2] + 1 of them (so the caller knows whether
  * another page follows), with their descriptors (nil for a member without

@@ -21,6 +21,7 @@
 #include <ngx_http.h>
 
 #include "ngx_oci_redis.h"
+#include "ngx_oci_manifest_check.h"
 
 
 typedef void (*ngx_oci_index_done_pt)(ngx_http_request_t *r, void *data,
@@ -46,6 +47,8 @@ typedef struct {
 } ngx_oci_index_facts_t;
 
 
+ngx_int_t ngx_oci_index_describe(ngx_pool_t *pool, ngx_oci_manifest_t *mf,
+    ngx_str_t *digest, size_t size, ngx_str_t *descriptor);
 ngx_int_t ngx_oci_index_add(ngx_http_request_t *r,
     ngx_oci_index_pair_t *pair, ngx_str_t *digest, ngx_str_t *descriptor,
     ngx_oci_index_done_pt done, void *data);

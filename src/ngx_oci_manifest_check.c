@@ -35,6 +35,8 @@ static int ngx_oci_manifest_body_kind(const char *body, size_t body_len,
     const u_char *type, size_t type_len, ngx_oci_manifest_t *m);
 static int ngx_oci_manifest_image(json_t *root, ngx_oci_manifest_t *m);
 static int ngx_oci_manifest_index(json_t *root, ngx_oci_manifest_t *m);
+static int ngx_oci_manifest_descriptors(json_t *root, const char *key,
+    ngx_oci_manifest_t *m, json_t **list);
 static int ngx_oci_manifest_optional(json_t *root, ngx_oci_manifest_t *m);
 static int ngx_oci_check_string_map(json_t *obj, char *err, size_t err_len,
     const char *where);
@@ -591,10 +593,6 @@ ngx_oci_manifest_media_type(int kind)
 static int
 ngx_oci_manifest_image(json_t *root, ngx_oci_manifest_t *m)
 {
-    char     where[NGX_OCI_WHERE_LEN];
-    size_t   i;
-    json_t  *v;
-
     if (json_object_get(root, "manifests") != NULL) {
         ngx_oci_manifest_error(m->error, sizeof(m->error),
                                "manifests: not allowed in an image "
@@ -617,17 +615,9 @@ ngx_oci_manifest_image(json_t *root, ngx_oci_manifest_t *m)
         return NGX_OCI_MANIFEST_INVALID;
     }
 
-    m->layers = json_object_get(root, "layers");
-
-    if (m->layers == NULL) {
-        ngx_oci_manifest_error(m->error, sizeof(m->error),
-                               "layers: missing");
-        return NGX_OCI_MANIFEST_INVALID;
-    }
-
-    if (!json_is_array(m->layers)) {
-        ngx_oci_manifest_error(m->error, sizeof(m->error),
-                               "layers: not an array");
+    if (ngx_oci_manifest_descriptors(root, "layers", m, &m->layers)
+        != NGX_OCI_MANIFEST_OK)
+    {
         return NGX_OCI_MANIFEST_INVALID;
     }
 
@@ -639,16 +629,6 @@ ngx_oci_manifest_image(json_t *root, ngx_oci_manifest_t *m)
         ngx_oci_manifest_error(m->error, sizeof(m->error),
                                "layers: empty in a Docker manifest");
         return NGX_OCI_MANIFEST_INVALID;
-    }
-
-    json_array_foreach(m->layers, i, v) {
-        snprintf(where, sizeof(where), "layers[%zu]", i);
-
-        if (ngx_oci_descriptor_check(v, m->error, sizeof(m->error), where)
-            != NGX_OCI_MANIFEST_OK)
-        {
-            return NGX_OCI_MANIFEST_INVALID;
-        }
     }
 
     if (ngx_oci_manifest_optional(root, m) != NGX_OCI_MANIFEST_OK) {
@@ -667,10 +647,6 @@ ngx_oci_manifest_image(json_t *root, ngx_oci_manifest_t *m)
 static int
 ngx_oci_manifest_index(json_t *root, ngx_oci_manifest_t *m)
 {
-    char     where[NGX_OCI_WHERE_LEN];
-    size_t   i;
-    json_t  *v;
-
     if (json_object_get(root, "config") != NULL
         || json_object_get(root, "layers") != NULL)
     {
@@ -681,22 +657,42 @@ ngx_oci_manifest_index(json_t *root, ngx_oci_manifest_t *m)
         return NGX_OCI_MANIFEST_INVALID;
     }
 
-    m->manifests = json_object_get(root, "manifests");
-
-    if (m->manifests == NULL) {
-        ngx_oci_manifest_error(m->error, sizeof(m->error),
-                               "manifests: missing");
+    if (ngx_oci_manifest_descriptors(root, "manifests", m, &m->manifests)
+        != NGX_OCI_MANIFEST_OK)
+    {
         return NGX_OCI_MANIFEST_INVALID;
     }
 
-    if (!json_is_array(m->manifests)) {
-        ngx_oci_manifest_error(m->error, sizeof(m->error),
-                               "manifests: not an array");
+    return ngx_oci_manifest_optional(root, m);
+}
+
+
+/* "key": an array, each element a descriptor ("key[i]" in an error) */
+
+static int
+ngx_oci_manifest_descriptors(json_t *root, const char *key,
+    ngx_oci_manifest_t *m, json_t **list)
+{
+    char     where[NGX_OCI_WHERE_LEN];
+    size_t   i;
+    json_t  *v;
+
+    *list = json_object_get(root, key);
+
+    if (*list == NULL) {
+        ngx_oci_manifest_error(m->error, sizeof(m->error), "%s: missing",
+                               key);
         return NGX_OCI_MANIFEST_INVALID;
     }
 
-    json_array_foreach(m->manifests, i, v) {
-        snprintf(where, sizeof(where), "manifests[%zu]", i);
+    if (!json_is_array(*list)) {
+        ngx_oci_manifest_error(m->error, sizeof(m->error),
+                               "%s: not an array", key);
+        return NGX_OCI_MANIFEST_INVALID;
+    }
+
+    json_array_foreach(*list, i, v) {
+        snprintf(where, sizeof(where), "%s[%zu]", key, i);
 
         if (ngx_oci_descriptor_check(v, m->error, sizeof(m->error), where)
             != NGX_OCI_MANIFEST_OK)
@@ -705,7 +701,7 @@ ngx_oci_manifest_index(json_t *root, ngx_oci_manifest_t *m)
         }
     }
 
-    return ngx_oci_manifest_optional(root, m);
+    return NGX_OCI_MANIFEST_OK;
 }
 
 

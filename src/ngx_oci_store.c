@@ -24,6 +24,8 @@ static ngx_int_t ngx_oci_store_root_shared(ngx_oci_store_t *st);
 static ngx_int_t ngx_oci_store_root(ngx_oci_store_t *st);
 static void ngx_oci_store_root_close(void *data);
 #ifdef SYS_openat2
+static ngx_fd_t ngx_oci_store_beneath(ngx_oci_store_t *st, u_char *rel,
+    int flags);
 static ngx_int_t ngx_oci_store_file_open2(ngx_oci_store_t *st,
     ngx_str_t *path, int flags, ngx_fd_t *fd);
 #endif
@@ -419,9 +421,6 @@ ngx_oci_store_parent(ngx_oci_store_t *st, ngx_str_t *path,
     u_char     buf[NGX_OCI_LAYOUT_MAX + 1], *rel, *last, *p;
     size_t     len;
     ngx_err_t  err;
-#ifdef SYS_openat2
-    struct open_how  how;
-#endif
 
     if (path->len <= st->root.len + 1
         || ngx_strncmp(path->data, st->root.data, st->root.len) != 0
@@ -461,12 +460,7 @@ ngx_oci_store_parent(ngx_oci_store_t *st, ngx_str_t *path,
 
 #ifdef SYS_openat2
 
-    ngx_memzero(&how, sizeof(struct open_how));
-    how.flags = O_PATH|O_DIRECTORY|O_CLOEXEC;
-    how.resolve = RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS;
-
-    *dir = syscall(SYS_openat2, st->root_fd, buf, &how,
-                   sizeof(struct open_how));
+    *dir = ngx_oci_store_beneath(st, buf, O_PATH|O_DIRECTORY);
 
     if (*dir != -1) {
         return NGX_OK;
@@ -1135,6 +1129,22 @@ ngx_oci_store_digest(ngx_pool_t *pool, int alg, u_char *md, ngx_str_t *out)
 
 #ifdef SYS_openat2
 
+/* "rel" opened beneath the root, no link followed: -1 and errno else */
+
+static ngx_fd_t
+ngx_oci_store_beneath(ngx_oci_store_t *st, u_char *rel, int flags)
+{
+    struct open_how  how;
+
+    ngx_memzero(&how, sizeof(struct open_how));
+    how.flags = flags|O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS;
+
+    return syscall(SYS_openat2, st->root_fd, rel, &how,
+                   sizeof(struct open_how));
+}
+
+
 /*
  * The file itself opened beneath the root by openat2(2), no link
  * followed on the way or at the end: NGX_OK, NGX_DECLINED (absent, or a
@@ -1146,10 +1156,9 @@ static ngx_int_t
 ngx_oci_store_file_open2(ngx_oci_store_t *st, ngx_str_t *path, int flags,
     ngx_fd_t *fd)
 {
-    u_char           buf[NGX_OCI_LAYOUT_MAX + 1];
-    size_t           len;
-    ngx_err_t        err;
-    struct open_how  how;
+    u_char     buf[NGX_OCI_LAYOUT_MAX + 1];
+    size_t     len;
+    ngx_err_t  err;
 
     if (path->len <= st->root.len + 1
         || ngx_strncmp(path->data, st->root.data, st->root.len) != 0
@@ -1167,12 +1176,7 @@ ngx_oci_store_file_open2(ngx_oci_store_t *st, ngx_str_t *path, int flags,
     ngx_memcpy(buf, path->data + st->root.len + 1, len);
     buf[len] = '\0';
 
-    ngx_memzero(&how, sizeof(struct open_how));
-    how.flags = flags|O_NOFOLLOW|O_CLOEXEC;
-    how.resolve = RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS;
-
-    *fd = syscall(SYS_openat2, st->root_fd, buf, &how,
-                  sizeof(struct open_how));
+    *fd = ngx_oci_store_beneath(st, buf, flags|O_NOFOLLOW);
     if (*fd != -1) {
         return NGX_OK;
     }
