@@ -40,6 +40,8 @@ static int oci_admin_redis_route(oci_admin_redis_t *r, int argc,
 static int oci_admin_redis_push(oci_admin_redis_t *r, size_t node);
 static int oci_admin_redis_check(oci_admin_redis_t *r, redisReply *reply);
 static void oci_admin_redis_lost(oci_admin_redis_t *r, size_t node);
+static int oci_admin_redis_queue(oci_admin_redis_t *r, int argc,
+    const char **argv, const size_t *argvlen);
 
 
 int
@@ -620,8 +622,10 @@ oci_admin_redis_command_at(oci_admin_redis_t *r, size_t node, int argc,
 }
 
 
-int
-oci_admin_redis_append(oci_admin_redis_t *r, int argc, const char **argv,
+/* the command queued on its node's connection, not sent yet */
+
+static int
+oci_admin_redis_queue(oci_admin_redis_t *r, int argc, const char **argv,
     const size_t *argvlen)
 {
     size_t  node;
@@ -634,6 +638,18 @@ oci_admin_redis_append(oci_admin_redis_t *r, int argc, const char **argv,
         != REDIS_OK)
     {
         oci_admin_redis_lost(r, node);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+oci_admin_redis_append(oci_admin_redis_t *r, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    if (oci_admin_redis_queue(r, argc, argv, argvlen) != 0) {
         return -1;
     }
 
@@ -679,21 +695,12 @@ int
 oci_admin_redis_write(oci_admin_redis_t *r, int argc, const char **argv,
     const size_t *argvlen)
 {
-    size_t  node;
-
     if (r->reads) {
         oci_admin_warn("Redis: a write was queued behind unread replies");
         return -1;
     }
 
-    if (oci_admin_redis_route(r, argc, argv, argvlen, &node) != 0) {
-        return -1;
-    }
-
-    if (redisAppendCommandArgv(r->nodes[node].ctx, argc, argv, argvlen)
-        != REDIS_OK)
-    {
-        oci_admin_redis_lost(r, node);
+    if (oci_admin_redis_queue(r, argc, argv, argvlen) != 0) {
         return -1;
     }
 

@@ -46,6 +46,8 @@ static int oci_admin_reindex_sync(oci_admin_reindex_t *rx,
     oci_admin_group_t *g, size_t n);
 static int oci_admin_reindex_read(oci_admin_reindex_t *rx,
     oci_admin_group_t *g, size_t n);
+static int oci_admin_reindex_zrange(oci_admin_reindex_t *rx,
+    const char *key, size_t len);
 static void oci_admin_reindex_done(oci_admin_reindex_t *rx,
     oci_admin_group_t *g, int *rc);
 static int oci_admin_reindex_group(oci_admin_reindex_t *rx,
@@ -145,8 +147,8 @@ oci_admin_reindex_read(oci_admin_reindex_t *rx, oci_admin_group_t *g,
     size_t n)
 {
     size_t       i, j;
-    const char  *argv[5];
-    size_t       argvlen[5];
+    const char  *argv[2];
+    size_t       argvlen[2];
 
     for (i = 0; i < n; i++) {
         if (oci_admin_keys_init(&g[i].keys, rx->opt.prefix,
@@ -157,18 +159,10 @@ oci_admin_reindex_read(oci_admin_reindex_t *rx, oci_admin_group_t *g,
             return OCI_ADMIN_ABORT;
         }
 
-        argv[0] = "ZRANGE";
-        argvlen[0] = 6;
-        argv[1] = g[i].keys.refs;
-        argvlen[1] = g[i].keys.refs_len;
-        argv[2] = "0";
-        argvlen[2] = 1;
-        argv[3] = "-1";
-        argvlen[3] = 2;
-        argv[4] = "WITHSCORES";
-        argvlen[4] = 10;
-
-        if (oci_admin_redis_append(&rx->redis, 5, argv, argvlen) != 0) {
+        if (oci_admin_reindex_zrange(rx, g[i].keys.refs,
+                                     g[i].keys.refs_len)
+            != 0)
+        {
             goto failed;
         }
 
@@ -203,18 +197,10 @@ oci_admin_reindex_read(oci_admin_reindex_t *rx, oci_admin_group_t *g,
         }
 
         for (j = 0; j < g[i].ntypes; j++) {
-            argv[0] = "ZRANGE";
-            argvlen[0] = 6;
-            argv[1] = g[i].types[j].key;
-            argvlen[1] = g[i].types[j].key_len;
-            argv[2] = "0";
-            argvlen[2] = 1;
-            argv[3] = "-1";
-            argvlen[3] = 2;
-            argv[4] = "WITHSCORES";
-            argvlen[4] = 10;
-
-            if (oci_admin_redis_append(&rx->redis, 5, argv, argvlen) != 0) {
+            if (oci_admin_reindex_zrange(rx, g[i].types[j].key,
+                                         g[i].types[j].key_len)
+                != 0)
+            {
                 goto failed;
             }
         }
@@ -236,6 +222,19 @@ failed:
     rx->redis_failed = 1;
 
     return OCI_ADMIN_ABORT;
+}
+
+
+/* a sorted set whole, with its scores: its reply is read later */
+
+static int
+oci_admin_reindex_zrange(oci_admin_reindex_t *rx, const char *key,
+    size_t len)
+{
+    const char  *argv[5] = { "ZRANGE", key, "0", "-1", "WITHSCORES" };
+    size_t       argvlen[5] = { 6, len, 1, 2, 10 };
+
+    return oci_admin_redis_append(&rx->redis, 5, argv, argvlen);
 }
 
 
