@@ -43,6 +43,8 @@ static ngx_int_t ngx_oci_api_manifests_reference(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_uint_t *is_digest);
 static ngx_int_t ngx_oci_api_manifests_get(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_uint_t is_digest);
+static ngx_int_t ngx_oci_api_manifests_type(ngx_http_request_t *r,
+    ngx_fd_t fd, ngx_str_t *type);
 static ngx_int_t ngx_oci_api_manifests_put(ngx_http_request_t *r,
     ngx_oci_ctx_t *ctx, ngx_uint_t is_digest);
 static ngx_int_t ngx_oci_api_manifests_sink(ngx_http_request_t *r,
@@ -220,6 +222,7 @@ ngx_oci_api_manifests_get(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     ngx_fd_t             fd;
     ngx_int_t            rc;
     ngx_str_t            digest, path, type;
+    ngx_uint_t           cached;
     ngx_oci_loc_conf_t  *olcf;
 
     digest = ctx->ref;
@@ -229,27 +232,29 @@ ngx_oci_api_manifests_get(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
                                             &ctx->ref, &digest);
 
     fd = NGX_INVALID_FILE;
+    cached = ngx_oci_send_cached(r);
 
     /*
      * storage opens the manifest and reads its type on that descriptor;
-     * through the open file cache, it reads the type from ".type" and
-     * the cache opens the file
+     * through the open file cache, storage gives the path, the cache the
+     * descriptor, and the type is read on that one
      */
 
     if (rc == NGX_OK) {
         ctx->digest = digest;
 
         rc = ngx_oci_store_manifest_open(&ctx->store, &ctx->name, &digest,
-                                         &path,
-                                         ngx_oci_send_cached(r) ? NULL : &fd,
-                                         &type);
+                                         &path, cached ? NULL : &fd, &type);
     }
 
     if (rc != NGX_OK) {
         return ngx_oci_error_not_ok(r, rc, NGX_OCI_ERR_MANIFEST_UNKNOWN);
     }
 
-    rc = ngx_oci_send_file(r, &path, fd, &type, &digest, 0);
+    rc = cached ? ngx_oci_send_cached_typed(r, &path,
+                                            ngx_oci_api_manifests_type,
+                                            &type, &digest)
+                : ngx_oci_send_file(r, &path, fd, &type, &digest, 0);
 
     /* a pull is a GET that found the manifest, as the reference's */
 
@@ -269,6 +274,27 @@ ngx_oci_api_manifests_get(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     }
 
     return rc;
+}
+
+
+/*
+ * The type of a manifest the open file cache opened, on its descriptor.
+ * A DELETE unlinks the file the cache may still hold: until
+ * open_file_cache_valid, a GET by digest can send those bytes (those of
+ * the digest asked for, as for blobs); by tag it cannot, the tags of a
+ * deleted manifest go with it.
+ */
+
+static ngx_int_t
+ngx_oci_api_manifests_type(ngx_http_request_t *r, ngx_fd_t fd,
+    ngx_str_t *type)
+{
+    ngx_oci_ctx_t  *ctx;
+
+    ctx = ngx_oci_get_ctx(r);
+
+    return ngx_oci_store_manifest_type(&ctx->store, fd, &ctx->name,
+                                       &ctx->digest, type);
 }
 
 

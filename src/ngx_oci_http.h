@@ -313,10 +313,15 @@ ngx_int_t ngx_oci_read_body(ngx_http_request_t *r, ngx_oci_sink_pt sink,
     void *data, ngx_http_client_body_handler_pt done);
 
 /* ngx_oci_http_send.c */
+typedef ngx_int_t (*ngx_oci_send_type_pt)(ngx_http_request_t *r,
+    ngx_fd_t fd, ngx_str_t *type);
+
 ngx_uint_t ngx_oci_send_cached(ngx_http_request_t *r);
 ngx_int_t ngx_oci_send_file(ngx_http_request_t *r, ngx_str_t *path,
     ngx_fd_t fd, ngx_str_t *content_type, ngx_str_t *digest,
     ngx_uint_t ranges);
+ngx_int_t ngx_oci_send_cached_typed(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_oci_send_type_pt type_of, ngx_str_t *type, ngx_str_t *digest);
 ngx_int_t ngx_oci_send_part(ngx_http_request_t *r, ngx_fd_t fd,
     ngx_str_t *path, off_t offset, off_t size, ngx_str_t *content_type);
 ngx_int_t ngx_oci_send_empty(ngx_http_request_t *r, ngx_uint_t status);

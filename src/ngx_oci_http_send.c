@@ -17,6 +17,11 @@ static ngx_int_t ngx_oci_send_opened(ngx_http_request_t *r, ngx_str_t *path,
     ngx_fd_t fd, ngx_open_file_info_t *of);
 static ngx_int_t ngx_oci_send_open(ngx_http_request_t *r, ngx_str_t *path,
     ngx_http_core_loc_conf_t *clcf, ngx_open_file_info_t *of);
+static ngx_int_t ngx_oci_send_prepare(ngx_http_request_t *r,
+    ngx_str_t *path, ngx_fd_t fd, ngx_open_file_info_t *of);
+static ngx_int_t ngx_oci_send_opened_file(ngx_http_request_t *r,
+    ngx_str_t *path, ngx_open_file_info_t *of, ngx_str_t *content_type,
+    ngx_str_t *digest, ngx_uint_t ranges);
 static ngx_int_t ngx_oci_send_region(ngx_http_request_t *r, ngx_fd_t fd,
     ngx_str_t *path, off_t offset, off_t size, ngx_uint_t directio);
 
@@ -50,31 +55,86 @@ ngx_int_t
 ngx_oci_send_file(ngx_http_request_t *r, ngx_str_t *path, ngx_fd_t fd,
     ngx_str_t *content_type, ngx_str_t *digest, ngx_uint_t ranges)
 {
+    ngx_int_t             rc;
+    ngx_open_file_info_t  of;
+
+    rc = ngx_oci_send_prepare(r, path, fd, &of);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_oci_send_opened_file(r, path, &of, content_type, digest,
+                                    ranges);
+}
+
+
+/*
+ * Sends "path" opened through the open file cache, with the media type
+ * "type_of" reads on the cached descriptor (NGX_DECLINED from it: the
+ * file is not there). The type is left in "type". NGX_DECLINED when the
+ * file does not exist, else a handler result.
+ */
+
+ngx_int_t
+ngx_oci_send_cached_typed(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_oci_send_type_pt type_of, ngx_str_t *type, ngx_str_t *digest)
+{
+    ngx_int_t             rc;
+    ngx_open_file_info_t  of;
+
+    rc = ngx_oci_send_prepare(r, path, NGX_INVALID_FILE, &of);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = type_of(r, of.fd, type);
+
+    if (rc == NGX_ERROR) {
+        return ngx_oci_error_storage(r);
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_oci_send_opened_file(r, path, &of, type, digest, 0);
+}
+
+
+/* "fd" taken over, or "path" opened through the cache; the body read */
+
+static ngx_int_t
+ngx_oci_send_prepare(ngx_http_request_t *r, ngx_str_t *path, ngx_fd_t fd,
+    ngx_open_file_info_t *of)
+{
     ngx_int_t                  rc;
-    ngx_open_file_info_t       of;
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
     if (fd != NGX_INVALID_FILE) {
-        rc = ngx_oci_send_opened(r, path, fd, &of);
+        rc = ngx_oci_send_opened(r, path, fd, of);
 
     } else {
-        rc = ngx_oci_send_open(r, path, clcf, &of);
+        rc = ngx_oci_send_open(r, path, clcf, of);
     }
 
     if (rc != NGX_OK) {
         return rc;
     }
 
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
+    return ngx_http_discard_request_body(r);
+}
 
+
+static ngx_int_t
+ngx_oci_send_opened_file(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_open_file_info_t *of, ngx_str_t *content_type, ngx_str_t *digest,
+    ngx_uint_t ranges)
+{
     r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = of.size;
-    r->headers_out.last_modified_time = of.mtime;
+    r->headers_out.content_length_n = of->size;
+    r->headers_out.last_modified_time = of->mtime;
     r->headers_out.content_type = *content_type;
     r->headers_out.content_type_len = content_type->len;
 
@@ -88,7 +148,7 @@ ngx_oci_send_file(ngx_http_request_t *r, ngx_str_t *path, ngx_fd_t fd,
 
     r->allow_ranges = ranges ? 1 : 0;
 
-    return ngx_oci_send_region(r, of.fd, path, 0, of.size, of.is_directio);
+    return ngx_oci_send_region(r, of->fd, path, 0, of->size, of->is_directio);
 }
 
 

@@ -243,6 +243,8 @@ ngx_int_t ngx_oci_store_manifest_locate(ngx_oci_store_t *st,
     ngx_str_t *name, ngx_str_t *digest, ngx_str_t *path, ngx_str_t *type);
 ngx_int_t ngx_oci_store_manifest_open(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_str_t *digest, ngx_str_t *path, ngx_fd_t *fd, ngx_str_t *type);
+ngx_int_t ngx_oci_store_manifest_type(ngx_oci_store_t *st, ngx_fd_t fd,
+    ngx_str_t *name, ngx_str_t *digest, ngx_str_t *type);
 ngx_int_t ngx_oci_store_manifest_save(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_str_t *digest, ngx_str_t *body, ngx_str_t *type, ngx_uint_t *added);
 ngx_int_t ngx_oci_store_manifest_unlink(ngx_oci_store_t *st,

@@ -55,10 +55,8 @@ ngx_oci_store_manifest_paths(ngx_oci_store_t *st, ngx_str_t *name,
 
 
 /*
- * The path to serve a manifest from and its media type, NGX_DECLINED
- * when the repository has no such manifest. The type is read from disk
- * each time, not through the open file cache, so a deleted manifest is
- * gone at once.
+ * The path of a manifest and its media type from ".type", on disk:
+ * NGX_DECLINED when the repository has no such manifest.
  */
 
 ngx_int_t
@@ -80,13 +78,10 @@ ngx_oci_store_manifest_locate(ngx_oci_store_t *st, ngx_str_t *name,
 
 /*
  * The manifest to send, open: its path, its descriptor (which the caller
- * closes) and its media type, from the content's attribute when it holds
- * one, else from ".type". NGX_DECLINED when the repository has no such
- * manifest: no link, or a link whose type is only in a ".type" that is
- * not there (yet, or any more). Without "fd" (the caller sends through
- * the open file cache, which may hold the file after a DELETE) only
- * ".type" is read, from disk: that the link is still there is what it
- * tells.
+ * closes) and its media type (ngx_oci_store_manifest_type()).
+ * NGX_DECLINED when the repository has no such manifest. Without "fd"
+ * (the caller sends through the open file cache) only the path: the
+ * caller asks for the type on the descriptor the cache gives it.
  */
 
 ngx_int_t
@@ -94,11 +89,6 @@ ngx_oci_store_manifest_open(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_str_t *digest, ngx_str_t *path, ngx_fd_t *fd, ngx_str_t *type)
 {
     ngx_int_t  rc;
-    ngx_str_t  type_path;
-
-    if (fd == NULL) {
-        return ngx_oci_store_manifest_locate(st, name, digest, path, type);
-    }
 
     if (ngx_oci_store_path(st, NGX_OCI_LAYOUT_MANIFEST, name, digest, path)
         != NGX_OK)
@@ -106,22 +96,16 @@ ngx_oci_store_manifest_open(ngx_oci_store_t *st, ngx_str_t *name,
         return NGX_ERROR;
     }
 
+    if (fd == NULL) {
+        return NGX_OK;
+    }
+
     rc = ngx_oci_store_file_open(st, path, O_RDONLY|O_NONBLOCK, 0, fd);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    rc = ngx_oci_store_manifest_attr(st, *fd, type);
-
-    if (rc == NGX_DECLINED) {
-        rc = ngx_oci_store_path(st, NGX_OCI_LAYOUT_MANIFEST_TYPE, name,
-                                digest, &type_path);
-
-        if (rc == NGX_OK) {
-            rc = ngx_oci_store_file_read(st, &type_path, type,
-                                         NGX_OCI_TYPE_FILE_MAX);
-        }
-    }
+    rc = ngx_oci_store_manifest_type(st, *fd, name, digest, type);
 
     if (rc != NGX_OK) {
         ngx_close_file(*fd);
@@ -129,6 +113,38 @@ ngx_oci_store_manifest_open(ngx_oci_store_t *st, ngx_str_t *name,
     }
 
     return rc;
+}
+
+
+/*
+ * The media type of the manifest open on "fd": from the content's
+ * attribute when it holds one, else from ".type". NGX_OK; NGX_DECLINED
+ * when neither has it (a link whose ".type" is not there, yet or any
+ * more); NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_oci_store_manifest_type(ngx_oci_store_t *st, ngx_fd_t fd,
+    ngx_str_t *name, ngx_str_t *digest, ngx_str_t *type)
+{
+    ngx_int_t  rc;
+    ngx_str_t  type_path;
+
+    rc = ngx_oci_store_manifest_attr(st, fd, type);
+
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    if (ngx_oci_store_path(st, NGX_OCI_LAYOUT_MANIFEST_TYPE, name, digest,
+                           &type_path)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_oci_store_file_read(st, &type_path, type,
+                                   NGX_OCI_TYPE_FILE_MAX);
 }
 
 

@@ -114,7 +114,7 @@ SKIP: {
             'served as pushed';
     };
 
-    subtest 'through the open file cache, a deleted manifest is gone at once' => sub {
+    subtest 'through the open file cache, the attribute on the cached descriptor' => sub {
         my $c = OCI::Harness->start(config => registry_conf('oci_delete on;',
             'open_file_cache max=100 inactive=60s;', 'open_file_cache_valid 60s;'));
         my $json = enc(new_image($c, 'cache/gone'));
@@ -122,11 +122,30 @@ SKIP: {
         is put_manifest($c, 'cache/gone', 'v1', $json, OCI_MANIFEST)->code, 201, 'pushed';
         is_served $c, 'cache/gone', $d, $json, OCI_MANIFEST, $d, 'served (and cached)';
         set_type_attr($c, $d, OCI_INDEX);
+        is_deeply types_of($c, 'cache/gone', $d), [ (OCI_INDEX) x 2 ],
+            'the type from the attribute, not from .type';
+        set_type_attr($c, $d, '');
         is_deeply types_of($c, 'cache/gone', $d), [ (OCI_MANIFEST) x 2 ],
-            'the type from .type, not from the attribute';
+            'an empty attribute: .type';
         is $c->req('DELETE', "/v2/cache/gone/manifests/$d")->code, 202, 'deleted';
-        is_unknown $c, 'cache/gone', $d, 'gone at once, by digest';
-        is_unknown $c, 'cache/gone', 'v1', 'and by its tag';
+        is_unknown $c, 'cache/gone', 'v1', 'gone at once by its tag';
+        is_unknown $c, 'cache/gone', $d, 'by digest too while the type is only in .type';
+        stops_cleanly $c, 'open_file_cache';
+    };
+
+    subtest 'through the open file cache, a deleted manifest goes with the cached descriptor' => sub {
+        my $c = OCI::Harness->start(config => registry_conf('oci_delete on;',
+            'open_file_cache max=100 inactive=60s;', 'open_file_cache_valid 1s;'));
+        my $json = enc(new_image($c, 'cache/valid'));
+        my $d = sha256($json);
+        is put_manifest($c, 'cache/valid', 'v1', $json, OCI_MANIFEST)->code, 201, 'pushed';
+        is_served $c, 'cache/valid', $d, $json, OCI_MANIFEST, $d, 'served (and cached)';
+        is $c->req('DELETE', "/v2/cache/valid/manifests/$d")->code, 202, 'deleted';
+        is_unknown $c, 'cache/valid', 'v1', 'gone at once by its tag';
+        # nginx looks at a cached file again once open_file_cache_valid
+        # has passed: then the digest is gone too
+        sleep 2;
+        is_unknown $c, 'cache/valid', $d, 'by digest after open_file_cache_valid';
         stops_cleanly $c, 'open_file_cache';
     };
 }
