@@ -3,7 +3,8 @@
 #   make          build build/ngx_oci_module.so and the tools
 #   make run      install what is missing, build, start a registry
 #                 (AUTH=token PASSWORD=... : token auth, user dev;
-#                 UPSTREAM=https://host[:port] : a pull-through cache)
+#                 UPSTREAM=https://host[:port] : a pull-through cache,
+#                 UPSTREAM_CA=file, UPSTREAM_CREDENTIALS=file)
 #   make test     install what the tests need, build, run the suite
 #   make bench    install what bench/run needs, run it (docs/benchmarks.md)
 #   make test-asan the suite again, with nginx, the module, oci-admin and
@@ -64,6 +65,7 @@ run: deps-run
 	$(MAKE) module tools
 	AUTH="$(AUTH)" PASSWORD="$(PASSWORD)" \
 	UPSTREAM="$(UPSTREAM)" UPSTREAM_CA="$(UPSTREAM_CA)" \
+	UPSTREAM_CREDENTIALS="$(UPSTREAM_CREDENTIALS)" \
 	    scripts/run-registry "$(LISTEN)" "$(DATA_DIR)" "$(MODULE)"
 
 bench: deps-bench

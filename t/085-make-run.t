@@ -356,9 +356,28 @@ subtest 'UPSTREAM: the configuration of a pull-through cache' => sub {
     is_deeply((location_directives($conf, '= /_follow') || {})->{resolver}, [ '[2001:db8::53]' ],
               'an IPv6 nameserver in brackets');
 
+    # the upstream's credentials: a file named by its absolute path
+    my $creds = "$TMP/up-credentials";
+    spew($creds, "mirror:s3cret\n");
+    ($rc, $conf, $err) = config_only(%hub, UPSTREAM => 'http://127.0.0.1:5001',
+                                     UPSTREAM_CREDENTIALS => $creds);
+    is($rc, 0, 'UPSTREAM_CREDENTIALS: nginx -t passes') or diag($err);
+    is_deeply((location_directives($conf, '/v2/') || {})->{oci_proxy},
+              [ "127.0.0.1:5001 /_upstream/ default credentials=$creds" ],
+              'UPSTREAM_CREDENTIALS: credentials= on oci_proxy');
+    unlike($conf, qr/s3cret/, 'UPSTREAM_CREDENTIALS: the password is not in nginx.conf');
+    my $nopass = "$TMP/up-credentials-bad";
+    spew($nopass, "just-a-user\n");
+
     my $none = "$TMP/resolv-none.conf";
     spew($none, "search example.org\n");
     my @refused = (
+        [ { UPSTREAM_CREDENTIALS => $creds }, qr/UPSTREAM_CREDENTIALS goes with UPSTREAM/,
+          'UPSTREAM_CREDENTIALS without UPSTREAM' ],
+        [ { UPSTREAM => 'http://127.0.0.1:5001', UPSTREAM_CREDENTIALS => "$TMP/no-such-file" },
+          qr/UPSTREAM_CREDENTIALS=.*not a readable file/, 'UPSTREAM_CREDENTIALS that are not there' ],
+        [ { UPSTREAM => 'http://127.0.0.1:5001', UPSTREAM_CREDENTIALS => $nopass },
+          qr/first line must be user:password/, 'UPSTREAM_CREDENTIALS without user:password' ],
         [ { UPSTREAM => 'http://127.0.0.1:5001', RUN_REGISTRY_RESOLV_CONF => $none },
           qr/names no nameserver/, 'resolv.conf without a nameserver' ],
         [ { UPSTREAM => 'registry.example.com' }, qr/UPSTREAM=registry\.example\.com: expected/, 'no scheme' ],
@@ -379,9 +398,44 @@ subtest 'UPSTREAM: the configuration of a pull-through cache' => sub {
     # make passes both on
     # (-n still runs the lines with $(MAKE): MAKE=true makes them no-ops)
     my ($mrc, $mout) = run_cmd([ 'make', '-n', 'run', 'MAKE=true', 'UPSTREAM=https://up.example:5000',
-                                 'UPSTREAM_CA=/tmp/up-ca.crt' ]);
+                                 'UPSTREAM_CA=/tmp/up-ca.crt', 'UPSTREAM_CREDENTIALS=/tmp/up-creds' ]);
     like($mout, qr{UPSTREAM="https://up\.example:5000" UPSTREAM_CA="/tmp/up-ca\.crt"},
          'make run passes UPSTREAM and UPSTREAM_CA to the script');
+    like($mout, qr{UPSTREAM_CREDENTIALS="/tmp/up-creds"}, 'and UPSTREAM_CREDENTIALS');
+};
+
+subtest 'UPSTREAM_CREDENTIALS: an upstream that asks for a password' => sub {
+    my $htpasswd = "$TMP/upstream.htpasswd";
+    spew($htpasswd, 'mirror:' . crypt('s3cret', 'ab') . "\n");
+    chmod 0644, $htpasswd;
+    # pushes open, pulls behind auth_basic
+    my $up = OCI::Harness->start(config => registry_conf('limit_except POST PUT PATCH {'
+        . ' auth_basic "upstream"; auth_basic_user_file ' . $htpasswd . '; }'));
+    my $blob = random_bytes(70_000);
+    my $desc = push_blob($up, 'locked/app', $blob);
+    is($up->req('GET', "/v2/locked/app/blobs/$desc->{digest}")->code, 401,
+       'the upstream asks a pull for a password');
+
+    my $creds = "$TMP/mirror-credentials";
+    spew($creds, "mirror:s3cret\n");
+    my $run = start_run(env => { UPSTREAM => $up->url, UPSTREAM_CREDENTIALS => $creds });
+    ok(announced($run), 'announced') or diag(slurp($run->{err}));
+    my $res = OCI::Client::request_once($run->{port}, 'GET', "/v2/locked/app/blobs/$desc->{digest}");
+    is($res->code, 200, 'a blob pulled through with the credentials: 200') or diag(dump_res($res));
+    ok($res->content eq $blob, 'the upstream\'s bytes');
+    interrupt($run);
+    is(finish($run), 0, 'Ctrl-C: the script exits 0');
+    no_leftovers($run, 'UPSTREAM_CREDENTIALS');
+
+    spew($creds, "mirror:wrong\n");
+    $run = start_run(env => { UPSTREAM => $up->url, UPSTREAM_CREDENTIALS => $creds });
+    ok(announced($run), 'wrong credentials: announced') or diag(slurp($run->{err}));
+    $res = OCI::Client::request_once($run->{port}, 'GET', "/v2/locked/app/blobs/$desc->{digest}");
+    is_error($res, 502, 'UNAVAILABLE', 'wrong credentials: 502');
+    interrupt($run);
+    is(finish($run), 0, 'Ctrl-C: the script exits 0');
+    no_leftovers($run, 'UPSTREAM_CREDENTIALS, wrong');
+    stops_cleanly $up, 'the upstream';
 };
 
 SKIP: {
