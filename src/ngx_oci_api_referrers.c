@@ -75,6 +75,8 @@ static ngx_int_t ngx_oci_api_referrers_send(ngx_http_request_t *r,
 static ngx_int_t ngx_oci_api_referrers_etag(ngx_oci_api_referrers_t *q);
 static ngx_int_t ngx_oci_api_referrers_link(ngx_http_request_t *r,
     ngx_oci_api_referrers_t *q);
+static ngx_int_t ngx_oci_api_referrers_memory(ngx_http_request_t *r,
+    u_char *body, off_t size, ngx_str_t *type);
 static ngx_int_t ngx_oci_api_referrers_unavailable(ngx_http_request_t *r);
 
 
@@ -274,6 +276,10 @@ ngx_oci_api_referrers_cached(ngx_http_request_t *r,
 
         if (ngx_oci_api_referrers_headers(r, q) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (pg.body != NULL) {
+            return ngx_oci_api_referrers_memory(r, pg.body, pg.size, &index);
         }
 
         return ngx_oci_send_part(r, pg.fd, &pg.path, pg.offset, pg.size,
@@ -629,6 +635,27 @@ ngx_oci_api_referrers_link(ngx_http_request_t *r, ngx_oci_api_referrers_t *q)
     }
 
     return ngx_oci_add_next_link(r, path, 4, q->want, &q->last, params, n);
+}
+
+
+/* a small cached page, read whole: its body from memory */
+
+static ngx_int_t
+ngx_oci_api_referrers_memory(ngx_http_request_t *r, u_char *body, off_t size,
+    ngx_str_t *type)
+{
+    ngx_buf_t  *b;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = body;
+    b->last = body + size;
+    b->memory = 1;
+
+    return ngx_oci_send_body(r, NGX_HTTP_OK, type, b);
 }
 
 

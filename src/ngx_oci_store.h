@@ -137,14 +137,17 @@ struct ngx_oci_store_job_s {
 };
 
 
-/* a cached page of the referrers API, open */
+/*
+ * A cached page of the referrers API: a small one read whole ("body"
+ * set, "fd" closed already), a larger one open to be sent from "fd"
+ */
 typedef struct {
     ngx_fd_t                  fd;
     ngx_str_t                 path;
+    u_char                   *body;         /* a small page's body */
     off_t                     offset;       /* where the body starts */
     off_t                     size;         /* of the body */
     ngx_oci_layout_page_t     page;         /* its header, parsed */
-    u_char                    header[NGX_OCI_LAYOUT_PAGE_HEADER];
 } ngx_oci_store_page_t;
 
 

@@ -33,6 +33,13 @@ typedef struct {
 } ngx_oci_store_pages_drop_t;
 
 
+/*
+ * A page this small or smaller is read whole and answered from memory:
+ * ten referrers take about 2.5 KiB; larger pages are sent by sendfile
+ */
+#define NGX_OCI_STORE_PAGE_READ  4096
+
+
 static ngx_int_t ngx_oci_store_page_path(ngx_oci_store_t *st,
     ngx_str_t *name, ngx_str_t *subject, ngx_str_t *page,
     ngx_str_t *path);
@@ -73,17 +80,22 @@ ngx_oci_store_page_path(ngx_oci_store_t *st, ngx_str_t *name,
 
 
 /*
- * A cached page, open (closed with the pool), its header read: NGX_OK;
- * NGX_DECLINED when it is not cached (or not a regular file, or its
- * header is damaged: it is then rendered again and replaced); NGX_ERROR.
+ * A cached page: read whole when it fits in NGX_OCI_STORE_PAGE_READ (one
+ * pread(), the descriptor closed at once), else open (closed with the
+ * pool) with its header read. NGX_OK; NGX_DECLINED when it is not cached
+ * (or not a regular file, or its header is damaged: it is then rendered
+ * again and replaced); NGX_ERROR.
  */
 
 ngx_int_t
 ngx_oci_store_page_open(ngx_oci_store_t *st, ngx_str_t *name,
     ngx_str_t *subject, ngx_str_t *page, ngx_oci_store_page_t *pg)
 {
+    u_char                   *buf;
     ssize_t                   n;
+    ngx_fd_t                  fd;
     ngx_int_t                 rc;
+    ngx_err_t                 err;
     ngx_str_t                 path;
     ngx_file_info_t           fi;
     ngx_pool_cleanup_t       *cln;
@@ -93,42 +105,49 @@ ngx_oci_store_page_open(ngx_oci_store_t *st, ngx_str_t *name,
         return NGX_ERROR;
     }
 
+    buf = ngx_pnalloc(st->pool, NGX_OCI_STORE_PAGE_READ);
     cln = ngx_pool_cleanup_add(st->pool, sizeof(ngx_pool_cleanup_file_t));
-    if (cln == NULL) {
+
+    if (buf == NULL || cln == NULL) {
         return NGX_ERROR;
     }
 
     /* O_NONBLOCK: a FIFO planted in the layout must not block the worker */
 
-    rc = ngx_oci_store_file_open(st, &path, O_RDONLY|O_NONBLOCK, 0, &pg->fd);
+    rc = ngx_oci_store_file_open(st, &path, O_RDONLY|O_NONBLOCK, 0, &fd);
     if (rc != NGX_OK) {
         return rc;
     }
 
     cln->handler = ngx_pool_cleanup_file;
     clnf = cln->data;
-    clnf->fd = pg->fd;
+    clnf->fd = fd;
     clnf->name = path.data;
     clnf->log = st->log;
 
+    pg->fd = fd;
     pg->path = path;
+    pg->body = NULL;
 
-    if (ngx_fd_info(pg->fd, &fi) == NGX_FILE_ERROR) {
-        return ngx_oci_store_failed(st, ngx_errno, "fstat()", &path);
+    n = pread(fd, buf, NGX_OCI_STORE_PAGE_READ, 0);
+
+    if (n == -1) {
+        err = ngx_errno;
+
+        /* a directory or a FIFO where the layout has a page */
+
+        if (err == NGX_EISDIR || err == ESPIPE) {
+            return NGX_DECLINED;
+        }
+
+        return ngx_oci_store_failed(st, err, "pread()", &path);
     }
 
-    if (!ngx_is_file(&fi)
-        || ngx_file_size(&fi) < NGX_OCI_LAYOUT_PAGE_HEADER)
-    {
+    if (n < NGX_OCI_LAYOUT_PAGE_HEADER) {
         return NGX_DECLINED;
     }
 
-    n = pread(pg->fd, pg->header, NGX_OCI_LAYOUT_PAGE_HEADER, 0);
-    if (n == -1) {
-        return ngx_oci_store_failed(st, ngx_errno, "pread()", &path);
-    }
-
-    if (ngx_oci_layout_page_parse(pg->header, n, &pg->page) != 0) {
+    if (ngx_oci_layout_page_parse(buf, n, &pg->page) != 0) {
         ngx_log_error(NGX_LOG_ERR, st->log, 0,
                       "oci: cached referrers page \"%V\" is damaged, "
                       "rendered again", &path);
@@ -136,6 +155,25 @@ ngx_oci_store_page_open(ngx_oci_store_t *st, ngx_str_t *name,
     }
 
     pg->offset = NGX_OCI_LAYOUT_PAGE_HEADER;
+
+    if (n < NGX_OCI_STORE_PAGE_READ) {
+
+        /* the whole page: no fstat(), and the answer is sent from memory */
+
+        pg->body = buf + NGX_OCI_LAYOUT_PAGE_HEADER;
+        pg->size = n - NGX_OCI_LAYOUT_PAGE_HEADER;
+
+        return NGX_OK;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        return ngx_oci_store_failed(st, ngx_errno, "fstat()", &path);
+    }
+
+    if (!ngx_is_file(&fi)) {
+        return NGX_DECLINED;
+    }
+
     pg->size = ngx_file_size(&fi) - NGX_OCI_LAYOUT_PAGE_HEADER;
 
     return NGX_OK;

@@ -129,6 +129,22 @@ subtest 'cached pages are the uncached answers, byte for byte' => sub {
     is $res->content, '', 'and no body';
 };
 
+# a small page is read whole and answered from memory, a larger one
+# (over 4 KiB) is sent from its file
+subtest 'a page larger than one read is sent from its file' => sub {
+    my $big = push_image($srv, 'big');
+    $srv->req('POST', '/v2/big/blobs/uploads/?digest=' . EMPTY_DIGEST, body => '{}');
+    my $doc = artifact($big, SBOM);
+    $doc->{annotations}{'org.example.padding'} = 'x' x 6000;
+    my ($res) = push_manifest($srv, 'big', sha256(enc($doc)), $doc);
+    is $res->code, 201, 'a referrer with 6000 bytes of annotations';
+    my $want = same_as_uncached('big', $big->{digest}, '', 'a page over 4 KiB');
+    cmp_ok length $want->content, '>', 4096, 'the page is over 4 KiB';
+    is files_in(pages_dir('big', $big->{digest})), 1, 'and cached';
+    $res = $srv->req('HEAD', "/v2/big/referrers/$big->{digest}");
+    is $res->header('Content-Length'), length $want->content, 'HEAD: its length';
+};
+
 subtest 'a push and a delete of a referrer invalidate its subject' => sub {
     same_as_uncached('app', $D, '', 'before');
     my $new = push_ref('app', $subject, SIGNATURE);
