@@ -9,6 +9,9 @@
 #include "ngx_oci_http.h"
 
 
+/* a file without ranges this small is sent from memory: a manifest */
+#define NGX_OCI_SEND_MEMORY_MAX  4096
+
 /* the size under which nginx's open file code asks for no read ahead */
 #define NGX_OCI_MIN_READ_AHEAD  (128 * 1024)
 
@@ -22,6 +25,8 @@ static ngx_int_t ngx_oci_send_prepare(ngx_http_request_t *r,
 static ngx_int_t ngx_oci_send_opened_file(ngx_http_request_t *r,
     ngx_str_t *path, ngx_open_file_info_t *of, ngx_str_t *content_type,
     ngx_str_t *digest, ngx_uint_t ranges);
+static ngx_int_t ngx_oci_send_small(ngx_http_request_t *r, ngx_fd_t fd,
+    ngx_str_t *path, off_t size);
 static ngx_int_t ngx_oci_send_region(ngx_http_request_t *r, ngx_fd_t fd,
     ngx_str_t *path, off_t offset, off_t size, ngx_uint_t directio);
 
@@ -148,7 +153,62 @@ ngx_oci_send_opened_file(ngx_http_request_t *r, ngx_str_t *path,
 
     r->allow_ranges = ranges ? 1 : 0;
 
+    if (!ranges && of->size > 0 && of->size <= NGX_OCI_SEND_MEMORY_MAX
+        && !of->is_directio)
+    {
+        return ngx_oci_send_small(r, of->fd, path, of->size);
+    }
+
     return ngx_oci_send_region(r, of->fd, path, 0, of->size, of->is_directio);
+}
+
+
+/*
+ * A small file without ranges (a manifest) read whole after the header
+ * and sent from memory: one pread() where sendfile takes a sendfile()
+ * and two setsockopt() around it for TCP_CORK.
+ */
+
+static ngx_int_t
+ngx_oci_send_small(ngx_http_request_t *r, ngx_fd_t fd, ngx_str_t *path,
+    off_t size)
+{
+    ssize_t      n;
+    ngx_int_t    rc;
+    ngx_buf_t   *b;
+    ngx_chain_t  out;
+
+    b = ngx_create_temp_buf(r->pool, (size_t) size);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    n = pread(fd, b->pos, (size_t) size, 0);
+
+    if (n != (ssize_t) size) {
+
+        /* content files never change: one shorter than its size is damage */
+
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log,
+                      n == -1 ? ngx_errno : 0,
+                      "oci: pread() of %O bytes of \"%V\" returned %z",
+                      size, path, n);
+        return NGX_ERROR;
+    }
+
+    b->last = b->pos + n;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
 }
 
 
