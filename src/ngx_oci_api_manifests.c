@@ -811,8 +811,6 @@ ngx_oci_api_manifests_policy(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
 }
 
 
-
-
 static ngx_int_t
 ngx_oci_api_manifests_store(ngx_http_request_t *r, ngx_oci_ctx_t *ctx,
     ngx_oci_api_manifest_t *m)

@@ -178,14 +178,16 @@ ngx_oci_send_small(ngx_http_request_t *r, ngx_fd_t fd, ngx_str_t *path,
     ngx_buf_t   *b;
     ngx_chain_t  out;
 
-    b = ngx_create_temp_buf(r->pool, (size_t) size);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     rc = ngx_http_send_header(r);
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
         return rc;
+    }
+
+    /* HEAD and 304 stop above: only a body to send is read */
+
+    b = ngx_create_temp_buf(r->pool, (size_t) size);
+    if (b == NULL) {
+        return NGX_ERROR;
     }
 
     n = pread(fd, b->pos, (size_t) size, 0);
