@@ -47,7 +47,6 @@ static const u_char  ngx_oci_not_lower_hex[256] = {
 static const u_char *ngx_oci_parse_number(const u_char *p,
     const u_char *last, uint64_t max, uint64_t *out);
 static int ngx_oci_restricted_name(const u_char *p, size_t len);
-static int ngx_oci_lower_hex(const u_char *p, size_t len);
 
 
 int
@@ -509,7 +508,7 @@ ngx_oci_restricted_name(const u_char *p, size_t len)
 }
 
 
-static int
+int
 ngx_oci_lower_hex(const u_char *p, size_t len)
 {
     u_char  bad;

@@ -55,6 +55,9 @@ int ngx_oci_digest_parse(const u_char *p, size_t len, int *alg,
 /* exactly 32 lowercase hex digits, as the module generates them */
 int ngx_oci_upload_id_valid(const u_char *p, size_t len);
 
+/* 1 when all len bytes are lowercase hex digits */
+int ngx_oci_lower_hex(const u_char *p, size_t len);
+
 /*
  * RFC 6838 type "/" subtype, both restricted-name: an alphanumeric then
  * up to 126 of [a-zA-Z0-9!#$&^_.+-]; no parameters, no whitespace.

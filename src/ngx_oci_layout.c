@@ -6,7 +6,6 @@
  */
 
 
-#include <stdio.h>
 #include <string.h>
 
 #include "ngx_oci_layout.h"
@@ -219,9 +218,33 @@ ngx_oci_layout_ref(u_char *p, u_char *end, int kind, const u_char *ref,
 }
 
 
+/* "<v>\n" in decimal at p, which has room for 21 bytes */
+
+static u_char *
+ngx_oci_layout_decimal(u_char *p, size_t v)
+{
+    u_char  tmp[20], *t;
+
+    t = tmp + sizeof(tmp);
+
+    do {
+        *--t = (u_char) ('0' + v % 10);
+        v /= 10;
+    } while (v);
+
+    memcpy(p, t, tmp + sizeof(tmp) - t);
+    p += tmp + sizeof(tmp) - t;
+    *p++ = '\n';
+
+    return p;
+}
+
+
 /*
  * The key is hashed with each part's length in front of it, so that no
  * two keys run into one another: "n", "last", then the filter (or none).
+ * The lengths are decimal lines; no filter is the length SIZE_MAX and "-".
+ * A read of a cached page computes this name: no printf on that path.
  */
 
 size_t
@@ -229,8 +252,8 @@ ngx_oci_layout_page_name(u_char *buf, size_t size, size_t n,
     const u_char *last, size_t last_len, const u_char *type,
     size_t type_len)
 {
-    u_char                   num[3 * 20 + 3], md[64], *p;
-    size_t                   i, len;
+    u_char                   num[3 * 21], md[64], *p;
+    size_t                   i;
     ngx_oci_sha2_t           sha;
     static const char        hex[] = "0123456789abcdef";
     static const u_char      none[] = "-";
@@ -241,9 +264,10 @@ ngx_oci_layout_page_name(u_char *buf, size_t size, size_t n,
 
     ngx_oci_sha2_init(&sha, NGX_OCI_SHA256);
 
-    len = snprintf((char *) num, sizeof(num), "%zu\n%zu\n%zu\n", n,
-                   last_len, type ? type_len : (size_t) -1);
-    ngx_oci_sha2_update(&sha, num, len);
+    p = ngx_oci_layout_decimal(num, n);
+    p = ngx_oci_layout_decimal(p, last_len);
+    p = ngx_oci_layout_decimal(p, type ? type_len : (size_t) -1);
+    ngx_oci_sha2_update(&sha, num, p - num);
 
     if (last_len) {
         ngx_oci_sha2_update(&sha, last, last_len);
@@ -302,12 +326,17 @@ ngx_oci_layout_page_header(u_char *buf, const u_char *etag,
 }
 
 
+/*
+ * Every read of a cached page parses its header: the checks go a machine
+ * word at a time where a byte loop would be the page read's largest cost.
+ */
+
 int
 ngx_oci_layout_page_parse(const u_char *buf, size_t len,
     ngx_oci_layout_page_t *page)
 {
     size_t         i;
-    const u_char  *p, *end;
+    const u_char  *p, *end, *blank;
 
     if (len < NGX_OCI_LAYOUT_PAGE_HEADER
         || memcmp(buf, NGX_OCI_LAYOUT_PAGE_MAGIC, NGX_OCI_PAGE_ETAG) != 0
@@ -317,27 +346,22 @@ ngx_oci_layout_page_parse(const u_char *buf, size_t len,
         return -1;
     }
 
-    for (i = 0; i < 64; i++) {
-        page->etag[i] = buf[NGX_OCI_PAGE_ETAG + i];
+    memcpy(page->etag, buf + NGX_OCI_PAGE_ETAG, 64);
 
-        if (!((page->etag[i] >= '0' && page->etag[i] <= '9')
-              || (page->etag[i] >= 'a' && page->etag[i] <= 'f')))
-        {
-            return -1;
-        }
+    if (!ngx_oci_lower_hex(page->etag, 64)) {
+        return -1;
     }
 
     p = buf + NGX_OCI_PAGE_LAST;
     end = buf + NGX_OCI_LAYOUT_PAGE_HEADER - 1;
 
-    for (i = 0; p + i < end && p[i] != ' '; i++) { /* void */ }
+    blank = memchr(p, ' ', end - p);
+    i = (blank != NULL) ? (size_t) (blank - p) : (size_t) (end - p);
 
-    /* the rest is padding only */
+    /* the rest is padding only: blank, and equal to itself one byte on */
 
-    for (len = i; p + len < end; len++) {
-        if (p[len] != ' ') {
-            return -1;
-        }
+    if (blank != NULL && memcmp(blank, blank + 1, end - blank - 1) != 0) {
+        return -1;
     }
 
     page->last = NULL;

@@ -167,6 +167,22 @@ test_pages(void)
     tap_ok(ngx_oci_layout_page_name(b, sizeof(b), 100, NULL, 0, NULL, 0) == n
            && memcmp(a, b, n) == 0, "the same key, the same name");
 
+    /*
+     * Names already on disk must still be found: SHA-256 of
+     * "100\n0\n18446744073709551615\n-" and of
+     * "10\n71\n17\n<digest>application/vnd.x"
+     */
+
+    tap_ok(strcmp((char *) a, "page-8005e20e3cbb1abdb6c8df52a913a241"
+                  "9d4e02a53e90b1015bb516eda4a78bfa") == 0,
+           "the name of the first page, unfiltered");
+
+    (void) ngx_oci_layout_page_name(b, sizeof(b), 10, last, sizeof(last) - 1,
+                                    (const u_char *) "application/vnd.x", 17);
+    tap_ok(strcmp((char *) b, "page-f19c3008e3830f3dc5a532704aa01682"
+                  "d173da30b3deeecdef663befde433cd0") == 0,
+           "the name of a later page, filtered");
+
     (void) ngx_oci_layout_page_name(b, sizeof(b), 10, NULL, 0, NULL, 0);
     tap_ok(memcmp(a, b, n) != 0, "another page size, another name");
 
@@ -209,6 +225,16 @@ test_pages(void)
     h[200] = 'x';
     tap_ok(ngx_oci_layout_page_parse(h, sizeof(h), &pg) == -1,
            "padding that is not blank refused");
+
+    (void) ngx_oci_layout_page_header(h, etag, last, sizeof(last) - 1);
+    h[NGX_OCI_LAYOUT_PAGE_HEADER - 2] = 'x';
+    tap_ok(ngx_oci_layout_page_parse(h, sizeof(h), &pg) == -1,
+           "padding whose last byte is not blank refused");
+
+    (void) ngx_oci_layout_page_header(h, etag, last, sizeof(last) - 1);
+    h[9 + 64 + 1 + sizeof(last) - 1] = '\t';
+    tap_ok(ngx_oci_layout_page_parse(h, sizeof(h), &pg) == -1,
+           "padding whose first byte is not blank refused");
 
     (void) ngx_oci_layout_page_header(h, etag, (const u_char *) "nope", 4);
     tap_ok(ngx_oci_layout_page_parse(h, sizeof(h), &pg) == -1,
