@@ -1,6 +1,6 @@
 # bench/run and bench/compare without measuring anything (speed belongs in
 # bench/, not here): the configurations bench/run measures are make run's
-# (with the README's location) and its tuned and static derivatives; a
+# (with the README's location) and its tuned and two static derivatives; a
 # work tree with uncommitted changes to src/ is refused before anything
 # starts; bench/compare reads small fixed results and calls changes
 # better, worse or noise. bench/fronts runs one round of a second, to
@@ -58,6 +58,7 @@ SKIP: {
         my $default = slurp("$dir/oci/conf/nginx.conf");
         my $tuned = slurp("$dir/tuned/nginx.conf");
         my $static = slurp("$dir/static/nginx.conf");
+        my $static_default = slurp("$dir/static-default/nginx.conf");
 
         # oci-default is what make run writes: the same script, asked for
         # its configuration only
@@ -106,6 +107,20 @@ SKIP: {
         like($static, qr/include \Q$dir\E\/static\/locations\.conf;/, 'static: the files');
         my $sh = http_directives($static);
         is_deeply($sh, $th, 'static: the http settings of oci-tuned');
+
+        # static-default: make run's settings, its own logs, the same files
+        unlike($static_default, qr/load_module|oci_|location \/v2\//,
+               'static-default: no module');
+        like($static_default, qr/include \Q$dir\E\/static\/locations\.conf;/,
+             'static-default: the files of static');
+        my $sdh = http_directives($static_default);
+        like(delete $sdh->{access_log}, qr/^\Q$dir\E\/static-default\/access\.log combined buffer=/,
+             'static-default: the access log of make run, in its own directory');
+        my %want = %$dh;
+        delete $want{access_log};
+        is_deeply($sdh, \%want, "static-default: the other http settings of oci-default");
+        like($static_default, qr/^error_log \Q$dir\E\/static-default\/error\.log info;/m,
+             "static-default: make run's error_log level");
     };
 }
 
@@ -174,6 +189,22 @@ subtest 'compare: one run' => sub {
     ($rc, $out) = run_cmd(['bench/compare', $B]);
     like($out, qr/oci-default\s+990\s+\[960 \.\. 1000\]\s+0\.99 \(>= 0\.97\) met/, 'target met');
     like($out, qr/oci-tuned\s+8\s+\[7 \.\. 9\]\s+< 5 ms MISSED/, 'latency target missed');
+};
+
+subtest "compare: oci-default against make run's ceiling" => sub {
+    my $j = result(oci => fig(900, 880, 920), p99 => fig(2, 1.9, 2.1), close => fig(1, 0.8, 1.2));
+    my $sc = $j->{scenarios}[0];
+    $sc->{ceiling_default} = 'static-default';
+    $sc->{results}{'static-default'} = { rps => fig(920, 900, 940) };
+    $sc->{results}{'oci-tuned'} = { rps => fig(980, 970, 990) };
+    my ($rc, $out, $err) = run_cmd(['bench/compare', write_json('own.json', $j)]);
+    is($rc, 0, 'exit 0') or diag($err);
+    like($out, qr/^\s+oci-default\s+900\s+\[880 \.\. 920\]\s+0\.98 of static-default \(>= 0\.97\) met/m,
+         "oci-default: the ratio to static nginx with make run's settings");
+    like($out, qr/^\s+oci-tuned\s+980\s+\[970 \.\. 990\]\s+0\.98 \(>= 0\.97\) met/m,
+         'oci-tuned: the ratio to the static ceiling');
+    like($out, qr/^\s+oci-default\s+.*\n\s+oci-tuned\s+.*\n\s+static-default\s+920\s.*\n\s+static\s+1000\s/m,
+         'the static contenders after the registries');
 };
 
 subtest 'compare: two runs' => sub {
