@@ -263,7 +263,7 @@ subtest 'requests: a short count of each pull' => sub {
     is($rc, 0, 'bench/requests runs') or diag("$out\n$err");
     like($out, qr/^kind\s+default\s+tuned\s+static-default\s+static$/m,
          'a column per configuration');
-    for my $kind (qw(blob_get_4k blob_head manifest_get_tag manifest_get_digest)) {
+    for my $kind (qw(blob_get_4k blob_head manifest_get_tag manifest_get_digest referrers_10)) {
         my @rows = $out =~ /^\Q$kind\E((?:\s+[\d.]+){4})$/mg;
         is(scalar @rows, 2, "$kind: system calls and instructions")
             or diag($out);
